@@ -1,0 +1,65 @@
+//! The sans-IO OAuth 2.1 core of Gatehouse.
+//!
+//! Every decision the authorization server makes lives here, once: PKCE (RFC 7636), validating
+//! authorization requests and issuing codes (OAuth 2.1 §4.1), client authentication (RFC 6749
+//! §2.3), the `authorization_code` and `refresh_token` grants, RFC 9068 access tokens, refresh
+//! rotation with reuse detection (RFC 9700 §4.14.2), revocation (RFC 7009), introspection (RFC
+//! 7662) and registration (RFC 7591).
+//!
+//! The engine does no IO. It never reads a clock (`now` is an argument), never draws randomness
+//! by itself (a [`RandomSource`] is), never signs with a key it picked (the [`SigningKey`] is
+//! passed in), and reaches storage only through the [`Store`] trait, whose atomic operations are
+//! spelled out there. Whole protocol runs are tested with a simulated clock and the
+//! [`MemoryStore`], without a socket.
+//!
+//! [`SigningKey`]: gatehouse_jose::SigningKey
+
+#![forbid(unsafe_code)]
+
+mod authorize;
+mod client_auth;
+mod config;
+mod error;
+mod memory;
+pub mod opaque;
+mod pkce;
+mod random;
+mod register;
+mod revoke;
+pub mod store;
+mod token;
+
+pub use authorize::{AuthorizationRequest, AuthorizeError};
+pub use config::{ConfigError, EngineConfig, NoResources, ResourceConfig};
+pub use error::{CLIENT_CHALLENGE, EndpointError};
+pub use memory::MemoryStore;
+pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
+pub use random::RandomSource;
+pub use store::Store;
+pub use token::TokenResponse;
+
+/// The engine: a configuration and a store. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Engine<S> {
+    config: EngineConfig,
+    store: S,
+}
+
+impl<S: Store> Engine<S> {
+    /// An engine for `config` over `store`; the configuration must pass
+    /// [`EngineConfig::validate`].
+    pub fn new(config: EngineConfig, store: S) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self { config, store })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+}

@@ -1,0 +1,245 @@
+//! Revocation ([RFC 7009](https://www.rfc-editor.org/rfc/rfc7009)) and introspection
+//! ([RFC 7662](https://www.rfc-editor.org/rfc/rfc7662)) decisions.
+
+use gatehouse_introspection::{ActiveToken, IntrospectionRequest, IntrospectionResponse};
+use gatehouse_jose::{AccessTokenValidator, KeySet};
+use gatehouse_revocation::RevocationRequest;
+use gatehouse_types::form::FormParams;
+use gatehouse_types::{ClientId, ErrorCode, TokenTypeHint, UnixTime};
+
+use crate::Engine;
+use crate::client_auth::authenticate;
+use crate::error::EndpointError;
+use crate::opaque::CredentialHash;
+use crate::store::{RefreshRecord, RefreshState, Store};
+
+/// What a presented token turned out to be.
+enum Found {
+    Refresh(RefreshRecord),
+    Access {
+        jti: String,
+        client_id: String,
+        claims: Box<gatehouse_jose::AccessTokenClaims>,
+    },
+    Nothing,
+}
+
+impl<S: Store> Engine<S> {
+    /// Handles a revocation request. `Ok(())` is answered with 200 — also for unknown, invalid
+    /// and expired tokens ([RFC 7009 §2.2](https://www.rfc-editor.org/rfc/rfc7009#section-2.2)).
+    /// Revoking a refresh token revokes its whole family, access tokens included (RFC 7009 §2.1:
+    /// the server "SHOULD also invalidate all access tokens based on the same authorization
+    /// grant").
+    pub async fn revoke(
+        &self,
+        body: &[u8],
+        authorization: Option<&str>,
+        keys: &KeySet,
+        now: UnixTime,
+    ) -> Result<(), EndpointError> {
+        let form =
+            FormParams::parse(body).map_err(|e| EndpointError::invalid_request(e.to_string()))?;
+        let request = RevocationRequest::from(
+            gatehouse_types::TokenForm::from_params(&form).map_err(|e| {
+                EndpointError::invalid_request(
+                    gatehouse_revocation::RevocationError::from(e).to_string(),
+                )
+            })?,
+        );
+        let client = authenticate(self.store(), &form, authorization, now).await?;
+        let order =
+            request.search_order(&[TokenTypeHint::RefreshToken, TokenTypeHint::AccessToken]);
+        match self
+            .find(request.token.expose_secret(), &order, keys, now, false)
+            .await?
+        {
+            Found::Refresh(record) => {
+                ensure_owner(&client.client_id, record.client_id.as_str())?;
+                self.store().revoke_family(&record.family).await?;
+            }
+            Found::Access {
+                jti,
+                client_id,
+                claims,
+            } => {
+                ensure_owner(&client.client_id, &client_id)?;
+                self.store()
+                    .revoke_access_token(&jti, UnixTime::from_secs(claims.exp))
+                    .await?;
+            }
+            Found::Nothing => {}
+        }
+        Ok(())
+    }
+
+    /// Handles an introspection request. Revoked, expired, rotated, unknown and foreign tokens
+    /// are all `{"active": false}` ([RFC 7662 §2.2](https://www.rfc-editor.org/rfc/rfc7662#section-2.2)).
+    /// The caller must authenticate with a secret, and sees as active only its own tokens, or, if
+    /// it is the credential of a resource server, access tokens whose `aud` names one of its
+    /// resources: introspection cannot be used to scan for other clients' tokens.
+    pub async fn introspect(
+        &self,
+        body: &[u8],
+        authorization: Option<&str>,
+        keys: &KeySet,
+        now: UnixTime,
+    ) -> Result<IntrospectionResponse, EndpointError> {
+        let form =
+            FormParams::parse(body).map_err(|e| EndpointError::invalid_request(e.to_string()))?;
+        let request = IntrospectionRequest::from(
+            gatehouse_types::TokenForm::from_params(&form).map_err(|e| {
+                EndpointError::invalid_request(
+                    gatehouse_introspection::IntrospectionError::from(e).to_string(),
+                )
+            })?,
+        );
+        // RFC 7662 §2.1: "the endpoint MUST also require some form of authorization". A public
+        // client presents nothing secret, so it cannot introspect: otherwise anyone could use
+        // the endpoint as an oracle for stolen tokens.
+        let client = authenticate(self.store(), &form, authorization, now).await?;
+        if *client.metadata.token_endpoint_auth_method()
+            == gatehouse_types::TokenEndpointAuthMethod::None
+        {
+            return Err(EndpointError::invalid_client(
+                "introspection requires client authentication with a secret (RFC 7662 section 2.1)",
+            ));
+        }
+        let hint = request.token_type_hint.clone();
+        let order: Vec<&TokenTypeHint> = match hint {
+            Some(TokenTypeHint::AccessToken) => {
+                vec![&TokenTypeHint::AccessToken, &TokenTypeHint::RefreshToken]
+            }
+            _ => vec![&TokenTypeHint::RefreshToken, &TokenTypeHint::AccessToken],
+        };
+        let found = self
+            .find(request.token.expose_secret(), &order, keys, now, true)
+            .await?;
+        Ok(match found {
+            Found::Refresh(record)
+                if record.client_id == client.client_id
+                    && record.state == RefreshState::Active
+                    && now < record.expires_at =>
+            {
+                ActiveToken::builder()
+                    .scope(record.scopes.clone())
+                    .client_id(record.client_id.clone())
+                    .sub(record.subject.clone())
+                    .token_type("refresh_token")
+                    .exp(record.expires_at)
+                    .iat(record.issued_at)
+                    .iss(self.config().issuer())
+                    .build()
+                    .into()
+            }
+            Found::Access {
+                client_id, claims, ..
+            } if client_id == client.client_id.as_str() || serves(&client, &claims.aud) => {
+                let owner = gatehouse_types::ClientId::new(client_id)
+                    .map_err(|e| EndpointError::new(ErrorCode::ServerError, e.to_string()))?;
+                let mut token = ActiveToken::builder()
+                    .client_id(owner)
+                    .sub(claims.sub.clone())
+                    .token_type("Bearer")
+                    .exp(UnixTime::from_secs(claims.exp))
+                    .iat(UnixTime::from_secs(claims.iat))
+                    .iss(claims.iss.clone())
+                    .jti(claims.jti.clone())
+                    .aud(match &claims.aud {
+                        gatehouse_jose::Audience::One(aud) => {
+                            gatehouse_introspection::Audience::Single(aud.clone())
+                        }
+                        gatehouse_jose::Audience::Many(auds) => {
+                            gatehouse_introspection::Audience::Multiple(auds.clone())
+                        }
+                    });
+                if let Some(scope) = claims
+                    .scope
+                    .as_deref()
+                    .and_then(|s| gatehouse_types::ScopeSet::parse(s).ok())
+                {
+                    token = token.scope(scope);
+                }
+                token.build().into()
+            }
+            _ => IntrospectionResponse::inactive(),
+        })
+    }
+
+    /// Looks a token up as each type in `order`. Access tokens are recognised by signature,
+    /// issuer, one of the configured resources and expiry (an expired token needs no revoking);
+    /// `skip_revoked` reports a revoked access token as nothing.
+    async fn find(
+        &self,
+        token: &str,
+        order: &[&TokenTypeHint],
+        keys: &KeySet,
+        now: UnixTime,
+        skip_revoked: bool,
+    ) -> Result<Found, EndpointError> {
+        for kind in order {
+            match kind {
+                TokenTypeHint::RefreshToken => {
+                    if let Some(record) = self.store().refresh(&CredentialHash::of(token)).await? {
+                        return Ok(Found::Refresh(record));
+                    }
+                }
+                TokenTypeHint::AccessToken => {
+                    if let Some(claims) = self.verify_access_token(token, keys, now) {
+                        if skip_revoked && self.store().is_access_token_revoked(&claims.jti).await?
+                        {
+                            return Ok(Found::Nothing);
+                        }
+                        return Ok(Found::Access {
+                            jti: claims.jti.clone(),
+                            client_id: claims.client_id.clone(),
+                            claims: Box::new(claims),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Found::Nothing)
+    }
+
+    fn verify_access_token(
+        &self,
+        token: &str,
+        keys: &KeySet,
+        now: UnixTime,
+    ) -> Option<gatehouse_jose::AccessTokenClaims> {
+        let resources = self.config().resources();
+        let first = resources.first()?;
+        let mut validator =
+            AccessTokenValidator::new(self.config().issuer(), first.resource.as_str())
+                .with_leeway(0);
+        for resource in resources.iter().skip(1) {
+            validator = validator.also_accept_audience(resource.resource.as_str());
+        }
+        validator
+            .validate(token, keys, now.as_secs())
+            .ok()
+            .map(gatehouse_jose::AccessToken::into_claims)
+    }
+}
+
+/// Whether `client` is the credential of a resource server named in `aud`.
+fn serves(client: &crate::store::ClientRecord, aud: &gatehouse_jose::Audience) -> bool {
+    client
+        .introspection_resources
+        .iter()
+        .any(|resource| aud.iter().any(|a| resource.matches_str(a)))
+}
+
+/// RFC 7009 §2.1: the server "verifies whether the token was issued to the client making the
+/// revocation request. If this validation fails, the request is refused".
+fn ensure_owner(caller: &ClientId, owner: &str) -> Result<(), EndpointError> {
+    if caller.as_str() == owner {
+        Ok(())
+    } else {
+        Err(EndpointError::new(
+            ErrorCode::UnauthorizedClient,
+            "the token was not issued to this client (RFC 7009 section 2.1)",
+        ))
+    }
+}

@@ -1,0 +1,495 @@
+//! The token endpoint's decisions ([OAuth 2.1 §3.2](https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1#section-3.2)):
+//! client authentication, the `authorization_code` and `refresh_token` grants, access tokens,
+//! and refresh rotation with reuse detection (RFC 9700 §4.14.2).
+
+use std::fmt;
+
+use gatehouse_jose::{AccessTokenClaims, Audience, SigningKey, sign_access_token};
+use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_types::form::FormParams;
+use gatehouse_types::{ClientId, ErrorCode, GrantType, ScopeSet, UnixTime};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::client_auth::authenticate;
+use crate::error::EndpointError;
+use crate::opaque::{self, CREDENTIAL_BYTES, CredentialHash, CredentialKind};
+use crate::store::{
+    AccessTokenRecord, CodeRecord, FamilyId, RefreshRecord, RefreshState, RotateOutcome, Store,
+    TakeCode,
+};
+use crate::{CodeVerifier, Engine, RandomSource};
+
+/// A successful token response ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)).
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct TokenResponse {
+    /// The RFC 9068 access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The (new) refresh token, if the client may refresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The granted scopes (RFC 6749 §5.1: REQUIRED if they differ from the requested ones;
+    /// always sent, which MCP clients expect).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Parameters that may repeat in a token request (RFC 8707 `resource`).
+const REPEATABLE: &[&str] = &["resource"];
+
+/// The grant an access token is issued for.
+struct Grant<'a> {
+    family: &'a FamilyId,
+    client_id: &'a ClientId,
+    subject: &'a str,
+    scopes: &'a ScopeSet,
+    resources: &'a [ResourceUri],
+}
+
+impl<S: Store> Engine<S> {
+    /// Handles a token request: the form body and the `Authorization` header, if any.
+    pub async fn token(
+        &self,
+        body: &[u8],
+        authorization: Option<&str>,
+        key: &SigningKey,
+        rng: &mut impl RandomSource,
+        now: UnixTime,
+    ) -> Result<TokenResponse, EndpointError> {
+        let form =
+            FormParams::parse(body).map_err(|e| EndpointError::invalid_request(e.to_string()))?;
+        form.refuse_repeats(REPEATABLE)
+            .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
+        let client = authenticate(self.store(), &form, authorization, now).await?;
+        let grant_type = form
+            .single("grant_type")
+            .ok()
+            .flatten()
+            .ok_or_else(|| EndpointError::invalid_request("grant_type is required"))?;
+        let grant_type = GrantType::parse(grant_type)
+            .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
+        if !matches!(
+            grant_type,
+            GrantType::AuthorizationCode | GrantType::RefreshToken
+        ) {
+            return Err(EndpointError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!(
+                    "grant_type {grant_type} is not supported; use authorization_code or refresh_token"
+                ),
+            ));
+        }
+        if !client.metadata.has_grant_type(&grant_type) {
+            return Err(EndpointError::new(
+                ErrorCode::UnauthorizedClient,
+                format!("the client is not registered for the {grant_type} grant"),
+            ));
+        }
+        let refreshable = client.metadata.has_grant_type(&GrantType::RefreshToken);
+        match grant_type {
+            GrantType::AuthorizationCode => {
+                self.redeem_code(&form, &client.client_id, refreshable, key, rng, now)
+                    .await
+            }
+            _ => {
+                self.refresh_grant(&form, &client.client_id, key, rng, now)
+                    .await
+            }
+        }
+    }
+
+    /// The `authorization_code` grant (OAuth 2.1 §4.1.3).
+    async fn redeem_code(
+        &self,
+        form: &FormParams,
+        client_id: &ClientId,
+        refreshable: bool,
+        key: &SigningKey,
+        rng: &mut impl RandomSource,
+        now: UnixTime,
+    ) -> Result<TokenResponse, EndpointError> {
+        let code = single(form, "code")?
+            .ok_or_else(|| EndpointError::invalid_request("code is required"))?;
+        let hash = CredentialHash::of(code);
+        let unknown =
+            || EndpointError::invalid_grant("the authorization code is invalid, expired or used");
+        let entry = self.store().code(&hash).await?.ok_or_else(unknown)?;
+        if let Some(family) = entry.redeemed_into {
+            // OAuth 2.1 §4.1.3: a used code is refused, and the tokens issued from it are revoked
+            // — when the code's own client replays it (the thief-versus-owner race). Any other
+            // client is refused without touching the grant, or a self-registered client with a
+            // leaked code could revoke other people's sessions.
+            if &entry.record.client_id == client_id {
+                self.store().revoke_family(&family).await?;
+            }
+            return Err(unknown());
+        }
+        let record = entry.record;
+        self.check_code_binding(&record, form, client_id, now)?;
+        let resources = self.token_resources(form, &record.resources)?;
+
+        let family = new_family(rng);
+        let grant = Grant {
+            family: &family,
+            client_id,
+            subject: &record.subject,
+            scopes: &record.scopes,
+            resources: &resources,
+        };
+        let (access_token, access_record, scopes) =
+            self.mint_access_token(&grant, key, rng, now)?;
+        let refresh_token =
+            refreshable.then(|| opaque::generate(CredentialKind::RefreshToken, rng));
+        let refresh_record = refresh_token.as_ref().map(|token| RefreshRecord {
+            hash: CredentialHash::of(token.expose_secret()),
+            family: family.clone(),
+            client_id: client_id.clone(),
+            subject: record.subject.clone(),
+            scopes: record.scopes.clone(),
+            resources: record.resources.clone(),
+            issued_at: now,
+            expires_at: now.saturating_add_secs(self.config().refresh_ttl_secs),
+            state: RefreshState::Active,
+        });
+        match self
+            .store()
+            .redeem_code(&hash, &family, access_record, refresh_record)
+            .await?
+        {
+            TakeCode::Taken(_) => {}
+            TakeCode::AlreadyUsed(earlier) => {
+                // Lost a race with another redemption by the same client: that is reuse too.
+                self.store().revoke_family(&earlier).await?;
+                return Err(unknown());
+            }
+            TakeCode::NotFound => return Err(unknown()),
+        }
+        Ok(response(
+            access_token,
+            self.config().access_ttl_secs,
+            refresh_token.map(|t| t.expose_secret().to_owned()),
+            &scopes,
+        ))
+    }
+
+    /// Checks what binds a code: client, expiry, redirect URI, PKCE (OAuth 2.1 §4.1.3).
+    fn check_code_binding(
+        &self,
+        record: &CodeRecord,
+        form: &FormParams,
+        client_id: &ClientId,
+        now: UnixTime,
+    ) -> Result<(), EndpointError> {
+        if &record.client_id != client_id {
+            return Err(EndpointError::invalid_grant(
+                "the authorization code was issued to another client",
+            ));
+        }
+        if now >= record.expires_at {
+            return Err(EndpointError::invalid_grant(
+                "the authorization code expired",
+            ));
+        }
+        match single(form, "redirect_uri")? {
+            Some(uri) if uri != record.redirect_uri.as_str() => {
+                return Err(EndpointError::invalid_grant(
+                    "redirect_uri differs from the one in the authorization request",
+                ));
+            }
+            None if record.redirect_uri_was_explicit => {
+                return Err(EndpointError::invalid_request(
+                    "redirect_uri is required: it was included in the authorization request",
+                ));
+            }
+            _ => {}
+        }
+        let verifier = single(form, "code_verifier")?
+            .ok_or_else(|| EndpointError::invalid_grant("code_verifier is required (PKCE)"))?;
+        let verifier =
+            CodeVerifier::new(verifier).map_err(|e| EndpointError::invalid_grant(e.to_string()))?;
+        if !record.challenge.is_answered_by(&verifier) {
+            return Err(EndpointError::invalid_grant(
+                "code_verifier does not match the code_challenge (RFC 7636 section 4.6)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The resources of a token request: those named by `resource` (each must be within the
+    /// grant, RFC 8707 §2.2), or else the grant's first: without a `resource`, a token is still
+    /// audience-restricted to one resource server (RFC 9700 §2.3).
+    fn token_resources(
+        &self,
+        form: &FormParams,
+        granted: &[ResourceUri],
+    ) -> Result<Vec<ResourceUri>, EndpointError> {
+        let requested: Vec<&str> = form.all("resource").collect();
+        if requested.is_empty() {
+            return Ok(granted.iter().take(1).cloned().collect());
+        }
+        let mut resources = Vec::new();
+        for value in requested {
+            let resource = ResourceUri::parse(value)
+                .map_err(|e| EndpointError::new(ErrorCode::InvalidTarget, e.to_string()))?;
+            let Some(found) = granted.iter().find(|g| **g == resource) else {
+                return Err(EndpointError::new(
+                    ErrorCode::InvalidTarget,
+                    format!(
+                        "resource {value} was not authorized in this grant (RFC 8707 section 2.2)"
+                    ),
+                ));
+            };
+            if !resources.contains(found) {
+                resources.push(found.clone());
+            }
+        }
+        Ok(resources)
+    }
+
+    /// The `refresh_token` grant (OAuth 2.1 §4.3) with rotation and reuse detection.
+    async fn refresh_grant(
+        &self,
+        form: &FormParams,
+        client_id: &ClientId,
+        key: &SigningKey,
+        rng: &mut impl RandomSource,
+        now: UnixTime,
+    ) -> Result<TokenResponse, EndpointError> {
+        let presented = single(form, "refresh_token")?
+            .ok_or_else(|| EndpointError::invalid_request("refresh_token is required"))?;
+        let hash = CredentialHash::of(presented);
+        let invalid =
+            || EndpointError::invalid_grant("the refresh token is invalid, expired or revoked");
+        let record = self.store().refresh(&hash).await?.ok_or_else(invalid)?;
+        if &record.client_id != client_id {
+            // RFC 6749 §6: the token must have been issued to the authenticated client.
+            return Err(invalid());
+        }
+        // A replayed token is judged before anything else in the request, so a stolen rotated
+        // token cannot probe for information without triggering detection; that includes its
+        // expiry, because the successor of an expired rotated token may well be live.
+        let replayed = match &record.state {
+            RefreshState::Active if now >= record.expires_at => return Err(invalid()),
+            RefreshState::Active => None,
+            _ => Some(self.replayed_successor(&record, presented, now).await?),
+        };
+        let scopes = self.refresh_scopes(form, &record.scopes)?;
+        let resources = self.token_resources(form, &record.resources)?;
+        let grant = Grant {
+            family: &record.family,
+            client_id,
+            subject: &record.subject,
+            scopes: &scopes,
+            resources: &resources,
+        };
+        let (access_token, access_record, granted) =
+            self.mint_access_token(&grant, key, rng, now)?;
+        let successor = match replayed {
+            Some(successor) => {
+                self.store().record_access_token(access_record).await?;
+                successor
+            }
+            None => {
+                let bytes = fresh_bytes(rng);
+                let successor = opaque::from_bytes(CredentialKind::RefreshToken, &bytes);
+                let successor_record = RefreshRecord {
+                    hash: CredentialHash::of(successor.expose_secret()),
+                    issued_at: now,
+                    expires_at: now.saturating_add_secs(self.config().refresh_ttl_secs),
+                    state: RefreshState::Active,
+                    ..record.clone()
+                };
+                let sealed = opaque::seal_successor(presented, &bytes);
+                match self
+                    .store()
+                    .rotate_refresh(&hash, successor_record, sealed, access_record.clone(), now)
+                    .await?
+                {
+                    RotateOutcome::Rotated => successor.expose_secret().to_owned(),
+                    // A concurrent request rotated it first: answer as a replay of that rotation.
+                    RotateOutcome::Lost(current) => {
+                        let successor = self.replayed_successor(&current, presented, now).await?;
+                        self.store().record_access_token(access_record).await?;
+                        successor
+                    }
+                }
+            }
+        };
+        Ok(response(
+            access_token,
+            self.config().access_ttl_secs,
+            Some(successor),
+            &granted,
+        ))
+    }
+
+    /// The scope of a refresh request: the grant's, or a subset of it.
+    fn refresh_scopes(
+        &self,
+        form: &FormParams,
+        granted: &ScopeSet,
+    ) -> Result<ScopeSet, EndpointError> {
+        let Some(requested) = single(form, "scope")? else {
+            return Ok(granted.clone());
+        };
+        let requested = ScopeSet::parse(requested)
+            .map_err(|e| EndpointError::new(ErrorCode::InvalidScope, e.to_string()))?;
+        // RFC 6749 §6: "The requested scope MUST NOT include any scope not originally granted by
+        // the resource owner".
+        if !requested.is_subset(granted) {
+            return Err(EndpointError::new(
+                ErrorCode::InvalidScope,
+                "a refresh may narrow the scope but never widen it (RFC 6749 section 6)",
+            ));
+        }
+        Ok(requested)
+    }
+
+    /// A refresh token presented after it was rotated (or revoked). Within the grace period,
+    /// and while the successor is unused, the client gets the same successor again (a benign
+    /// retry); otherwise this is reuse, and the whole family is revoked (RFC 9700 §4.14.2).
+    /// See `docs/decisions/0006-refresh-reuse-grace.md` for what the window costs.
+    async fn replayed_successor(
+        &self,
+        record: &RefreshRecord,
+        presented: &str,
+        now: UnixTime,
+    ) -> Result<String, EndpointError> {
+        let invalid =
+            || EndpointError::invalid_grant("the refresh token is invalid, expired or revoked");
+        let RefreshState::Rotated {
+            successor,
+            sealed_successor,
+            rotated_at,
+        } = &record.state
+        else {
+            return Err(invalid());
+        };
+        let within_grace = now.secs_since(*rotated_at) <= self.config().refresh_reuse_grace_secs;
+        if let (true, Some(sealed)) = (within_grace, sealed_successor) {
+            let bytes = Zeroizing::new(opaque::seal_successor(presented, sealed));
+            let token = opaque::from_bytes(CredentialKind::RefreshToken, &bytes);
+            let successor_active = self
+                .store()
+                .refresh(successor)
+                .await?
+                .is_some_and(|s| s.state == RefreshState::Active);
+            if CredentialHash::of(token.expose_secret()) == *successor && successor_active {
+                return Ok(token.expose_secret().to_owned());
+            }
+        }
+        self.store().revoke_family(&record.family).await?;
+        Err(EndpointError::invalid_grant(
+            "the refresh token was already used; the grant has been revoked (RFC 9700 section 4.14.2)",
+        ))
+    }
+
+    /// Signs an RFC 9068 access token for `grant`, and the record that remembers it under its
+    /// family. The token's scope is the grant's, narrowed to what its audience understands
+    /// (RFC 9700 §2.3: least privilege per resource server).
+    fn mint_access_token(
+        &self,
+        grant: &Grant<'_>,
+        key: &SigningKey,
+        rng: &mut impl RandomSource,
+        now: UnixTime,
+    ) -> Result<(String, AccessTokenRecord, ScopeSet), EndpointError> {
+        let ttl = self.config().access_ttl_secs;
+        let jti = random_id(rng);
+        let audience = match grant.resources {
+            [one] => Audience::One(one.as_str().to_owned()),
+            many => Audience::Many(many.iter().map(|r| r.as_str().to_owned()).collect()),
+        };
+        let mut understood = ScopeSet::new();
+        for resource in grant
+            .resources
+            .iter()
+            .filter_map(|r| self.config().resource(r))
+        {
+            for scope in &resource.scopes_supported {
+                understood.insert(scope.clone());
+            }
+        }
+        let scopes = grant.scopes.intersection(&understood);
+        let claims = AccessTokenClaims {
+            iss: self.config().issuer().to_owned(),
+            sub: grant.subject.to_owned(),
+            aud: audience,
+            exp: now.saturating_add_secs(ttl).as_secs(),
+            iat: now.as_secs(),
+            jti: jti.clone(),
+            client_id: grant.client_id.as_str().to_owned(),
+            nbf: None,
+            scope: (!scopes.is_empty()).then(|| scopes.to_string()),
+            extra: Default::default(),
+        };
+        let token = sign_access_token(key, &claims).map_err(|_| {
+            EndpointError::new(
+                ErrorCode::ServerError,
+                "the access token could not be signed",
+            )
+        })?;
+        let record = AccessTokenRecord {
+            jti,
+            family: grant.family.clone(),
+            client_id: grant.client_id.clone(),
+            expires_at: now.saturating_add_secs(ttl),
+        };
+        Ok((token, record, scopes))
+    }
+}
+
+fn response(
+    access_token: String,
+    expires_in: u64,
+    refresh_token: Option<String>,
+    scopes: &ScopeSet,
+) -> TokenResponse {
+    TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token,
+        scope: (!scopes.is_empty()).then(|| scopes.to_string()),
+    }
+}
+
+fn single<'a>(form: &'a FormParams, name: &'a str) -> Result<Option<&'a str>, EndpointError> {
+    form.single(name)
+        .map_err(|e| EndpointError::invalid_request(e.to_string()))
+}
+
+fn fresh_bytes(rng: &mut impl RandomSource) -> Zeroizing<[u8; CREDENTIAL_BYTES]> {
+    let mut bytes = Zeroizing::new([0u8; CREDENTIAL_BYTES]);
+    rng.fill(bytes.as_mut_slice());
+    bytes
+}
+
+/// 128 random bits as lowercase hex: `jti` values and family ids.
+pub(crate) fn random_id(rng: &mut impl RandomSource) -> String {
+    let mut bytes = [0u8; 16];
+    rng.fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn new_family(rng: &mut impl RandomSource) -> FamilyId {
+    FamilyId::new(random_id(rng))
+}

@@ -1,0 +1,335 @@
+//! Shared by the engine's scenario tests: a simulated world with a clock, a seeded random
+//! source, an in-memory store, one signing key and one protected resource.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use gatehouse_engine::{
+    AuthorizationRequest, Engine, EngineConfig, MemoryStore, RandomSource, ResourceConfig,
+    TokenResponse,
+};
+use gatehouse_jose::{AccessTokenValidator, Algorithm, KeySet, SigningKey};
+use gatehouse_registration::{ClientMetadata, ClientMetadataPolicy, RegistrationResponse};
+use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_types::form::{FormParams, encode};
+use gatehouse_types::{ScopeSet, UnixTime};
+
+pub const ISSUER: &str = "https://auth.example.com";
+pub const RESOURCE: &str = "https://mcp.example.com/mcp";
+pub const OTHER_RESOURCE: &str = "https://files.example.com/mcp";
+pub const REDIRECT: &str = "http://127.0.0.1:33418/callback";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Runs a future that never waits (the memory store answers at once).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+    }
+}
+
+/// SplitMix64: deterministic, so every run of a scenario is the same run.
+pub struct SeededRng(pub u64);
+
+impl RandomSource for SeededRng {
+    fn fill(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+    }
+}
+
+pub struct World {
+    pub engine: Engine<MemoryStore>,
+    pub key: SigningKey,
+    pub keys: KeySet,
+    pub rng: SeededRng,
+    pub now: UnixTime,
+    pub policy: ClientMetadataPolicy,
+    /// Client secrets of the confidential clients registered through this world.
+    pub secrets: std::collections::HashMap<String, String>,
+}
+
+impl World {
+    pub fn new() -> Self {
+        Self::with_key(SigningKey::generate(Algorithm::Es256).unwrap())
+    }
+
+    /// A world signing with `key`: the `engine_ops` fuzz target passes a constant key, since
+    /// generating one per input would dominate its run time.
+    pub fn with_key(key: SigningKey) -> Self {
+        let mcp = ResourceConfig::new(
+            ResourceUri::parse(RESOURCE).unwrap(),
+            ScopeSet::parse("mcp:tools mcp:admin").unwrap(),
+        )
+        .with_default_scopes(ScopeSet::parse("mcp:tools").unwrap());
+        let files = ResourceConfig::new(
+            ResourceUri::parse(OTHER_RESOURCE).unwrap(),
+            ScopeSet::parse("files:read").unwrap(),
+        );
+        let config = EngineConfig::new(ISSUER, vec![mcp, files]).unwrap();
+        let keys = KeySet::new(vec![key.verifying_key()]);
+        Self {
+            engine: Engine::new(config, MemoryStore::new()).unwrap(),
+            key,
+            keys,
+            rng: SeededRng(7),
+            now: UnixTime::from_secs(1_700_000_000),
+            policy: ClientMetadataPolicy::new(),
+            secrets: std::collections::HashMap::new(),
+        }
+    }
+
+    /// A confidential client (`client_secret_post`) with the loopback redirect, refresh allowed;
+    /// its secret is remembered and sent by every request helper below.
+    pub fn confidential_client(&mut self) -> String {
+        let response = self.register(&format!(
+            r#"{{"redirect_uris":["{REDIRECT}"],"token_endpoint_auth_method":"client_secret_post",
+                "grant_types":["authorization_code","refresh_token"],"client_name":"Confidential"}}"#
+        ));
+        let id = response.client_id.as_str().to_owned();
+        let secret = response
+            .client_secret
+            .as_ref()
+            .unwrap()
+            .expose_secret()
+            .to_owned();
+        self.secrets.insert(id.clone(), secret);
+        id
+    }
+
+    /// The credentials of the resource server of `RESOURCE`, as an operator would provision them:
+    /// a confidential client allowed to introspect that resource's tokens.
+    pub fn resource_server(&mut self) -> String {
+        let id = self.confidential_client();
+        let store = self.engine.store();
+        let mut record = block_on(gatehouse_engine::Store::client(
+            store,
+            &gatehouse_types::ClientId::new(id.clone()).unwrap(),
+        ))
+        .unwrap()
+        .unwrap();
+        record.client_id = gatehouse_types::ClientId::new(format!("{id}-rs")).unwrap();
+        record.introspection_resources = vec![ResourceUri::parse(RESOURCE).unwrap()];
+        block_on(gatehouse_engine::Store::insert_client(store, record)).unwrap();
+        let secret = self.secrets[&id].clone();
+        self.secrets.insert(format!("{id}-rs"), secret);
+        format!("{id}-rs")
+    }
+
+    /// `client_id`, plus `client_secret` for confidential clients of this world.
+    fn credentials<'a>(&'a self, client_id: &'a str) -> Vec<(&'a str, &'a str)> {
+        let mut params = vec![("client_id", client_id)];
+        if let Some(secret) = self.secrets.get(client_id) {
+            params.push(("client_secret", secret.as_str()));
+        }
+        params
+    }
+
+    pub fn advance(&mut self, secs: u64) {
+        self.now = self.now.saturating_add_secs(secs);
+    }
+
+    /// Registers a client from JSON metadata.
+    pub fn register(&mut self, metadata: &str) -> RegistrationResponse {
+        let metadata = ClientMetadata::from_json(metadata.as_bytes()).unwrap();
+        block_on(
+            self.engine
+                .register(&self.policy, &metadata, &mut self.rng, self.now),
+        )
+        .unwrap()
+    }
+
+    /// A public client (`none`) with the loopback redirect, refresh allowed.
+    pub fn public_client(&mut self) -> String {
+        let response = self.register(&format!(
+            r#"{{"redirect_uris":["{REDIRECT}"],"token_endpoint_auth_method":"none",
+                "grant_types":["authorization_code","refresh_token"],"client_name":"Test"}}"#
+        ));
+        response.client_id.as_str().to_owned()
+    }
+
+    pub fn authorize_params(&self, client_id: &str, extra: &[(&str, &str)]) -> FormParams {
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("state", "xyz"),
+        ];
+        for (name, value) in extra {
+            params.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                params.push((name, value));
+            }
+        }
+        FormParams::parse(encode(params).as_bytes()).unwrap()
+    }
+
+    pub fn validate(
+        &self,
+        params: &FormParams,
+    ) -> Result<AuthorizationRequest, gatehouse_engine::AuthorizeError> {
+        block_on(self.engine.validate_authorization(params))
+    }
+
+    /// Authorizes `client_id` as `alice` and returns the code from the redirect.
+    pub fn code_for(&mut self, client_id: &str, extra: &[(&str, &str)]) -> String {
+        let request = self
+            .validate(&self.authorize_params(client_id, extra))
+            .unwrap();
+        let redirect = block_on(
+            self.engine
+                .approve(&request, "alice", &mut self.rng, self.now),
+        )
+        .unwrap();
+        query_param(&redirect, "code").unwrap()
+    }
+
+    pub fn token(
+        &mut self,
+        body: &[(&str, &str)],
+    ) -> Result<TokenResponse, gatehouse_engine::EndpointError> {
+        self.token_with_auth(body, None)
+    }
+
+    pub fn token_with_auth(
+        &mut self,
+        body: &[(&str, &str)],
+        authorization: Option<&str>,
+    ) -> Result<TokenResponse, gatehouse_engine::EndpointError> {
+        let body = encode(body.iter().copied());
+        block_on(self.engine.token(
+            body.as_bytes(),
+            authorization,
+            &self.key,
+            &mut self.rng,
+            self.now,
+        ))
+    }
+
+    pub fn redeem(
+        &mut self,
+        client_id: &str,
+        code: &str,
+    ) -> Result<TokenResponse, gatehouse_engine::EndpointError> {
+        let body = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ];
+        self.token_as(client_id, body)
+    }
+
+    /// A token request with `client_id`'s credentials added to `body`.
+    fn token_as<'a>(
+        &mut self,
+        client_id: &'a str,
+        mut body: Vec<(&'a str, &'a str)>,
+    ) -> Result<TokenResponse, gatehouse_engine::EndpointError> {
+        let secret = self.secrets.get(client_id).cloned();
+        body.push(("client_id", client_id));
+        let mut body: Vec<(&str, &str)> = body;
+        if let Some(secret) = &secret {
+            body.push(("client_secret", secret.as_str()));
+        }
+        self.token(&body)
+    }
+
+    pub fn refresh(
+        &mut self,
+        client_id: &str,
+        refresh_token: &str,
+    ) -> Result<TokenResponse, gatehouse_engine::EndpointError> {
+        let body = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        self.token_as(client_id, body)
+    }
+
+    pub fn revoke(
+        &mut self,
+        client_id: &str,
+        token: &str,
+    ) -> Result<(), gatehouse_engine::EndpointError> {
+        let mut params = vec![("token", token)];
+        params.extend(self.credentials(client_id));
+        let body = encode(params);
+        block_on(
+            self.engine
+                .revoke(body.as_bytes(), None, &self.keys, self.now),
+        )
+    }
+
+    /// Introspects `token` as `client_id` (a confidential client or resource server of this
+    /// world); panics if the engine refuses the request itself.
+    pub fn introspect(
+        &mut self,
+        client_id: &str,
+        token: &str,
+    ) -> gatehouse_introspection::IntrospectionResponse {
+        self.try_introspect(client_id, token).unwrap()
+    }
+
+    /// Introspects `token` as `client_id`, returning the engine's refusal as an error.
+    pub fn try_introspect(
+        &mut self,
+        client_id: &str,
+        token: &str,
+    ) -> Result<gatehouse_introspection::IntrospectionResponse, gatehouse_engine::EndpointError>
+    {
+        let mut params = vec![("token", token)];
+        params.extend(self.credentials(client_id));
+        let body = encode(params);
+        block_on(
+            self.engine
+                .introspect(body.as_bytes(), None, &self.keys, self.now),
+        )
+    }
+
+    /// Whether a resource server would accept the access token now (signature, claims, and the
+    /// in-process revocation list).
+    pub fn accepts(&self, access_token: &str) -> bool {
+        let validator = AccessTokenValidator::new(ISSUER, RESOURCE)
+            .also_accept_audience(OTHER_RESOURCE)
+            .with_leeway(0);
+        match validator.validate(access_token, &self.keys, self.now.as_secs()) {
+            Ok(token) => !block_on(gatehouse_engine::Store::is_access_token_revoked(
+                self.engine.store(),
+                &token.claims().jti,
+            ))
+            .unwrap(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// A query parameter of a redirect URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let params = FormParams::parse(query.as_bytes()).ok()?;
+    params.single(name).ok().flatten().map(str::to_owned)
+}

@@ -1,0 +1,62 @@
+//! RFC 9068 access-token validation with a fixed key set and validator.
+//!
+//! The first byte chooses the mode: even, the rest is a token for
+//! `AccessTokenValidator::validate`; odd, the rest is a payload that is signed here with the
+//! RFC 7515 A.3 private key (so the claim checks after the signature are reached) and validated.
+#![no_main]
+use std::sync::OnceLock;
+
+use gatehouse_jose::{AccessTokenValidator, Jwk, KeySet, SigningKey, jws, sign_access_token};
+use libfuzzer_sys::fuzz_target;
+
+const EC_PRIVATE: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+const OKP_PRIVATE: &str = r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+const ISSUER: &str = "https://auth.example.com";
+const AUDIENCE: &str = "https://mcp.example.com/mcp";
+/// 2025-06-15: the seeds are valid from 2023 to 2100.
+const NOW: u64 = 1_750_000_000;
+
+struct Fixture {
+    signing: SigningKey,
+    keys: KeySet,
+    validator: AccessTokenValidator,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let signing_key = |json: &str| {
+            SigningKey::from_jwk(&Jwk::from_json(json.as_bytes()).expect("constant JWK"))
+                .expect("constant key")
+        };
+        let signing = signing_key(EC_PRIVATE);
+        let ed25519 = signing_key(OKP_PRIVATE);
+        Fixture {
+            keys: KeySet::new(vec![signing.verifying_key(), ed25519.verifying_key()]),
+            signing,
+            validator: AccessTokenValidator::new(ISSUER, AUDIENCE)
+                .also_accept_audience("https://mcp.example.com/mcp/"),
+        }
+    })
+}
+
+fuzz_target!(|input: &[u8]| {
+    let Some((&mode, rest)) = input.split_first() else { return };
+    let f = fixture();
+    let token = if mode % 2 == 0 {
+        let Ok(token) = std::str::from_utf8(rest) else { return };
+        token.to_owned()
+    } else {
+        let Ok(token) = jws::sign(&f.signing, Some("at+jwt"), rest) else { return };
+        token
+    };
+    let Ok(verified) = f.validator.validate(&token, &f.keys, NOW) else { return };
+    // What validated: the claims meet the validator's rules, and re-signed they validate again
+    // to the same claims.
+    let claims = verified.claims();
+    assert_eq!(claims.iss, ISSUER);
+    assert!(claims.aud.iter().any(|aud| aud.starts_with(AUDIENCE)));
+    let again = sign_access_token(&f.signing, claims).expect("claims serialize");
+    let reverified = f.validator.validate(&again, &f.keys, NOW).expect("re-signed claims validate");
+    assert_eq!(reverified.claims(), claims);
+});

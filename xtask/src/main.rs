@@ -1,0 +1,97 @@
+//! Project automation, run as `cargo xtask <command>` so that CI and a developer run the same
+//! steps (the rust-analyzer / ruma habit).
+//!
+//! - `cargo xtask ci`: formatting check, clippy with warnings denied, every test of the workspace.
+//! - `cargo xtask fuzz [--time SECS] [--target NAME] [--build-only]`: replays the saved
+//!   regressions, then runs each cargo-fuzz target for SECS seconds (default 60) from its seeds.
+//! - `cargo xtask bench`: runs the criterion benchmarks and prints the table of medians and
+//!   ratios that `docs/performance.md` records.
+
+// xtask is a developer tool, not library code: failing loudly is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod bench;
+mod fuzz;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("fuzz") => fuzz::run(args.get(1..).unwrap_or_default()),
+        Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The checks that gate every change, in the order that fails fastest.
+fn ci() -> Result<(), String> {
+    let root = workspace_root();
+    step(
+        "cargo fmt --all -- --check",
+        cargo(&root, &["fmt", "--all", "--", "--check"]),
+    )?;
+    step(
+        "cargo clippy --workspace --all-targets -- -D warnings",
+        cargo(
+            &root,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    )?;
+    step(
+        "cargo test --workspace",
+        cargo(&root, &["test", "--workspace"]),
+    )?;
+    println!("xtask ci: all checks passed");
+    Ok(())
+}
+
+/// Runs a command, naming it first, and turns a failure into an error naming it again.
+pub(crate) fn step(name: &str, mut command: Command) -> Result<(), String> {
+    println!("==> {name}");
+    let status = command
+        .status()
+        .map_err(|e| format!("{name}: could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{name}: failed ({status})"))
+    }
+}
+
+/// `cargo ARGS` in `dir`, with the cargo that runs xtask.
+pub(crate) fn cargo(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(dir).args(args);
+    command
+}
+
+/// The workspace root: the parent of this crate's directory.
+pub(crate) fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(manifest_dir)
+}
