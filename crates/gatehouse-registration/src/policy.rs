@@ -127,6 +127,26 @@ impl ClientMetadataPolicy {
         }
     }
 
+    /// A policy that admits exactly what `metadata` declares (its own grant types, response
+    /// types and authentication method, any scope, any number of redirect URIs), with every
+    /// structural rule of [`check`](Self::check) in force. Used to restore stored metadata: a
+    /// server that narrows its policy later must still be able to read the clients it registered
+    /// before; the narrower policy applies to their next update.
+    pub(crate) fn admitting(metadata: &ClientMetadata) -> Self {
+        Self {
+            grant_types: metadata.grant_types.clone().unwrap_or_default(),
+            response_types: metadata.response_types.clone().unwrap_or_default(),
+            auth_methods: metadata
+                .token_endpoint_auth_method
+                .iter()
+                .cloned()
+                .collect(),
+            scopes: ScopeRule::AcceptAny,
+            software_statements: SoftwareStatementRule::Ignore,
+            max_redirect_uris: usize::MAX,
+        }
+    }
+
     /// Replaces the grant types clients may register.
     pub fn with_grant_types(mut self, grant_types: impl IntoIterator<Item = GrantType>) -> Self {
         self.grant_types = grant_types.into_iter().collect();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use gatehouse_types::{GrantType, RedirectUri, ResponseType, ScopeSet, TokenEndpointAuthMethod};
 use serde_json::Value;
 
-use crate::{ApplicationType, ClientMetadata};
+use crate::{ApplicationType, ClientMetadata, ClientMetadataPolicy, RegistrationError};
 
 /// Client metadata that passed a [`ClientMetadataPolicy`](crate::ClientMetadataPolicy): defaults
 /// applied, values typed, unknown members dropped. Only the policy builds one.
@@ -36,6 +36,14 @@ pub struct RegisteredClientMetadata {
 }
 
 impl RegisteredClientMetadata {
+    /// Rebuilds registered metadata from the document [`to_metadata`](Self::to_metadata) wrote,
+    /// as a store does when it loads a client. Every structural rule is checked again (a stored
+    /// document is input like any other), but not the server's current policy choices: see
+    /// `ClientMetadataPolicy::admitting`.
+    pub fn restore(metadata: &ClientMetadata) -> Result<Self, RegistrationError> {
+        ClientMetadataPolicy::admitting(metadata).check(metadata)
+    }
+
     /// The redirect URIs, in the order registered, without duplicates.
     pub fn redirect_uris(&self) -> &[RedirectUri] {
         &self.redirect_uris

@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 
 use gatehouse_registration::{
     ApplicationType, ClientIdMetadataDocument, ClientMetadata, ClientMetadataPolicy, ClientSecret,
-    ClientUpdateRequest, OAuthError, RegistrationAccessToken, RegistrationError,
-    RegistrationResponse, ScopeRule, SoftwareStatementRule, validate_client_id_url,
+    ClientUpdateRequest, OAuthError, RegisteredClientMetadata, RegistrationAccessToken,
+    RegistrationError, RegistrationResponse, ScopeRule, SoftwareStatementRule,
+    validate_client_id_url,
 };
 use gatehouse_types::{
     ClientId, ErrorCode, ErrorDescription, GrantType, ResponseType, Scope, ScopeSet,
@@ -338,6 +339,9 @@ fn decide(metadata: &ClientMetadata) {
                 returned.validate().unwrap();
                 let again = policy.check(&returned).unwrap();
                 assert_eq!(again, registered);
+                // What a store writes, it reads back, whatever the policy was.
+                let restored = RegisteredClientMetadata::restore(&returned).unwrap();
+                assert_eq!(restored, registered);
                 assert!(
                     !registered.redirect_uris().is_empty()
                         || !registered.has_grant_type(&GrantType::AuthorizationCode)

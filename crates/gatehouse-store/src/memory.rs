@@ -1,0 +1,294 @@
+//! `database = "memory"`: the engine's [`MemoryStore`] plus the server's other state, in memory.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use gatehouse_engine::opaque::{CREDENTIAL_BYTES, CredentialHash};
+use gatehouse_engine::store::{
+    AccessTokenRecord, ClientRecord, CodeEntry, CodeRecord, FamilyId, RefreshRecord, RotateOutcome,
+    StoreError, TakeCode,
+};
+use gatehouse_engine::{MemoryStore, Store};
+use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_types::{ClientId, UnixTime};
+
+use crate::DenyList;
+use crate::server::{AuditEvent, Consent, ServerStore, StoredSigningKey, UserRecord};
+
+#[derive(Default)]
+struct Extras {
+    /// Registered clients, for listing and replacing (the engine's store has no such ops).
+    clients: BTreeMap<String, ClientRecord>,
+    /// The families issued to each client, so that deleting a client revokes them.
+    families_of: BTreeMap<String, Vec<FamilyId>>,
+    users: BTreeMap<String, UserRecord>,
+    consents: BTreeMap<(String, String, String), Consent>,
+    keys: Vec<StoredSigningKey>,
+    audit: Vec<(i64, AuditEvent)>,
+}
+
+/// The in-memory backend. Its deny-list is never in sync, so the guard asks the (in-memory)
+/// store directly, which is as fast.
+#[derive(Default)]
+pub struct MemoryBackend {
+    engine: MemoryStore,
+    extras: Mutex<Extras>,
+    deny: DenyList,
+}
+
+impl std::fmt::Debug for MemoryBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryBackend")
+    }
+}
+
+impl MemoryBackend {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn extras(&self) -> Result<MutexGuard<'_, Extras>, StoreError> {
+        self.extras
+            .lock()
+            .map_err(|_| StoreError::Unavailable("memory store lock poisoned".into()))
+    }
+}
+
+impl Store for MemoryBackend {
+    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        Ok(self.extras()?.clients.get(client_id.as_str()).cloned())
+    }
+
+    async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
+        let mut extras = self.extras()?;
+        let id = client.client_id.as_str().to_owned();
+        if extras.clients.contains_key(&id) {
+            return Err(StoreError::Duplicate);
+        }
+        extras.clients.insert(id, client);
+        Ok(())
+    }
+
+    async fn insert_code(&self, code: CodeRecord) -> Result<(), StoreError> {
+        self.engine.insert_code(code).await
+    }
+
+    async fn code(&self, hash: &CredentialHash) -> Result<Option<CodeEntry>, StoreError> {
+        self.engine.code(hash).await
+    }
+
+    async fn redeem_code(
+        &self,
+        hash: &CredentialHash,
+        family: &FamilyId,
+        access_token: AccessTokenRecord,
+        refresh_token: Option<RefreshRecord>,
+    ) -> Result<TakeCode, StoreError> {
+        let client = access_token.client_id.as_str().to_owned();
+        let outcome = self
+            .engine
+            .redeem_code(hash, family, access_token, refresh_token)
+            .await?;
+        if matches!(outcome, TakeCode::Taken(_)) {
+            self.extras()?
+                .families_of
+                .entry(client)
+                .or_default()
+                .push(family.clone());
+        }
+        Ok(outcome)
+    }
+
+    async fn refresh(&self, hash: &CredentialHash) -> Result<Option<RefreshRecord>, StoreError> {
+        self.engine.refresh(hash).await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old: &CredentialHash,
+        successor: RefreshRecord,
+        sealed_successor: [u8; CREDENTIAL_BYTES],
+        access_token: AccessTokenRecord,
+        now: UnixTime,
+    ) -> Result<RotateOutcome, StoreError> {
+        self.engine
+            .rotate_refresh(old, successor, sealed_successor, access_token, now)
+            .await
+    }
+
+    async fn revoke_family(&self, family: &FamilyId) -> Result<(), StoreError> {
+        self.engine.revoke_family(family).await
+    }
+
+    async fn record_access_token(&self, token: AccessTokenRecord) -> Result<(), StoreError> {
+        self.engine.record_access_token(token).await
+    }
+
+    async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError> {
+        self.engine.revoke_access_token(jti, expires_at).await
+    }
+
+    async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        self.engine.is_access_token_revoked(jti).await
+    }
+
+    async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
+        self.engine.purge(now, sealed_before).await
+    }
+}
+
+impl ServerStore for MemoryBackend {
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        Ok(self.extras()?.clients.values().cloned().collect())
+    }
+
+    async fn replace_client(&self, client: ClientRecord) -> Result<bool, StoreError> {
+        let mut extras = self.extras()?;
+        match extras.clients.get_mut(client.client_id.as_str()) {
+            Some(slot) => {
+                *slot = client;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
+        let families = {
+            let mut extras = self.extras()?;
+            extras
+                .consents
+                .retain(|(_, client, _), _| client != client_id.as_str());
+            let existed = extras.clients.remove(client_id.as_str()).is_some();
+            let families = extras
+                .families_of
+                .remove(client_id.as_str())
+                .unwrap_or_default();
+            (existed, families)
+        };
+        for family in &families.1 {
+            self.engine.revoke_family(family).await?;
+        }
+        Ok(families.0)
+    }
+
+    async fn add_user(&self, user: UserRecord) -> Result<(), StoreError> {
+        let mut extras = self.extras()?;
+        if extras.users.contains_key(&user.name) {
+            return Err(StoreError::Duplicate);
+        }
+        extras.users.insert(user.name.clone(), user);
+        Ok(())
+    }
+
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.extras()?.users.get(name).cloned())
+    }
+
+    async fn grant_consent(&self, consent: Consent) -> Result<(), StoreError> {
+        let key = (
+            consent.subject.clone(),
+            consent.client_id.as_str().to_owned(),
+            consent.resource.as_str().to_owned(),
+        );
+        self.extras()?.consents.insert(key, consent);
+        Ok(())
+    }
+
+    async fn consent(
+        &self,
+        subject: &str,
+        client_id: &ClientId,
+        resource: &ResourceUri,
+    ) -> Result<Option<Consent>, StoreError> {
+        let key = (
+            subject.to_owned(),
+            client_id.as_str().to_owned(),
+            resource.as_str().to_owned(),
+        );
+        Ok(self.extras()?.consents.get(&key).cloned())
+    }
+
+    async fn consents_of(&self, subject: &str) -> Result<Vec<Consent>, StoreError> {
+        Ok(self
+            .extras()?
+            .consents
+            .iter()
+            .filter(|((s, _, _), _)| s == subject)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    async fn withdraw_consent(
+        &self,
+        subject: &str,
+        client_id: &ClientId,
+    ) -> Result<u64, StoreError> {
+        let mut extras = self.extras()?;
+        let before = extras.consents.len();
+        extras
+            .consents
+            .retain(|(s, c, _), _| !(s == subject && c == client_id.as_str()));
+        Ok(u64::try_from(before - extras.consents.len()).unwrap_or(u64::MAX))
+    }
+
+    async fn insert_signing_key(&self, key: StoredSigningKey) -> Result<(), StoreError> {
+        let mut extras = self.extras()?;
+        if extras.keys.iter().any(|k| k.kid == key.kid) {
+            return Err(StoreError::Duplicate);
+        }
+        extras.keys.push(key);
+        Ok(())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        let mut keys = self.extras()?.keys.clone();
+        keys.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+        Ok(keys)
+    }
+
+    async fn retire_signing_key(&self, kid: &str, at: UnixTime) -> Result<bool, StoreError> {
+        let mut extras = self.extras()?;
+        match extras.keys.iter_mut().find(|k| k.kid == kid) {
+            Some(key) => {
+                key.retired_at.get_or_insert(at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
+        let mut extras = self.extras()?;
+        let before = extras.keys.len();
+        extras.keys.retain(|k| k.kid != kid);
+        Ok(extras.keys.len() != before)
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
+        let mut extras = self.extras()?;
+        let id = extras.audit.last().map_or(1, |(id, _)| id + 1);
+        extras.audit.push((id, event));
+        Ok(())
+    }
+
+    async fn audit_events(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
+        Ok(self
+            .extras()?
+            .audit
+            .iter()
+            .filter(|(id, _)| *id > after)
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect())
+    }
+
+    fn deny_list(&self) -> &DenyList {
+        &self.deny
+    }
+}

@@ -1,0 +1,201 @@
+//! What the server persists beyond the engine's contract: client management, local users,
+//! consents, signing keys and audit events.
+
+use std::future::Future;
+
+use gatehouse_engine::Store;
+use gatehouse_engine::store::{ClientRecord, StoreError};
+use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_types::{ClientId, ScopeSet, UnixTime};
+use serde_json::Value;
+
+use crate::DenyList;
+
+/// A local user (`login.mode = "local"`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The user name, which is also the `sub` of the tokens issued to them.
+    pub name: String,
+    /// The argon2id hash in PHC string form ([`crate::password::hash`]).
+    pub password_hash: String,
+    /// When the user was added.
+    pub created_at: UnixTime,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("name", &self.name)
+            .field("password_hash", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// A remembered consent: `subject` let `client_id` have `scopes` at `resource`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consent {
+    /// The resource owner.
+    pub subject: String,
+    /// The client.
+    pub client_id: ClientId,
+    /// The protected resource.
+    pub resource: ResourceUri,
+    /// The scopes consented to.
+    pub scopes: ScopeSet,
+    /// When.
+    pub granted_at: UnixTime,
+}
+
+/// A signing key as stored: the private JWK sealed with the encryption key
+/// ([`crate::sealing::EncryptionKey::seal`]), which the database never sees.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    /// The key id (its RFC 7638 thumbprint).
+    pub kid: String,
+    /// The JWS algorithm, e.g. `ES256`.
+    pub alg: String,
+    /// The sealed private JWK.
+    pub sealed_private_jwk: Vec<u8>,
+    /// When the key was created.
+    pub created_at: UnixTime,
+    /// When it stopped signing (it stays in the JWKS for a while after), if it did.
+    pub retired_at: Option<UnixTime>,
+}
+
+impl std::fmt::Debug for StoredSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("sealed_private_jwk", &"[sealed]")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+/// Something that happened, for the audit log. `detail` must never hold a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// When.
+    pub at: UnixTime,
+    /// What, e.g. `token.issued`, `refresh.reuse_detected`, `client.registered`.
+    pub kind: String,
+    /// The resource owner concerned, if any.
+    pub subject: Option<String>,
+    /// The client concerned, if any.
+    pub client_id: Option<String>,
+    /// Anything else worth keeping (no secrets).
+    pub detail: Value,
+}
+
+/// The storage of the whole server: the engine's [`Store`] plus the rest. Every method is one
+/// transaction.
+pub trait ServerStore: Store {
+    /// Every registered client, ordered by id.
+    fn clients(&self) -> impl Future<Output = Result<Vec<ClientRecord>, StoreError>> + Send;
+
+    /// Replaces a client's registration (RFC 7592 §2.2 update); `false` if there is none.
+    fn replace_client(
+        &self,
+        client: ClientRecord,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes a client (RFC 7592 §2.3) and, in the same transaction, revokes every grant
+    /// issued to it and forgets its consents; `false` if there was none.
+    fn delete_client(
+        &self,
+        client_id: &ClientId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Adds a local user; [`StoreError::Duplicate`] if the name is taken.
+    fn add_user(&self, user: UserRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A local user by name.
+    fn user(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
+
+    /// Remembers a consent, replacing an earlier one for the same subject, client and resource.
+    fn grant_consent(
+        &self,
+        consent: Consent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The consent `subject` gave `client_id` for `resource`, if any.
+    fn consent(
+        &self,
+        subject: &str,
+        client_id: &ClientId,
+        resource: &ResourceUri,
+    ) -> impl Future<Output = Result<Option<Consent>, StoreError>> + Send;
+
+    /// Every consent of `subject`, ordered by client and resource.
+    fn consents_of(
+        &self,
+        subject: &str,
+    ) -> impl Future<Output = Result<Vec<Consent>, StoreError>> + Send;
+
+    /// Withdraws every consent `subject` gave `client_id`; how many there were.
+    fn withdraw_consent(
+        &self,
+        subject: &str,
+        client_id: &ClientId,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Stores a signing key; [`StoreError::Duplicate`] if the `kid` exists.
+    fn insert_signing_key(
+        &self,
+        key: StoredSigningKey,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every signing key, oldest first.
+    fn signing_keys(
+        &self,
+    ) -> impl Future<Output = Result<Vec<StoredSigningKey>, StoreError>> + Send;
+
+    /// Marks a key as no longer signing; `false` if there is no such key.
+    fn retire_signing_key(
+        &self,
+        kid: &str,
+        at: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes a key (after its overlap in the JWKS is over); `false` if there was none.
+    fn delete_signing_key(
+        &self,
+        kid: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Appends an audit event.
+    fn append_audit(
+        &self,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Audit events with an id above `after`, oldest first, at most `limit`.
+    fn audit_events(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<(i64, AuditEvent)>, StoreError>> + Send;
+
+    /// The in-memory deny-list of revoked access tokens that the guard consults on every request
+    /// instead of the database ([`DenyList::check`]).
+    fn deny_list(&self) -> &DenyList;
+}
+
+/// Whether an access token was revoked, from the in-memory deny-list when it is in sync and
+/// from the store otherwise: what the guard calls on every request.
+pub async fn is_access_token_revoked_cached<S: ServerStore>(
+    store: &S,
+    jti: &str,
+) -> Result<bool, StoreError> {
+    match store.deny_list().check(jti) {
+        crate::RevocationCheck::Revoked => Ok(true),
+        crate::RevocationCheck::NotRevoked => Ok(false),
+        crate::RevocationCheck::Unknown => store.is_access_token_revoked(jti).await,
+    }
+}

@@ -1,0 +1,104 @@
+//! The SQLite schema, as numbered migrations. A migration, once released, never changes: a new
+//! need is a new migration (the PostgreSQL schema in `postgres/schema.rs` moves in step).
+
+/// `(version, name, statements)`, in order.
+pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "engine contract: clients, codes, refresh families, access tokens, revocations",
+        "
+        CREATE TABLE clients (
+            client_id TEXT PRIMARY KEY,
+            metadata TEXT NOT NULL,
+            secret_hash BLOB,
+            secret_expires_at INTEGER,
+            registration_token_hash BLOB,
+            issued_at INTEGER NOT NULL,
+            introspection_resources TEXT NOT NULL DEFAULT '[]'
+        ) STRICT;
+        CREATE TABLE families (
+            id TEXT PRIMARY KEY,
+            revoked INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+        CREATE TABLE codes (
+            hash BLOB PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            redirect_uri TEXT NOT NULL,
+            redirect_uri_explicit INTEGER NOT NULL,
+            challenge TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            resources TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            issued_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            redeemed_into TEXT
+        ) STRICT;
+        CREATE INDEX codes_expires_at ON codes (expires_at);
+        CREATE INDEX codes_client_id ON codes (client_id);
+        CREATE TABLE refresh_tokens (
+            hash BLOB PRIMARY KEY,
+            family TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            resources TEXT NOT NULL,
+            issued_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            successor BLOB,
+            sealed_successor BLOB,
+            rotated_at INTEGER
+        ) STRICT;
+        CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
+        CREATE INDEX refresh_tokens_client_id ON refresh_tokens (client_id);
+        CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
+        CREATE TABLE access_tokens (
+            jti TEXT PRIMARY KEY,
+            family TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            expires_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX access_tokens_family ON access_tokens (family);
+        CREATE INDEX access_tokens_client_id ON access_tokens (client_id);
+        CREATE INDEX access_tokens_expires_at ON access_tokens (expires_at);
+        CREATE TABLE revoked_jtis (
+            jti TEXT PRIMARY KEY,
+            expires_at INTEGER NOT NULL
+        ) STRICT;
+        ",
+    ),
+    (
+        2,
+        "server state: users, consents, signing keys, audit events",
+        "
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE consents (
+            subject TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            resource TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            granted_at INTEGER NOT NULL,
+            PRIMARY KEY (subject, client_id, resource)
+        ) STRICT;
+        CREATE INDEX consents_client_id ON consents (client_id);
+        CREATE TABLE signing_keys (
+            kid TEXT PRIMARY KEY,
+            alg TEXT NOT NULL,
+            sealed_private_jwk BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            retired_at INTEGER
+        ) STRICT;
+        CREATE TABLE audit_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT,
+            client_id TEXT,
+            detail TEXT NOT NULL
+        ) STRICT;
+        ",
+    ),
+];
