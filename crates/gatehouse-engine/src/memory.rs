@@ -186,7 +186,12 @@ impl Store for MemoryStore {
     }
 
     async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError> {
-        self.lock()?.revoked_jtis.insert(jti.to_owned(), expires_at);
+        // Revoking twice keeps the later expiry: the token is refused for as long as it lives.
+        self.lock()?
+            .revoked_jtis
+            .entry(jti.to_owned())
+            .and_modify(|until| *until = (*until).max(expires_at))
+            .or_insert(expires_at);
         Ok(())
     }
 

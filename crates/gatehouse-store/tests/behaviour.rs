@@ -1,0 +1,496 @@
+//! The storage contract, written once and run against every backend: in memory, SQLite, and
+//! PostgreSQL (when `GATEHOUSE_TEST_POSTGRES` is set; see `support`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod support;
+
+use gatehouse_engine::store::{RefreshState, RotateOutcome, StoreError, TakeCode};
+use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_store::{
+    AuditEvent, Consent, RevocationCheck, ServerStore, StoredSigningKey, UserRecord, password,
+};
+use gatehouse_types::{ClientId, ScopeSet};
+use support::*;
+
+/// After a revocation the deny-list answers "revoked" at once, or (memory backend) defers to
+/// the store.
+fn assert_denied<S: ServerStore>(store: &S, jti: &str) {
+    let check = store.deny_list().check(jti);
+    if store.deny_list().is_synced() {
+        assert_eq!(check, RevocationCheck::Revoked, "{jti}");
+    } else {
+        assert_eq!(check, RevocationCheck::Unknown, "{jti}");
+    }
+}
+
+async fn clients_are_stored_whole_and_unique<S: ServerStore>(store: &S) {
+    let record = client("c-1");
+    store.insert_client(record.clone()).await.unwrap();
+    assert_eq!(store.client(&record.client_id).await.unwrap(), Some(record.clone()));
+    assert_eq!(
+        store.insert_client(client("c-1")).await,
+        Err(StoreError::Duplicate)
+    );
+    assert_eq!(store.client(&ClientId::new("nobody").unwrap()).await.unwrap(), None);
+    store.insert_client(client("c-0")).await.unwrap();
+    let ids: Vec<_> = store
+        .clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id.as_str().to_owned())
+        .collect();
+    assert_eq!(ids, ["c-0", "c-1"]);
+
+    // RFC 7592 §2.2: an update replaces the registration.
+    let mut updated = record.clone();
+    updated.secret_hash = None;
+    updated.introspection_resources.clear();
+    assert!(store.replace_client(updated.clone()).await.unwrap());
+    assert_eq!(store.client(&record.client_id).await.unwrap(), Some(updated));
+    assert!(!store.replace_client(client("c-unknown")).await.unwrap());
+}
+
+async fn a_code_is_taken_exactly_once<S: ServerStore>(store: &S) {
+    let (code_hash, fam, refresh_hash) = (hash(1), family("f"), hash(2));
+    let family = fam;
+    let record = code(code_hash, "c-1");
+    store.insert_code(record.clone()).await.unwrap();
+    assert_eq!(store.insert_code(record.clone()).await, Err(StoreError::Duplicate));
+    let entry = store.code(&code_hash).await.unwrap().unwrap();
+    assert_eq!((entry.record.clone(), entry.redeemed_into), (record.clone(), None));
+
+    let taken = store
+        .redeem_code(
+            &code_hash,
+            &family,
+            access("jti-1", &family, "c-1"),
+            Some(refresh(refresh_hash, &family, "c-1")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken, TakeCode::Taken(record));
+    assert_eq!(
+        store.code(&code_hash).await.unwrap().unwrap().redeemed_into,
+        Some(family.clone())
+    );
+    assert_eq!(
+        store.refresh(&refresh_hash).await.unwrap().unwrap(),
+        refresh(refresh_hash, &family, "c-1")
+    );
+
+    // OAuth 2.1 §4.1.3: the second redemption learns which family to revoke, and stores nothing.
+    let (other_family, other_refresh) = (support::family("g"), hash(3));
+    let again = store
+        .redeem_code(
+            &code_hash,
+            &other_family,
+            access("jti-2", &other_family, "c-1"),
+            Some(refresh(other_refresh, &other_family, "c-1")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, TakeCode::AlreadyUsed(family.clone()));
+    assert_eq!(store.refresh(&other_refresh).await.unwrap(), None);
+    store.revoke_family(&other_family).await.unwrap();
+    assert!(!store.is_access_token_revoked("jti-2").await.unwrap());
+
+    assert_eq!(
+        store
+            .redeem_code(&hash(99), &support::family("h"), access("jti-3", &family, "c-1"), None)
+            .await
+            .unwrap(),
+        TakeCode::NotFound
+    );
+}
+
+async fn a_failed_redemption_burns_nothing<S: ServerStore>(store: &S) {
+    // A refresh hash that collides: the whole redemption fails, and the code stays unused.
+    let (f1, f2) = (family("f1"), family("f2"));
+    let (c1, c2, r) = (hash(10), hash(11), hash(12));
+    store.insert_code(code(c1, "c")).await.unwrap();
+    store.insert_code(code(c2, "c")).await.unwrap();
+    store
+        .redeem_code(&c1, &f1, access("a1", &f1, "c"), Some(refresh(r, &f1, "c")))
+        .await
+        .unwrap();
+    let collision = store
+        .redeem_code(&c2, &f2, access("a2", &f2, "c"), Some(refresh(r, &f2, "c")))
+        .await;
+    assert_eq!(collision, Err(StoreError::Duplicate));
+    assert_eq!(store.code(&c2).await.unwrap().unwrap().redeemed_into, None);
+}
+
+async fn refresh_rotation_is_a_compare_and_set<S: ServerStore>(store: &S) {
+    let (f, c) = (family("f"), hash(20));
+    let (r1, r2, r3, r4) = (hash(21), hash(22), hash(23), hash(24));
+    store.insert_code(code(c, "c")).await.unwrap();
+    store
+        .redeem_code(&c, &f, access("j0", &f, "c"), Some(refresh(r1, &f, "c")))
+        .await
+        .unwrap();
+    let later = NOW.saturating_add_secs(60);
+
+    let outcome = store
+        .rotate_refresh(&r1, refresh(r2, &f, "c"), [7; 32], access("j1", &f, "c"), later)
+        .await
+        .unwrap();
+    assert_eq!(outcome, RotateOutcome::Rotated);
+    let rotated = store.refresh(&r1).await.unwrap().unwrap();
+    assert_eq!(
+        rotated.state,
+        RefreshState::Rotated {
+            successor: r2,
+            sealed_successor: Some([7; 32]),
+            rotated_at: later
+        }
+    );
+    assert_eq!(store.refresh(&r2).await.unwrap().unwrap().state, RefreshState::Active);
+
+    // The loser sees the winner's result and stores nothing.
+    let lost = store
+        .rotate_refresh(&r1, refresh(r3, &f, "c"), [8; 32], access("j2", &f, "c"), later)
+        .await
+        .unwrap();
+    assert_eq!(lost, RotateOutcome::Lost(Box::new(rotated)));
+    assert_eq!(store.refresh(&r3).await.unwrap(), None);
+
+    // Only the newest predecessor keeps its sealed successor.
+    store
+        .rotate_refresh(&r2, refresh(r4, &f, "c"), [9; 32], access("j3", &f, "c"), later)
+        .await
+        .unwrap();
+    let RefreshState::Rotated {
+        sealed_successor, ..
+    } = store.refresh(&r1).await.unwrap().unwrap().state
+    else {
+        panic!("r1 is rotated")
+    };
+    assert_eq!(sealed_successor, None);
+    let RefreshState::Rotated {
+        sealed_successor, ..
+    } = store.refresh(&r2).await.unwrap().unwrap().state
+    else {
+        panic!("r2 is rotated")
+    };
+    assert_eq!(sealed_successor, Some([9; 32]));
+}
+
+async fn revoking_a_family_revokes_all_of_it_now_and_later<S: ServerStore>(store: &S) {
+    let (f, c, r1, r2) = (family("f"), hash(30), hash(31), hash(32));
+    store.insert_code(code(c, "c")).await.unwrap();
+    store
+        .redeem_code(&c, &f, access("k0", &f, "c"), Some(refresh(r1, &f, "c")))
+        .await
+        .unwrap();
+    store
+        .rotate_refresh(&r1, refresh(r2, &f, "c"), [1; 32], access("k1", &f, "c"), NOW)
+        .await
+        .unwrap();
+    store.revoke_family(&f).await.unwrap();
+
+    for token in [r1, r2] {
+        assert_eq!(
+            store.refresh(&token).await.unwrap().unwrap().state,
+            RefreshState::Revoked
+        );
+    }
+    for jti in ["k0", "k1"] {
+        assert!(store.is_access_token_revoked(jti).await.unwrap());
+        assert_denied(store, jti);
+        assert!(
+            gatehouse_store::is_access_token_revoked_cached(store, jti)
+                .await
+                .unwrap()
+        );
+    }
+    // Nothing can be added to a revoked family, and its active token cannot be rotated.
+    assert_eq!(
+        store.record_access_token(access("k2", &f, "c")).await,
+        Err(StoreError::FamilyRevoked)
+    );
+    let lost = store
+        .rotate_refresh(&r2, refresh(hash(33), &f, "c"), [2; 32], access("k3", &f, "c"), NOW)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&lost, RotateOutcome::Lost(record) if record.state == RefreshState::Revoked),
+        "{lost:?}"
+    );
+    // Revoking twice is harmless; an unrelated token is untouched.
+    store.revoke_family(&f).await.unwrap();
+    let other = family("other");
+    store.record_access_token(access("k9", &other, "c")).await.unwrap();
+    assert!(!store.is_access_token_revoked("k9").await.unwrap());
+    assert!(
+        !gatehouse_store::is_access_token_revoked_cached(store, "k9")
+            .await
+            .unwrap()
+    );
+}
+
+async fn one_access_token_is_revoked_by_jti<S: ServerStore>(store: &S) {
+    assert!(!store.is_access_token_revoked("solo").await.unwrap());
+    store
+        .revoke_access_token("solo", NOW.saturating_add_secs(600))
+        .await
+        .unwrap();
+    store
+        .revoke_access_token("solo", NOW.saturating_add_secs(300))
+        .await
+        .unwrap();
+    assert!(store.is_access_token_revoked("solo").await.unwrap());
+    assert_denied(store, "solo");
+    // Kept until the token's own expiry, then forgotten.
+    store
+        .purge(NOW.saturating_add_secs(599), NOW)
+        .await
+        .unwrap();
+    assert!(store.is_access_token_revoked("solo").await.unwrap());
+    store
+        .purge(NOW.saturating_add_secs(600), NOW)
+        .await
+        .unwrap();
+    assert!(!store.is_access_token_revoked("solo").await.unwrap());
+}
+
+async fn purge_forgets_only_what_expired<S: ServerStore>(store: &S) {
+    let (f, c_live, c_dead, r1, r2) = (family("f"), hash(40), hash(41), hash(42), hash(43));
+    let mut dead = code(c_dead, "c");
+    dead.expires_at = NOW.saturating_add_secs(10);
+    store.insert_code(dead).await.unwrap();
+    store.insert_code(code(c_live, "c")).await.unwrap();
+    store
+        .redeem_code(&c_live, &f, access("p0", &f, "c"), Some(refresh(r1, &f, "c")))
+        .await
+        .unwrap();
+    store
+        .rotate_refresh(&r1, refresh(r2, &f, "c"), [3; 32], access("p1", &f, "c"), NOW)
+        .await
+        .unwrap();
+
+    // 60 s later: the short code is gone; the sealed successor outlived the grace period.
+    let later = NOW.saturating_add_secs(60);
+    store.purge(later, later.saturating_sub_secs(10)).await.unwrap();
+    assert_eq!(store.code(&c_dead).await.unwrap(), None);
+    assert!(store.code(&c_live).await.unwrap().is_some());
+    let RefreshState::Rotated {
+        sealed_successor, ..
+    } = store.refresh(&r1).await.unwrap().unwrap().state
+    else {
+        panic!("r1 is rotated")
+    };
+    assert_eq!(sealed_successor, None);
+    assert!(store.refresh(&r2).await.unwrap().is_some());
+
+    // A day later every token of the family has expired.
+    let much_later = NOW.saturating_add_secs(86_400);
+    store.purge(much_later, much_later).await.unwrap();
+    assert_eq!(store.refresh(&r1).await.unwrap(), None);
+    assert_eq!(store.refresh(&r2).await.unwrap(), None);
+    assert_eq!(store.code(&c_live).await.unwrap(), None);
+}
+
+async fn deleting_a_client_revokes_its_grants_and_consents<S: ServerStore>(store: &S) {
+    store.insert_client(client("doomed")).await.unwrap();
+    store.insert_client(client("kept")).await.unwrap();
+    let resource = ResourceUri::parse(RESOURCE).unwrap();
+    let (f, c, r) = (family("f"), hash(50), hash(51));
+    store.insert_code(code(c, "doomed")).await.unwrap();
+    store
+        .redeem_code(&c, &f, access("d0", &f, "doomed"), Some(refresh(r, &f, "doomed")))
+        .await
+        .unwrap();
+    let (kept_family, kept_code) = (family("k"), hash(52));
+    store.insert_code(code(kept_code, "kept")).await.unwrap();
+    store
+        .redeem_code(&kept_code, &kept_family, access("k0", &kept_family, "kept"), None)
+        .await
+        .unwrap();
+    for id in ["doomed", "kept"] {
+        store
+            .grant_consent(Consent {
+                subject: "alice".into(),
+                client_id: ClientId::new(id).unwrap(),
+                resource: resource.clone(),
+                scopes: ScopeSet::parse("mcp:tools").unwrap(),
+                granted_at: NOW,
+            })
+            .await
+            .unwrap();
+    }
+
+    let doomed = ClientId::new("doomed").unwrap();
+    assert!(store.delete_client(&doomed).await.unwrap());
+    assert!(!store.delete_client(&doomed).await.unwrap());
+    assert_eq!(store.client(&doomed).await.unwrap(), None);
+    assert!(store.is_access_token_revoked("d0").await.unwrap());
+    assert_denied(store, "d0");
+    assert_eq!(store.refresh(&r).await.unwrap().unwrap().state, RefreshState::Revoked);
+    assert!(!store.is_access_token_revoked("k0").await.unwrap());
+    let consents = store.consents_of("alice").await.unwrap();
+    assert_eq!(consents.len(), 1);
+    assert_eq!(consents[0].client_id.as_str(), "kept");
+}
+
+async fn users_are_unique_and_hold_only_a_hash<S: ServerStore>(store: &S) {
+    let phc = password::hash("correct horse battery staple").unwrap();
+    let user = UserRecord {
+        name: "alice".into(),
+        password_hash: phc.clone(),
+        created_at: NOW,
+    };
+    store.add_user(user.clone()).await.unwrap();
+    assert_eq!(store.add_user(user.clone()).await, Err(StoreError::Duplicate));
+    let loaded = store.user("alice").await.unwrap().unwrap();
+    assert_eq!(loaded, user);
+    assert!(password::verify(&loaded.password_hash, "correct horse battery staple"));
+    assert!(!format!("{loaded:?}").contains(&phc));
+    assert_eq!(store.user("bob").await.unwrap(), None);
+}
+
+async fn consents_are_remembered_replaced_and_withdrawn<S: ServerStore>(store: &S) {
+    let resource = ResourceUri::parse(RESOURCE).unwrap();
+    let other = ResourceUri::parse("https://files.example.com/mcp").unwrap();
+    let client_id = ClientId::new("c").unwrap();
+    let consent = |resource: &ResourceUri, scopes: &str, at: u64| Consent {
+        subject: "alice".into(),
+        client_id: client_id.clone(),
+        resource: resource.clone(),
+        scopes: ScopeSet::parse(scopes).unwrap(),
+        granted_at: gatehouse_types::UnixTime::from_secs(at),
+    };
+    assert_eq!(store.consent("alice", &client_id, &resource).await.unwrap(), None);
+    store.grant_consent(consent(&resource, "mcp:tools", 1)).await.unwrap();
+    store
+        .grant_consent(consent(&resource, "mcp:tools mcp:admin", 2))
+        .await
+        .unwrap();
+    store.grant_consent(consent(&other, "files:read", 3)).await.unwrap();
+    assert_eq!(
+        store.consent("alice", &client_id, &resource).await.unwrap(),
+        Some(consent(&resource, "mcp:tools mcp:admin", 2))
+    );
+    assert_eq!(store.consents_of("alice").await.unwrap().len(), 2);
+    assert_eq!(store.consents_of("bob").await.unwrap(), vec![]);
+    assert_eq!(store.withdraw_consent("alice", &client_id).await.unwrap(), 2);
+    assert_eq!(store.consent("alice", &client_id, &resource).await.unwrap(), None);
+}
+
+async fn signing_keys_are_kept_sealed_and_ordered<S: ServerStore>(store: &S) {
+    let vault = gatehouse_store::sealing::EncryptionKey::generate().unwrap();
+    let key = |kid: &str, at: u64| StoredSigningKey {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        sealed_private_jwk: vault.seal(kid, br#"{"kty":"EC","d":"private"}"#).unwrap(),
+        created_at: gatehouse_types::UnixTime::from_secs(at),
+        retired_at: None,
+    };
+    let (old, new) = (key("old", 100), key("new", 200));
+    store.insert_signing_key(new.clone()).await.unwrap();
+    store.insert_signing_key(old.clone()).await.unwrap();
+    assert_eq!(store.insert_signing_key(key("old", 5)).await, Err(StoreError::Duplicate));
+    assert_eq!(store.signing_keys().await.unwrap(), vec![old.clone(), new.clone()]);
+    let loaded = &store.signing_keys().await.unwrap()[0];
+    assert_eq!(
+        vault.open("old", &loaded.sealed_private_jwk).unwrap().as_slice(),
+        br#"{"kty":"EC","d":"private"}"#
+    );
+
+    let retired_at = gatehouse_types::UnixTime::from_secs(300);
+    assert!(store.retire_signing_key("old", retired_at).await.unwrap());
+    // Retiring again keeps the first date.
+    assert!(store.retire_signing_key("old", NOW).await.unwrap());
+    assert!(!store.retire_signing_key("missing", NOW).await.unwrap());
+    assert_eq!(store.signing_keys().await.unwrap()[0].retired_at, Some(retired_at));
+    assert!(store.delete_signing_key("old").await.unwrap());
+    assert!(!store.delete_signing_key("old").await.unwrap());
+    assert_eq!(store.signing_keys().await.unwrap(), vec![new]);
+}
+
+async fn audit_events_are_appended_in_order<S: ServerStore>(store: &S) {
+    for (i, kind) in ["client.registered", "token.issued", "refresh.reuse_detected"]
+        .iter()
+        .enumerate()
+    {
+        store
+            .append_audit(AuditEvent {
+                at: NOW.saturating_add_secs(i as u64),
+                kind: (*kind).into(),
+                subject: Some("alice".into()),
+                client_id: (i > 0).then(|| "c".to_owned()),
+                detail: serde_json::json!({ "n": i, "family": "f" }),
+            })
+            .await
+            .unwrap();
+    }
+    let first_two = store.audit_events(0, 2).await.unwrap();
+    assert_eq!(first_two.len(), 2);
+    assert_eq!(first_two[0].1.kind, "client.registered");
+    assert_eq!(first_two[0].1.client_id, None);
+    assert_eq!(first_two[1].1.detail, serde_json::json!({ "n": 1, "family": "f" }));
+    let rest = store.audit_events(first_two[1].0, 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].1.kind, "refresh.reuse_detected");
+    assert!(rest[0].0 > first_two[1].0);
+}
+
+/// Instantiates each scenario for each backend.
+macro_rules! behaviour_suite {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(&super::memory()).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let (store, _dir) = super::sqlite().await;
+                    super::$scenario(&store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(schema) = super::PgSchema::create().await else {
+                        eprintln!("{} unset: PostgreSQL skipped", super::POSTGRES_ENV);
+                        return;
+                    };
+                    let store = gatehouse_store::PostgresStore::open(&schema.url()).await.unwrap();
+                    super::$scenario(&store).await;
+                    drop(store);
+                    schema.drop_schema().await;
+                }
+            )*
+        }
+    };
+}
+
+behaviour_suite!(
+    clients_are_stored_whole_and_unique,
+    a_code_is_taken_exactly_once,
+    a_failed_redemption_burns_nothing,
+    refresh_rotation_is_a_compare_and_set,
+    revoking_a_family_revokes_all_of_it_now_and_later,
+    one_access_token_is_revoked_by_jti,
+    purge_forgets_only_what_expired,
+    deleting_a_client_revokes_its_grants_and_consents,
+    users_are_unique_and_hold_only_a_hash,
+    consents_are_remembered_replaced_and_withdrawn,
+    signing_keys_are_kept_sealed_and_ordered,
+    audit_events_are_appended_in_order,
+);
