@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` so that CI and a developer run the same
 //! steps (the rust-analyzer / ruma habit).
 //!
-//! - `cargo xtask ci`: formatting check, clippy with warnings denied, every test of the workspace.
+//! - `cargo xtask ci`: formatting check, clippy with warnings denied, every test of the workspace
+//!   (the store tests against PostgreSQL too when one answers; see `postgres_for_tests`).
 //! - `cargo xtask fuzz [--time SECS] [--target NAME] [--build-only]`: replays the saved
 //!   regressions, then runs each cargo-fuzz target for SECS seconds (default 60) from its seeds.
 //! - `cargo xtask bench`: runs the criterion benchmarks and prints the table of medians and
@@ -59,12 +60,38 @@ fn ci() -> Result<(), String> {
             ],
         ),
     )?;
-    step(
-        "cargo test --workspace",
-        cargo(&root, &["test", "--workspace"]),
-    )?;
+    let mut test = cargo(&root, &["test", "--workspace"]);
+    if let Some(url) = postgres_for_tests() {
+        test.env(POSTGRES_ENV, url);
+    }
+    step("cargo test --workspace", test)?;
     println!("xtask ci: all checks passed");
     Ok(())
+}
+
+/// The variable that points the store tests at a PostgreSQL database.
+const POSTGRES_ENV: &str = "GATEHOUSE_TEST_POSTGRES";
+/// Where the development and CI machines run PostgreSQL (trust authentication).
+const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// The PostgreSQL database for the store tests: `GATEHOUSE_TEST_POSTGRES` when set (the tests
+/// then fail if it does not answer; `.ci/run` sets it), else the local server if one listens on
+/// 127.0.0.1:5432, else none (the PostgreSQL legs are skipped, and we say so).
+fn postgres_for_tests() -> Option<String> {
+    if let Ok(url) = std::env::var(POSTGRES_ENV) {
+        println!("xtask: store tests use PostgreSQL from {POSTGRES_ENV}");
+        return Some(url);
+    }
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], 5432));
+    if std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(1)).is_ok() {
+        println!("xtask: store tests use the local PostgreSQL at {LOCAL_POSTGRES}");
+        Some(LOCAL_POSTGRES.to_owned())
+    } else {
+        println!(
+            "xtask: no PostgreSQL at 127.0.0.1:5432 and {POSTGRES_ENV} unset: the PostgreSQL legs of the store tests are skipped"
+        );
+        None
+    }
 }
 
 /// Runs a command, naming it first, and turns a failure into an error naming it again.

@@ -15,8 +15,8 @@ use crate::{DatabaseUrl, DenyList, MemoryBackend, PostgresStore, SqliteStore};
 /// The store of a running server: the backend its `database` value selected.
 #[derive(Debug)]
 pub enum AnyStore {
-    /// `memory`.
-    Memory(MemoryBackend),
+    /// `memory` (boxed: its maps make it much larger than the handles of the others).
+    Memory(Box<MemoryBackend>),
     /// `sqlite://…`.
     Sqlite(SqliteStore),
     /// `postgres://…`.
@@ -34,7 +34,7 @@ pub struct OpenError {
 /// Opens the store `url` names, creating and migrating its schema as needed.
 pub async fn open(url: &DatabaseUrl) -> Result<AnyStore, OpenError> {
     let opened = match url {
-        DatabaseUrl::Memory => Ok(AnyStore::Memory(MemoryBackend::new())),
+        DatabaseUrl::Memory => Ok(AnyStore::Memory(Box::default())),
         DatabaseUrl::Sqlite(path) => SqliteStore::open(path.clone()).await.map(AnyStore::Sqlite),
         DatabaseUrl::Postgres(dsn) => PostgresStore::open(dsn).await.map(AnyStore::Postgres),
     };

@@ -33,12 +33,21 @@ fn assert_denied<S: ServerStore>(store: &S, jti: &str) {
 async fn clients_are_stored_whole_and_unique<S: ServerStore>(store: &S) {
     let record = client("c-1");
     store.insert_client(record.clone()).await.unwrap();
-    assert_eq!(store.client(&record.client_id).await.unwrap(), Some(record.clone()));
+    assert_eq!(
+        store.client(&record.client_id).await.unwrap(),
+        Some(record.clone())
+    );
     assert_eq!(
         store.insert_client(client("c-1")).await,
         Err(StoreError::Duplicate)
     );
-    assert_eq!(store.client(&ClientId::new("nobody").unwrap()).await.unwrap(), None);
+    assert_eq!(
+        store
+            .client(&ClientId::new("nobody").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
     store.insert_client(client("c-0")).await.unwrap();
     let ids: Vec<_> = store
         .clients()
@@ -54,7 +63,10 @@ async fn clients_are_stored_whole_and_unique<S: ServerStore>(store: &S) {
     updated.secret_hash = None;
     updated.introspection_resources.clear();
     assert!(store.replace_client(updated.clone()).await.unwrap());
-    assert_eq!(store.client(&record.client_id).await.unwrap(), Some(updated));
+    assert_eq!(
+        store.client(&record.client_id).await.unwrap(),
+        Some(updated)
+    );
     assert!(!store.replace_client(client("c-unknown")).await.unwrap());
 }
 
@@ -63,9 +75,15 @@ async fn a_code_is_taken_exactly_once<S: ServerStore>(store: &S) {
     let family = fam;
     let record = code(code_hash, "c-1");
     store.insert_code(record.clone()).await.unwrap();
-    assert_eq!(store.insert_code(record.clone()).await, Err(StoreError::Duplicate));
+    assert_eq!(
+        store.insert_code(record.clone()).await,
+        Err(StoreError::Duplicate)
+    );
     let entry = store.code(&code_hash).await.unwrap().unwrap();
-    assert_eq!((entry.record.clone(), entry.redeemed_into), (record.clone(), None));
+    assert_eq!(
+        (entry.record.clone(), entry.redeemed_into),
+        (record.clone(), None)
+    );
 
     let taken = store
         .redeem_code(
@@ -104,7 +122,12 @@ async fn a_code_is_taken_exactly_once<S: ServerStore>(store: &S) {
 
     assert_eq!(
         store
-            .redeem_code(&hash(99), &support::family("h"), access("jti-3", &family, "c-1"), None)
+            .redeem_code(
+                &hash(99),
+                &support::family("h"),
+                access("jti-3", &family, "c-1"),
+                None
+            )
             .await
             .unwrap(),
         TakeCode::NotFound
@@ -139,7 +162,13 @@ async fn refresh_rotation_is_a_compare_and_set<S: ServerStore>(store: &S) {
     let later = NOW.saturating_add_secs(60);
 
     let outcome = store
-        .rotate_refresh(&r1, refresh(r2, &f, "c"), [7; 32], access("j1", &f, "c"), later)
+        .rotate_refresh(
+            &r1,
+            refresh(r2, &f, "c"),
+            [7; 32],
+            access("j1", &f, "c"),
+            later,
+        )
         .await
         .unwrap();
     assert_eq!(outcome, RotateOutcome::Rotated);
@@ -152,11 +181,20 @@ async fn refresh_rotation_is_a_compare_and_set<S: ServerStore>(store: &S) {
             rotated_at: later
         }
     );
-    assert_eq!(store.refresh(&r2).await.unwrap().unwrap().state, RefreshState::Active);
+    assert_eq!(
+        store.refresh(&r2).await.unwrap().unwrap().state,
+        RefreshState::Active
+    );
 
     // The loser sees the winner's result and stores nothing.
     let lost = store
-        .rotate_refresh(&r1, refresh(r3, &f, "c"), [8; 32], access("j2", &f, "c"), later)
+        .rotate_refresh(
+            &r1,
+            refresh(r3, &f, "c"),
+            [8; 32],
+            access("j2", &f, "c"),
+            later,
+        )
         .await
         .unwrap();
     assert_eq!(lost, RotateOutcome::Lost(Box::new(rotated)));
@@ -164,7 +202,13 @@ async fn refresh_rotation_is_a_compare_and_set<S: ServerStore>(store: &S) {
 
     // Only the newest predecessor keeps its sealed successor.
     store
-        .rotate_refresh(&r2, refresh(r4, &f, "c"), [9; 32], access("j3", &f, "c"), later)
+        .rotate_refresh(
+            &r2,
+            refresh(r4, &f, "c"),
+            [9; 32],
+            access("j3", &f, "c"),
+            later,
+        )
         .await
         .unwrap();
     let RefreshState::Rotated {
@@ -191,7 +235,13 @@ async fn revoking_a_family_revokes_all_of_it_now_and_later<S: ServerStore>(store
         .await
         .unwrap();
     store
-        .rotate_refresh(&r1, refresh(r2, &f, "c"), [1; 32], access("k1", &f, "c"), NOW)
+        .rotate_refresh(
+            &r1,
+            refresh(r2, &f, "c"),
+            [1; 32],
+            access("k1", &f, "c"),
+            NOW,
+        )
         .await
         .unwrap();
     store.revoke_family(&f).await.unwrap();
@@ -217,7 +267,13 @@ async fn revoking_a_family_revokes_all_of_it_now_and_later<S: ServerStore>(store
         Err(StoreError::FamilyRevoked)
     );
     let lost = store
-        .rotate_refresh(&r2, refresh(hash(33), &f, "c"), [2; 32], access("k3", &f, "c"), NOW)
+        .rotate_refresh(
+            &r2,
+            refresh(hash(33), &f, "c"),
+            [2; 32],
+            access("k3", &f, "c"),
+            NOW,
+        )
         .await
         .unwrap();
     assert!(
@@ -227,7 +283,10 @@ async fn revoking_a_family_revokes_all_of_it_now_and_later<S: ServerStore>(store
     // Revoking twice is harmless; an unrelated token is untouched.
     store.revoke_family(&f).await.unwrap();
     let other = family("other");
-    store.record_access_token(access("k9", &other, "c")).await.unwrap();
+    store
+        .record_access_token(access("k9", &other, "c"))
+        .await
+        .unwrap();
     assert!(!store.is_access_token_revoked("k9").await.unwrap());
     assert!(
         !gatehouse_store::is_access_token_revoked_cached(store, "k9")
@@ -268,17 +327,31 @@ async fn purge_forgets_only_what_expired<S: ServerStore>(store: &S) {
     store.insert_code(dead).await.unwrap();
     store.insert_code(code(c_live, "c")).await.unwrap();
     store
-        .redeem_code(&c_live, &f, access("p0", &f, "c"), Some(refresh(r1, &f, "c")))
+        .redeem_code(
+            &c_live,
+            &f,
+            access("p0", &f, "c"),
+            Some(refresh(r1, &f, "c")),
+        )
         .await
         .unwrap();
     store
-        .rotate_refresh(&r1, refresh(r2, &f, "c"), [3; 32], access("p1", &f, "c"), NOW)
+        .rotate_refresh(
+            &r1,
+            refresh(r2, &f, "c"),
+            [3; 32],
+            access("p1", &f, "c"),
+            NOW,
+        )
         .await
         .unwrap();
 
     // 60 s later: the short code is gone; the sealed successor outlived the grace period.
     let later = NOW.saturating_add_secs(60);
-    store.purge(later, later.saturating_sub_secs(10)).await.unwrap();
+    store
+        .purge(later, later.saturating_sub_secs(10))
+        .await
+        .unwrap();
     assert_eq!(store.code(&c_dead).await.unwrap(), None);
     assert!(store.code(&c_live).await.unwrap().is_some());
     let RefreshState::Rotated {
@@ -305,13 +378,23 @@ async fn deleting_a_client_revokes_its_grants_and_consents<S: ServerStore>(store
     let (f, c, r) = (family("f"), hash(50), hash(51));
     store.insert_code(code(c, "doomed")).await.unwrap();
     store
-        .redeem_code(&c, &f, access("d0", &f, "doomed"), Some(refresh(r, &f, "doomed")))
+        .redeem_code(
+            &c,
+            &f,
+            access("d0", &f, "doomed"),
+            Some(refresh(r, &f, "doomed")),
+        )
         .await
         .unwrap();
     let (kept_family, kept_code) = (family("k"), hash(52));
     store.insert_code(code(kept_code, "kept")).await.unwrap();
     store
-        .redeem_code(&kept_code, &kept_family, access("k0", &kept_family, "kept"), None)
+        .redeem_code(
+            &kept_code,
+            &kept_family,
+            access("k0", &kept_family, "kept"),
+            None,
+        )
         .await
         .unwrap();
     for id in ["doomed", "kept"] {
@@ -333,7 +416,10 @@ async fn deleting_a_client_revokes_its_grants_and_consents<S: ServerStore>(store
     assert_eq!(store.client(&doomed).await.unwrap(), None);
     assert!(store.is_access_token_revoked("d0").await.unwrap());
     assert_denied(store, "d0");
-    assert_eq!(store.refresh(&r).await.unwrap().unwrap().state, RefreshState::Revoked);
+    assert_eq!(
+        store.refresh(&r).await.unwrap().unwrap().state,
+        RefreshState::Revoked
+    );
     assert!(!store.is_access_token_revoked("k0").await.unwrap());
     let consents = store.consents_of("alice").await.unwrap();
     assert_eq!(consents.len(), 1);
@@ -348,10 +434,16 @@ async fn users_are_unique_and_hold_only_a_hash<S: ServerStore>(store: &S) {
         created_at: NOW,
     };
     store.add_user(user.clone()).await.unwrap();
-    assert_eq!(store.add_user(user.clone()).await, Err(StoreError::Duplicate));
+    assert_eq!(
+        store.add_user(user.clone()).await,
+        Err(StoreError::Duplicate)
+    );
     let loaded = store.user("alice").await.unwrap().unwrap();
     assert_eq!(loaded, user);
-    assert!(password::verify(&loaded.password_hash, "correct horse battery staple"));
+    assert!(password::verify(
+        &loaded.password_hash,
+        "correct horse battery staple"
+    ));
     assert!(!format!("{loaded:?}").contains(&phc));
     assert_eq!(store.user("bob").await.unwrap(), None);
 }
@@ -367,21 +459,36 @@ async fn consents_are_remembered_replaced_and_withdrawn<S: ServerStore>(store: &
         scopes: ScopeSet::parse(scopes).unwrap(),
         granted_at: gatehouse_types::UnixTime::from_secs(at),
     };
-    assert_eq!(store.consent("alice", &client_id, &resource).await.unwrap(), None);
-    store.grant_consent(consent(&resource, "mcp:tools", 1)).await.unwrap();
+    assert_eq!(
+        store.consent("alice", &client_id, &resource).await.unwrap(),
+        None
+    );
+    store
+        .grant_consent(consent(&resource, "mcp:tools", 1))
+        .await
+        .unwrap();
     store
         .grant_consent(consent(&resource, "mcp:tools mcp:admin", 2))
         .await
         .unwrap();
-    store.grant_consent(consent(&other, "files:read", 3)).await.unwrap();
+    store
+        .grant_consent(consent(&other, "files:read", 3))
+        .await
+        .unwrap();
     assert_eq!(
         store.consent("alice", &client_id, &resource).await.unwrap(),
         Some(consent(&resource, "mcp:tools mcp:admin", 2))
     );
     assert_eq!(store.consents_of("alice").await.unwrap().len(), 2);
     assert_eq!(store.consents_of("bob").await.unwrap(), vec![]);
-    assert_eq!(store.withdraw_consent("alice", &client_id).await.unwrap(), 2);
-    assert_eq!(store.consent("alice", &client_id, &resource).await.unwrap(), None);
+    assert_eq!(
+        store.withdraw_consent("alice", &client_id).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        store.consent("alice", &client_id, &resource).await.unwrap(),
+        None
+    );
 }
 
 async fn signing_keys_are_kept_sealed_and_ordered<S: ServerStore>(store: &S) {
@@ -396,11 +503,20 @@ async fn signing_keys_are_kept_sealed_and_ordered<S: ServerStore>(store: &S) {
     let (old, new) = (key("old", 100), key("new", 200));
     store.insert_signing_key(new.clone()).await.unwrap();
     store.insert_signing_key(old.clone()).await.unwrap();
-    assert_eq!(store.insert_signing_key(key("old", 5)).await, Err(StoreError::Duplicate));
-    assert_eq!(store.signing_keys().await.unwrap(), vec![old.clone(), new.clone()]);
+    assert_eq!(
+        store.insert_signing_key(key("old", 5)).await,
+        Err(StoreError::Duplicate)
+    );
+    assert_eq!(
+        store.signing_keys().await.unwrap(),
+        vec![old.clone(), new.clone()]
+    );
     let loaded = &store.signing_keys().await.unwrap()[0];
     assert_eq!(
-        vault.open("old", &loaded.sealed_private_jwk).unwrap().as_slice(),
+        vault
+            .open("old", &loaded.sealed_private_jwk)
+            .unwrap()
+            .as_slice(),
         br#"{"kty":"EC","d":"private"}"#
     );
 
@@ -409,16 +525,23 @@ async fn signing_keys_are_kept_sealed_and_ordered<S: ServerStore>(store: &S) {
     // Retiring again keeps the first date.
     assert!(store.retire_signing_key("old", NOW).await.unwrap());
     assert!(!store.retire_signing_key("missing", NOW).await.unwrap());
-    assert_eq!(store.signing_keys().await.unwrap()[0].retired_at, Some(retired_at));
+    assert_eq!(
+        store.signing_keys().await.unwrap()[0].retired_at,
+        Some(retired_at)
+    );
     assert!(store.delete_signing_key("old").await.unwrap());
     assert!(!store.delete_signing_key("old").await.unwrap());
     assert_eq!(store.signing_keys().await.unwrap(), vec![new]);
 }
 
 async fn audit_events_are_appended_in_order<S: ServerStore>(store: &S) {
-    for (i, kind) in ["client.registered", "token.issued", "refresh.reuse_detected"]
-        .iter()
-        .enumerate()
+    for (i, kind) in [
+        "client.registered",
+        "token.issued",
+        "refresh.reuse_detected",
+    ]
+    .iter()
+    .enumerate()
     {
         store
             .append_audit(AuditEvent {
@@ -435,7 +558,10 @@ async fn audit_events_are_appended_in_order<S: ServerStore>(store: &S) {
     assert_eq!(first_two.len(), 2);
     assert_eq!(first_two[0].1.kind, "client.registered");
     assert_eq!(first_two[0].1.client_id, None);
-    assert_eq!(first_two[1].1.detail, serde_json::json!({ "n": 1, "family": "f" }));
+    assert_eq!(
+        first_two[1].1.detail,
+        serde_json::json!({ "n": 1, "family": "f" })
+    );
     let rest = store.audit_events(first_two[1].0, 10).await.unwrap();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].1.kind, "refresh.reuse_detected");

@@ -17,11 +17,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use gatehouse_engine::CodeChallenge;
 use gatehouse_engine::opaque::CredentialHash;
 use gatehouse_engine::store::{
     AccessTokenRecord, ClientRecord, CodeRecord, FamilyId, RefreshRecord, RefreshState,
 };
-use gatehouse_engine::CodeChallenge;
 use gatehouse_registration::{ClientMetadata, ClientMetadataPolicy};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_store::{MemoryBackend, SqliteStore};
