@@ -88,4 +88,6 @@ pub(crate) enum Revocation {
     Token { jti: String, exp: i64 },
     /// A whole family: the receiver loads its `jti`s.
     Family { family: String },
+    /// A listener's heartbeat to itself (see `postgres::listener`); not a revocation.
+    Ping { from: i32, sequence: u64 },
 }

@@ -113,7 +113,8 @@ impl EncryptionKey {
                     .replace('/', "_");
                 Zeroizing::new(Base64UrlUnpadded::decode_vec(&unpadded).map_err(|_| malformed())?)
             };
-        if decoded.len() != KEY_BYTES {
+        // An all-zero key is what a placeholder like `AAAA…` decodes to: never a real key.
+        if decoded.len() != KEY_BYTES || decoded.iter().all(|&b| b == 0) {
             return Err(malformed());
         }
         bytes.copy_from_slice(&decoded);

@@ -93,14 +93,12 @@ async fn a_lost_listener_falls_back_to_the_database_then_resyncs() {
     let b = PostgresStore::open(&schema.url()).await.unwrap();
     assert!(b.deny_list().is_synced());
 
-    // Cut every LISTEN connection of this schema's stores (the server terminates them).
+    // Cut the listeners of this test's stores (the server terminates their connections).
     let raw = schema.raw().await;
     let cut = raw
         .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE query LIKE 'LISTEN gatehouse_revocations%' AND pid <> pg_backend_pid()
-               AND datname = current_database()",
-            &[],
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&format!("{} revocation listener", schema.name)],
         )
         .await
         .unwrap();

@@ -1,33 +1,37 @@
 //! Feeds an instance's deny-list with the revocations other instances make.
 //!
-//! A dedicated connection `LISTEN`s on the revocation channel. Each notice is applied as it
-//! arrives: a token's `jti` directly, a family's `jti`s after one query. After (re)connecting,
-//! `LISTEN` comes first and the full reload second, so nothing committed in between is missed;
-//! until the reload is done, and whenever the connection is down, the list is marked out of sync
-//! and the guard asks the database instead. Reconnection is retried every [`RETRY`].
+//! A dedicated connection `LISTEN`s on the revocation channel and applies each notice as it
+//! arrives: a token's `jti` directly, a family's `jti`s after one query on the same connection
+//! (so a busy pool cannot stall the feed). After (re)connecting, `LISTEN` comes first and the
+//! full reload second, so nothing committed in between is missed.
+//!
+//! A connection can also die silently (a NAT or load balancer drops it, a pooler in
+//! transaction mode swallows notices). So the listener notifies itself every [`HEARTBEAT`]; if
+//! its own ping has not come back by the next one, it declares the feed lost. Whenever the feed
+//! is lost or not yet loaded, the list is marked out of sync and the guard asks the database
+//! instead; reconnection is retried every [`RETRY`]. The worst case in which an instance answers
+//! from a list that misses a revocation is therefore 2 × [`HEARTBEAT`].
 
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
 use futures_util::future::poll_fn;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::{AsyncMessage, Client, NoTls};
 
-use super::{REVOCATION_CHANNEL, family_jtis, revoked_jtis};
+use super::{FAMILY_JTIS, REVOCATION_CHANNEL, REVOKED_JTIS, jti_entries};
 use crate::DenyList;
 use crate::codec::{Revocation, time_from_sql};
 
 /// Time between reconnection attempts.
 pub(crate) const RETRY: Duration = Duration::from_secs(1);
 
-pub(super) fn spawn(
-    config: tokio_postgres::Config,
-    pool: Pool,
-    deny: DenyList,
-) -> tokio::task::JoinHandle<()> {
+/// Time between the listener's pings to itself.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
+
+pub(super) fn spawn(config: tokio_postgres::Config, deny: DenyList) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            if let Err(error) = listen(&config, &pool, &deny).await {
-                tracing::warn!(%error, "revocation listener disconnected; the guard asks the database until it is back");
+            if let Err(error) = listen(&config, &deny).await {
+                tracing::warn!(%error, "revocation feed lost; the guard asks the database until it is back");
             }
             deny.set_synced(false);
             tokio::time::sleep(RETRY).await;
@@ -35,12 +39,15 @@ pub(super) fn spawn(
     })
 }
 
-/// Listens until the connection fails.
-async fn listen(
-    config: &tokio_postgres::Config,
-    pool: &Pool,
-    deny: &DenyList,
-) -> Result<(), String> {
+/// Listens until the connection fails or goes silent.
+async fn listen(config: &tokio_postgres::Config, deny: &DenyList) -> Result<(), String> {
+    // Named, so that an operator (or a test) can find the listener in `pg_stat_activity`.
+    let mut config = config.clone();
+    let name = match config.get_application_name() {
+        Some(name) => format!("{name} revocation listener"),
+        None => "gatehouse revocation listener".to_owned(),
+    };
+    config.application_name(&name);
     let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
     let (notices, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
     let driver = tokio::spawn(async move {
@@ -56,40 +63,76 @@ async fn listen(
             }
         }
     });
-    let result = async {
-        client
-            .batch_execute(&format!("LISTEN {REVOCATION_CHANNEL}"))
-            .await
-            .map_err(|e| e.to_string())?;
-        let pooled = pool.get().await.map_err(|e| e.to_string())?;
-        deny.replace_all(revoked_jtis(&pooled).await.map_err(|e| e.to_string())?);
-        drop(pooled);
-        while let Some(payload) = received.recv().await {
-            apply(pool, deny, &payload).await?;
-        }
-        Err("notification connection closed".to_owned())
-    }
-    .await;
+    let result = feed(&client, deny, &mut received).await;
     driver.abort();
     result
 }
 
-async fn apply(pool: &Pool, deny: &DenyList, payload: &str) -> Result<(), String> {
-    match serde_json::from_str::<Revocation>(payload) {
-        Ok(Revocation::Token { jti, exp }) => {
-            let exp = time_from_sql(exp).map_err(|e| e.to_string())?;
-            deny.insert([(jti, exp)]);
-        }
-        Ok(Revocation::Family { family }) => {
-            let pooled = pool.get().await.map_err(|e| e.to_string())?;
-            deny.insert(
-                family_jtis(&pooled, &family)
+async fn feed(
+    client: &Client,
+    deny: &DenyList,
+    received: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+) -> Result<(), String> {
+    client
+        .batch_execute(&format!("LISTEN {REVOCATION_CHANNEL}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let rows = client
+        .query(REVOKED_JTIS, &[])
+        .await
+        .map_err(|e| e.to_string())?;
+    deny.replace_all(jti_entries(&rows).map_err(|e| e.to_string())?);
+
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sequence: u64 = 0;
+    let mut answered = true;
+    // Pings are told apart from other instances' by this connection's backend process id.
+    let me = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .map_err(|e| e.to_string())?
+        .get::<_, i32>(0);
+    loop {
+        tokio::select! {
+            payload = received.recv() => {
+                let Some(payload) = payload else {
+                    return Err("notification connection closed".to_owned());
+                };
+                match serde_json::from_str::<Revocation>(&payload) {
+                    Ok(Revocation::Token { jti, exp }) => {
+                        let exp = time_from_sql(exp).map_err(|e| e.to_string())?;
+                        deny.insert([(jti, exp)]);
+                    }
+                    Ok(Revocation::Family { family }) => {
+                        let rows = client
+                            .query(FAMILY_JTIS, &[&family])
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        deny.insert(jti_entries(&rows).map_err(|e| e.to_string())?);
+                    }
+                    Ok(Revocation::Ping { from, sequence: n }) => {
+                        if from == me && n == sequence {
+                            answered = true;
+                        }
+                    }
+                    // Not ours (another application on the channel): ignore it.
+                    Err(_) => {}
+                }
+            }
+            _ = heartbeat.tick() => {
+                if !answered {
+                    return Err(format!("no notification came back within {HEARTBEAT:?}"));
+                }
+                sequence += 1;
+                answered = false;
+                let ping = serde_json::to_string(&Revocation::Ping { from: me, sequence })
+                    .map_err(|e| e.to_string())?;
+                client
+                    .execute("SELECT pg_notify($1, $2)", &[&REVOCATION_CHANNEL, &ping])
                     .await
-                    .map_err(|e| e.to_string())?,
-            );
+                    .map_err(|e| e.to_string())?;
+            }
         }
-        // Not ours (another application on the channel): ignore it.
-        Err(_) => {}
     }
-    Ok(())
 }

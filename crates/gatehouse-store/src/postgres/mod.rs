@@ -51,6 +51,11 @@ const PURGE_BATCH: i64 = 1000;
 /// Connections per instance.
 const POOL_SIZE: usize = 16;
 
+/// How long a request waits for a connection, a connection for the server, and a recycled
+/// connection for its check, before the request fails with a storage error (which the server
+/// answers with `temporarily_unavailable`) instead of hanging through a network partition.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The PostgreSQL store.
 pub struct PostgresStore {
     pool: Pool,
@@ -82,8 +87,19 @@ fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
 }
 
 fn config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
-    tokio_postgres::Config::from_str(url)
-        .map_err(|e| StoreError::Unavailable(format!("invalid postgres URL: {e}")))
+    let mut config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| StoreError::Unavailable(format!("invalid postgres URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(TIMEOUT);
+    }
+    // Notice a dead peer in about a minute, not the system's default two hours: this matters
+    // most for the long-lived LISTEN connection.
+    config
+        .keepalives(true)
+        .keepalives_idle(std::time::Duration::from_secs(30))
+        .keepalives_interval(std::time::Duration::from_secs(10))
+        .keepalives_retries(3);
+    Ok(config)
 }
 
 fn pool(config: tokio_postgres::Config) -> Result<Pool, StoreError> {
@@ -96,6 +112,10 @@ fn pool(config: tokio_postgres::Config) -> Result<Pool, StoreError> {
     );
     Pool::builder(manager)
         .max_size(POOL_SIZE)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(TIMEOUT))
+        .create_timeout(Some(TIMEOUT))
+        .recycle_timeout(Some(TIMEOUT))
         .build()
         .map_err(|e| StoreError::Unavailable(format!("postgres pool: {e}")))
 }
@@ -168,48 +188,18 @@ pub async fn schema_version(url: &str) -> Result<u32, StoreError> {
 }
 
 /// Every revoked, unexpired `jti`: what a deny-list loads when it (re)connects.
-pub(crate) async fn revoked_jtis(
-    client: &impl GenericClient,
-) -> Result<Vec<(String, UnixTime)>, StoreError> {
-    let rows = client
-        .query(
-            "SELECT jti, expires_at FROM revoked_jtis
-             UNION
-             SELECT a.jti, a.expires_at FROM access_tokens a
-             JOIN families f ON f.id = a.family WHERE f.revoked",
-            &[],
-        )
-        .await
-        .map_err(db)?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                row.try_get(0).map_err(db)?,
-                time_from_sql(row.try_get(1).map_err(db)?)?,
-            ))
-        })
-        .collect()
-}
+pub(crate) const REVOKED_JTIS: &str = "SELECT jti, expires_at FROM revoked_jtis
+     UNION
+     SELECT a.jti, a.expires_at FROM access_tokens a
+     JOIN families f ON f.id = a.family WHERE f.revoked";
 
-/// The `jti`s of a family, for the deny-list.
-pub(crate) async fn family_jtis(
-    client: &impl GenericClient,
-    family: &str,
-) -> Result<Vec<(String, UnixTime)>, StoreError> {
-    let rows = client
-        .query(
-            "SELECT jti, expires_at FROM access_tokens WHERE family = $1",
-            &[&family],
-        )
-        .await
-        .map_err(db)?;
+/// The `jti`s of a family (`$1`), for the deny-list.
+pub(crate) const FAMILY_JTIS: &str = "SELECT jti, expires_at FROM access_tokens WHERE family = $1";
+
+/// `(jti, expires_at)` rows as deny-list entries.
+pub(crate) fn jti_entries(rows: &[Row]) -> Result<Vec<(String, UnixTime)>, StoreError> {
     rows.iter()
-        .map(|row| {
-            Ok((
-                row.try_get(0).map_err(db)?,
-                time_from_sql(row.try_get(1).map_err(db)?)?,
-            ))
-        })
+        .map(|row| Ok((get(row, 0)?, time_from_sql(get(row, 1)?)?)))
         .collect()
 }
 
@@ -221,7 +211,7 @@ impl PostgresStore {
         let pool = pool(config.clone())?;
         migrate(&pool, crate::SCHEMA_VERSION).await?;
         let deny = DenyList::new();
-        let listener = listener::spawn(config, pool.clone(), deny.clone());
+        let listener = listener::spawn(config, deny.clone());
         let store = Self {
             pool,
             deny,
@@ -439,8 +429,12 @@ async fn revoke_families(
     client: &impl GenericClient,
     families: &[String],
 ) -> Result<Vec<(String, UnixTime)>, StoreError> {
+    // A fixed order, so that two transactions revoking overlapping sets cannot deadlock.
+    let mut families = families.to_vec();
+    families.sort();
+    families.dedup();
     let mut revoked = Vec::new();
-    for family in families {
+    for family in &families {
         // The upsert takes the family row's lock: it waits for rotations and insertions in
         // flight, and the SELECT after it sees their tokens.
         client
@@ -451,7 +445,9 @@ async fn revoke_families(
             )
             .await
             .map_err(db)?;
-        revoked.extend(family_jtis(client, family).await?);
+        revoked.extend(jti_entries(
+            &client.query(FAMILY_JTIS, &[family]).await.map_err(db)?,
+        )?);
         notify(
             client,
             &Revocation::Family {
@@ -480,6 +476,17 @@ async fn lock_family(
     family: &FamilyId,
     exclusive: bool,
 ) -> Result<Option<bool>, StoreError> {
+    if exclusive {
+        // A family always has its row once a code was redeemed into it, but a rotation must not
+        // depend on that: make sure there is a row to lock (a revocation creates it revoked).
+        client
+            .execute(
+                "INSERT INTO families (id) VALUES ($1) ON CONFLICT (id) DO NOTHING",
+                &[&family.as_str()],
+            )
+            .await
+            .map_err(db)?;
+    }
     let sql = if exclusive {
         "SELECT revoked FROM families WHERE id = $1 FOR UPDATE"
     } else {
@@ -852,12 +859,15 @@ impl ServerStore for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         let id = client_id.as_str();
+        // Deleting the codes first waits for any redemption in flight (it holds the code's row
+        // lock); the SELECT after it, a new snapshot, then sees the family that redemption made.
+        tx.execute("DELETE FROM codes WHERE client_id = $1", &[&id])
+            .await
+            .map_err(db)?;
         let families: Vec<String> = tx
             .query(
                 "SELECT family FROM refresh_tokens WHERE client_id = $1
-                 UNION SELECT family FROM access_tokens WHERE client_id = $1
-                 UNION SELECT redeemed_into FROM codes
-                       WHERE client_id = $1 AND redeemed_into IS NOT NULL",
+                 UNION SELECT family FROM access_tokens WHERE client_id = $1",
                 &[&id],
             )
             .await
@@ -866,9 +876,6 @@ impl ServerStore for PostgresStore {
             .map(|row| get(row, 0))
             .collect::<Result<_, _>>()?;
         let revoked = revoke_families(&tx, &families).await?;
-        tx.execute("DELETE FROM codes WHERE client_id = $1", &[&id])
-            .await
-            .map_err(db)?;
         tx.execute("DELETE FROM consents WHERE client_id = $1", &[&id])
             .await
             .map_err(db)?;

@@ -6,6 +6,9 @@
 //! waits on the write lock instead of failing half-way). `synchronous = FULL` makes a commit
 //! durable before the method returns: a write that returned success survives `kill -9` and a
 //! power cut.
+//!
+//! A SQLite file serves one `gatehouse` instance: the in-memory deny-list is fed by this
+//! process's own revocations only. Several instances share state through PostgreSQL.
 
 mod schema;
 
@@ -49,7 +52,8 @@ impl std::fmt::Debug for SqliteStore {
 fn db(error: rusqlite::Error) -> StoreError {
     match &error {
         rusqlite::Error::SqliteFailure(e, _)
-            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
         {
             StoreError::Duplicate
         }

@@ -35,6 +35,7 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         ) STRICT;
         CREATE INDEX codes_expires_at ON codes (expires_at);
         CREATE INDEX codes_client_id ON codes (client_id);
+        CREATE INDEX codes_redeemed_into ON codes (redeemed_into);
         CREATE TABLE refresh_tokens (
             hash BLOB PRIMARY KEY,
             family TEXT NOT NULL,

@@ -73,8 +73,8 @@ impl PgSchema {
     pub fn url(&self) -> String {
         let separator = if self.base.contains('?') { '&' } else { '?' };
         format!(
-            "{}{separator}options=-c%20search_path%3D{}",
-            self.base, self.name
+            "{}{separator}options=-c%20search_path%3D{}&application_name={}",
+            self.base, self.name, self.name
         )
     }
 
