@@ -189,7 +189,7 @@ async fn main() {
     println!("| backend | floor: 1-row INSERT tx/s | code redeem tx/s | refresh rotate tx/s |");
     println!("|---|---|---|---|");
 
-    let dir = tempfile::tempdir_in(".").unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let sqlite = gatehouse_store::SqliteStore::open(dir.path().join("bench.db"))
         .await
         .unwrap();
