@@ -3,7 +3,7 @@
 //! out: a row is input like any other, and a corrupt one is an error, never a panic.
 
 use gatehouse_engine::opaque::{CREDENTIAL_BYTES, CredentialHash};
-use gatehouse_engine::store::StoreError;
+use gatehouse_engine::store::{RefreshState, StoreError};
 use gatehouse_registration::{ClientMetadata, RegisteredClientMetadata};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::{ClientId, RedirectUri, ScopeSet, UnixTime};
@@ -30,6 +30,26 @@ pub(crate) fn hash_from_sql(bytes: &[u8]) -> Result<CredentialHash, StoreError> 
 
 pub(crate) fn sealed_from_sql(bytes: &[u8]) -> Result<[u8; CREDENTIAL_BYTES], StoreError> {
     <[u8; CREDENTIAL_BYTES]>::try_from(bytes).map_err(|_| corrupt("sealed successor"))
+}
+
+/// A refresh token's state from its columns: revoked (through its family), rotated (successor
+/// and rotation time both set), or active (neither).
+pub(crate) fn refresh_state_from_sql(
+    revoked: bool,
+    successor: Option<&[u8]>,
+    sealed: Option<&[u8]>,
+    rotated_at: Option<i64>,
+) -> Result<RefreshState, StoreError> {
+    Ok(match (revoked, successor, rotated_at) {
+        (true, _, _) => RefreshState::Revoked,
+        (false, Some(successor), Some(rotated_at)) => RefreshState::Rotated {
+            successor: hash_from_sql(successor)?,
+            sealed_successor: sealed.map(sealed_from_sql).transpose()?,
+            rotated_at: time_from_sql(rotated_at)?,
+        },
+        (false, None, None) => RefreshState::Active,
+        _ => return Err(corrupt("refresh token state")),
+    })
 }
 
 pub(crate) fn client_id_from_sql(value: String) -> Result<ClientId, StoreError> {

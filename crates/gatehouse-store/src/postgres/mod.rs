@@ -337,16 +337,12 @@ fn refresh_row(row: &Row) -> Result<RefreshRecord, StoreError> {
     let sealed: Option<Vec<u8>> = get(row, 9)?;
     let rotated_at: Option<i64> = get(row, 10)?;
     let revoked: bool = get(row, 11)?;
-    let state = match (revoked, successor, rotated_at) {
-        (true, _, _) => RefreshState::Revoked,
-        (false, Some(successor), Some(rotated_at)) => RefreshState::Rotated {
-            successor: codec::hash_from_sql(&successor)?,
-            sealed_successor: sealed.as_deref().map(codec::sealed_from_sql).transpose()?,
-            rotated_at: time_from_sql(rotated_at)?,
-        },
-        (false, None, None) => RefreshState::Active,
-        _ => return Err(corrupt("refresh token state")),
-    };
+    let state = codec::refresh_state_from_sql(
+        revoked,
+        successor.as_deref(),
+        sealed.as_deref(),
+        rotated_at,
+    )?;
     Ok(RefreshRecord {
         hash: codec::hash_from_sql(&hash)?,
         family: FamilyId::new(get::<String>(row, 1)?),
