@@ -1,28 +1,30 @@
-//! The `gatehouse` command: token and key tools for operators of OAuth 2.1-protected MCP
-//! servers. The authorization server itself (`gatehouse serve`) and the `users` and `clients`
-//! commands arrive later.
+//! The `gatehouse` command: the authorization server (`serve`), its users and clients, and token
+//! and key tools for operators of OAuth 2.1-protected MCP servers.
 
+mod clients;
 mod error;
 mod input;
 mod jws;
 mod keyfile;
 mod keys;
 mod output;
+mod serve;
 mod time;
 mod token;
+mod users;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// OAuth 2.1 authorization for MCP servers: key and token tools.
+/// OAuth 2.1 authorization for MCP servers.
 #[derive(Debug, Parser)]
 #[command(
     name = "gatehouse",
     version,
     after_help = "Exit status: 0 success; 1 the token is invalid (jws verify) or not decodable \
-(token decode); 2 usage error (bad flags, unreadable or malformed files).\n\n\
-Coming later: `serve` (the authorization server), `users` and `clients`."
+(token decode); 2 usage error (bad flags, unreadable or malformed files, a configuration \
+that cannot start)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,6 +33,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the authorization server.
+    Serve(serve::ServeArgs),
+    /// Manage local users (login.mode = "local").
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Inspect and delete registered clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
     /// Generate signing keys and derive their public JWKs.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -40,6 +50,22 @@ enum Command {
     /// Inspect tokens without verifying them.
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Add a user; the password is read from standard input and stored as an argon2id hash.
+    Add(users::AddArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsCommand {
+    /// List the registered clients.
+    List(users::Target),
+    /// Show one client's registration.
+    Show(clients::ClientArgs),
+    /// Delete a client and revoke its grants.
+    Delete(clients::ClientArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +96,11 @@ enum TokenCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     error::finish(match &cli.command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Users(UsersCommand::Add(args)) => users::add(args),
+        Command::Clients(ClientsCommand::List(target)) => clients::list(target),
+        Command::Clients(ClientsCommand::Show(args)) => clients::show(args),
+        Command::Clients(ClientsCommand::Delete(args)) => clients::delete(args),
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(args),
         Command::Keys(KeysCommand::Public(args)) => keys::public(args),
         Command::Jws(JwsCommand::Verify(args)) => jws::verify(args),

@@ -209,6 +209,19 @@ impl EncryptionKey {
             .map_err(|_| SealingError::Open)
     }
 
+    /// A 256-bit key for another purpose (e.g. signing session cookies), derived as
+    /// HMAC-SHA256(this key, `label`): independent of the sealing key and of other labels, and
+    /// the same on every instance that shares the encryption key.
+    pub fn derive(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        use hmac::{KeyInit as _, Mac};
+        let mut derived = Zeroizing::new([0u8; 32]);
+        if let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.0.as_ref()) {
+            mac.update(label.as_bytes());
+            derived.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        derived
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(&Key::from(*self.0))
     }
@@ -265,6 +278,18 @@ mod tests {
             key.open("kid-1", &[1, 2]),
             Err(SealingError::Open)
         ));
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_label_and_the_key() {
+        let key = EncryptionKey::from_bytes([7; 32]);
+        assert_eq!(*key.derive("session"), *key.derive("session"));
+        assert_ne!(*key.derive("session"), *key.derive("csrf"));
+        assert_ne!(*key.derive("session"), [7; 32]);
+        assert_ne!(
+            *EncryptionKey::from_bytes([8; 32]).derive("session"),
+            *key.derive("session")
+        );
     }
 
     #[test]

@@ -1,0 +1,403 @@
+//! The authorization endpoint (OAuth 2.1 §4.1.1) and the pages in front of it.
+//!
+//! The pages keep no server-side state: each form carries the original authorization request
+//! as hidden fields, and every submission is validated by the engine again from scratch, so a
+//! tampered field is just another request. What the forms add (`gatehouse_action`, `csrf`,
+//! `username`, `password`) is removed before the engine sees the request.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use gatehouse_engine::store::ClientRecord;
+use gatehouse_engine::{AuthorizationRequest, AuthorizeError, Store};
+use gatehouse_store::{Consent, ServerStore};
+use gatehouse_types::UnixTime;
+use gatehouse_types::form::{FormParams, encode};
+
+use crate::authenticator::local_sign_in;
+use crate::clock::{OsRandom, now};
+use crate::config::LoginMode;
+use crate::pages::{ConsentPage, Message, SignIn, render};
+use crate::respond::{page, see_other};
+use crate::state::AppState;
+
+/// Form fields that belong to the pages, not to the authorization request.
+const PAGE_FIELDS: [&str; 4] = ["gatehouse_action", "csrf", "username", "password"];
+
+/// What the person did on a page.
+enum Step {
+    /// Nothing yet: the client sent them here.
+    Arrive,
+    /// Submitted the sign-in form.
+    SignIn { username: String, password: String },
+    /// Allowed on the consent page.
+    Approve,
+    /// Denied on the consent page.
+    Deny,
+}
+
+/// `GET /authorize`.
+pub(crate) async fn get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match FormParams::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(params) => handle(&state, &headers, params, Step::Arrive).await,
+        Err(error) => message(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "This request is malformed",
+            &error.to_string(),
+        ),
+    }
+}
+
+/// `POST /authorize`: a client may send the authorization request as a form (OAuth 2.1
+/// §4.1.1), and the sign-in and consent pages post back here.
+pub(crate) async fn post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match FormParams::parse(&body) {
+        Ok(form) => form,
+        Err(error) => {
+            return message(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "This request is malformed",
+                &error.to_string(),
+            );
+        }
+    };
+    let field = |name: &str| form.single(name).ok().flatten().map(str::to_owned);
+    let request_pairs: Vec<(&str, &str)> = form
+        .iter()
+        .filter(|(name, _)| !PAGE_FIELDS.contains(name))
+        .collect();
+    let params = match FormParams::parse(encode(request_pairs).as_bytes()) {
+        Ok(params) => params,
+        Err(error) => {
+            return message(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "This request is malformed",
+                &error.to_string(),
+            );
+        }
+    };
+    let step = match field("gatehouse_action").as_deref() {
+        None => Step::Arrive,
+        Some(action) => {
+            if !state.sessions.csrf_ok(&headers, field("csrf").as_deref()) {
+                return message(
+                    &state,
+                    StatusCode::FORBIDDEN,
+                    "This form expired",
+                    "The form was not sent from this site, or its security token expired. Go back to the application and start again.",
+                );
+            }
+            match action {
+                "sign_in" => Step::SignIn {
+                    username: field("username").unwrap_or_default(),
+                    password: field("password").unwrap_or_default(),
+                },
+                "approve" => Step::Approve,
+                "deny" => Step::Deny,
+                _ => {
+                    return message(
+                        &state,
+                        StatusCode::BAD_REQUEST,
+                        "This request is malformed",
+                        "Unknown action.",
+                    );
+                }
+            }
+        }
+    };
+    handle(&state, &headers, params, step).await
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, params: FormParams, step: Step) -> Response {
+    let request = match state.engine.validate_authorization(&params).await {
+        Ok(request) => request,
+        Err(error) => return refused(state, &params, error).await,
+    };
+    let client = match state.store().client(request.client_id()).await {
+        Ok(Some(client)) => client,
+        _ => {
+            return message(
+                state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again later",
+                "The server could not load the application's registration.",
+            );
+        }
+    };
+    let now = now();
+    if state.config.login.mode == LoginMode::AutoApprove {
+        let subject = state.config.login.auto_approve_subject.clone();
+        return approve(state, &request, &subject, now, Vec::new()).await;
+    }
+
+    let mut cookies = Vec::new();
+    let subject = match &step {
+        Step::SignIn { username, password } => {
+            let subject = match &state.authenticator {
+                Some(authenticator) => authenticator.authenticate(username, password).await,
+                None => local_sign_in(state.store(), username, password).await,
+            };
+            match subject {
+                Some(subject) => {
+                    tracing::info!(%subject, client_id = %client.client_id, "signed in");
+                    cookies.push(state.sessions.sign_in(&subject, now));
+                    Some(subject)
+                }
+                None => {
+                    tracing::info!(client_id = %client.client_id, "sign-in failed");
+                    return sign_in_page(
+                        state,
+                        headers,
+                        &params,
+                        &client,
+                        Some("The user name or password is wrong."),
+                    );
+                }
+            }
+        }
+        _ => state.sessions.subject(headers, now),
+    };
+    let Some(subject) = subject else {
+        return sign_in_page(state, headers, &params, &client, None);
+    };
+    match step {
+        Step::Approve => {
+            for resource in request.resources() {
+                let consent = Consent {
+                    subject: subject.clone(),
+                    client_id: client.client_id.clone(),
+                    resource: resource.clone(),
+                    scopes: request.scopes().clone(),
+                    granted_at: now,
+                };
+                if let Err(error) = state.store().grant_consent(consent).await {
+                    tracing::warn!(%error, "could not remember a consent");
+                }
+            }
+            tracing::info!(%subject, client_id = %client.client_id, scope = %request.scopes(), "consent given");
+            approve(state, &request, &subject, now, cookies).await
+        }
+        Step::Deny => {
+            tracing::info!(%subject, client_id = %client.client_id, "consent refused");
+            see_other(&state.engine.deny(&request), &cookies)
+        }
+        Step::Arrive | Step::SignIn { .. } => {
+            if remembered(state, &subject, &client, &request).await {
+                approve(state, &request, &subject, now, cookies).await
+            } else {
+                consent_page(
+                    state, headers, &params, &client, &request, &subject, cookies,
+                )
+            }
+        }
+    }
+}
+
+/// Whether `subject` already consented to this client having these scopes at every requested
+/// resource.
+async fn remembered(
+    state: &AppState,
+    subject: &str,
+    client: &ClientRecord,
+    request: &AuthorizationRequest,
+) -> bool {
+    for resource in request.resources() {
+        match state
+            .store()
+            .consent(subject, &client.client_id, resource)
+            .await
+        {
+            Ok(Some(consent)) if request.scopes().is_subset(&consent.scopes) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+async fn approve(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    subject: &str,
+    now: UnixTime,
+    cookies: Vec<String>,
+) -> Response {
+    match state
+        .engine
+        .approve(request, subject, &mut OsRandom, now)
+        .await
+    {
+        Ok(redirect) => see_other(&redirect, &cookies),
+        Err(AuthorizeError::Redirect(redirect)) => see_other(&redirect, &cookies),
+        Err(AuthorizeError::Display(error)) => message(
+            state,
+            StatusCode::BAD_REQUEST,
+            "This request cannot be completed",
+            error.description(),
+        ),
+    }
+}
+
+/// A refused request: shown when there is nowhere safe to send the person (OAuth 2.1
+/// §4.1.2.1); otherwise redirected with the error — but for a client that registered itself,
+/// only after a page that says where they are going (RFC 9700 §4.11.2: no open redirector).
+async fn refused(state: &AppState, params: &FormParams, error: AuthorizeError) -> Response {
+    match error {
+        AuthorizeError::Display(error) => message(
+            state,
+            StatusCode::BAD_REQUEST,
+            "This request cannot be completed",
+            error.description(),
+        ),
+        AuthorizeError::Redirect(redirect) => {
+            let client_id = params.single("client_id").ok().flatten().unwrap_or("");
+            let vetted = match gatehouse_types::ClientId::new(client_id) {
+                Ok(id) => {
+                    matches!(state.store().client(&id).await, Ok(Some(c)) if !c.is_dynamically_registered())
+                }
+                Err(_) => false,
+            };
+            if vetted {
+                return see_other(&redirect, &[]);
+            }
+            let brand = &state.config.branding;
+            page(
+                StatusCode::BAD_REQUEST,
+                render(&Message {
+                    brand,
+                    title: "The application's request was refused",
+                    message: "The application asked for something this server does not allow. You can return to it; it will be told what went wrong.",
+                    link: Some((&redirect, "Return to the application")),
+                }),
+                &[],
+            )
+        }
+    }
+}
+
+fn client_name(client: &ClientRecord) -> String {
+    client
+        .metadata
+        .client_name()
+        .map_or_else(|| client.client_id.as_str().to_owned(), str::to_owned)
+}
+
+fn hidden(params: &FormParams) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn sign_in_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &FormParams,
+    client: &ClientRecord,
+    error: Option<&str>,
+) -> Response {
+    let (csrf, set_csrf) = state.sessions.csrf_for_page(headers);
+    let action = state.endpoint("/authorize");
+    let html = render(&SignIn {
+        brand: &state.config.branding,
+        action: &action,
+        client_name: &client_name(client),
+        params: &hidden(params),
+        csrf: &csrf,
+        error,
+    });
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    page(status, html, &set_csrf.into_iter().collect::<Vec<_>>())
+}
+
+fn consent_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &FormParams,
+    client: &ClientRecord,
+    request: &AuthorizationRequest,
+    subject: &str,
+    mut cookies: Vec<String>,
+) -> Response {
+    let (csrf, set_csrf) = state.sessions.csrf_for_page(headers);
+    cookies.extend(set_csrf);
+    let redirect = request.redirect_uri();
+    let redirect_host = redirect
+        .host()
+        .map(str::to_owned)
+        .unwrap_or_else(|| redirect.as_str().split(':').next().unwrap_or("").to_owned() + ":");
+    let mut warnings = Vec::new();
+    if redirect.is_loopback() {
+        warnings.push(
+            "This application receives the answer on this computer (localhost). Allow it only if you started it yourself just now.".to_owned(),
+        );
+    }
+    if client.is_dynamically_registered() {
+        warnings.push(
+            "This application registered itself: its name is its own claim, not checked by this server.".to_owned(),
+        );
+    }
+    let scopes: Vec<(String, Option<String>)> = request
+        .scopes()
+        .iter()
+        .map(|s| {
+            (
+                s.as_str().to_owned(),
+                state
+                    .config
+                    .scope_description(s.as_str())
+                    .map(str::to_owned),
+            )
+        })
+        .collect();
+    let resource = request
+        .resources()
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let action = state.endpoint("/authorize");
+    let html = render(&ConsentPage {
+        brand: &state.config.branding,
+        action: &action,
+        client_name: &client_name(client),
+        subject,
+        resource: &resource,
+        redirect_host: &redirect_host,
+        warnings: &warnings,
+        scopes: &scopes,
+        params: &hidden(params),
+        csrf: &csrf,
+    });
+    page(StatusCode::OK, html, &cookies)
+}
+
+fn message(state: &AppState, status: StatusCode, title: &str, text: &str) -> Response {
+    page(
+        status,
+        render(&Message {
+            brand: &state.config.branding,
+            title,
+            message: text,
+            link: None,
+        }),
+        &[],
+    )
+}

@@ -1,0 +1,419 @@
+//! The configuration file (`gatehouse serve --config gatehouse.toml`). The key names are the
+//! configuration contract of `DESIGN.md`: documentation and tests rely on them. Unknown keys are
+//! refused, so that a misspelt setting is an error at start and not a silent default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use gatehouse_engine::{EngineConfig, ResourceConfig};
+use gatehouse_jose::Algorithm;
+use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_store::DatabaseUrl;
+use gatehouse_types::ScopeSet;
+use serde::Deserialize;
+
+/// Why a configuration was refused. Each message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not TOML, or not the expected shape (an unknown key, a wrong type).
+    #[error("configuration: {0}")]
+    Syntax(String),
+    /// A value that parses but cannot be used.
+    #[error("configuration: `{key}`: {reason}")]
+    Value {
+        /// The key, e.g. `resources[0].resource`.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, reason: impl ToString) -> ConfigError {
+    ConfigError::Value {
+        key: key.into(),
+        reason: reason.to_string(),
+    }
+}
+
+/// How people sign in at the authorization endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoginMode {
+    /// A sign-in page for users added with `gatehouse users add` (argon2id), then consent.
+    #[default]
+    Local,
+    /// Every request is approved for `auto_approve_subject` without a page. Only for a loopback
+    /// `http` issuer: tests and local development.
+    AutoApprove,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer identifier, used byte for byte everywhere (`iss`, metadata).
+    pub issuer: String,
+    /// The address to listen on.
+    #[serde(default = "defaults::listen")]
+    pub listen: String,
+    /// `sqlite://…`, `postgres://…` or `memory`.
+    #[serde(default = "defaults::database")]
+    pub database: String,
+    /// Token lifetimes and the signing algorithm.
+    #[serde(default)]
+    pub tokens: Tokens,
+    /// Signing keys.
+    #[serde(default)]
+    pub keys: Keys,
+    /// Token verification at protected resources.
+    #[serde(default)]
+    pub guard: Guard,
+    /// Sign-in.
+    #[serde(default)]
+    pub login: Login,
+    /// Per-endpoint rate limits.
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+    /// What the pages show.
+    #[serde(default)]
+    pub branding: Branding,
+    /// The protected resources; the first is the default.
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+}
+
+/// `[tokens]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tokens {
+    /// Access token lifetime.
+    pub access_ttl_secs: u64,
+    /// Refresh token lifetime.
+    pub refresh_ttl_secs: u64,
+    /// Authorization code lifetime (at most 600).
+    pub code_ttl_secs: u64,
+    /// Replay window of a rotated refresh token (at most 60).
+    pub refresh_reuse_grace_secs: u64,
+    /// `ES256`, `EdDSA`, `RS256` or `PS256`.
+    pub signing_alg: String,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Self {
+            access_ttl_secs: 600,
+            refresh_ttl_secs: 2_592_000,
+            code_ttl_secs: 600,
+            refresh_reuse_grace_secs: 10,
+            signing_alg: "ES256".into(),
+        }
+    }
+}
+
+/// `[keys]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Keys {
+    /// Days between scheduled signing-key rotations.
+    pub rotation_days: u64,
+    /// The environment variable holding the key that encrypts private keys at rest.
+    pub encryption_key_env: String,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self {
+            rotation_days: 30,
+            encryption_key_env: "GATEHOUSE_SECRET_KEY".into(),
+        }
+    }
+}
+
+/// `[guard]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Guard {
+    /// Clock skew allowed on `exp`/`nbf`/`iat`.
+    pub leeway_secs: u64,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self { leeway_secs: 5 }
+    }
+}
+
+/// `[login]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Login {
+    /// `local` or `auto-approve`.
+    pub mode: LoginMode,
+    /// The subject of `auto-approve`.
+    pub auto_approve_subject: String,
+}
+
+impl Default for Login {
+    fn default() -> Self {
+        Self {
+            mode: LoginMode::Local,
+            auto_approve_subject: "dev".into(),
+        }
+    }
+}
+
+/// `[rate_limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)]
+pub struct RateLimits {
+    pub enabled: bool,
+    pub authorize_per_min: u32,
+    pub token_per_min: u32,
+    pub introspect_per_min: u32,
+    pub revoke_per_min: u32,
+    pub other_per_min: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            authorize_per_min: 10,
+            token_per_min: 20,
+            introspect_per_min: 30,
+            revoke_per_min: 20,
+            other_per_min: 100,
+        }
+    }
+}
+
+/// `[branding]`: shown on the sign-in and consent pages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Branding {
+    /// The name people see.
+    pub application_name: String,
+    /// An https URL of a logo.
+    pub logo_uri: Option<String>,
+    /// An https URL of the privacy policy.
+    pub privacy_uri: Option<String>,
+    /// An https URL of the terms of service.
+    pub terms_uri: Option<String>,
+}
+
+impl Default for Branding {
+    fn default() -> Self {
+        Self {
+            application_name: "Gatehouse".into(),
+            logo_uri: None,
+            privacy_uri: None,
+            terms_uri: None,
+        }
+    }
+}
+
+/// One `[[resources]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    /// The canonical resource URI: the `aud` of its tokens.
+    pub resource: String,
+    /// The scopes it understands.
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+    /// Scopes every request needs (enforced by the guard).
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    /// The scopes granted when a request names none it understands (default: all supported).
+    #[serde(default)]
+    pub default_scopes: Option<Vec<String>>,
+    /// What the consent page says each scope allows.
+    #[serde(default)]
+    pub scope_descriptions: BTreeMap<String, String>,
+    /// Gateway mode: the MCP server to proxy to.
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// The built-in demo MCP server instead of an upstream.
+    #[serde(default)]
+    pub builtin: Option<String>,
+    /// Tool name → required scope.
+    #[serde(default)]
+    pub tool_scopes: BTreeMap<String, String>,
+}
+
+mod defaults {
+    pub(super) fn listen() -> String {
+        "127.0.0.1:8080".into()
+    }
+    pub(super) fn database() -> String {
+        "sqlite://gatehouse.db".into()
+    }
+}
+
+impl Config {
+    /// Parses and checks a configuration file's text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The `--demo` configuration: a loopback issuer on `listen`, the SQLite file
+    /// `gatehouse-demo.db` in the working directory, local sign-in, and one protected resource,
+    /// `/mcp`, with the scopes `mcp:tools` and `mcp:admin`.
+    pub fn demo(listen: SocketAddr) -> Self {
+        let origin = format!("http://{listen}");
+        let descriptions = [
+            ("mcp:tools", "Use the tools of this MCP server"),
+            ("mcp:admin", "Run administrative tools, such as admin_reset"),
+        ];
+        Self {
+            issuer: origin.clone(),
+            listen: listen.to_string(),
+            database: "sqlite://gatehouse-demo.db".into(),
+            tokens: Tokens::default(),
+            keys: Keys::default(),
+            guard: Guard::default(),
+            login: Login::default(),
+            rate_limits: RateLimits::default(),
+            branding: Branding {
+                application_name: "Gatehouse demo".into(),
+                ..Branding::default()
+            },
+            resources: vec![Resource {
+                resource: format!("{origin}/mcp"),
+                scopes_supported: vec!["mcp:tools".into(), "mcp:admin".into()],
+                required_scopes: vec!["mcp:tools".into()],
+                default_scopes: Some(vec!["mcp:tools".into()]),
+                scope_descriptions: descriptions
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                upstream: None,
+                builtin: Some("demo".into()),
+                tool_scopes: [("admin_reset".to_owned(), "mcp:admin".to_owned())]
+                    .into_iter()
+                    .collect(),
+            }],
+        }
+    }
+
+    /// Checks everything that parsing alone does not.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        gatehouse_types::uri::check_issuer_url(&self.issuer).map_err(|e| invalid("issuer", e))?;
+        self.listen
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("listen", format!("{e} (expected e.g. 127.0.0.1:8080)")))?;
+        DatabaseUrl::parse(&self.database).map_err(|e| invalid("database", e))?;
+        self.signing_alg()?;
+        if self.login.mode == LoginMode::AutoApprove && !self.issuer_is_loopback_http() {
+            return Err(invalid(
+                "login.mode",
+                "\"auto-approve\" signs everyone in without a page; it is refused unless the issuer is a loopback http URL (http://127.0.0.1:…, http://[::1]:… or http://localhost:…)",
+            ));
+        }
+        if self.login.auto_approve_subject.is_empty() {
+            return Err(invalid("login.auto_approve_subject", "must not be empty"));
+        }
+        if self.branding.application_name.trim().is_empty() {
+            return Err(invalid("branding.application_name", "must not be empty"));
+        }
+        for (key, uri) in [
+            ("branding.logo_uri", &self.branding.logo_uri),
+            ("branding.privacy_uri", &self.branding.privacy_uri),
+            ("branding.terms_uri", &self.branding.terms_uri),
+        ] {
+            if let Some(uri) = uri {
+                gatehouse_types::uri::check_page_url(uri).map_err(|e| invalid(key, e))?;
+            }
+        }
+        self.engine_config()
+            .and_then(|engine| engine.validate().map_err(|e| invalid("tokens", e)))?;
+        Ok(())
+    }
+
+    /// Whether the issuer is `http` on a loopback host (a development setup).
+    pub fn issuer_is_loopback_http(&self) -> bool {
+        self.issuer
+            .strip_prefix("http://")
+            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""))
+            .map(gatehouse_types::uri::split_authority)
+            .is_some_and(|authority| gatehouse_types::uri::is_loopback_host(authority.host))
+    }
+
+    /// The listen address (checked by [`validate`](Self::validate)).
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// The signing algorithm.
+    pub fn signing_alg(&self) -> Result<Algorithm, ConfigError> {
+        match self.tokens.signing_alg.as_str() {
+            "ES256" => Ok(Algorithm::Es256),
+            "EdDSA" => Ok(Algorithm::EdDsa),
+            "RS256" => Ok(Algorithm::Rs256),
+            "PS256" => Ok(Algorithm::Ps256),
+            other => Err(invalid(
+                "tokens.signing_alg",
+                format!("{other:?} is not one of ES256, EdDSA, RS256, PS256"),
+            )),
+        }
+    }
+
+    /// The engine's part of the configuration.
+    pub fn engine_config(&self) -> Result<EngineConfig, ConfigError> {
+        let mut resources = Vec::new();
+        for (i, entry) in self.resources.iter().enumerate() {
+            let key = |field: &str| format!("resources[{i}].{field}");
+            let resource =
+                ResourceUri::parse(&entry.resource).map_err(|e| invalid(key("resource"), e))?;
+            let scopes = |field: &str, list: &[String]| {
+                ScopeSet::parse(&list.join(" ")).map_err(|e| invalid(key(field), e))
+            };
+            let supported = scopes("scopes_supported", &entry.scopes_supported)?;
+            let required = scopes("required_scopes", &entry.required_scopes)?;
+            if !required.is_subset(&supported) {
+                return Err(invalid(
+                    key("required_scopes"),
+                    "must be among scopes_supported",
+                ));
+            }
+            if entry.upstream.is_some() && entry.builtin.is_some() {
+                return Err(invalid(
+                    key("builtin"),
+                    "give `upstream` or `builtin`, not both",
+                ));
+            }
+            if let Some(builtin) = &entry.builtin
+                && builtin != "demo"
+            {
+                return Err(invalid(
+                    key("builtin"),
+                    "the only built-in server is \"demo\"",
+                ));
+            }
+            let mut config = ResourceConfig::new(resource, supported);
+            if let Some(defaults) = &entry.default_scopes {
+                config = config.with_default_scopes(scopes("default_scopes", defaults)?);
+            }
+            resources.push(config);
+        }
+        let mut engine = EngineConfig::new(self.issuer.clone(), resources)
+            .map_err(|e| invalid("resources", e))?;
+        engine.access_ttl_secs = self.tokens.access_ttl_secs;
+        engine.refresh_ttl_secs = self.tokens.refresh_ttl_secs;
+        engine.code_ttl_secs = self.tokens.code_ttl_secs;
+        engine.refresh_reuse_grace_secs = self.tokens.refresh_reuse_grace_secs;
+        Ok(engine)
+    }
+
+    /// What the consent page says `scope` allows.
+    pub fn scope_description(&self, scope: &str) -> Option<&str> {
+        self.resources
+            .iter()
+            .find_map(|r| r.scope_descriptions.get(scope).map(String::as_str))
+    }
+}

@@ -1,0 +1,79 @@
+//! RFC 8414 metadata and the JWKS.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gatehouse_as_metadata::AuthorizationServerMetadata;
+use gatehouse_types::{
+    CodeChallengeMethod, GrantType, ResponseType, Scope, TokenEndpointAuthMethod,
+};
+
+use crate::state::AppState;
+
+/// The metadata document. `issuer` is the configured string, byte for byte (RFC 8414 §3.3).
+pub(crate) fn metadata_document(state: &AppState) -> AuthorizationServerMetadata {
+    let mut scopes: Vec<Scope> = Vec::new();
+    for resource in state.engine.config().resources() {
+        for scope in resource.scopes_supported.iter() {
+            if !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
+    }
+    let client_auth = [
+        TokenEndpointAuthMethod::None,
+        TokenEndpointAuthMethod::ClientSecretBasic,
+        TokenEndpointAuthMethod::ClientSecretPost,
+    ];
+    let confidential_auth = [
+        TokenEndpointAuthMethod::ClientSecretBasic,
+        TokenEndpointAuthMethod::ClientSecretPost,
+    ];
+    AuthorizationServerMetadata::builder(state.config.issuer.clone())
+        .authorization_endpoint(state.endpoint("/authorize"))
+        .token_endpoint(state.endpoint("/token"))
+        .jwks_uri(state.endpoint("/.well-known/jwks.json"))
+        .registration_endpoint(state.endpoint("/register"))
+        .scopes_supported(scopes)
+        .response_types_supported([ResponseType::Code])
+        .grant_types_supported([GrantType::AuthorizationCode, GrantType::RefreshToken])
+        .token_endpoint_auth_methods_supported(client_auth.clone())
+        .revocation_endpoint(state.endpoint("/revoke"))
+        .revocation_endpoint_auth_methods_supported(client_auth)
+        .introspection_endpoint(state.endpoint("/introspect"))
+        .introspection_endpoint_auth_methods_supported(confidential_auth)
+        .code_challenge_methods_supported([CodeChallengeMethod::S256])
+        .authorization_response_iss_parameter_supported(true)
+        .client_id_metadata_document_supported(false)
+        .build()
+}
+
+/// `GET /.well-known/oauth-authorization-server{/issuer-path}`.
+pub(crate) async fn metadata(State(state): State<Arc<AppState>>) -> Response {
+    public_json(metadata_document(&state).to_json())
+}
+
+/// `GET /.well-known/jwks.json`.
+pub(crate) async fn jwks(State(state): State<Arc<AppState>>) -> Response {
+    public_json(state.keys.jwks_json().to_owned())
+}
+
+/// A public document: cacheable for a few minutes (keys rotate with overlap, so a cached JWKS
+/// still verifies every token while the new key is published).
+fn public_json(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}

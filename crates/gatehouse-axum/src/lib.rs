@@ -1,0 +1,41 @@
+//! The Gatehouse authorization server as an axum [`Router`](axum::Router): every endpoint of
+//! the wire contract in `DESIGN.md`, the sign-in and consent pages, on top of the sans-IO engine
+//! (`gatehouse-engine`) and a store (`gatehouse-store`).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use gatehouse_axum::{Config, Gatehouse};
+//! let config = Config::from_toml(&std::fs::read_to_string("gatehouse.toml")?)?;
+//! let gatehouse = Gatehouse::start(config).await?;
+//! let listener = tokio::net::TcpListener::bind(gatehouse.config().listen_addr()).await?;
+//! axum::serve(listener, gatehouse.router()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Handlers only move data: HTTP in, engine decision, HTTP out. Every OAuth rule lives in the
+//! engine and is tested there; this crate adds what only HTTP has: content types, status codes,
+//! headers (`Cache-Control: no-store`, `WWW-Authenticate`), cookies, CSRF and pages.
+
+// Helpers return `Result<_, Response>` so a handler can `?`/early-return a finished refusal:
+// axum's idiom. A response is built once per request; its size does not matter.
+#![allow(clippy::result_large_err)]
+
+mod authenticator;
+mod authorize;
+mod clock;
+pub mod config;
+mod discovery;
+mod health;
+mod keys;
+mod management;
+mod pages;
+mod registration;
+mod respond;
+mod session;
+mod state;
+mod token;
+
+pub use authenticator::{Authenticator, BoxFuture};
+pub use config::{Config, ConfigError, LoginMode};
+pub use keys::KeyRing;
+pub use state::{Gatehouse, StartError};

@@ -1,0 +1,51 @@
+//! The pages a person sees, rendered on the server with askama (HTML-escaped by default). They
+//! work without JavaScript.
+
+use askama::Template;
+
+use crate::config::Branding;
+
+/// The sign-in page.
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+pub(crate) struct SignIn<'a> {
+    pub(crate) brand: &'a Branding,
+    pub(crate) action: &'a str,
+    pub(crate) client_name: &'a str,
+    pub(crate) params: &'a [(String, String)],
+    pub(crate) csrf: &'a str,
+    pub(crate) error: Option<&'a str>,
+}
+
+/// The consent page.
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub(crate) struct ConsentPage<'a> {
+    pub(crate) brand: &'a Branding,
+    pub(crate) action: &'a str,
+    pub(crate) client_name: &'a str,
+    pub(crate) subject: &'a str,
+    pub(crate) resource: &'a str,
+    pub(crate) redirect_host: &'a str,
+    pub(crate) warnings: &'a [String],
+    pub(crate) scopes: &'a [(String, Option<String>)],
+    pub(crate) params: &'a [(String, String)],
+    pub(crate) csrf: &'a str,
+}
+
+/// An error or a notice, with an optional link.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct Message<'a> {
+    pub(crate) brand: &'a Branding,
+    pub(crate) title: &'a str,
+    pub(crate) message: &'a str,
+    pub(crate) link: Option<(&'a str, &'a str)>,
+}
+
+/// Renders a template; a rendering failure becomes a plain message, never a panic.
+pub(crate) fn render(template: &impl Template) -> String {
+    template.render().unwrap_or_else(|_| {
+        "<!doctype html><title>Error</title><p>The page could not be shown.".into()
+    })
+}

@@ -1,0 +1,233 @@
+//! The running server: configuration, engine, store, keys, sessions, and the router over them.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use gatehouse_engine::Engine;
+use gatehouse_registration::ClientMetadataPolicy;
+use gatehouse_store::sealing::{EncryptionKey, KeySource, SealingError};
+use gatehouse_store::{AnyStore, DatabaseUrl, OpenError, ServerStore};
+
+use crate::authenticator::Authenticator;
+use crate::clock::now;
+use crate::config::{Config, ConfigError};
+use crate::keys::{KeyRing, KeyRingError};
+use crate::session::Sessions;
+use crate::{authorize, discovery, health, management, registration, token};
+
+/// Request bodies above this are refused with 413: every legitimate request here is a small
+/// form or JSON document.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// Why the server could not start. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] OpenError),
+    /// The encryption key for signing keys.
+    #[error(transparent)]
+    Sealing(#[from] SealingError),
+    /// The signing keys.
+    #[error(transparent)]
+    Keys(#[from] KeyRingError),
+}
+
+pub(crate) struct AppState {
+    pub(crate) config: Config,
+    pub(crate) engine: Engine<AnyStore>,
+    pub(crate) keys: KeyRing,
+    pub(crate) sessions: Sessions,
+    pub(crate) authenticator: Option<Box<dyn Authenticator>>,
+    pub(crate) policy: ClientMetadataPolicy,
+    /// The issuer's path without a trailing slash (`""` for an origin): where endpoints live.
+    pub(crate) prefix: String,
+}
+
+impl AppState {
+    pub(crate) fn store(&self) -> &AnyStore {
+        self.engine.store()
+    }
+
+    /// An endpoint's URL: the issuer plus `path`.
+    pub(crate) fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.config.issuer.trim_end_matches('/'))
+    }
+}
+
+/// The authorization server. Cheap to clone.
+#[derive(Clone)]
+pub struct Gatehouse {
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for Gatehouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gatehouse")
+            .field("issuer", &self.state.config.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gatehouse {
+    /// Opens the configured database, the encryption key (`keys.encryption_key_env`, or for a
+    /// loopback issuer a key file beside the database) and the signing keys.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        config.validate()?;
+        let url = DatabaseUrl::parse(&config.database).map_err(|e| ConfigError::Value {
+            key: "database".into(),
+            reason: e.to_string(),
+        })?;
+        let store = gatehouse_store::open(&url).await?;
+        let vault = match &url {
+            // Nothing outlives the process: a fresh key is as good as any.
+            DatabaseUrl::Memory => EncryptionKey::generate()?,
+            _ => {
+                let key_file = match &url {
+                    DatabaseUrl::Sqlite(path) => path.with_extension("key"),
+                    _ => "gatehouse.key".into(),
+                };
+                let (key, source) = EncryptionKey::resolve(
+                    &config.keys.encryption_key_env,
+                    config.issuer_is_loopback_http(),
+                    &key_file,
+                )?;
+                if let KeySource::GeneratedFile(path) = source {
+                    tracing::warn!(
+                        path = %path.display(),
+                        variable = %config.keys.encryption_key_env,
+                        "signing keys are encrypted with a generated key file; set the variable in production"
+                    );
+                }
+                key
+            }
+        };
+        Self::with_store(config, store, vault, None).await
+    }
+
+    /// A server over `store`, sealing keys with `vault`, signing people in with
+    /// `authenticator` (or the store's local users when `None`).
+    pub async fn with_store(
+        config: Config,
+        store: AnyStore,
+        vault: EncryptionKey,
+        authenticator: Option<Box<dyn Authenticator>>,
+    ) -> Result<Self, StartError> {
+        config.validate()?;
+        let keys = KeyRing::load_or_create(&store, &vault, config.signing_alg()?, now()).await?;
+        let engine =
+            Engine::new(config.engine_config()?, store).map_err(|e| ConfigError::Value {
+                key: "tokens".into(),
+                reason: e.to_string(),
+            })?;
+        let prefix = issuer_path(&config.issuer);
+        let sessions = Sessions::new(
+            vault.derive("gatehouse session cookie"),
+            config.issuer.starts_with("https://"),
+        );
+        Ok(Self {
+            state: Arc::new(AppState {
+                config,
+                engine,
+                keys,
+                sessions,
+                authenticator,
+                policy: ClientMetadataPolicy::new(),
+                prefix,
+            }),
+        })
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// Its store.
+    pub fn store(&self) -> &AnyStore {
+        self.state.store()
+    }
+
+    /// The router with every endpoint.
+    pub fn router(&self) -> Router {
+        let endpoints = Router::new()
+            .route("/.well-known/jwks.json", get(discovery::jwks))
+            .route("/register", post(registration::register))
+            .route(
+                "/register/{client_id}",
+                get(management::read)
+                    .put(management::update)
+                    .delete(management::delete),
+            )
+            .route("/authorize", get(authorize::get).post(authorize::post))
+            .route("/token", post(token::token))
+            .route("/introspect", post(token::introspect))
+            .route("/revoke", post(token::revoke))
+            .route("/healthz", get(health::healthz))
+            .route("/readyz", get(health::readyz));
+        let prefix = &self.state.prefix;
+        let router = if prefix.is_empty() {
+            endpoints
+        } else {
+            Router::new().nest(prefix, endpoints)
+        };
+        router
+            .route(
+                &format!("/.well-known/oauth-authorization-server{prefix}"),
+                get(discovery::metadata),
+            )
+            .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .with_state(Arc::clone(&self.state))
+    }
+
+    /// Purges expired state every minute in the background (see `gatehouse_store::purge`).
+    pub fn spawn_purger(&self) -> tokio::task::JoinHandle<()> {
+        let state = Arc::clone(&self.state);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                ticks.tick().await;
+                let now = now();
+                let grace = state.config.tokens.refresh_reuse_grace_secs;
+                if let Err(error) = gatehouse_engine::Store::purge(
+                    state.store(),
+                    now,
+                    now.saturating_sub_secs(grace),
+                )
+                .await
+                {
+                    tracing::warn!(%error, "expiry clean-up failed; will retry");
+                }
+                state.store().deny_list().purge(now);
+            }
+        })
+    }
+}
+
+/// `https://host/tenant/` → `/tenant`; `https://host` → ``.
+fn issuer_path(issuer: &str) -> String {
+    let after_scheme = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    let path = after_scheme
+        .find('/')
+        .and_then(|i| after_scheme.get(i..))
+        .unwrap_or("");
+    path.trim_end_matches('/').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::issuer_path;
+
+    #[test]
+    fn endpoints_live_under_the_issuer_path() {
+        assert_eq!(issuer_path("https://auth.example.com"), "");
+        assert_eq!(issuer_path("https://auth.example.com/"), "");
+        assert_eq!(issuer_path("https://example.com/tenant/a"), "/tenant/a");
+        assert_eq!(issuer_path("http://127.0.0.1:8080"), "");
+    }
+}

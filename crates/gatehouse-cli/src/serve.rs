@@ -1,0 +1,154 @@
+//! `gatehouse serve`: the authorization server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use base64ct::Encoding;
+use gatehouse_axum::{Config, Gatehouse};
+use gatehouse_store::{ServerStore, UserRecord, password};
+
+use crate::error::CliError;
+
+/// Arguments of `gatehouse serve`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["config", "demo"])))]
+pub(crate) struct ServeArgs {
+    /// The configuration file (TOML; see the configuration contract in the README).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Zero-configuration quickstart: a SQLite file `gatehouse-demo.db` in the working
+    /// directory, local sign-in with a demo user whose password is printed once, and the
+    /// protected resource `/mcp` with scopes `mcp:tools` and `mcp:admin`.
+    #[arg(long)]
+    demo: bool,
+    /// With --demo: the address to listen on.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080",
+        requires = "demo"
+    )]
+    listen: SocketAddr,
+}
+
+/// Reads and checks the configuration file.
+pub(crate) fn load_config(path: &std::path::Path) -> Result<Config, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    Config::from_toml(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+}
+
+/// A multi-threaded runtime for the commands that talk to the store or the network.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Io(format!("cannot start the async runtime: {e}")))
+}
+
+pub(crate) fn serve(args: &ServeArgs) -> Result<(), CliError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match &args.config {
+        Some(path) => load_config(path)?,
+        None => Config::demo(args.listen),
+    };
+    runtime()?.block_on(run(config, args.demo))
+}
+
+async fn run(config: Config, demo: bool) -> Result<(), CliError> {
+    let address = config.listen_addr();
+    // Bind first: a port in use is the most common start-up error, and it should not leave a
+    // half-initialised database behind.
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {address}: {e}")))?;
+    let gatehouse = Gatehouse::start(config)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    if demo {
+        demo_user(&gatehouse).await?;
+    }
+    let config = gatehouse.config();
+    println!("Gatehouse is listening on http://{address}");
+    println!("  issuer:    {}", config.issuer);
+    println!(
+        "  metadata:  {}/.well-known/oauth-authorization-server",
+        config.issuer.trim_end_matches('/')
+    );
+    for resource in &config.resources {
+        println!("  resource:  {}", resource.resource);
+    }
+    let purger = gatehouse.spawn_purger();
+    let served = axum::serve(listener, gatehouse.router())
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    purger.abort();
+    served.map_err(|e| CliError::Io(format!("the server stopped: {e}")))?;
+    println!("Gatehouse stopped.");
+    Ok(())
+}
+
+/// The demo user `demo`: created on the first start with a random password printed once.
+async fn demo_user(gatehouse: &Gatehouse) -> Result<(), CliError> {
+    let store = gatehouse.store();
+    let existing = store
+        .user("demo")
+        .await
+        .map_err(|e| CliError::Io(e.to_string()))?;
+    if existing.is_some() {
+        println!(
+            "Demo user: demo (its password was printed when it was created; `gatehouse users add` makes another)"
+        );
+        return Ok(());
+    }
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).map_err(|e| CliError::Io(e.to_string()))?;
+    let secret = base64ct::Base64UrlUnpadded::encode_string(&bytes);
+    let hash = password::hash(&secret).map_err(|e| CliError::Io(e.to_string()))?;
+    store
+        .add_user(UserRecord {
+            name: "demo".into(),
+            password_hash: hash,
+            created_at: gatehouse_types::UnixTime::from_secs(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            ),
+        })
+        .await
+        .map_err(|e| CliError::Io(e.to_string()))?;
+    println!(
+        "Demo user: demo   password: {secret}   (shown once; it is stored only as an argon2id hash)"
+    );
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight, exit.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
