@@ -1,0 +1,204 @@
+//! `gatehouse serve --demo`, `users add` and `clients list`, run as a user runs them: the binary
+//! in a fresh working directory, spoken to over HTTP, stopped with SIGTERM, started again.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP/1.1 GET; the status line and the body.
+fn get(port: u16, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.lines().next().unwrap_or("").to_owned();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+/// Starts `serve --demo` in `dir`; returns the child and the lines it printed until it listens.
+fn start(dir: &std::path::Path, port: u16) -> (Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            panic!("serve exited early: {lines:?}");
+        }
+        let listening = line.contains("listening");
+        lines.push(line.trim_end().to_owned());
+        if listening {
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in out.lines() {});
+            return (child, lines);
+        }
+    }
+    panic!("serve did not start: {lines:?}");
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "serve ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn serve_demo_answers_stops_on_sigterm_and_keeps_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (child, lines) = start(dir.path(), port);
+    let password_line = lines
+        .iter()
+        .find(|l| l.starts_with("Demo user: demo   password: "))
+        .unwrap_or_else(|| panic!("no demo password printed: {lines:?}"));
+    let password = password_line.split_whitespace().nth(4).unwrap().to_owned();
+    assert!(password.len() >= 16, "{password}");
+
+    let (status, body) = get(port, "/.well-known/oauth-authorization-server");
+    assert!(status.contains("200"), "{status}");
+    let metadata: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(metadata["issuer"], format!("http://127.0.0.1:{port}"));
+    let (status, jwks) = get(port, "/.well-known/jwks.json");
+    assert!(status.contains("200"));
+    let (status, _) = get(port, "/readyz");
+    assert!(status.contains("200"), "{status}");
+
+    // SIGTERM: a graceful stop, exit status 0.
+    let exit = terminate(child);
+    assert!(exit.success(), "{exit:?}");
+    assert!(dir.path().join("gatehouse-demo.db").exists());
+    let key_file = dir.path().join("gatehouse-demo.key");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key_file).unwrap().permissions(),
+    );
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the generated encryption key is private"
+    );
+    let database = std::fs::read(dir.path().join("gatehouse-demo.db")).unwrap();
+    assert!(
+        !database
+            .windows(password.len())
+            .any(|w| w == password.as_bytes())
+    );
+
+    // Started again: the same signing key, the same user, no new password.
+    let (child, lines) = start(dir.path(), port);
+    assert!(lines.iter().all(|l| !l.contains("password: ")), "{lines:?}");
+    let (_, jwks_again) = get(port, "/.well-known/jwks.json");
+    assert_eq!(jwks, jwks_again, "the signing key survived the restart");
+    assert!(terminate(child).success());
+
+    // The commands that work on the same database.
+    let mut add = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["users", "add", "alice", "--demo"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long passphrase\n")
+        .unwrap();
+    let added = add.wait_with_output().unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let again = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["users", "add", "alice", "--demo"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2), "empty password refused");
+    let list = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["clients", "list", "--demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(list.status.success());
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration_with_exit_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gatehouse.toml");
+    std::fs::write(
+        &config,
+        "issuer = \"https://auth.example.com\"\n[login]\nmode = \"auto-approve\"\n[[resources]]\nresource = \"https://mcp.example.com/mcp\"\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("login.mode"), "{stderr}");
+
+    // A production issuer without the encryption key variable: refused, naming the variable.
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"https://auth.example.com\"\nlisten = \"127.0.0.1:{}\"\ndatabase = \"sqlite://state.db\"\n[keys]\nencryption_key_env = \"GATEHOUSE_TEST_UNSET_KEY\"\n[[resources]]\nresource = \"https://mcp.example.com/mcp\"\nscopes_supported = [\"mcp:tools\"]\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .current_dir(dir.path())
+        .env_remove("GATEHOUSE_TEST_UNSET_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("GATEHOUSE_TEST_UNSET_KEY"), "{stderr}");
+}
