@@ -56,6 +56,7 @@ fn start(dir: &std::path::Path, port: u16) -> (Child, Vec<String>) {
     while Instant::now() < deadline {
         let mut line = String::new();
         if out.read_line(&mut line).unwrap() == 0 {
+            let _ = child.wait();
             panic!("serve exited early: {lines:?}");
         }
         let listening = line.contains("listening");
@@ -66,6 +67,8 @@ fn start(dir: &std::path::Path, port: u16) -> (Child, Vec<String>) {
             return (child, lines);
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("serve did not start: {lines:?}");
 }
 
