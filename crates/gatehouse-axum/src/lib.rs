@@ -8,13 +8,15 @@
 //! let config = Config::from_toml(&std::fs::read_to_string("gatehouse.toml")?)?;
 //! let gatehouse = Gatehouse::start(config).await?;
 //! let listener = tokio::net::TcpListener::bind(gatehouse.config().listen_addr()).await?;
-//! axum::serve(listener, gatehouse.router()).await?;
+//! let app = gatehouse.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
+//! axum::serve(listener, app).await?;
 //! # Ok(()) }
 //! ```
 //!
 //! Handlers only move data: HTTP in, engine decision, HTTP out. Every OAuth rule lives in the
 //! engine and is tested there; this crate adds what only HTTP has: content types, status codes,
-//! headers (`Cache-Control: no-store`, `WWW-Authenticate`), cookies, CSRF and pages.
+//! headers (`Cache-Control: no-store`, `WWW-Authenticate`), cookies, CSRF, CORS, rate limits and
+//! pages.
 
 // Helpers return `Result<_, Response>` so a handler can `?`/early-return a finished refusal:
 // axum's idiom. A response is built once per request; its size does not matter.
@@ -24,9 +26,11 @@ mod authenticator;
 mod authorize;
 mod clock;
 pub mod config;
+mod cors;
 mod discovery;
 mod health;
 mod keys;
+mod limits;
 mod management;
 mod pages;
 mod registration;

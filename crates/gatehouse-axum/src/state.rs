@@ -14,12 +14,13 @@ use crate::authenticator::Authenticator;
 use crate::clock::now;
 use crate::config::{Config, ConfigError};
 use crate::keys::{KeyRing, KeyRingError};
+use crate::limits::Limits;
 use crate::session::Sessions;
-use crate::{authorize, discovery, health, management, registration, token};
+use crate::{authorize, cors, discovery, health, limits, management, registration, token};
 
 /// Request bodies above this are refused with 413: every legitimate request here is a small
 /// form or JSON document.
-const BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 /// Why the server could not start. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,8 @@ pub(crate) struct AppState {
     pub(crate) sessions: Sessions,
     pub(crate) authenticator: Option<Box<dyn Authenticator>>,
     pub(crate) policy: ClientMetadataPolicy,
+    /// The rate limiters, unless `rate_limits.enabled = false`.
+    pub(crate) limits: Option<Limits>,
     /// The issuer's path without a trailing slash (`""` for an origin): where endpoints live.
     pub(crate) prefix: String,
 }
@@ -126,6 +129,7 @@ impl Gatehouse {
                 reason: e.to_string(),
             })?;
         let prefix = issuer_path(&config.issuer);
+        let limits = Limits::new(&config.rate_limits);
         let sessions = Sessions::new(
             vault.derive("gatehouse session cookie"),
             config.issuer.starts_with("https://"),
@@ -138,6 +142,7 @@ impl Gatehouse {
                 sessions,
                 authenticator,
                 policy: ClientMetadataPolicy::new(),
+                limits,
                 prefix,
             }),
         })
@@ -153,9 +158,12 @@ impl Gatehouse {
         self.state.store()
     }
 
-    /// The router with every endpoint.
+    /// The router with every endpoint. Serve it with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` so that rate limits can key
+    /// anonymous requests by address.
     pub fn router(&self) -> Router {
-        let endpoints = Router::new()
+        // What browser-based MCP clients call directly: CORS (see `cors`).
+        let browser_api = Router::new()
             .route("/.well-known/jwks.json", get(discovery::jwks))
             .route("/register", post(registration::register))
             .route(
@@ -164,23 +172,34 @@ impl Gatehouse {
                     .put(management::update)
                     .delete(management::delete),
             )
-            .route("/authorize", get(authorize::get).post(authorize::post))
             .route("/token", post(token::token))
-            .route("/introspect", post(token::introspect))
             .route("/revoke", post(token::revoke))
+            .layer(axum::middleware::from_fn(cors::cors));
+        // Pages, server-to-server and operations endpoints: no CORS.
+        let rest = Router::new()
+            .route("/authorize", get(authorize::get).post(authorize::post))
+            .route("/introspect", post(token::introspect))
             .route("/healthz", get(health::healthz))
             .route("/readyz", get(health::readyz));
+        let endpoints = browser_api.merge(rest);
         let prefix = &self.state.prefix;
         let router = if prefix.is_empty() {
             endpoints
         } else {
             Router::new().nest(prefix, endpoints)
         };
-        router
+        let metadata = Router::new()
             .route(
                 &format!("/.well-known/oauth-authorization-server{prefix}"),
                 get(discovery::metadata),
             )
+            .layer(axum::middleware::from_fn(cors::cors));
+        router
+            .merge(metadata)
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&self.state),
+                limits::limit,
+            ))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(Arc::clone(&self.state))
     }
@@ -204,6 +223,9 @@ impl Gatehouse {
                     tracing::warn!(%error, "expiry clean-up failed; will retry");
                 }
                 state.store().deny_list().purge(now);
+                if let Some(limits) = &state.limits {
+                    limits.shrink();
+                }
             }
         })
     }

@@ -32,6 +32,10 @@ struct Server {
 
 /// A server on a free loopback port; `path` is the issuer's path (`""` for an origin).
 async fn server(mode: LoginMode, path: &str) -> Server {
+    server_with(mode, path, |_| {}).await
+}
+
+async fn server_with(mode: LoginMode, path: &str, edit: impl FnOnce(&mut Config)) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let mut config = Config::demo(address);
@@ -40,11 +44,14 @@ async fn server(mode: LoginMode, path: &str) -> Server {
     config.login.mode = mode;
     config.login.auto_approve_subject = "alice".into();
     config.resources[0].resource = format!("http://{address}/mcp");
+    edit(&mut config);
     let store = AnyStore::Memory(Box::new(MemoryBackend::new()));
     let gatehouse = Gatehouse::with_store(config, store, EncryptionKey::generate().unwrap(), None)
         .await
         .unwrap();
-    let router = gatehouse.router();
+    let router = gatehouse
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     Server {
         base: format!("http://{address}"),
@@ -789,6 +796,112 @@ async fn rfc7592_read_update_and_delete_with_the_registration_token() {
         )
         .await;
     json_error(refused, StatusCode::UNAUTHORIZED, "invalid_client").await;
+}
+
+#[tokio::test]
+async fn cors_on_what_browser_clients_call_and_not_on_the_pages() {
+    let server = server(LoginMode::AutoApprove, "").await;
+    let preflight = server
+        .http
+        .request(reqwest::Method::OPTIONS, server.url("/token"))
+        .header("origin", "https://inspector.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    assert!(
+        preflight.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("Authorization")
+    );
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/jwks.json",
+    ] {
+        let response = server
+            .http
+            .get(server.url(path))
+            .header("origin", "https://inspector.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["access-control-allow-origin"],
+            "*",
+            "{path}"
+        );
+    }
+    let client_id = server.public_client().await;
+    let page = server
+        .http
+        .get(server.authorize_query(&client_id, ""))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(page.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after_per_client() {
+    let server = server_with(LoginMode::AutoApprove, "", |config| {
+        config.rate_limits.token_per_min = 2;
+        config.rate_limits.authorize_per_min = 3;
+    })
+    .await;
+    let noisy = server.public_client().await;
+    let quiet = server.public_client().await;
+    let attempt = |client: String| {
+        let server = &server;
+        async move {
+            server
+                .post_form(
+                    "/token",
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", "x"),
+                        ("client_id", &client),
+                    ],
+                    None,
+                )
+                .await
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            attempt(noisy.clone()).await.status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+    let limited = attempt(noisy.clone()).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Another client keeps its own budget.
+    assert_eq!(attempt(quiet).await.status(), StatusCode::BAD_REQUEST);
+
+    // The authorization endpoint is limited by address.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(
+            server
+                .http
+                .get(server.authorize_query(&noisy, ""))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+        );
+    }
+    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
 }
 
 #[tokio::test]

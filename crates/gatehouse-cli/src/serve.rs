@@ -85,9 +85,14 @@ async fn run(config: Config, demo: bool) -> Result<(), CliError> {
         println!("  resource:  {}", resource.resource);
     }
     let purger = gatehouse.spawn_purger();
-    let served = axum::serve(listener, gatehouse.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let served = axum::serve(
+        listener,
+        gatehouse
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
     purger.abort();
     served.map_err(|e| CliError::Io(format!("the server stopped: {e}")))?;
     println!("Gatehouse stopped.");
