@@ -20,6 +20,7 @@ use gatehouse_types::form::{FormParams, encode};
 use crate::authenticator::local_sign_in;
 use crate::clock::{OsRandom, now};
 use crate::config::LoginMode;
+use crate::events::{Event, emit};
 use crate::pages::{ConsentPage, Message, SignIn, render};
 use crate::respond::{page, see_other};
 use crate::state::AppState;
@@ -122,7 +123,12 @@ pub(crate) async fn post(
     handle(&state, &headers, params, step).await
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, params: FormParams, step: Step) -> Response {
+async fn handle(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    params: FormParams,
+    step: Step,
+) -> Response {
     let request = match state.engine.validate_authorization(&params).await {
         Ok(request) => request,
         Err(error) => return refused(state, &params, error).await,
@@ -153,12 +159,24 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: FormParams, step:
             };
             match subject {
                 Some(subject) => {
-                    tracing::info!(%subject, client_id = %client.client_id, "signed in");
+                    emit(
+                        state,
+                        Event::SignedIn {
+                            subject: subject.clone(),
+                            client_id: client.client_id.as_str().to_owned(),
+                        },
+                    );
                     cookies.push(state.sessions.sign_in(&subject, now));
                     Some(subject)
                 }
                 None => {
-                    tracing::info!(client_id = %client.client_id, "sign-in failed");
+                    emit(
+                        state,
+                        Event::SignInFailed {
+                            username: username.clone(),
+                            client_id: client.client_id.as_str().to_owned(),
+                        },
+                    );
                     return sign_in_page(
                         state,
                         headers,
@@ -188,11 +206,29 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: FormParams, step:
                     tracing::warn!(%error, "could not remember a consent");
                 }
             }
-            tracing::info!(%subject, client_id = %client.client_id, scope = %request.scopes(), "consent given");
+            emit(
+                state,
+                Event::ConsentGiven {
+                    subject: subject.clone(),
+                    client_id: client.client_id.as_str().to_owned(),
+                    scope: request.scopes().to_string(),
+                    resources: request
+                        .resources()
+                        .iter()
+                        .map(|r| r.as_str().to_owned())
+                        .collect(),
+                },
+            );
             approve(state, &request, &subject, now, cookies).await
         }
         Step::Deny => {
-            tracing::info!(%subject, client_id = %client.client_id, "consent refused");
+            emit(
+                state,
+                Event::ConsentRefused {
+                    subject: subject.clone(),
+                    client_id: client.client_id.as_str().to_owned(),
+                },
+            );
             see_other(&state.engine.deny(&request), &cookies)
         }
         Step::Arrive | Step::SignIn { .. } => {
@@ -210,7 +246,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: FormParams, step:
 /// Whether `subject` already consented to this client having these scopes at every requested
 /// resource.
 async fn remembered(
-    state: &AppState,
+    state: &Arc<AppState>,
     subject: &str,
     client: &ClientRecord,
     request: &AuthorizationRequest,
@@ -229,7 +265,7 @@ async fn remembered(
 }
 
 async fn approve(
-    state: &AppState,
+    state: &Arc<AppState>,
     request: &AuthorizationRequest,
     subject: &str,
     now: UnixTime,
@@ -254,7 +290,7 @@ async fn approve(
 /// A refused request: shown when there is nowhere safe to send the person (OAuth 2.1
 /// §4.1.2.1); otherwise redirected with the error — but for a client that registered itself,
 /// only after a page that says where they are going (RFC 9700 §4.11.2: no open redirector).
-async fn refused(state: &AppState, params: &FormParams, error: AuthorizeError) -> Response {
+async fn refused(state: &Arc<AppState>, params: &FormParams, error: AuthorizeError) -> Response {
     match error {
         AuthorizeError::Display(error) => message(
             state,
@@ -303,7 +339,7 @@ fn hidden(params: &FormParams) -> Vec<(String, String)> {
 }
 
 fn sign_in_page(
-    state: &AppState,
+    state: &Arc<AppState>,
     headers: &HeaderMap,
     params: &FormParams,
     client: &ClientRecord,
@@ -328,7 +364,7 @@ fn sign_in_page(
 }
 
 fn consent_page(
-    state: &AppState,
+    state: &Arc<AppState>,
     headers: &HeaderMap,
     params: &FormParams,
     client: &ClientRecord,
@@ -389,7 +425,7 @@ fn consent_page(
     page(StatusCode::OK, html, &cookies)
 }
 
-fn message(state: &AppState, status: StatusCode, title: &str, text: &str) -> Response {
+fn message(state: &Arc<AppState>, status: StatusCode, title: &str, text: &str) -> Response {
     page(
         status,
         render(&Message {

@@ -28,6 +28,7 @@ mod clock;
 pub mod config;
 mod cors;
 mod discovery;
+mod events;
 mod health;
 mod keys;
 mod limits;
@@ -41,5 +42,6 @@ mod token;
 
 pub use authenticator::{Authenticator, BoxFuture};
 pub use config::{Config, ConfigError, LoginMode};
+pub use events::{Event, Hook};
 pub use keys::KeyRing;
-pub use state::{Gatehouse, StartError};
+pub use state::{Extensions, Gatehouse, StartError};

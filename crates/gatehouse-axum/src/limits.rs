@@ -15,11 +15,10 @@ use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use base64ct::{Base64, Encoding};
 use gatehouse_types::ErrorCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -99,19 +98,6 @@ fn classify(path: &str) -> Class {
     }
 }
 
-/// The client named by HTTP Basic credentials.
-fn basic_client(request: &Request) -> Option<String> {
-    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, credentials) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = Base64::decode_vec(credentials.trim()).ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (id, _) = decoded.split_once(':')?;
-    Some(id.to_owned())
-}
-
 /// The middleware.
 pub(crate) async fn limit(
     State(state): State<Arc<AppState>>,
@@ -128,7 +114,6 @@ pub(crate) async fn limit(
         .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
     let (key, request) = match class {
         Class::Token | Class::Introspect | Class::Revoke => {
-            let from_header = basic_client(&request);
             let is_form = request
                 .headers()
                 .get(CONTENT_TYPE)
@@ -145,11 +130,8 @@ pub(crate) async fn limit(
                     .map_status(StatusCode::PAYLOAD_TOO_LARGE);
                 }
             };
-            let from_body = is_form
-                .then(|| gatehouse_types::form::FormParams::parse(&bytes).ok())
-                .flatten()
-                .and_then(|form| form.single("client_id").ok().flatten().map(str::to_owned));
-            let key = from_header.or(from_body).map_or_else(
+            let body: &[u8] = if is_form { &bytes } else { &[] };
+            let key = crate::respond::claimed_client_id(&parts.headers, body).map_or_else(
                 || format!("addr:{address}"),
                 |client| format!("client:{client}"),
             );

@@ -15,6 +15,7 @@ use gatehouse_registration::{ClientUpdateRequest, RegistrationAccessToken, Regis
 use gatehouse_store::ServerStore;
 use gatehouse_types::{ClientId, ErrorCode};
 
+use crate::events::{Event, emit};
 use crate::respond::{HttpError, json, no_store, oauth_error, require_json};
 use crate::state::AppState;
 
@@ -147,7 +148,15 @@ pub(crate) async fn update(
         updated.secret_hash = None;
     }
     match state.store().replace_client(updated.clone()).await {
-        Ok(true) => information(&state, &updated, &token),
+        Ok(true) => {
+            emit(
+                &state,
+                Event::ClientUpdated {
+                    client_id: updated.client_id.as_str().to_owned(),
+                },
+            );
+            information(&state, &updated, &token)
+        }
         Ok(false) => unauthorized(),
         Err(error) => oauth_error(&gatehouse_engine::EndpointError::from(error), None),
     }
@@ -165,7 +174,12 @@ pub(crate) async fn delete(
     };
     match state.store().delete_client(&record.client_id).await {
         Ok(_) => {
-            tracing::info!(client_id = %record.client_id, "client deleted");
+            emit(
+                &state,
+                Event::ClientDeleted {
+                    client_id: record.client_id.as_str().to_owned(),
+                },
+            );
             let mut response = StatusCode::NO_CONTENT.into_response();
             no_store(&mut response);
             response

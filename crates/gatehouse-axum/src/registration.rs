@@ -10,6 +10,7 @@ use gatehouse_registration::ClientMetadata;
 use gatehouse_types::OAuthError;
 
 use crate::clock::{OsRandom, now};
+use crate::events::{Event, emit};
 use crate::respond::{json, oauth_error, require_json};
 use crate::state::AppState;
 
@@ -33,10 +34,11 @@ pub(crate) async fn register(
         .await
     {
         Ok(response) => {
-            tracing::info!(
-                client_id = %response.client_id,
-                client_name = metadata.client_name.as_deref().unwrap_or(""),
-                "client registered"
+            emit(
+                &state,
+                Event::ClientRegistered {
+                    client_id: response.client_id.as_str().to_owned(),
+                },
             );
             json(StatusCode::CREATED, response.to_json())
         }

@@ -13,6 +13,7 @@ use gatehouse_store::{AnyStore, DatabaseUrl, OpenError, ServerStore};
 use crate::authenticator::Authenticator;
 use crate::clock::now;
 use crate::config::{Config, ConfigError};
+use crate::events::Hook;
 use crate::keys::{KeyRing, KeyRingError};
 use crate::limits::Limits;
 use crate::session::Sessions;
@@ -45,6 +46,7 @@ pub(crate) struct AppState {
     pub(crate) keys: KeyRing,
     pub(crate) sessions: Sessions,
     pub(crate) authenticator: Option<Box<dyn Authenticator>>,
+    pub(crate) hooks: Vec<Box<dyn Hook>>,
     pub(crate) policy: ClientMetadataPolicy,
     /// The rate limiters, unless `rate_limits.enabled = false`.
     pub(crate) limits: Option<Limits>,
@@ -61,6 +63,15 @@ impl AppState {
     pub(crate) fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.config.issuer.trim_end_matches('/'))
     }
+}
+
+/// What a library user plugs in.
+#[derive(Default)]
+pub struct Extensions {
+    /// Signs people in instead of the store's local users.
+    pub authenticator: Option<Box<dyn Authenticator>>,
+    /// Called for every security event.
+    pub hooks: Vec<Box<dyn Hook>>,
 }
 
 /// The authorization server. Cheap to clone.
@@ -110,16 +121,15 @@ impl Gatehouse {
                 key
             }
         };
-        Self::with_store(config, store, vault, None).await
+        Self::with_store(config, store, vault, Extensions::default()).await
     }
 
-    /// A server over `store`, sealing keys with `vault`, signing people in with
-    /// `authenticator` (or the store's local users when `None`).
+    /// A server over `store`, sealing keys with `vault`, with `extensions` plugged in.
     pub async fn with_store(
         config: Config,
         store: AnyStore,
         vault: EncryptionKey,
-        authenticator: Option<Box<dyn Authenticator>>,
+        extensions: Extensions,
     ) -> Result<Self, StartError> {
         config.validate()?;
         let keys = KeyRing::load_or_create(&store, &vault, config.signing_alg()?, now()).await?;
@@ -140,7 +150,8 @@ impl Gatehouse {
                 engine,
                 keys,
                 sessions,
-                authenticator,
+                authenticator: extensions.authenticator,
+                hooks: extensions.hooks,
                 policy: ClientMetadataPolicy::new(),
                 limits,
                 prefix,

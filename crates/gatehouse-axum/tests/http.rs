@@ -36,6 +36,15 @@ async fn server(mode: LoginMode, path: &str) -> Server {
 }
 
 async fn server_with(mode: LoginMode, path: &str, edit: impl FnOnce(&mut Config)) -> Server {
+    server_with_extensions(mode, path, edit, Default::default()).await
+}
+
+async fn server_with_extensions(
+    mode: LoginMode,
+    path: &str,
+    edit: impl FnOnce(&mut Config),
+    extensions: gatehouse_axum::Extensions,
+) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let mut config = Config::demo(address);
@@ -46,9 +55,14 @@ async fn server_with(mode: LoginMode, path: &str, edit: impl FnOnce(&mut Config)
     config.resources[0].resource = format!("http://{address}/mcp");
     edit(&mut config);
     let store = AnyStore::Memory(Box::new(MemoryBackend::new()));
-    let gatehouse = Gatehouse::with_store(config, store, EncryptionKey::generate().unwrap(), None)
-        .await
-        .unwrap();
+    let gatehouse = Gatehouse::with_store(
+        config,
+        store,
+        EncryptionKey::generate().unwrap(),
+        extensions,
+    )
+    .await
+    .unwrap();
     let router = gatehouse
         .router()
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -902,6 +916,109 @@ async fn rate_limits_answer_429_with_retry_after_per_client() {
         );
     }
     assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn security_events_reach_hooks_logs_and_the_audit_table_without_secrets() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<gatehouse_axum::Event>::new()));
+    let sink = std::sync::Arc::clone(&seen);
+    let extensions = gatehouse_axum::Extensions {
+        hooks: vec![Box::new(move |event: &gatehouse_axum::Event| {
+            sink.lock().unwrap().push(event.clone());
+        })],
+        ..Default::default()
+    };
+    let server = server_with_extensions(LoginMode::AutoApprove, "", |_| {}, extensions).await;
+    let (client_id, secret, info) = server.confidential_client().await;
+    let code = server.code(&client_id).await;
+    let basic = Some((client_id.as_str(), secret.as_str()));
+    let redeem = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let tokens: Value = server
+        .post_form("/token", &redeem, basic)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let replay = server.post_form("/token", &redeem, basic).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    let wrong = server
+        .post_form("/token", &redeem, Some((&client_id, "nope")))
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let kinds: Vec<&str> = {
+        let events = seen.lock().unwrap();
+        events
+            .iter()
+            .map(|e| e.kind())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(
+        kinds,
+        [
+            "client_registered",
+            "token_issued",
+            "reuse_detected",
+            "client_authentication_failed"
+        ]
+    );
+    let events = seen.lock().unwrap().clone();
+    match &events[1] {
+        gatehouse_axum::Event::TokenIssued {
+            grant_type,
+            client_id: issued_to,
+            subject,
+            scope,
+            ..
+        } => {
+            assert_eq!(
+                (
+                    grant_type.as_str(),
+                    issued_to.as_str(),
+                    subject.as_str(),
+                    scope.as_str()
+                ),
+                (
+                    "authorization_code",
+                    client_id.as_str(),
+                    "alice",
+                    "mcp:tools"
+                )
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The audit table has them too (written in the background).
+    let mut stored = Vec::new();
+    for _ in 0..100 {
+        stored = server.gatehouse.store().audit_events(0, 100).await.unwrap();
+        if stored.len() == events.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(stored.len(), events.len());
+
+    // No secret anywhere in them.
+    let everything = format!("{events:?} {stored:?}");
+    let secrets = [
+        secret.as_str(),
+        code.as_str(),
+        tokens["refresh_token"].as_str().unwrap(),
+        tokens["access_token"].as_str().unwrap(),
+        info["registration_access_token"].as_str().unwrap(),
+    ];
+    for secret in secrets {
+        assert!(!everything.contains(secret), "an event holds a secret");
+    }
 }
 
 #[tokio::test]

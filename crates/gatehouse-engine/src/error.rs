@@ -3,7 +3,7 @@
 
 use gatehouse_types::{ErrorCode, OAuthError};
 
-use crate::store::StoreError;
+use crate::store::{FamilyId, StoreError};
 
 /// The `WWW-Authenticate` challenge sent with `invalid_client` (RFC 6749 §5.2: "the
 /// authorization server MUST respond with an HTTP 401 (Unauthorized) status code and include the
@@ -17,6 +17,17 @@ pub const CLIENT_CHALLENGE: &str = "Basic realm=\"gatehouse\", charset=\"UTF-8\"
 pub struct EndpointError {
     code: ErrorCode,
     description: String,
+    reuse: Option<(Reuse, FamilyId)>,
+}
+
+/// A credential presented again after it was used: the grant it belongs to was revoked. The
+/// HTTP layer reports it as a security event; the client only sees `invalid_grant`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// An authorization code redeemed twice (OAuth 2.1 §4.1.3).
+    Code,
+    /// A rotated refresh token presented after the grace period (RFC 9700 §4.14.2).
+    RefreshToken,
 }
 
 impl EndpointError {
@@ -25,7 +36,19 @@ impl EndpointError {
         Self {
             code,
             description: description.into(),
+            reuse: None,
         }
+    }
+
+    /// Marks the error as the detection of a reused credential, whose grant `family` was revoked.
+    pub fn with_reuse(mut self, reuse: Reuse, family: FamilyId) -> Self {
+        self.reuse = Some((reuse, family));
+        self
+    }
+
+    /// The reused credential and the revoked grant, if this error is a reuse detection.
+    pub fn reuse(&self) -> Option<(Reuse, &FamilyId)> {
+        self.reuse.as_ref().map(|(reuse, family)| (*reuse, family))
     }
 
     /// `invalid_request`.

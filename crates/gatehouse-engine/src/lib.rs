@@ -31,7 +31,7 @@ mod token;
 
 pub use authorize::{AuthorizationRequest, AuthorizeError};
 pub use config::{ConfigError, EngineConfig, NoResources, ResourceConfig};
-pub use error::{CLIENT_CHALLENGE, EndpointError};
+pub use error::{CLIENT_CHALLENGE, EndpointError, Reuse};
 pub use memory::MemoryStore;
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
 pub use random::RandomSource;

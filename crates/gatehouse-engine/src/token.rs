@@ -12,7 +12,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::client_auth::authenticate;
-use crate::error::EndpointError;
+use crate::error::{EndpointError, Reuse};
 use crate::opaque::{self, CREDENTIAL_BYTES, CredentialHash, CredentialKind};
 use crate::store::{
     AccessTokenRecord, CodeRecord, FamilyId, RefreshRecord, RefreshState, RotateOutcome, Store,
@@ -139,6 +139,7 @@ impl<S: Store> Engine<S> {
             // leaked code could revoke other people's sessions.
             if &entry.record.client_id == client_id {
                 self.store().revoke_family(&family).await?;
+                return Err(unknown().with_reuse(Reuse::Code, family));
             }
             return Err(unknown());
         }
@@ -178,7 +179,7 @@ impl<S: Store> Engine<S> {
             TakeCode::AlreadyUsed(earlier) => {
                 // Lost a race with another redemption by the same client: that is reuse too.
                 self.store().revoke_family(&earlier).await?;
-                return Err(unknown());
+                return Err(unknown().with_reuse(Reuse::Code, earlier));
             }
             TakeCode::NotFound => return Err(unknown()),
         }
@@ -399,7 +400,8 @@ impl<S: Store> Engine<S> {
         self.store().revoke_family(&record.family).await?;
         Err(EndpointError::invalid_grant(
             "the refresh token was already used; the grant has been revoked (RFC 9700 section 4.14.2)",
-        ))
+        )
+        .with_reuse(Reuse::RefreshToken, record.family.clone()))
     }
 
     /// Signs an RFC 9068 access token for `grant`, and the record that remembers it under its

@@ -309,6 +309,11 @@ fn oauth21_section_4_1_3_code_is_single_use_and_reuse_revokes_its_tokens() {
     assert!(world.accepts(&first.access_token));
     let second = world.redeem(&client, &code).unwrap_err();
     assert_eq!(second.error_code(), ErrorCode::InvalidGrant);
+    assert_eq!(
+        second.reuse().map(|(kind, _)| kind),
+        Some(gatehouse_engine::Reuse::Code),
+        "reported as a reuse detection"
+    );
     assert!(
         !world.accepts(&first.access_token),
         "tokens issued from a replayed code are revoked"
@@ -610,6 +615,10 @@ fn rfc9700_section_4_14_2_replay_after_grace_revokes_the_family() {
     world.advance(11);
     let replay = world.refresh(&client, &refresh).unwrap_err();
     assert_eq!(replay.error_code(), ErrorCode::InvalidGrant);
+    assert_eq!(
+        replay.reuse().map(|(kind, _)| kind),
+        Some(gatehouse_engine::Reuse::RefreshToken)
+    );
     assert!(
         !world.accepts(&first.access_token),
         "access tokens of the family are revoked"

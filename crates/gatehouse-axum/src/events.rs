@@ -1,0 +1,184 @@
+//! Security events: every registration, sign-in, consent, token issue, refresh, reuse detection,
+//! revocation and failed client authentication. Each is logged with `tracing` (target
+//! `gatehouse::audit`), written to the store's audit table, and passed to the [`Hook`]s a library
+//! user installed. No event carries a secret: client ids, subjects, scopes, resources, `jti`s and
+//! grant ids only.
+
+use std::sync::Arc;
+
+use gatehouse_store::{AuditEvent, ServerStore};
+use serde::Serialize;
+
+use crate::clock::now;
+use crate::state::AppState;
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// A client registered itself (RFC 7591).
+    ClientRegistered {
+        /// The new client.
+        client_id: String,
+    },
+    /// A client's registration was replaced (RFC 7592 §2.2).
+    ClientUpdated {
+        /// The client.
+        client_id: String,
+    },
+    /// A client was deleted and its grants revoked (RFC 7592 §2.3).
+    ClientDeleted {
+        /// The client.
+        client_id: String,
+    },
+    /// A person signed in.
+    SignedIn {
+        /// Who.
+        subject: String,
+        /// For which client's request.
+        client_id: String,
+    },
+    /// A sign-in failed.
+    SignInFailed {
+        /// The user name given (not a secret; useful to spot guessing).
+        username: String,
+        /// For which client's request.
+        client_id: String,
+    },
+    /// A person allowed a client access.
+    ConsentGiven {
+        /// Who.
+        subject: String,
+        /// To whom.
+        client_id: String,
+        /// What.
+        scope: String,
+        /// Where.
+        resources: Vec<String>,
+    },
+    /// A person refused.
+    ConsentRefused {
+        /// Who.
+        subject: String,
+        /// To whom.
+        client_id: String,
+    },
+    /// Tokens were issued at the token endpoint.
+    TokenIssued {
+        /// `authorization_code` or `refresh_token`.
+        grant_type: String,
+        /// To whom.
+        client_id: String,
+        /// For whom.
+        subject: String,
+        /// The access token's scope.
+        scope: String,
+        /// The access token's audience.
+        audience: Vec<String>,
+        /// The access token's id.
+        jti: String,
+    },
+    /// A used code or rotated refresh token came back: the grant was revoked.
+    ReuseDetected {
+        /// `code` or `refresh_token`.
+        credential: String,
+        /// The client that presented it.
+        client_id: Option<String>,
+        /// The revoked grant.
+        grant: String,
+    },
+    /// A token was revoked at the revocation endpoint (RFC 7009).
+    TokenRevoked {
+        /// The client that asked.
+        client_id: Option<String>,
+    },
+    /// A client failed to authenticate.
+    ClientAuthenticationFailed {
+        /// The client it claimed to be, if any.
+        client_id: Option<String>,
+        /// Where: `token`, `introspect` or `revoke`.
+        endpoint: String,
+    },
+}
+
+impl Event {
+    /// The event's kind, e.g. `token_issued`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ClientRegistered { .. } => "client_registered",
+            Self::ClientUpdated { .. } => "client_updated",
+            Self::ClientDeleted { .. } => "client_deleted",
+            Self::SignedIn { .. } => "signed_in",
+            Self::SignInFailed { .. } => "sign_in_failed",
+            Self::ConsentGiven { .. } => "consent_given",
+            Self::ConsentRefused { .. } => "consent_refused",
+            Self::TokenIssued { .. } => "token_issued",
+            Self::ReuseDetected { .. } => "reuse_detected",
+            Self::TokenRevoked { .. } => "token_revoked",
+            Self::ClientAuthenticationFailed { .. } => "client_authentication_failed",
+        }
+    }
+
+    fn subject(&self) -> Option<&str> {
+        match self {
+            Self::SignedIn { subject, .. }
+            | Self::ConsentGiven { subject, .. }
+            | Self::ConsentRefused { subject, .. }
+            | Self::TokenIssued { subject, .. } => Some(subject),
+            _ => None,
+        }
+    }
+
+    fn client_id(&self) -> Option<&str> {
+        match self {
+            Self::ClientRegistered { client_id }
+            | Self::ClientUpdated { client_id }
+            | Self::ClientDeleted { client_id }
+            | Self::SignedIn { client_id, .. }
+            | Self::SignInFailed { client_id, .. }
+            | Self::ConsentGiven { client_id, .. }
+            | Self::ConsentRefused { client_id, .. }
+            | Self::TokenIssued { client_id, .. } => Some(client_id),
+            Self::ReuseDetected { client_id, .. }
+            | Self::TokenRevoked { client_id }
+            | Self::ClientAuthenticationFailed { client_id, .. } => client_id.as_deref(),
+        }
+    }
+}
+
+/// Called for every event, in the request that caused it. Keep it quick: hand slow work (a
+/// webhook, a SIEM) to a task of your own.
+pub trait Hook: Send + Sync + 'static {
+    /// An event happened.
+    fn on_event(&self, event: &Event);
+}
+
+impl<F: Fn(&Event) + Send + Sync + 'static> Hook for F {
+    fn on_event(&self, event: &Event) {
+        self(event);
+    }
+}
+
+/// Logs, stores and hands `event` to the hooks. Storing runs in the background: an audit write
+/// never delays or fails the request that caused it (a failure is logged).
+pub(crate) fn emit(state: &Arc<AppState>, event: Event) {
+    let detail = serde_json::to_value(&event).unwrap_or(serde_json::Value::Null);
+    tracing::info!(target: "gatehouse::audit", kind = event.kind(), detail = %detail, "event");
+    for hook in &state.hooks {
+        hook.on_event(&event);
+    }
+    let record = AuditEvent {
+        at: now(),
+        kind: event.kind().to_owned(),
+        subject: event.subject().map(str::to_owned),
+        client_id: event.client_id().map(str::to_owned),
+        detail,
+    };
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        if let Err(error) = state.store().append_audit(record).await {
+            tracing::warn!(%error, "could not store an audit event");
+        }
+    });
+}
