@@ -313,6 +313,9 @@ impl Config {
                 "\"auto-approve\" signs everyone in without a page; it is refused unless the issuer is a loopback http URL (http://127.0.0.1:…, http://[::1]:… or http://localhost:…)",
             ));
         }
+        if self.keys.rotation_days == 0 {
+            return Err(invalid("keys.rotation_days", "must be at least 1"));
+        }
         if self.login.auto_approve_subject.is_empty() {
             return Err(invalid("login.auto_approve_subject", "must not be empty"));
         }

@@ -58,7 +58,7 @@ pub(crate) async fn metadata(State(state): State<Arc<AppState>>) -> Response {
 
 /// `GET /.well-known/jwks.json`.
 pub(crate) async fn jwks(State(state): State<Arc<AppState>>) -> Response {
-    public_json(state.keys.jwks_json().to_owned())
+    public_json(state.key_ring().jwks_json().to_owned())
 }
 
 /// A public document: cacheable for a few minutes (keys rotate with overlap, so a cached JWKS

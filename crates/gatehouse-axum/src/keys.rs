@@ -1,10 +1,29 @@
-//! The signing keys: loaded from the store (sealed at rest), or generated and stored on first
-//! start.
+//! The signing keys: stored sealed, rotated on a schedule with overlap, rotated at once on demand.
+//!
+//! The schedule (`keys.rotation_days`):
+//! - a new key is **published** in the JWKS [`PUBLISH_LEAD`] before it signs, so that resource
+//!   servers that cached the JWKS (it is served with `max-age=300`) know it before they see it;
+//! - when it starts signing, the previous key is **retired**: it stays in the JWKS until every
+//!   token it signed has expired (the access-token lifetime plus the guard's leeway), then it is
+//!   deleted.
+//!
+//! `gatehouse keys rotate` rotates at once (for a key that may be compromised): the new key signs
+//! immediately and every other key is retired. Every instance re-reads the keys each minute, so
+//! a rotation made by one instance or by the command reaches the others within a minute.
+//!
+//! Which key signs is decided from the stored keys alone, the same way on every instance: the
+//! newest unretired key published at least [`PUBLISH_LEAD`] ago, or else the oldest unretired key
+//! (a first start, or right after an immediate rotation).
+
+use std::time::Duration;
 
 use gatehouse_jose::{Algorithm, Jwk, KeySet, PublicJwks, SigningKey, VerifyingKey};
 use gatehouse_store::sealing::EncryptionKey;
 use gatehouse_store::{ServerStore, StoredSigningKey};
 use gatehouse_types::UnixTime;
+
+/// How long a new key is published before it signs.
+pub const PUBLISH_LEAD: Duration = Duration::from_secs(3600);
 
 /// Why the keys could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +44,17 @@ pub enum KeyRingError {
     Generate(String),
 }
 
+/// The rotation schedule.
+#[derive(Debug, Clone, Copy)]
+pub struct RotationPolicy {
+    /// The algorithm of new keys.
+    pub alg: Algorithm,
+    /// Time between scheduled rotations.
+    pub period: Duration,
+    /// How long a retired key stays published: the longest a token it signed stays valid.
+    pub retention: Duration,
+}
+
 /// The key that signs access tokens, and every key whose tokens are still accepted.
 pub struct KeyRing {
     current: SigningKey,
@@ -40,50 +70,135 @@ impl std::fmt::Debug for KeyRing {
     }
 }
 
+fn secs(d: Duration) -> u64 {
+    d.as_secs()
+}
+
+/// Generates, seals and stores a key created at `now`.
+pub async fn add_key<S: ServerStore>(
+    store: &S,
+    vault: &EncryptionKey,
+    alg: Algorithm,
+    now: UnixTime,
+) -> Result<String, KeyRingError> {
+    let key = SigningKey::generate(alg).map_err(|e| KeyRingError::Generate(e.to_string()))?;
+    let sealed = vault
+        .seal(key.kid(), key.to_jwk().to_json().as_bytes())
+        .map_err(|e| KeyRingError::Generate(e.to_string()))?;
+    store
+        .insert_signing_key(StoredSigningKey {
+            kid: key.kid().to_owned(),
+            alg: alg.as_str().to_owned(),
+            sealed_private_jwk: sealed,
+            created_at: now,
+            retired_at: None,
+        })
+        .await?;
+    tracing::info!(
+        kid = key.kid(),
+        alg = alg.as_str(),
+        "generated a signing key"
+    );
+    Ok(key.kid().to_owned())
+}
+
+/// Rotates at once: a new key that signs from now on; every other key retired (still published
+/// until its tokens expire).
+pub async fn rotate_now<S: ServerStore>(
+    store: &S,
+    vault: &EncryptionKey,
+    alg: Algorithm,
+    now: UnixTime,
+) -> Result<String, KeyRingError> {
+    let others: Vec<String> = store
+        .signing_keys()
+        .await?
+        .into_iter()
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| k.kid)
+        .collect();
+    let kid = add_key(store, vault, alg, now).await?;
+    for other in others {
+        store.retire_signing_key(&other, now).await?;
+    }
+    Ok(kid)
+}
+
+/// The key that signs, by the rule in the module documentation.
+fn signing_index(keys: &[StoredSigningKey], now: UnixTime) -> Option<usize> {
+    let unretired = || {
+        keys.iter()
+            .enumerate()
+            .filter(|(_, k)| k.retired_at.is_none())
+    };
+    unretired()
+        .filter(|(_, k)| k.created_at.saturating_add_secs(secs(PUBLISH_LEAD)) <= now)
+        .max_by_key(|(_, k)| (k.created_at, k.kid.clone()))
+        .or_else(|| unretired().min_by_key(|(_, k)| (k.created_at, k.kid.clone())))
+        .map(|(i, _)| i)
+}
+
 impl KeyRing {
-    /// Loads the stored keys; when none is active, generates one with `alg`, seals it with
-    /// `vault` and stores it. The newest unretired key signs.
-    pub async fn load_or_create<S: ServerStore>(
+    /// Applies the schedule to the stored keys at `now` (publishes the next key when it is due,
+    /// retires what the signing key superseded, deletes what no token needs any more), then
+    /// loads them. On an empty store, a first key is generated and signs at once.
+    pub async fn maintain<S: ServerStore>(
         store: &S,
         vault: &EncryptionKey,
-        alg: Algorithm,
+        policy: RotationPolicy,
         now: UnixTime,
     ) -> Result<Self, KeyRingError> {
         let mut stored = store.signing_keys().await?;
-        if !stored.iter().any(|k| k.retired_at.is_none()) {
-            let key =
-                SigningKey::generate(alg).map_err(|e| KeyRingError::Generate(e.to_string()))?;
-            let jwk = key.to_jwk();
-            let sealed = vault
-                .seal(key.kid(), jwk.to_json().as_bytes())
-                .map_err(|e| KeyRingError::Generate(e.to_string()))?;
-            let record = StoredSigningKey {
-                kid: key.kid().to_owned(),
-                alg: alg.as_str().to_owned(),
-                sealed_private_jwk: sealed,
-                created_at: now,
-                retired_at: None,
-            };
-            store.insert_signing_key(record).await?;
-            tracing::info!(
-                kid = key.kid(),
-                alg = alg.as_str(),
-                "generated a signing key"
-            );
+        let newest = stored.iter().map(|k| k.created_at).max();
+        let due = newest.is_none_or(|created| {
+            now.secs_since(created) + secs(PUBLISH_LEAD) >= secs(policy.period)
+                || stored.iter().all(|k| k.retired_at.is_some())
+        });
+        if due {
+            add_key(store, vault, policy.alg, now).await?;
             stored = store.signing_keys().await?;
         }
-        let mut opened = Vec::new();
-        for record in &stored {
-            let key = open(vault, record)?;
-            opened.push((record.retired_at.is_none(), key));
+        if let Some(signing) = signing_index(&stored, now).and_then(|i| stored.get(i)) {
+            let superseded: Vec<String> = stored
+                .iter()
+                .filter(|k| k.retired_at.is_none() && k.created_at < signing.created_at)
+                .map(|k| k.kid.clone())
+                .collect();
+            for kid in superseded {
+                store.retire_signing_key(&kid, now).await?;
+                tracing::info!(%kid, "signing key retired; it stays published until its tokens expire");
+            }
         }
-        let current = opened
-            .iter()
-            .rposition(|(active, _)| *active)
-            .ok_or_else(|| KeyRingError::Generate("no active signing key".into()))?;
-        let verifying: Vec<VerifyingKey> = opened.iter().map(|(_, k)| k.verifying_key()).collect();
+        for key in &stored {
+            if let Some(retired) = key.retired_at
+                && retired.saturating_add_secs(secs(policy.retention)) <= now
+            {
+                store.delete_signing_key(&key.kid).await?;
+                tracing::info!(kid = %key.kid, "retired signing key deleted");
+            }
+        }
+        Self::load(store, vault, now).await
+    }
+
+    /// Loads the stored keys as they are.
+    pub async fn load<S: ServerStore>(
+        store: &S,
+        vault: &EncryptionKey,
+        now: UnixTime,
+    ) -> Result<Self, KeyRingError> {
+        let stored = store.signing_keys().await?;
+        let index = signing_index(&stored, now)
+            .ok_or_else(|| KeyRingError::Generate("no unretired signing key is stored".into()))?;
+        let mut opened = Vec::with_capacity(stored.len());
+        for record in &stored {
+            opened.push(open(vault, record)?);
+        }
+        let verifying: Vec<VerifyingKey> = opened.iter().map(SigningKey::verifying_key).collect();
         let jwks_json = PublicJwks::from_keys(verifying.iter()).to_json();
-        let (_, current) = opened.swap_remove(current);
+        if index >= opened.len() {
+            return Err(KeyRingError::Generate("no signing key".into()));
+        }
+        let current = opened.swap_remove(index);
         Ok(Self {
             current,
             verifying: KeySet::new(verifying),
@@ -96,7 +211,7 @@ impl KeyRing {
         &self.current
     }
 
-    /// Every key whose tokens are accepted (for revocation and introspection).
+    /// Every published key (for revocation and introspection).
     pub fn verifying(&self) -> &KeySet {
         &self.verifying
     }

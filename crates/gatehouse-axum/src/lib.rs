@@ -43,5 +43,5 @@ mod token;
 pub use authenticator::{Authenticator, BoxFuture};
 pub use config::{Config, ConfigError, LoginMode};
 pub use events::{Event, Hook};
-pub use keys::KeyRing;
-pub use state::{Extensions, Gatehouse, StartError};
+pub use keys::{KeyRing, PUBLISH_LEAD, RotationPolicy, add_key, rotate_now};
+pub use state::{Extensions, Gatehouse, StartError, open_vault};

@@ -14,7 +14,7 @@ use crate::authenticator::Authenticator;
 use crate::clock::now;
 use crate::config::{Config, ConfigError};
 use crate::events::Hook;
-use crate::keys::{KeyRing, KeyRingError};
+use crate::keys::{KeyRing, KeyRingError, RotationPolicy};
 use crate::limits::Limits;
 use crate::session::Sessions;
 use crate::{authorize, cors, discovery, health, limits, management, registration, token};
@@ -43,7 +43,8 @@ pub enum StartError {
 pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) engine: Engine<AnyStore>,
-    pub(crate) keys: KeyRing,
+    keys: std::sync::RwLock<Arc<KeyRing>>,
+    vault: EncryptionKey,
     pub(crate) sessions: Sessions,
     pub(crate) authenticator: Option<Box<dyn Authenticator>>,
     pub(crate) hooks: Vec<Box<dyn Hook>>,
@@ -57,6 +58,29 @@ pub(crate) struct AppState {
 impl AppState {
     pub(crate) fn store(&self) -> &AnyStore {
         self.engine.store()
+    }
+
+    /// The signing keys as of the last maintenance.
+    pub(crate) fn key_ring(&self) -> Arc<KeyRing> {
+        match self.keys.read() {
+            Ok(keys) => Arc::clone(&keys),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn rotation_policy(&self) -> Result<RotationPolicy, ConfigError> {
+        rotation_policy(&self.config)
+    }
+
+    /// Applies the rotation schedule and reloads the keys.
+    async fn maintain_keys(&self) -> Result<(), StartError> {
+        let ring =
+            KeyRing::maintain(self.store(), &self.vault, self.rotation_policy()?, now()).await?;
+        match self.keys.write() {
+            Ok(mut keys) => *keys = Arc::new(ring),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
+        }
+        Ok(())
     }
 
     /// An endpoint's URL: the issuer plus `path`.
@@ -98,29 +122,7 @@ impl Gatehouse {
             reason: e.to_string(),
         })?;
         let store = gatehouse_store::open(&url).await?;
-        let vault = match &url {
-            // Nothing outlives the process: a fresh key is as good as any.
-            DatabaseUrl::Memory => EncryptionKey::generate()?,
-            _ => {
-                let key_file = match &url {
-                    DatabaseUrl::Sqlite(path) => path.with_extension("key"),
-                    _ => "gatehouse.key".into(),
-                };
-                let (key, source) = EncryptionKey::resolve(
-                    &config.keys.encryption_key_env,
-                    config.issuer_is_loopback_http(),
-                    &key_file,
-                )?;
-                if let KeySource::GeneratedFile(path) = source {
-                    tracing::warn!(
-                        path = %path.display(),
-                        variable = %config.keys.encryption_key_env,
-                        "signing keys are encrypted with a generated key file; set the variable in production"
-                    );
-                }
-                key
-            }
-        };
+        let vault = open_vault(&config)?;
         Self::with_store(config, store, vault, Extensions::default()).await
     }
 
@@ -132,7 +134,7 @@ impl Gatehouse {
         extensions: Extensions,
     ) -> Result<Self, StartError> {
         config.validate()?;
-        let keys = KeyRing::load_or_create(&store, &vault, config.signing_alg()?, now()).await?;
+        let keys = KeyRing::maintain(&store, &vault, rotation_policy(&config)?, now()).await?;
         let engine =
             Engine::new(config.engine_config()?, store).map_err(|e| ConfigError::Value {
                 key: "tokens".into(),
@@ -148,7 +150,8 @@ impl Gatehouse {
             state: Arc::new(AppState {
                 config,
                 engine,
-                keys,
+                keys: std::sync::RwLock::new(Arc::new(keys)),
+                vault,
                 sessions,
                 authenticator: extensions.authenticator,
                 hooks: extensions.hooks,
@@ -215,13 +218,23 @@ impl Gatehouse {
             .with_state(Arc::clone(&self.state))
     }
 
-    /// Purges expired state every minute in the background (see `gatehouse_store::purge`).
+    /// Applies the signing-key rotation schedule now (the background task does it every minute).
+    pub async fn maintain_keys(&self) -> Result<(), StartError> {
+        self.state.maintain_keys().await
+    }
+
+    /// Every minute in the background: rotates signing keys on schedule and picks up rotations
+    /// made elsewhere, purges expired state (see `gatehouse_store::purge`), and forgets idle
+    /// rate-limit keys.
     pub fn spawn_purger(&self) -> tokio::task::JoinHandle<()> {
         let state = Arc::clone(&self.state);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 ticks.tick().await;
+                if let Err(error) = state.maintain_keys().await {
+                    tracing::warn!(%error, "signing-key maintenance failed; will retry");
+                }
                 let now = now();
                 let grace = state.config.tokens.refresh_reuse_grace_secs;
                 if let Err(error) = gatehouse_engine::Store::purge(
@@ -240,6 +253,50 @@ impl Gatehouse {
             }
         })
     }
+}
+
+/// The rotation schedule of `config`.
+fn rotation_policy(config: &Config) -> Result<RotationPolicy, ConfigError> {
+    Ok(RotationPolicy {
+        alg: config.signing_alg()?,
+        period: std::time::Duration::from_secs(config.keys.rotation_days.saturating_mul(86_400)),
+        retention: std::time::Duration::from_secs(
+            config
+                .tokens
+                .access_ttl_secs
+                .saturating_add(config.guard.leeway_secs),
+        ),
+    })
+}
+
+/// The encryption key for signing keys: from `keys.encryption_key_env`; for a loopback issuer
+/// without it, a key file beside the database (with a warning); for `memory`, a fresh key.
+pub fn open_vault(config: &Config) -> Result<EncryptionKey, StartError> {
+    let url = DatabaseUrl::parse(&config.database).map_err(|e| ConfigError::Value {
+        key: "database".into(),
+        reason: e.to_string(),
+    })?;
+    if url == DatabaseUrl::Memory {
+        // Nothing outlives the process: a fresh key is as good as any.
+        return Ok(EncryptionKey::generate()?);
+    }
+    let key_file = match &url {
+        DatabaseUrl::Sqlite(path) => path.with_extension("key"),
+        _ => "gatehouse.key".into(),
+    };
+    let (key, source) = EncryptionKey::resolve(
+        &config.keys.encryption_key_env,
+        config.issuer_is_loopback_http(),
+        &key_file,
+    )?;
+    if let KeySource::GeneratedFile(path) = source {
+        tracing::warn!(
+            path = %path.display(),
+            variable = %config.keys.encryption_key_env,
+            "signing keys are encrypted with a generated key file; set the variable in production"
+        );
+    }
+    Ok(key)
 }
 
 /// `https://host/tenant/` → `/tenant`; `https://host` → ``.

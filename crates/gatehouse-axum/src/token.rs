@@ -33,7 +33,7 @@ pub(crate) async fn token(
         .token(
             &body,
             authorization(&headers),
-            state.keys.current(),
+            state.key_ring().current(),
             &mut OsRandom,
             now(),
         )
@@ -146,7 +146,7 @@ pub(crate) async fn introspect(
         .introspect(
             &body,
             authorization(&headers),
-            state.keys.verifying(),
+            state.key_ring().verifying(),
             now(),
         )
         .await
@@ -173,7 +173,7 @@ pub(crate) async fn revoke(
         .revoke(
             &body,
             authorization(&headers),
-            state.keys.verifying(),
+            state.key_ring().verifying(),
             now(),
         )
         .await

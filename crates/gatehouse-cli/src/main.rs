@@ -76,6 +76,9 @@ enum KeysCommand {
     /// Print the public JWK (or JWK Set) of a key file.
     #[command(long_about = keys::PUBLIC_HELP)]
     Public(keys::PublicArgs),
+    /// Rotate the server's signing key now: the new key signs at once, the others stay
+    /// published until their tokens expire. Running servers pick it up within a minute.
+    Rotate(users::Target),
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
         Command::Clients(ClientsCommand::Delete(args)) => clients::delete(args),
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(args),
         Command::Keys(KeysCommand::Public(args)) => keys::public(args),
+        Command::Keys(KeysCommand::Rotate(target)) => users::rotate(target),
         Command::Jws(JwsCommand::Verify(args)) => jws::verify(args),
         Command::Token(TokenCommand::Decode(args)) => token::decode(args),
     })

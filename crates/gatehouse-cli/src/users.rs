@@ -25,12 +25,20 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    pub(crate) async fn open(&self) -> Result<gatehouse_store::AnyStore, CliError> {
-        let database = if self.demo {
-            "sqlite://gatehouse-demo.db".to_owned()
+    /// The configuration: the file's, or the demo's.
+    pub(crate) fn config(&self) -> Result<gatehouse_axum::Config, CliError> {
+        if self.demo {
+            Ok(gatehouse_axum::Config::demo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                8080,
+            ))))
         } else {
-            load_config(&self.config)?.database
-        };
+            load_config(&self.config)
+        }
+    }
+
+    pub(crate) async fn open(&self) -> Result<gatehouse_store::AnyStore, CliError> {
+        let database = self.config()?.database;
         let url = DatabaseUrl::parse(&database).map_err(|e| CliError::Usage(e.to_string()))?;
         gatehouse_store::open(&url)
             .await
@@ -81,5 +89,25 @@ pub(crate) fn add(args: &AddArgs) -> Result<(), CliError> {
             ))),
             Err(e) => Err(CliError::Io(e.to_string())),
         }
+    })
+}
+
+/// `gatehouse keys rotate`.
+pub(crate) fn rotate(target: &Target) -> Result<(), CliError> {
+    let config = target.config()?;
+    let alg = config
+        .signing_alg()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    runtime()?.block_on(async {
+        let store = target.open().await?;
+        let vault =
+            gatehouse_axum::open_vault(&config).map_err(|e| CliError::Usage(e.to_string()))?;
+        let kid = gatehouse_axum::rotate_now(&store, &vault, alg, crate::time::now_unix())
+            .await
+            .map_err(|e| CliError::Io(e.to_string()))?;
+        println!(
+            "new signing key {kid}; the previous keys stay published until their tokens expire"
+        );
+        Ok(())
     })
 }

@@ -160,6 +160,28 @@ fn serve_demo_answers_stops_on_sigterm_and_keeps_its_state() {
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(2), "empty password refused");
+    // An immediate key rotation: after a restart the new key is published beside the old one.
+    let rotate = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["keys", "rotate", "--demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        rotate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotate.stderr)
+    );
+    let (child, _) = start(dir.path(), port);
+    let (_, rotated) = get(port, "/.well-known/jwks.json");
+    assert!(terminate(child).success());
+    let count = |jwks: &str| {
+        serde_json::from_str::<serde_json::Value>(jwks).unwrap()["keys"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!((count(&jwks), count(&rotated)), (1, 2));
+
     let list = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["clients", "list", "--demo"])
         .current_dir(dir.path())
