@@ -64,9 +64,31 @@ fn ci() -> Result<(), String> {
     if let Some(url) = postgres_for_tests() {
         test.env(POSTGRES_ENV, url);
     }
+    if browser_for_tests(&root) {
+        test.env(BROWSER_ENV, "1");
+    }
     step("cargo test --workspace", test)?;
     println!("xtask ci: all checks passed");
     Ok(())
+}
+
+/// Set when the browser test must run (and fail if it cannot).
+const BROWSER_ENV: &str = "GATEHOUSE_TEST_BROWSER";
+
+/// Makes Chromium and ChromeDriver available for the browser test (`scripts/test-deps.sh`
+/// installs the Debian packages when it can). With `GATEHOUSE_TEST_BROWSER` already set (as
+/// `.ci/run` does), the test runs whatever happens here, and fails if the browser is missing.
+fn browser_for_tests(root: &Path) -> bool {
+    let installed = Command::new("bash")
+        .arg(root.join("scripts/test-deps.sh"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        println!(
+            "xtask: no chromium/chromedriver: the browser test of the consent pages is skipped"
+        );
+    }
+    installed || std::env::var_os(BROWSER_ENV).is_some()
 }
 
 /// The variable that points the store tests at a PostgreSQL database.
