@@ -182,8 +182,9 @@ fn help_and_version() {
         "keys",
         "jws",
         "token",
-        "Coming later",
         "serve",
+        "users",
+        "clients",
         "Exit status",
     ] {
         assert!(run.stdout.contains(word), "{word}: {}", run.stdout);
