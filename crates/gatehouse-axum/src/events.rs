@@ -64,6 +64,15 @@ pub enum Event {
         /// To whom.
         client_id: String,
     },
+    /// A person disconnected an app on the connected-apps page: its grant is revoked.
+    ConsentRevoked {
+        /// Who.
+        subject: String,
+        /// Which app.
+        client_id: String,
+        /// The revoked grant.
+        grant: String,
+    },
     /// Tokens were issued at the token endpoint.
     TokenIssued {
         /// `authorization_code` or `refresh_token`.
@@ -113,6 +122,7 @@ impl Event {
             Self::SignInFailed { .. } => "sign_in_failed",
             Self::ConsentGiven { .. } => "consent_given",
             Self::ConsentRefused { .. } => "consent_refused",
+            Self::ConsentRevoked { .. } => "consent_revoked",
             Self::TokenIssued { .. } => "token_issued",
             Self::ReuseDetected { .. } => "reuse_detected",
             Self::TokenRevoked { .. } => "token_revoked",
@@ -125,6 +135,7 @@ impl Event {
             Self::SignedIn { subject, .. }
             | Self::ConsentGiven { subject, .. }
             | Self::ConsentRefused { subject, .. }
+            | Self::ConsentRevoked { subject, .. }
             | Self::TokenIssued { subject, .. } => Some(subject),
             _ => None,
         }
@@ -139,6 +150,7 @@ impl Event {
             | Self::SignInFailed { client_id, .. }
             | Self::ConsentGiven { client_id, .. }
             | Self::ConsentRefused { client_id, .. }
+            | Self::ConsentRevoked { client_id, .. }
             | Self::TokenIssued { client_id, .. } => Some(client_id),
             Self::ReuseDetected { client_id, .. }
             | Self::TokenRevoked { client_id }

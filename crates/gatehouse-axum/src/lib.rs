@@ -26,6 +26,7 @@ mod authenticator;
 mod authorize;
 mod clock;
 pub mod config;
+mod connected;
 mod cors;
 mod discovery;
 mod events;

@@ -43,6 +43,27 @@ pub(crate) struct Message<'a> {
     pub(crate) link: Option<(&'a str, &'a str)>,
 }
 
+/// One row of the connected-apps page.
+pub(crate) struct ConnectedApp {
+    pub(crate) grant: String,
+    pub(crate) name: String,
+    pub(crate) resources: String,
+    pub(crate) scopes: String,
+    pub(crate) last_used: String,
+}
+
+/// The connected-apps page.
+#[derive(Template)]
+#[template(path = "connected_apps.html")]
+pub(crate) struct ConnectedApps<'a> {
+    pub(crate) brand: &'a Branding,
+    pub(crate) action: &'a str,
+    pub(crate) subject: &'a str,
+    pub(crate) apps: &'a [ConnectedApp],
+    pub(crate) csrf: &'a str,
+    pub(crate) notice: Option<&'a str>,
+}
+
 /// Renders a template; a rendering failure becomes a plain message, never a panic.
 pub(crate) fn render(template: &impl Template) -> String {
     template.render().unwrap_or_else(|_| {

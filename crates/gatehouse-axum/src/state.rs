@@ -17,7 +17,9 @@ use crate::events::Hook;
 use crate::keys::{KeyRing, KeyRingError, RotationPolicy};
 use crate::limits::Limits;
 use crate::session::Sessions;
-use crate::{authorize, cors, discovery, health, limits, management, registration, token};
+use crate::{
+    authorize, connected, cors, discovery, health, limits, management, registration, token,
+};
 
 /// Request bodies above this are refused with 413: every legitimate request here is a small
 /// form or JSON document.
@@ -192,6 +194,7 @@ impl Gatehouse {
         // Pages, server-to-server and operations endpoints: no CORS.
         let rest = Router::new()
             .route("/authorize", get(authorize::get).post(authorize::post))
+            .route("/connected-apps", get(connected::get).post(connected::post))
             .route("/introspect", post(token::introspect))
             .route("/healthz", get(health::healthz))
             .route("/readyz", get(health::readyz));

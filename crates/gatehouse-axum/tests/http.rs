@@ -709,6 +709,206 @@ async fn local_sign_in_consent_and_csrf() {
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
 }
 
+/// Signs `alice` in through the pages and returns the cookies (CSRF and session) and CSRF token.
+async fn signed_in(server: &Server, client_id: &str) -> (String, String) {
+    let first = server
+        .http
+        .get(server.authorize_query(client_id, ""))
+        .send()
+        .await
+        .unwrap();
+    let csrf_cookie = first.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = csrf_cookie.split_once('=').unwrap().1.to_owned();
+    let mut pairs: Vec<(String, String)> = query(&server.authorize_query(client_id, ""))
+        .into_iter()
+        .collect();
+    for (k, v) in [
+        ("gatehouse_action", "sign_in"),
+        ("csrf", csrf.as_str()),
+        ("username", "alice"),
+        ("password", "correct horse"),
+    ] {
+        pairs.push((k.to_owned(), v.to_owned()));
+    }
+    let response = server
+        .http
+        .post(server.url("/authorize"))
+        .header(CONTENT_TYPE, FORM)
+        .header("cookie", &csrf_cookie)
+        .body(gatehouse_types::form::encode(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let session = response.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    (format!("{csrf_cookie}; {session}"), csrf)
+}
+
+#[tokio::test]
+async fn connected_apps_lists_grants_and_disconnects_one() {
+    let server = server(LoginMode::Local, "").await;
+    server
+        .gatehouse
+        .store()
+        .add_user(UserRecord {
+            name: "alice".into(),
+            password_hash: password::hash("correct horse").unwrap(),
+            created_at: gatehouse_types::UnixTime::from_secs(now()),
+        })
+        .await
+        .unwrap();
+    let client_id = server.public_client().await;
+    let (cookies, csrf) = signed_in(&server, &client_id).await;
+    let mut pairs: Vec<(String, String)> = query(&server.authorize_query(&client_id, ""))
+        .into_iter()
+        .collect();
+    pairs.push(("gatehouse_action".into(), "approve".into()));
+    pairs.push(("csrf".into(), csrf.clone()));
+    let approved = server
+        .http
+        .post(server.url("/authorize"))
+        .header(CONTENT_TYPE, FORM)
+        .header("cookie", &cookies)
+        .body(gatehouse_types::form::encode(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let code = query(approved.headers()[LOCATION].to_str().unwrap())["code"].clone();
+    let tokens: Value = server
+        .post_form(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+                ("client_id", &client_id),
+            ],
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Not signed in: the sign-in form.
+    let anonymous = server
+        .http
+        .get(server.url("/connected-apps"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        anonymous
+            .text()
+            .await
+            .unwrap()
+            .contains("Sign in to continue to your connected apps")
+    );
+
+    let listed = server
+        .http
+        .get(server.url("/connected-apps"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    assert_eq!(listed.headers()["x-frame-options"], "DENY");
+    let page = listed.text().await.unwrap();
+    assert!(
+        page.contains("Public") && page.contains("mcp:tools"),
+        "{page}"
+    );
+    let grant = page
+        .split("name=\"grant\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+
+    // Without the CSRF token nothing happens.
+    let forged = server
+        .http
+        .post(server.url("/connected-apps"))
+        .header(CONTENT_TYPE, FORM)
+        .header("cookie", &cookies)
+        .body(gatehouse_types::form::encode([
+            ("gatehouse_action", "revoke"),
+            ("grant", grant.as_str()),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(forged.status(), StatusCode::SEE_OTHER);
+
+    let revoked = server
+        .http
+        .post(server.url("/connected-apps"))
+        .header(CONTENT_TYPE, FORM)
+        .header("cookie", &cookies)
+        .body(gatehouse_types::form::encode([
+            ("gatehouse_action", "revoke"),
+            ("grant", grant.as_str()),
+            ("csrf", csrf.as_str()),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    // The grant is gone: its refresh token fails, and the next authorization asks again.
+    let refresh = server
+        .post_form(
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+                ("client_id", &client_id),
+            ],
+            None,
+        )
+        .await;
+    json_error(refresh, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let again = server
+        .http
+        .get(server.authorize_query(&client_id, ""))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK, "consent is asked again");
+    let empty = server
+        .http
+        .get(server.url("/connected-apps"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        empty
+            .text()
+            .await
+            .unwrap()
+            .contains("No application holds access for you")
+    );
+}
+
 #[tokio::test]
 async fn rfc7592_read_update_and_delete_with_the_registration_token() {
     let server = server(LoginMode::AutoApprove, "").await;

@@ -9,7 +9,7 @@ use gatehouse_engine::store::{
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::{ClientId, UnixTime};
 
-use crate::server::{AuditEvent, Consent, ServerStore, StoredSigningKey, UserRecord};
+use crate::server::{AuditEvent, Consent, Grant, ServerStore, StoredSigningKey, UserRecord};
 use crate::{DatabaseUrl, DenyList, MemoryBackend, PostgresStore, SqliteStore};
 
 /// The store of a running server: the backend its `database` value selected.
@@ -129,6 +129,10 @@ impl ServerStore for AnyStore {
 
     async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
         each!(self, s => s.delete_client(client_id).await)
+    }
+
+    async fn grants_of(&self, subject: &str, now: UnixTime) -> Result<Vec<Grant>, StoreError> {
+        each!(self, s => s.grants_of(subject, now).await)
     }
 
     async fn add_user(&self, user: UserRecord) -> Result<(), StoreError> {

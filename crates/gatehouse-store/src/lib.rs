@@ -33,7 +33,8 @@ pub use memory::MemoryBackend;
 pub use postgres::PostgresStore;
 pub use purge::{PurgeSchedule, spawn_purger};
 pub use server::{
-    AuditEvent, Consent, ServerStore, StoredSigningKey, UserRecord, is_access_token_revoked_cached,
+    AuditEvent, Consent, Grant, ServerStore, StoredSigningKey, UserRecord,
+    is_access_token_revoked_cached,
 };
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, DatabaseUrlError};

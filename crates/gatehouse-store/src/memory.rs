@@ -13,7 +13,7 @@ use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::{ClientId, UnixTime};
 
 use crate::DenyList;
-use crate::server::{AuditEvent, Consent, ServerStore, StoredSigningKey, UserRecord};
+use crate::server::{AuditEvent, Consent, Grant, ServerStore, StoredSigningKey, UserRecord};
 
 #[derive(Default)]
 struct Extras {
@@ -21,6 +21,8 @@ struct Extras {
     clients: BTreeMap<String, ClientRecord>,
     /// The families issued to each client, so that deleting a client revokes them.
     families_of: BTreeMap<String, Vec<FamilyId>>,
+    /// The newest refresh token of each family, for listing grants.
+    latest_refresh: BTreeMap<FamilyId, CredentialHash>,
     users: BTreeMap<String, UserRecord>,
     consents: BTreeMap<(String, String, String), Consent>,
     keys: Vec<StoredSigningKey>,
@@ -86,16 +88,21 @@ impl Store for MemoryBackend {
         refresh_token: Option<RefreshRecord>,
     ) -> Result<TakeCode, StoreError> {
         let client = access_token.client_id.as_str().to_owned();
+        let refresh_hash = refresh_token.as_ref().map(|t| t.hash);
         let outcome = self
             .engine
             .redeem_code(hash, family, access_token, refresh_token)
             .await?;
         if matches!(outcome, TakeCode::Taken(_)) {
-            self.extras()?
+            let mut extras = self.extras()?;
+            extras
                 .families_of
                 .entry(client)
                 .or_default()
                 .push(family.clone());
+            if let Some(hash) = refresh_hash {
+                extras.latest_refresh.insert(family.clone(), hash);
+            }
         }
         Ok(outcome)
     }
@@ -112,9 +119,15 @@ impl Store for MemoryBackend {
         access_token: AccessTokenRecord,
         now: UnixTime,
     ) -> Result<RotateOutcome, StoreError> {
-        self.engine
+        let (family, hash) = (successor.family.clone(), successor.hash);
+        let outcome = self
+            .engine
             .rotate_refresh(old, successor, sealed_successor, access_token, now)
-            .await
+            .await?;
+        if outcome == RotateOutcome::Rotated {
+            self.extras()?.latest_refresh.insert(family, hash);
+        }
+        Ok(outcome)
     }
 
     async fn revoke_family(&self, family: &FamilyId) -> Result<(), StoreError> {
@@ -171,6 +184,28 @@ impl ServerStore for MemoryBackend {
             self.engine.revoke_family(family).await?;
         }
         Ok(families.0)
+    }
+
+    async fn grants_of(&self, subject: &str, now: UnixTime) -> Result<Vec<Grant>, StoreError> {
+        let latest: Vec<CredentialHash> = self.extras()?.latest_refresh.values().copied().collect();
+        let mut grants = Vec::new();
+        for hash in latest {
+            if let Some(token) = self.engine.refresh(&hash).await?
+                && token.subject == subject
+                && token.state == gatehouse_engine::store::RefreshState::Active
+                && token.expires_at > now
+            {
+                grants.push(Grant {
+                    family: token.family,
+                    client_id: token.client_id,
+                    scopes: token.scopes,
+                    resources: token.resources,
+                    last_used: token.issued_at,
+                });
+            }
+        }
+        grants.sort_by(|a, b| (b.last_used, &a.family).cmp(&(a.last_used, &b.family)));
+        Ok(grants)
     }
 
     async fn add_user(&self, user: UserRecord) -> Result<(), StoreError> {

@@ -75,6 +75,22 @@ impl std::fmt::Debug for StoredSigningKey {
     }
 }
 
+/// A live grant: a refresh-token family a person gave a client, as the connected-apps page shows
+/// it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    /// The family (what revoking the grant revokes).
+    pub family: gatehouse_engine::store::FamilyId,
+    /// The client holding it.
+    pub client_id: ClientId,
+    /// Its scopes.
+    pub scopes: ScopeSet,
+    /// Its resources.
+    pub resources: Vec<ResourceUri>,
+    /// When its current refresh token was issued: the last time the client used the grant.
+    pub last_used: UnixTime,
+}
+
 /// Something that happened, for the audit log. `detail` must never hold a secret.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
@@ -108,6 +124,14 @@ pub trait ServerStore: Store {
         &self,
         client_id: &ClientId,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The live grants of `subject` at `now` (an active, unexpired refresh token in an unrevoked
+    /// family), most recently used first.
+    fn grants_of(
+        &self,
+        subject: &str,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Vec<Grant>, StoreError>> + Send;
 
     /// Adds a local user; [`StoreError::Duplicate`] if the name is taken.
     fn add_user(&self, user: UserRecord) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -568,6 +568,48 @@ async fn audit_events_are_appended_in_order<S: ServerStore>(store: &S) {
     assert!(rest[0].0 > first_two[1].0);
 }
 
+async fn live_grants_are_listed_per_person_until_revoked_or_expired<S: ServerStore>(store: &S) {
+    let (f, c, r1, r2) = (family("f"), hash(60), hash(61), hash(62));
+    store.insert_code(code(c, "c")).await.unwrap();
+    store
+        .redeem_code(&c, &f, access("g0", &f, "c"), Some(refresh(r1, &f, "c")))
+        .await
+        .unwrap();
+    let grants = store.grants_of("alice", NOW).await.unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!((&grants[0].family, grants[0].client_id.as_str()), (&f, "c"));
+    assert_eq!(grants[0].scopes.to_string(), "mcp:tools");
+    assert_eq!(grants[0].resources[0].as_str(), RESOURCE);
+    assert_eq!(store.grants_of("bob", NOW).await.unwrap(), vec![]);
+
+    // After a rotation the grant is listed once, last used when its newest token was issued.
+    let mut next = refresh(r2, &f, "c");
+    next.issued_at = NOW.saturating_add_secs(100);
+    store
+        .rotate_refresh(
+            &r1,
+            next,
+            [0; 32],
+            access("g1", &f, "c"),
+            NOW.saturating_add_secs(100),
+        )
+        .await
+        .unwrap();
+    let grants = store.grants_of("alice", NOW).await.unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].last_used, NOW.saturating_add_secs(100));
+    // Not once it expired, nor once revoked.
+    assert_eq!(
+        store
+            .grants_of("alice", NOW.saturating_add_secs(86_400))
+            .await
+            .unwrap(),
+        vec![]
+    );
+    store.revoke_family(&f).await.unwrap();
+    assert_eq!(store.grants_of("alice", NOW).await.unwrap(), vec![]);
+}
+
 /// Instantiates each scenario for each backend.
 macro_rules! behaviour_suite {
     ($($scenario:ident),* $(,)?) => {
@@ -619,4 +661,5 @@ behaviour_suite!(
     consents_are_remembered_replaced_and_withdrawn,
     signing_keys_are_kept_sealed_and_ordered,
     audit_events_are_appended_in_order,
+    live_grants_are_listed_per_person_until_revoked_or_expired,
 );

@@ -37,7 +37,7 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::DenyList;
 use crate::codec::{self, Revocation, corrupt, time_from_sql, time_to_sql};
-use crate::server::{AuditEvent, Consent, ServerStore, StoredSigningKey, UserRecord};
+use crate::server::{AuditEvent, Consent, Grant, ServerStore, StoredSigningKey, UserRecord};
 
 /// The channel revocations are announced on.
 pub(crate) const REVOCATION_CHANNEL: &str = "gatehouse_revocations";
@@ -882,6 +882,32 @@ impl ServerStore for PostgresStore {
         tx.commit().await.map_err(db)?;
         self.deny.insert(revoked);
         Ok(existed == 1)
+    }
+
+    async fn grants_of(&self, subject: &str, now: UnixTime) -> Result<Vec<Grant>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query(
+                "SELECT r.family, r.client_id, r.scopes, r.resources, r.issued_at
+                 FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family
+                 WHERE r.subject = $1 AND r.successor IS NULL AND r.expires_at > $2
+                   AND NOT COALESCE(f.revoked, FALSE)
+                 ORDER BY r.issued_at DESC, r.family",
+                &[&subject, &time_to_sql(now)],
+            )
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|row| {
+                Ok(Grant {
+                    family: FamilyId::new(get::<String>(row, 0)?),
+                    client_id: codec::client_id_from_sql(get(row, 1)?)?,
+                    scopes: codec::scopes_from_sql(get(row, 2)?)?,
+                    resources: codec::resources_from_sql(get(row, 3)?)?,
+                    last_used: time_from_sql(get(row, 4)?)?,
+                })
+            })
+            .collect()
     }
 
     async fn add_user(&self, user: UserRecord) -> Result<(), StoreError> {

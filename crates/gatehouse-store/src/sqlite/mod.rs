@@ -27,7 +27,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 
 use crate::DenyList;
 use crate::codec::{self, corrupt, time_from_sql, time_to_sql};
-use crate::server::{AuditEvent, Consent, ServerStore, StoredSigningKey, UserRecord};
+use crate::server::{AuditEvent, Consent, Grant, ServerStore, StoredSigningKey, UserRecord};
 
 /// Rows a purge statement deletes at a time, so that the connection is released between batches
 /// and requests never wait behind a long clean-up.
@@ -847,6 +847,41 @@ impl ServerStore for SqliteStore {
             .await?;
         self.deny.insert(revoked);
         Ok(existed)
+    }
+
+    async fn grants_of(&self, subject: &str, now: UnixTime) -> Result<Vec<Grant>, StoreError> {
+        let subject = subject.to_owned();
+        self.run(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT r.family, r.client_id, r.scopes, r.resources, r.issued_at
+                     FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family
+                     WHERE r.subject = ?1 AND r.successor IS NULL AND r.expires_at > ?2
+                       AND COALESCE(f.revoked, 0) = 0
+                     ORDER BY r.issued_at DESC, r.family",
+                )
+                .map_err(db)?;
+            let rows = statement
+                .query_map(params![subject, time_to_sql(now)], |row| {
+                    let family: String = row.get(0)?;
+                    let client_id: String = row.get(1)?;
+                    let scopes: String = row.get(2)?;
+                    let resources: String = row.get(3)?;
+                    let issued_at: i64 = row.get(4)?;
+                    Ok((|| {
+                        Ok(Grant {
+                            family: FamilyId::new(family),
+                            client_id: codec::client_id_from_sql(client_id)?,
+                            scopes: codec::scopes_from_sql(&scopes)?,
+                            resources: codec::resources_from_sql(&resources)?,
+                            last_used: time_from_sql(issued_at)?,
+                        })
+                    })())
+                })
+                .map_err(db)?;
+            collect(rows)
+        })
+        .await
     }
 
     async fn add_user(&self, user: UserRecord) -> Result<(), StoreError> {

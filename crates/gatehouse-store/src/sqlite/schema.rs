@@ -51,6 +51,7 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         ) STRICT;
         CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
         CREATE INDEX refresh_tokens_client_id ON refresh_tokens (client_id);
+        CREATE INDEX refresh_tokens_subject ON refresh_tokens (subject);
         CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
         CREATE TABLE access_tokens (
             jti TEXT PRIMARY KEY,
