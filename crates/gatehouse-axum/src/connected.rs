@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn dates_are_civil_utc() {
         assert_eq!(super::utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(super::utc(1_795_385_050), "2026-11-22 21:24 UTC");
+        assert_eq!(super::utc(1_795_385_050), "2026-11-22 22:04 UTC");
         assert_eq!(super::utc(951_782_400), "2000-02-29 00:00 UTC");
     }
 }
