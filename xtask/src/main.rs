@@ -5,6 +5,8 @@
 //!   (the store tests against PostgreSQL too when one answers; see `postgres_for_tests`).
 //! - `cargo xtask fuzz [--time SECS] [--target NAME] [--build-only]`: replays the saved
 //!   regressions, then runs each cargo-fuzz target for SECS seconds (default 60) from its seeds.
+//! - `cargo xtask soak [--seconds SECS]`: the release server under mixed traffic (default 180 s);
+//!   fails on any 5xx; prints throughput, token-endpoint latency percentiles and memory.
 //! - `cargo xtask bench`: runs the criterion benchmarks and prints the table of medians and
 //!   ratios that `docs/performance.md` records.
 
@@ -23,9 +25,10 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("fuzz") => fuzz::run(args.get(1..).unwrap_or_default()),
         Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
+        Some("soak") => soak(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions]"
+                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions] | soak [--seconds SECS]"
             );
             return ExitCode::from(2);
         }
@@ -37,6 +40,37 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The soak run of `crates/gatehouse-axum/examples/soak.rs` against the release binary.
+fn soak(args: &[String]) -> Result<(), String> {
+    let seconds = match args {
+        [] => "180".to_owned(),
+        [flag, value] if flag == "--seconds" => value.clone(),
+        _ => return Err("usage: cargo xtask soak [--seconds SECS]".into()),
+    };
+    let root = workspace_root();
+    step(
+        "cargo build --release -p gatehouse -p gatehouse-axum --example soak",
+        cargo(
+            &root,
+            &[
+                "build",
+                "--release",
+                "-p",
+                "gatehouse",
+                "-p",
+                "gatehouse-axum",
+                "--example",
+                "soak",
+            ],
+        ),
+    )?;
+    let mut run = Command::new(root.join("target/release/examples/soak"));
+    run.current_dir(&root)
+        .arg(root.join("target/release/gatehouse"))
+        .arg(seconds);
+    step("soak", run)
 }
 
 /// The checks that gate every change, in the order that fails fastest.
