@@ -51,14 +51,16 @@ fn soak(args: &[String]) -> Result<(), String> {
     };
     let root = workspace_root();
     step(
-        "cargo build --release -p gatehouse -p gatehouse-axum --example soak",
+        "cargo build --release -p gatehouse",
+        cargo(&root, &["build", "--release", "-p", "gatehouse"]),
+    )?;
+    step(
+        "cargo build --release -p gatehouse-axum --example soak",
         cargo(
             &root,
             &[
                 "build",
                 "--release",
-                "-p",
-                "gatehouse",
                 "-p",
                 "gatehouse-axum",
                 "--example",
