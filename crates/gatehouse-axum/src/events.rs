@@ -4,8 +4,6 @@
 //! user installed. No event carries a secret: client ids, subjects, scopes, resources, `jti`s and
 //! grant ids only.
 
-use std::sync::Arc;
-
 use gatehouse_store::{AuditEvent, ServerStore};
 use serde::Serialize;
 
@@ -172,9 +170,14 @@ impl<F: Fn(&Event) + Send + Sync + 'static> Hook for F {
     }
 }
 
-/// Logs, stores and hands `event` to the hooks. Storing runs in the background: an audit write
-/// never delays or fails the request that caused it (a failure is logged).
-pub(crate) fn emit(state: &Arc<AppState>, event: Event) {
+/// Audit records waiting to be written, at most. Under a burst that the store cannot absorb,
+/// further records are dropped (and counted in the log) rather than growing memory without bound;
+/// the `tracing` line of every event is written regardless.
+pub(crate) const AUDIT_QUEUE: usize = 4096;
+
+/// Logs, stores and hands `event` to the hooks. Storing happens on a background writer: an
+/// audit write never delays or fails the request that caused it.
+pub(crate) fn emit(state: &AppState, event: Event) {
     let detail = serde_json::to_value(&event).unwrap_or(serde_json::Value::Null);
     tracing::info!(target: "gatehouse::audit", kind = event.kind(), detail = %detail, "event");
     for hook in &state.hooks {
@@ -187,10 +190,22 @@ pub(crate) fn emit(state: &Arc<AppState>, event: Event) {
         client_id: event.client_id().map(str::to_owned),
         detail,
     };
-    let state = Arc::clone(state);
-    tokio::spawn(async move {
+    if state.audit.try_send(record).is_err() {
+        tracing::warn!(target: "gatehouse::audit", kind = event.kind(), "audit queue full; record not stored");
+    }
+}
+
+/// Writes queued audit records to the store, one at a time, until the server is dropped.
+pub(crate) async fn audit_writer(
+    state: std::sync::Weak<AppState>,
+    mut queue: tokio::sync::mpsc::Receiver<AuditEvent>,
+) {
+    while let Some(record) = queue.recv().await {
+        let Some(state) = state.upgrade() else {
+            return;
+        };
         if let Err(error) = state.store().append_audit(record).await {
             tracing::warn!(%error, "could not store an audit event");
         }
-    });
+    }
 }

@@ -50,6 +50,8 @@ pub(crate) struct AppState {
     pub(crate) sessions: Sessions,
     pub(crate) authenticator: Option<Box<dyn Authenticator>>,
     pub(crate) hooks: Vec<Box<dyn Hook>>,
+    /// Audit records on their way to the store (see `events::audit_writer`).
+    pub(crate) audit: tokio::sync::mpsc::Sender<gatehouse_store::AuditEvent>,
     pub(crate) policy: ClientMetadataPolicy,
     /// The rate limiters, unless `rate_limits.enabled = false`.
     pub(crate) limits: Option<Limits>,
@@ -148,20 +150,25 @@ impl Gatehouse {
             vault.derive("gatehouse session cookie"),
             config.issuer.starts_with("https://"),
         );
-        Ok(Self {
-            state: Arc::new(AppState {
-                config,
-                engine,
-                keys: std::sync::RwLock::new(Arc::new(keys)),
-                vault,
-                sessions,
-                authenticator: extensions.authenticator,
-                hooks: extensions.hooks,
-                policy: ClientMetadataPolicy::new(),
-                limits,
-                prefix,
-            }),
-        })
+        let (audit, audit_queue) = tokio::sync::mpsc::channel(crate::events::AUDIT_QUEUE);
+        let state = Arc::new(AppState {
+            config,
+            engine,
+            keys: std::sync::RwLock::new(Arc::new(keys)),
+            vault,
+            sessions,
+            authenticator: extensions.authenticator,
+            hooks: extensions.hooks,
+            audit,
+            policy: ClientMetadataPolicy::new(),
+            limits,
+            prefix,
+        });
+        tokio::spawn(crate::events::audit_writer(
+            Arc::downgrade(&state),
+            audit_queue,
+        ));
+        Ok(Self { state })
     }
 
     /// The configuration it runs with.
