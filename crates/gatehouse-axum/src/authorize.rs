@@ -17,12 +17,12 @@ use gatehouse_store::{Consent, ServerStore};
 use gatehouse_types::UnixTime;
 use gatehouse_types::form::{FormParams, encode};
 
-use crate::authenticator::local_sign_in;
 use crate::clock::{OsRandom, now};
 use crate::config::LoginMode;
 use crate::events::{Event, emit};
-use crate::pages::{ConsentPage, Message, SignIn, render};
+use crate::pages::{ConsentPage, Message, render};
 use crate::respond::{page, see_other};
+use crate::signin;
 use crate::state::AppState;
 
 /// Form fields that belong to the pages, not to the authorization request.
@@ -153,10 +153,7 @@ async fn handle(
     let mut cookies = Vec::new();
     let subject = match &step {
         Step::SignIn { username, password } => {
-            let subject = match &state.authenticator {
-                Some(authenticator) => authenticator.authenticate(username, password).await,
-                None => local_sign_in(state.store(), username, password).await,
-            };
+            let subject = signin::check(state, username, password).await;
             match subject {
                 Some(subject) => {
                     emit(
@@ -345,22 +342,14 @@ fn sign_in_page(
     client: &ClientRecord,
     error: Option<&str>,
 ) -> Response {
-    let (csrf, set_csrf) = state.sessions.csrf_for_page(headers);
-    let action = state.endpoint("/authorize");
-    let html = render(&SignIn {
-        brand: &state.config.branding,
-        action: &action,
-        client_name: &client_name(client),
-        params: &hidden(params),
-        csrf: &csrf,
+    signin::form(
+        state,
+        headers,
+        "/authorize",
+        &client_name(client),
+        &hidden(params),
         error,
-    });
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
-    page(status, html, &set_csrf.into_iter().collect::<Vec<_>>())
+    )
 }
 
 fn consent_page(

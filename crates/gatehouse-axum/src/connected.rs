@@ -12,11 +12,11 @@ use gatehouse_engine::Store;
 use gatehouse_store::ServerStore;
 use gatehouse_types::form::FormParams;
 
-use crate::authenticator::local_sign_in;
 use crate::clock::now;
 use crate::events::{Event, emit};
-use crate::pages::{ConnectedApp, ConnectedApps, SignIn, render};
+use crate::pages::{ConnectedApp, ConnectedApps, render};
 use crate::respond::{page, see_other};
+use crate::signin;
 use crate::state::AppState;
 
 /// `GET /connected-apps`.
@@ -47,10 +47,7 @@ pub(crate) async fn post(
                 field("username").unwrap_or_default(),
                 field("password").unwrap_or_default(),
             );
-            let subject = match &state.authenticator {
-                Some(authenticator) => authenticator.authenticate(&username, &password).await,
-                None => local_sign_in(state.store(), &username, &password).await,
-            };
+            let subject = signin::check(&state, &username, &password).await;
             match subject {
                 Some(subject) => {
                     let cookie = state.sessions.sign_in(&subject, now);
@@ -163,22 +160,14 @@ async fn list(
 }
 
 fn sign_in(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Response {
-    let (csrf, set_csrf) = state.sessions.csrf_for_page(headers);
-    let action = state.endpoint("/connected-apps");
-    let html = render(&SignIn {
-        brand: &state.config.branding,
-        action: &action,
-        client_name: "your connected apps",
-        params: &[],
-        csrf: &csrf,
+    signin::form(
+        state,
+        headers,
+        "/connected-apps",
+        "your connected apps",
+        &[],
         error,
-    });
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
-    page(status, html, &set_csrf.into_iter().collect::<Vec<_>>())
+    )
 }
 
 /// `2026-11-22 21:05 UTC`.

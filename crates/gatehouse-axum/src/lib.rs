@@ -38,6 +38,7 @@ mod pages;
 mod registration;
 mod respond;
 mod session;
+mod signin;
 mod state;
 mod token;
 
