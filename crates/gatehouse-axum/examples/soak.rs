@@ -6,6 +6,11 @@
 //! cargo xtask soak --seconds 180     # builds the release binary and this example, then runs it
 //! ```
 //!
+//! Access tokens live 60 s here (600 s by default): every round revokes a grant, and the
+//! revoked `jti`s are held in memory until they expire (the deny-list the guard consults), so
+//! memory can only level off after one access-token lifetime plus one purge interval. With the
+//! default lifetime that would take a run of well over ten minutes to show.
+//!
 //! The traffic, from `WORKERS` concurrent clients in a loop: metadata and JWKS fetches, a
 //! registration, an authorization (auto-approve), a code redemption, three refreshes, an
 //! introspection, a revocation, a code replay (refused) and a wrong client secret (refused).
@@ -205,6 +210,8 @@ async fn main() {
             r#"issuer = "http://127.0.0.1:{port}"
 listen = "127.0.0.1:{port}"
 database = "sqlite://{db}"
+[tokens]
+access_ttl_secs = 60
 [login]
 mode = "auto-approve"
 auto_approve_subject = "soak"
