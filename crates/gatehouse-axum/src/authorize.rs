@@ -28,6 +28,16 @@ use crate::state::AppState;
 /// Form fields that belong to the pages, not to the authorization request.
 const PAGE_FIELDS: [&str; 4] = ["gatehouse_action", "csrf", "username", "password"];
 
+/// The authorization request in `form`, without the fields that belong to the pages: they are
+/// never the client's to set, and a link that carried them would otherwise reach the forms.
+fn without_page_fields(form: &FormParams) -> Result<FormParams, gatehouse_types::form::FormError> {
+    let pairs: Vec<(&str, &str)> = form
+        .iter()
+        .filter(|(name, _)| !PAGE_FIELDS.contains(name))
+        .collect();
+    FormParams::parse(encode(pairs).as_bytes())
+}
+
 /// What the person did on a page.
 enum Step {
     /// Nothing yet: the client sent them here.
@@ -46,7 +56,9 @@ pub(crate) async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match FormParams::parse(query.unwrap_or_default().as_bytes()) {
+    match FormParams::parse(query.unwrap_or_default().as_bytes())
+        .and_then(|form| without_page_fields(&form))
+    {
         Ok(params) => handle(&state, &headers, params, Step::Arrive).await,
         Err(error) => message(
             &state,
@@ -76,11 +88,7 @@ pub(crate) async fn post(
         }
     };
     let field = |name: &str| form.single(name).ok().flatten().map(str::to_owned);
-    let request_pairs: Vec<(&str, &str)> = form
-        .iter()
-        .filter(|(name, _)| !PAGE_FIELDS.contains(name))
-        .collect();
-    let params = match FormParams::parse(encode(request_pairs).as_bytes()) {
+    let params = match without_page_fields(&form) {
         Ok(params) => params,
         Err(error) => {
             return message(
@@ -170,7 +178,7 @@ async fn handle(
                     emit(
                         state,
                         Event::SignInFailed {
-                            username: username.clone(),
+                            username: signin::loggable_username(state, username).await,
                             client_id: client.client_id.as_str().to_owned(),
                         },
                     );
@@ -184,7 +192,7 @@ async fn handle(
                 }
             }
         }
-        _ => state.sessions.subject(headers, now),
+        _ => signin::session_subject(state, headers, now).await,
     };
     let Some(subject) = subject else {
         return sign_in_page(state, headers, &params, &client, None);
@@ -229,7 +237,12 @@ async fn handle(
             see_other(&state.engine.deny(&request), &cookies)
         }
         Step::Arrive | Step::SignIn { .. } => {
-            if remembered(state, &subject, &client, &request).await {
+            // RFC 8252 §8.6: a remembered consent is honoured only when the client's identity is
+            // proven (a confidential client, which must authenticate to redeem the code). For a
+            // public client any local program can send its client_id with its own loopback port
+            // and PKCE pair, so the person is asked every time.
+            let proven = client.secret_hash.is_some();
+            if proven && remembered(state, &subject, &client, &request).await {
                 approve(state, &request, &subject, now, cookies).await
             } else {
                 consent_page(
@@ -362,7 +375,7 @@ fn consent_page(
     mut cookies: Vec<String>,
 ) -> Response {
     let (csrf, set_csrf) = state.sessions.csrf_for_page(headers);
-    cookies.extend(set_csrf);
+    cookies.push(set_csrf);
     let redirect = request.redirect_uri();
     let redirect_host = redirect
         .host()

@@ -173,6 +173,10 @@ pub struct RateLimits {
     pub introspect_per_min: u32,
     pub revoke_per_min: u32,
     pub other_per_min: u32,
+    /// Key anonymous requests by the left-most `X-Forwarded-For` address instead of the peer's.
+    /// Only behind a reverse proxy that sets (overwrites) that header: otherwise any client could
+    /// choose its own key.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for RateLimits {
@@ -184,6 +188,7 @@ impl Default for RateLimits {
             introspect_per_min: 30,
             revoke_per_min: 20,
             other_per_min: 100,
+            trust_forwarded_for: false,
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::state::AppState;
 
 /// `GET /connected-apps`.
 pub(crate) async fn get(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    match state.sessions.subject(&headers, now()) {
+    match signin::session_subject(&state, &headers, now()).await {
         Some(subject) => list(&state, &headers, &subject, Vec::new(), None).await,
         None => sign_in(&state, &headers, None),
     }
@@ -61,7 +61,7 @@ pub(crate) async fn post(
             }
         }
         Some("revoke") => {
-            let Some(subject) = state.sessions.subject(&headers, now) else {
+            let Some(subject) = signin::session_subject(&state, &headers, now).await else {
                 return sign_in(&state, &headers, None);
             };
             let grant = field("grant").unwrap_or_default();
@@ -146,7 +146,7 @@ async fn list(
         });
     }
     let (csrf, set_csrf) = state.sessions.csrf_for_page(headers);
-    cookies.extend(set_csrf);
+    cookies.push(set_csrf);
     let action = state.endpoint("/connected-apps");
     let html = render(&ConnectedApps {
         brand: &state.config.branding,

@@ -28,7 +28,7 @@ use crate::respond::{HttpError, oauth_error};
 use crate::state::AppState;
 
 /// The endpoint classes of the configuration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Authorize,
     Token,
@@ -88,14 +88,65 @@ impl Limits {
     }
 }
 
-fn classify(path: &str) -> Class {
-    match path.rsplit('/').next().unwrap_or("") {
+/// The class of a request, or `None` for what is never limited: health checks (a load balancer
+/// must always get an answer) and the public documents (metadata, JWKS) that resource servers
+/// and clients must always be able to fetch; they are cheap and cacheable.
+fn classify(method: &axum::http::Method, path: &str) -> Option<Class> {
+    let last = path.rsplit('/').next().unwrap_or("");
+    if path.contains("/.well-known/") || last == "healthz" || last == "readyz" {
+        return None;
+    }
+    Some(match last {
         "authorize" => Class::Authorize,
+        // Signing in on the connected-apps page spends the same budget as at /authorize.
+        "connected-apps" if method == axum::http::Method::POST => Class::Authorize,
         "token" => Class::Token,
         "introspect" => Class::Introspect,
         "revoke" => Class::Revoke,
         _ => Class::Other,
+    })
+}
+
+/// The peer as a rate-limit key: the address, with IPv6 grouped by /64 (one host usually holds a
+/// whole /64, so single addresses would be free to rotate). With
+/// `rate_limits.trust_forwarded_for`, the left-most `X-Forwarded-For` address, which only a
+/// reverse proxy that overwrites the header makes trustworthy.
+fn peer(request: &Request, trust_forwarded_for: bool) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| request.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
+    let address = forwarded.or_else(|| {
+        request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
+    });
+    match address {
+        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let segments = v6.segments();
+            format!(
+                "{:x}:{:x}:{:x}:{:x}::/64",
+                segments[0], segments[1], segments[2], segments[3]
+            )
+        }
+        Some(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(String::new, |v4| v4.to_string()),
+        Some(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        None => "unknown".to_owned(),
     }
+}
+
+/// A client id as part of a key: bounded, so a forged megabyte-long id costs no memory.
+fn bounded(client: &str) -> &str {
+    let mut end = client.len().min(128);
+    while !client.is_char_boundary(end) {
+        end -= 1;
+    }
+    client.get(..end).unwrap_or("")
 }
 
 /// The middleware.
@@ -107,11 +158,11 @@ pub(crate) async fn limit(
     let Some(limits) = &state.limits else {
         return next.run(request).await;
     };
-    let class = classify(request.uri().path());
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
+    let Some(class) = classify(request.method(), request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let address = peer(&request, state.config.rate_limits.trust_forwarded_for);
+    let cross_origin = request.headers().contains_key("origin");
     let (key, request) = match class {
         Class::Token | Class::Introspect | Class::Revoke => {
             let is_form = request
@@ -123,17 +174,23 @@ pub(crate) async fn limit(
             let bytes = match to_bytes(body, crate::state::BODY_LIMIT).await {
                 Ok(bytes) => bytes,
                 Err(_) => {
-                    return oauth_error(
+                    let mut response = oauth_error(
                         &HttpError::new(ErrorCode::InvalidRequest, "the request body is too large"),
                         None,
                     )
                     .map_status(StatusCode::PAYLOAD_TOO_LARGE);
+                    if cross_origin {
+                        crate::cors::allow(response.headers_mut());
+                    }
+                    return response;
                 }
             };
             let body: &[u8] = if is_form { &bytes } else { &[] };
+            // The client id is not authenticated yet: keyed with the address, a forger can
+            // neither exhaust a real client's budget from elsewhere nor escape their own.
             let key = crate::respond::claimed_client_id(&parts.headers, body).map_or_else(
                 || format!("addr:{address}"),
-                |client| format!("client:{client}"),
+                |client| format!("client:{}@{address}", bounded(&client)),
             );
             (key, Request::from_parts(parts, Body::from(bytes)))
         }
@@ -165,6 +222,10 @@ pub(crate) async fn limit(
             };
             if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
                 response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            // A browser client must be able to read the 429 and its Retry-After.
+            if cross_origin && class != Class::Authorize {
+                crate::cors::allow(response.headers_mut());
             }
             response
         }

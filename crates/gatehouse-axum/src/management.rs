@@ -142,11 +142,19 @@ pub(crate) async fn update(
             None,
         );
     }
+    // Nor can a confidential client become public: with the secret no longer required, its
+    // stolen codes and refresh tokens would work without it.
+    if !metadata.needs_client_secret() && record.secret_hash.is_some() {
+        return oauth_error(
+            &HttpError::new(
+                ErrorCode::InvalidClientMetadata,
+                "a confidential client cannot become public by update; register a new client",
+            ),
+            None,
+        );
+    }
     let mut updated = record.clone();
     updated.metadata = metadata;
-    if !updated.metadata.needs_client_secret() {
-        updated.secret_hash = None;
-    }
     match state.store().replace_client(updated.clone()).await {
         Ok(true) => {
             emit(

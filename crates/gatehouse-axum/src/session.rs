@@ -5,9 +5,12 @@
 //! stored per session. Over https the cookies carry the `__Host-` prefix (Secure, Path=/, no
 //! Domain): a sibling subdomain cannot plant them.
 //!
-//! Forms carry a CSRF token that must equal the value of a `SameSite=Strict`, `HttpOnly` cookie
-//! (the double-submit pattern): a cross-site page can make the browser send the cookie but cannot
-//! read it to put it in the form.
+//! Forms carry a CSRF token that must equal the value of an `HttpOnly` cookie (the double-submit
+//! pattern): a cross-site page can make the browser send the cookie but cannot read it to put it
+//! in the form. The cookie is `SameSite=Lax`, not `Strict`: a person arrives at the
+//! authorization endpoint by a cross-site redirect from the client, and a `Strict` cookie would
+//! be withheld there, so every arrival would mint a new token and break forms open in other
+//! tabs. The check does not depend on SameSite.
 
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
@@ -100,21 +103,19 @@ impl Sessions {
         (now.as_secs() < expiry && !subject.is_empty()).then(|| subject.to_owned())
     }
 
-    /// The CSRF token for a page: the one in the request's cookie, or a new one with the
-    /// `Set-Cookie` value that delivers it.
-    pub(crate) fn csrf_for_page(&self, headers: &HeaderMap) -> (String, Option<String>) {
-        match cookie(headers, self.csrf_cookie()) {
-            Some(token) if token.len() >= 32 => (token.to_owned(), None),
-            _ => {
-                let token = random_token(32);
-                let set = format!(
-                    "{}={token}{}",
-                    self.csrf_cookie(),
-                    self.attributes("Strict", 3600)
-                );
-                (token, Some(set))
-            }
-        }
+    /// The CSRF token for a page: the one in the request's cookie (its lifetime renewed), or a
+    /// new one, with the `Set-Cookie` value that delivers it.
+    pub(crate) fn csrf_for_page(&self, headers: &HeaderMap) -> (String, String) {
+        let token = match cookie(headers, self.csrf_cookie()) {
+            Some(token) if token.len() >= 32 && token.len() <= 64 => token.to_owned(),
+            _ => random_token(32),
+        };
+        let set = format!(
+            "{}={token}{}",
+            self.csrf_cookie(),
+            self.attributes("Lax", 3600)
+        );
+        (token, set)
     }
 
     /// Whether a form's CSRF token matches the cookie.
@@ -191,9 +192,9 @@ mod tests {
             "{set}"
         );
         let (_, set_csrf) = sessions.csrf_for_page(&HeaderMap::new());
-        let set_csrf = set_csrf.unwrap_or_default();
         assert!(
-            set_csrf.starts_with("__Host-gatehouse-csrf=") && set_csrf.contains("SameSite=Strict")
+            set_csrf.starts_with("__Host-gatehouse-csrf=") && set_csrf.contains("SameSite=Lax"),
+            "{set_csrf}"
         );
     }
 
@@ -201,12 +202,16 @@ mod tests {
     fn csrf_tokens_must_match_the_cookie() {
         let sessions = Sessions::new(Zeroizing::new([1; 32]), false);
         let (token, set) = sessions.csrf_for_page(&HeaderMap::new());
-        let jar = headers(&cookie_pair(&set.unwrap_or_default()));
+        let jar = headers(&cookie_pair(&set));
         assert!(sessions.csrf_ok(&jar, Some(&token)));
         assert!(!sessions.csrf_ok(&jar, Some("x")));
         assert!(!sessions.csrf_ok(&jar, None));
         assert!(!sessions.csrf_ok(&HeaderMap::new(), Some(&token)));
-        let (again, none) = sessions.csrf_for_page(&jar);
-        assert_eq!((again, none), (token, None));
+        let (again, renewed) = sessions.csrf_for_page(&jar);
+        assert_eq!(
+            again, token,
+            "the token is reused, so other open tabs keep working"
+        );
+        assert!(renewed.contains("Max-Age=3600"));
     }
 }

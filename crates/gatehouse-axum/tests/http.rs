@@ -576,7 +576,11 @@ async fn authorization_errors_before_the_redirect_uri_is_known_are_shown_not_red
 /// Sign-in and consent, as a browser without JavaScript does them.
 #[tokio::test]
 async fn local_sign_in_consent_and_csrf() {
-    let server = server(LoginMode::Local, "").await;
+    // More page requests than the authorize budget of one address: limits are tested elsewhere.
+    let server = server_with(LoginMode::Local, "", |config| {
+        config.rate_limits.enabled = false
+    })
+    .await;
     server
         .gatehouse
         .store()
@@ -698,15 +702,72 @@ async fn local_sign_in_consent_and_csrf() {
     assert_eq!(approved.status(), StatusCode::SEE_OTHER);
     assert!(query(approved.headers()[LOCATION].to_str().unwrap()).contains_key("code"));
 
-    // Consent is remembered: the next request goes straight back with a code.
+    // RFC 8252 §8.6: for a public client, whose identity nothing proves, consent is asked again.
     let again = server
         .http
         .get(server.authorize_query(&client_id, ""))
-        .header("cookie", cookies)
+        .header("cookie", &cookies)
         .send()
         .await
         .unwrap();
-    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(again.text().await.unwrap().contains("will be able to"));
+
+    // For a confidential client the remembered consent is honoured: straight back with a code.
+    let (confidential, _, _) = server.confidential_client().await;
+    let mut pairs: Vec<(String, String)> = query(&server.authorize_query(&confidential, ""))
+        .into_iter()
+        .collect();
+    pairs.push(("gatehouse_action".into(), "approve".into()));
+    pairs.push(("csrf".into(), csrf.clone()));
+    let approved = server
+        .http
+        .post(server.url("/authorize"))
+        .header(CONTENT_TYPE, FORM)
+        .header("cookie", &cookies)
+        .body(gatehouse_types::form::encode(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    let remembered = server
+        .http
+        .get(server.authorize_query(&confidential, ""))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(remembered.status(), StatusCode::SEE_OTHER);
+    // A narrower request is covered too; a wider one is asked again.
+    let wider = server
+        .http
+        .get(
+            server
+                .authorize_query(&confidential, "")
+                .replace("scope=mcp:tools", "scope=mcp:tools%20mcp:admin"),
+        )
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wider.status(), StatusCode::OK);
+
+    // Page fields smuggled into a link do not reach the forms.
+    let smuggled = server
+        .http
+        .get(format!(
+            "{}&gatehouse_action=approve&csrf=x",
+            server.authorize_query(&client_id, "")
+        ))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    let page = smuggled.text().await.unwrap();
+    assert_eq!(page.matches("name=\"csrf\"").count(), 1, "{page}");
+    assert!(!page.contains("value=\"approve\" type=\"hidden\""));
 }
 
 /// Signs `alice` in through the pages and returns the cookies (CSRF and session) and CSRF token.
@@ -966,6 +1027,26 @@ async fn rfc7592_read_update_and_delete_with_the_registration_token() {
         updated.json::<Value>().await.unwrap()["client_name"],
         "Renamed"
     );
+    // A confidential client cannot drop its secret by update: its codes and refresh tokens
+    // would then work without it.
+    let to_public = server
+        .http
+        .put(&uri)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "client_id": client_id, "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"]
+        }))
+        .send()
+        .await
+        .unwrap();
+    json_error(
+        to_public,
+        StatusCode::BAD_REQUEST,
+        "invalid_client_metadata",
+    )
+    .await;
 
     // A grant, then the client deleted: its tokens stop working (RFC 7592 §2.3).
     let code = server.code(&client_id).await;
@@ -1091,8 +1172,22 @@ async fn rate_limits_answer_429_with_retry_after_per_client() {
             StatusCode::BAD_REQUEST
         );
     }
-    let limited = attempt(noisy.clone()).await;
+    let limited = server
+        .http
+        .post(server.url("/token"))
+        .header(CONTENT_TYPE, FORM)
+        .header("origin", "https://inspector.example")
+        .body(gatehouse_types::form::encode([
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", noisy.as_str()),
+        ]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    // A browser client can read the refusal and its Retry-After.
+    assert_eq!(limited.headers()["access-control-allow-origin"], "*");
     let retry: u64 = limited.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -1116,6 +1211,19 @@ async fn rate_limits_answer_429_with_retry_after_per_client() {
         );
     }
     assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    // Health checks and the public documents are never limited.
+    for _ in 0..120 {
+        for path in ["/healthz", "/.well-known/jwks.json"] {
+            let status = server
+                .http
+                .get(server.url(path))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, StatusCode::OK, "{path}");
+        }
+    }
 }
 
 #[tokio::test]
