@@ -129,6 +129,33 @@ impl Server {
         )
     }
 
+    /// Submits a page form: the authorization request for `client_id` plus `fields`.
+    async fn submit_page(
+        &self,
+        client_id: &str,
+        fields: &[(&str, &str)],
+        cookies: &str,
+    ) -> reqwest::Response {
+        let mut pairs: Vec<(String, String)> = query(&self.authorize_query(client_id, ""))
+            .into_iter()
+            .collect();
+        pairs.extend(
+            fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        self.http
+            .post(self.url("/authorize"))
+            .header(CONTENT_TYPE, FORM)
+            .header("cookie", cookies)
+            .body(gatehouse_types::form::encode(
+                pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            ))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Auto-approve: the code from the redirect.
     async fn code(&self, client_id: &str) -> String {
         let response = self
@@ -715,22 +742,13 @@ async fn local_sign_in_consent_and_csrf() {
 
     // For a confidential client the remembered consent is honoured: straight back with a code.
     let (confidential, _, _) = server.confidential_client().await;
-    let mut pairs: Vec<(String, String)> = query(&server.authorize_query(&confidential, ""))
-        .into_iter()
-        .collect();
-    pairs.push(("gatehouse_action".into(), "approve".into()));
-    pairs.push(("csrf".into(), csrf.clone()));
     let approved = server
-        .http
-        .post(server.url("/authorize"))
-        .header(CONTENT_TYPE, FORM)
-        .header("cookie", &cookies)
-        .body(gatehouse_types::form::encode(
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ))
-        .send()
-        .await
-        .unwrap();
+        .submit_page(
+            &confidential,
+            &[("gatehouse_action", "approve"), ("csrf", &csrf)],
+            &cookies,
+        )
+        .await;
     assert_eq!(approved.status(), StatusCode::SEE_OTHER);
     let remembered = server
         .http
@@ -786,28 +804,18 @@ async fn signed_in(server: &Server, client_id: &str) -> (String, String) {
         .unwrap()
         .to_owned();
     let csrf = csrf_cookie.split_once('=').unwrap().1.to_owned();
-    let mut pairs: Vec<(String, String)> = query(&server.authorize_query(client_id, ""))
-        .into_iter()
-        .collect();
-    for (k, v) in [
-        ("gatehouse_action", "sign_in"),
-        ("csrf", csrf.as_str()),
-        ("username", "alice"),
-        ("password", "correct horse"),
-    ] {
-        pairs.push((k.to_owned(), v.to_owned()));
-    }
     let response = server
-        .http
-        .post(server.url("/authorize"))
-        .header(CONTENT_TYPE, FORM)
-        .header("cookie", &csrf_cookie)
-        .body(gatehouse_types::form::encode(
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ))
-        .send()
-        .await
-        .unwrap();
+        .submit_page(
+            client_id,
+            &[
+                ("gatehouse_action", "sign_in"),
+                ("csrf", &csrf),
+                ("username", "alice"),
+                ("password", "correct horse"),
+            ],
+            &csrf_cookie,
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let session = response.headers()[SET_COOKIE]
         .to_str()
@@ -834,22 +842,13 @@ async fn connected_apps_lists_grants_and_disconnects_one() {
         .unwrap();
     let client_id = server.public_client().await;
     let (cookies, csrf) = signed_in(&server, &client_id).await;
-    let mut pairs: Vec<(String, String)> = query(&server.authorize_query(&client_id, ""))
-        .into_iter()
-        .collect();
-    pairs.push(("gatehouse_action".into(), "approve".into()));
-    pairs.push(("csrf".into(), csrf.clone()));
     let approved = server
-        .http
-        .post(server.url("/authorize"))
-        .header(CONTENT_TYPE, FORM)
-        .header("cookie", &cookies)
-        .body(gatehouse_types::form::encode(
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ))
-        .send()
-        .await
-        .unwrap();
+        .submit_page(
+            &client_id,
+            &[("gatehouse_action", "approve"), ("csrf", &csrf)],
+            &cookies,
+        )
+        .await;
     let code = query(approved.headers()[LOCATION].to_str().unwrap())["code"].clone();
     let tokens: Value = server
         .post_form(
