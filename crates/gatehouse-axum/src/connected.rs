@@ -142,7 +142,9 @@ async fn list(
                 .collect::<Vec<_>>()
                 .join(", "),
             scopes: grant.scopes.to_string(),
-            last_used: utc(grant.last_used.as_secs()),
+            last_used: gatehouse_types::format_utc(
+                i64::try_from(grant.last_used.as_secs()).unwrap_or(i64::MAX),
+            ),
         });
     }
     let (csrf, set_csrf) = state.sessions.csrf_for_page(headers);
@@ -168,31 +170,4 @@ fn sign_in(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Respon
         &[],
         error,
     )
-}
-
-/// `2026-11-22 21:05 UTC`.
-fn utc(secs: u64) -> String {
-    let days = secs / 86_400;
-    let (hour, minute) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn dates_are_civil_utc() {
-        assert_eq!(super::utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(super::utc(1_795_385_050), "2026-11-22 22:04 UTC");
-        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00 UTC");
-    }
 }

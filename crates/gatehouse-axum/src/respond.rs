@@ -148,20 +148,11 @@ pub(crate) fn see_other(location: &str, cookies: &[String]) -> Response {
 /// The client a request claims to be: the HTTP Basic user name (RFC 6749 §2.3.1, form-decoded),
 /// else the `client_id` form parameter. Not authenticated: for keys and logs only.
 pub(crate) fn claimed_client_id(headers: &axum::http::HeaderMap, body: &[u8]) -> Option<String> {
-    use base64ct::{Base64, Encoding};
     let basic = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .and_then(|(_, credentials)| Base64::decode_vec(credentials.trim()).ok())
-        .and_then(|decoded| String::from_utf8(decoded).ok())
-        .and_then(|decoded| {
-            let (id, _) = decoded.split_once(':')?;
-            let form =
-                gatehouse_types::form::FormParams::parse(format!("id={id}").as_bytes()).ok()?;
-            form.single("id").ok().flatten().map(str::to_owned)
-        });
+        .and_then(|v| gatehouse_engine::parse_basic(v).ok())
+        .map(|(id, _)| id.as_str().to_owned());
     basic.or_else(|| {
         gatehouse_types::form::FormParams::parse(body)
             .ok()?

@@ -636,60 +636,46 @@ async fn local_sign_in_consent_and_csrf() {
     let page = first.text().await.unwrap();
     assert!(page.contains("Sign in"));
     let csrf = csrf_cookie.split_once('=').unwrap().1.to_owned();
-    let request: Vec<(String, String)> = query(&server.authorize_query(&client_id, ""))
-        .into_iter()
-        .collect();
-    let post = |extra: Vec<(&'static str, String)>, cookies: String| {
-        let mut pairs: Vec<(String, String)> = request.clone();
-        pairs.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
-        let body =
-            gatehouse_types::form::encode(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        server
-            .http
-            .post(server.url("/authorize"))
-            .header(CONTENT_TYPE, FORM)
-            .header("cookie", cookies)
-            .body(body)
-            .send()
-    };
-
     // No CSRF token: refused.
-    let forged = post(
-        vec![
-            ("gatehouse_action", "sign_in".into()),
-            ("username", "alice".into()),
-            ("password", "correct horse".into()),
-        ],
-        String::new(),
-    )
-    .await
-    .unwrap();
+    let forged = server
+        .submit_page(
+            &client_id,
+            &[
+                ("gatehouse_action", "sign_in"),
+                ("username", "alice"),
+                ("password", "correct horse"),
+            ],
+            "",
+        )
+        .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 
-    let wrong = post(
-        vec![
-            ("gatehouse_action", "sign_in".into()),
-            ("csrf", csrf.clone()),
-            ("username", "alice".into()),
-            ("password", "wrong".into()),
-        ],
-        csrf_cookie.clone(),
-    )
-    .await
-    .unwrap();
+    let wrong = server
+        .submit_page(
+            &client_id,
+            &[
+                ("gatehouse_action", "sign_in"),
+                ("csrf", &csrf),
+                ("username", "alice"),
+                ("password", "wrong"),
+            ],
+            &csrf_cookie,
+        )
+        .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
 
-    let signed_in = post(
-        vec![
-            ("gatehouse_action", "sign_in".into()),
-            ("csrf", csrf.clone()),
-            ("username", "alice".into()),
-            ("password", "correct horse".into()),
-        ],
-        csrf_cookie.clone(),
-    )
-    .await
-    .unwrap();
+    let signed_in = server
+        .submit_page(
+            &client_id,
+            &[
+                ("gatehouse_action", "sign_in"),
+                ("csrf", &csrf),
+                ("username", "alice"),
+                ("password", "correct horse"),
+            ],
+            &csrf_cookie,
+        )
+        .await;
     assert_eq!(signed_in.status(), StatusCode::OK);
     let session = signed_in.headers()[SET_COOKIE]
         .to_str()
@@ -705,27 +691,26 @@ async fn local_sign_in_consent_and_csrf() {
     );
     let cookies = format!("{csrf_cookie}; {session}");
 
-    let denied = post(
-        vec![("gatehouse_action", "deny".into()), ("csrf", csrf.clone())],
-        cookies.clone(),
-    )
-    .await
-    .unwrap();
+    let denied = server
+        .submit_page(
+            &client_id,
+            &[("gatehouse_action", "deny"), ("csrf", &csrf)],
+            &cookies,
+        )
+        .await;
     assert_eq!(denied.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         query(denied.headers()[LOCATION].to_str().unwrap())["error"],
         "access_denied"
     );
 
-    let approved = post(
-        vec![
-            ("gatehouse_action", "approve".into()),
-            ("csrf", csrf.clone()),
-        ],
-        cookies.clone(),
-    )
-    .await
-    .unwrap();
+    let approved = server
+        .submit_page(
+            &client_id,
+            &[("gatehouse_action", "approve"), ("csrf", &csrf)],
+            &cookies,
+        )
+        .await;
     assert_eq!(approved.status(), StatusCode::SEE_OTHER);
     assert!(query(approved.headers()[LOCATION].to_str().unwrap()).contains_key("code"));
 

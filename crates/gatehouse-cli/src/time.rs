@@ -2,37 +2,7 @@
 //! dependency: JWT times are UTC seconds and that is all an operator needs to compare them.
 
 /// `2025-06-01 12:00:00 UTC` for seconds since the epoch (negative allowed).
-pub(crate) fn utc(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let of_day = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
-}
-
-/// Year, month, day of the proleptic Gregorian calendar for days since 1970-01-01
-/// (Howard Hinnant's `civil_from_days`, exact for every `i64` day count we can get from seconds).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Both are in range by construction; the fallbacks are unreachable.
-    (
-        year,
-        u32::try_from(month).unwrap_or(1),
-        u32::try_from(day).unwrap_or(1),
-    )
-}
+pub(crate) use gatehouse_types::format_utc as utc;
 
 /// A span of seconds, rounded down to what a person reads at a glance: `42 s`, `5 min`,
 /// `3 h 20 min`, `12 days`.
@@ -76,18 +46,6 @@ pub(crate) fn now_unix() -> gatehouse_types::UnixTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
-        assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
-        assert_eq!(utc(4_102_444_800), "2100-01-01 00:00:00 UTC");
-        // Extreme values do not panic.
-        let _ = utc(i64::MAX);
-        let _ = utc(i64::MIN);
-    }
 
     #[test]
     fn spans_and_relative_times() {

@@ -101,7 +101,7 @@ fn client_id(value: &str) -> Result<ClientId, EndpointError> {
 /// `Basic base64(urlencode(client_id) ":" urlencode(client_secret))`
 /// ([RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1): both are
 /// form-encoded before base64).
-fn parse_basic(header: &str) -> Result<(ClientId, SecretString), EndpointError> {
+pub fn parse_basic(header: &str) -> Result<(ClientId, SecretString), EndpointError> {
     let malformed = || EndpointError::invalid_client("malformed Basic authorization header");
     let (scheme, encoded) = header.trim().split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("basic") {

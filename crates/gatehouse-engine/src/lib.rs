@@ -30,6 +30,7 @@ pub mod store;
 mod token;
 
 pub use authorize::{AuthorizationRequest, AuthorizeError};
+pub use client_auth::parse_basic;
 pub use config::{ConfigError, EngineConfig, NoResources, ResourceConfig};
 pub use error::{CLIENT_CHALLENGE, EndpointError, Reuse};
 pub use memory::MemoryStore;

@@ -126,42 +126,41 @@ async fn rotation_race<S: Store + 'static>(a: Arc<S>, b: Arc<S>, rounds: usize) 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_a_code_is_taken_once_across_two_pools_1000_rounds() {
+/// A fresh schema and two stores on it, each with its own pool: two instances.
+async fn two_postgres_instances() -> Option<(
+    PgSchema,
+    Arc<gatehouse_store::PostgresStore>,
+    Arc<gatehouse_store::PostgresStore>,
+)> {
     let Some(schema) = PgSchema::create().await else {
         eprintln!("{POSTGRES_ENV} unset: PostgreSQL skipped");
+        return None;
+    };
+    let open = || async {
+        Arc::new(
+            gatehouse_store::PostgresStore::open(&schema.url())
+                .await
+                .unwrap(),
+        )
+    };
+    let (a, b) = (open().await, open().await);
+    Some((schema, a, b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_code_is_taken_once_across_two_pools_1000_rounds() {
+    let Some((schema, a, b)) = two_postgres_instances().await else {
         return;
     };
-    let a = Arc::new(
-        gatehouse_store::PostgresStore::open(&schema.url())
-            .await
-            .unwrap(),
-    );
-    let b = Arc::new(
-        gatehouse_store::PostgresStore::open(&schema.url())
-            .await
-            .unwrap(),
-    );
     code_race(a, b, 1000).await;
     schema.drop_schema().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_a_refresh_token_rotates_once_across_two_pools_1000_rounds() {
-    let Some(schema) = PgSchema::create().await else {
-        eprintln!("{POSTGRES_ENV} unset: PostgreSQL skipped");
+    let Some((schema, a, b)) = two_postgres_instances().await else {
         return;
     };
-    let a = Arc::new(
-        gatehouse_store::PostgresStore::open(&schema.url())
-            .await
-            .unwrap(),
-    );
-    let b = Arc::new(
-        gatehouse_store::PostgresStore::open(&schema.url())
-            .await
-            .unwrap(),
-    );
     rotation_race(a, b, 1000).await;
     schema.drop_schema().await;
 }

@@ -36,5 +36,5 @@ pub use secret::SecretString;
 #[doc(hidden)]
 pub use string_enum::__support as __string_enum_support;
 pub use string_enum::{InvalidValue, PrivOwnedStr};
-pub use time::UnixTime;
+pub use time::{UnixTime, format_utc};
 pub use token_form::{TokenForm, TokenFormError};
