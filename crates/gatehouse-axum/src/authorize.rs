@@ -12,7 +12,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gatehouse_engine::store::ClientRecord;
-use gatehouse_engine::{AuthorizationRequest, AuthorizeError, Store};
+use gatehouse_engine::{AuthorizationRequest, AuthorizeError};
 use gatehouse_store::{Consent, ServerStore};
 use gatehouse_types::UnixTime;
 use gatehouse_types::form::{FormParams, encode};
@@ -137,11 +137,14 @@ async fn handle(
     params: FormParams,
     step: Step,
 ) -> Response {
+    if let Some(refusal) = document_refusal(state, &params).await {
+        return refusal;
+    }
     let request = match state.engine.validate_authorization(&params).await {
         Ok(request) => request,
         Err(error) => return refused(state, &params, error).await,
     };
-    let client = match state.store().client(request.client_id()).await {
+    let client = match state.client(request.client_id()).await {
         Ok(Some(client)) => client,
         _ => {
             return message(
@@ -297,6 +300,31 @@ async fn approve(
     }
 }
 
+/// For a `client_id` that is a metadata document URL: the page saying why the document cannot be
+/// used, if it cannot. The engine would only call such a client unknown; the person (and the
+/// client's developer) should learn what to fix. Shown, never redirected: without a usable
+/// document there is no registered redirect URI (OAuth 2.1 §4.1.2.1).
+async fn document_refusal(state: &Arc<AppState>, params: &FormParams) -> Option<Response> {
+    let client_id = params.single("client_id").ok().flatten()?;
+    let client_id = gatehouse_types::ClientId::new(client_id).ok()?;
+    if !client_id.is_metadata_document_url() || !state.documents().enabled() {
+        return None;
+    }
+    let error = state.documents().client(&client_id, now()).await.err()?;
+    tracing::info!(client_id = client_id.as_str(), %error, "client metadata document refused");
+    let status = if error.is_transient() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Some(message(
+        state,
+        status,
+        "This application cannot be identified",
+        &error.to_string(),
+    ))
+}
+
 /// A refused request: shown when there is nowhere safe to send the person (OAuth 2.1
 /// §4.1.2.1); otherwise redirected with the error — but for a client that registered itself,
 /// only after a page that says where they are going (RFC 9700 §4.11.2: no open redirector).
@@ -312,7 +340,7 @@ async fn refused(state: &Arc<AppState>, params: &FormParams, error: AuthorizeErr
             let client_id = params.single("client_id").ok().flatten().unwrap_or("");
             let vetted = match gatehouse_types::ClientId::new(client_id) {
                 Ok(id) => {
-                    matches!(state.store().client(&id).await, Ok(Some(c)) if !c.is_dynamically_registered())
+                    matches!(state.client(&id).await, Ok(Some(c)) if c.is_vetted())
                 }
                 Err(_) => false,
             };
@@ -391,6 +419,11 @@ fn consent_page(
         warnings.push(
             "This application registered itself: its name is its own claim, not checked by this server.".to_owned(),
         );
+    } else if client.is_metadata_document_client() {
+        warnings.push(format!(
+            "This application describes itself at {}: its name is its own claim, not checked by this server.",
+            client.client_id.as_str()
+        ));
     }
     let scopes: Vec<(String, Option<String>)> = request
         .scopes()

@@ -77,9 +77,46 @@ pub struct Config {
     /// What the pages show.
     #[serde(default)]
     pub branding: Branding,
+    /// Client ID Metadata Documents: `https` URLs as `client_id`.
+    #[serde(default)]
+    pub client_id_metadata_documents: ClientDocuments,
     /// The protected resources; the first is the default.
     #[serde(default)]
     pub resources: Vec<Resource>,
+}
+
+/// `[client_id_metadata_documents]`: clients whose `client_id` is an `https` URL serving their
+/// metadata (MCP 2025-11-25, draft-ietf-oauth-client-id-metadata-document). The server fetches
+/// the document itself, so this is also a door to outbound requests: only public addresses,
+/// `https`, no redirects, a 5 KiB cap and a 5 s timeout (see `documents.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientDocuments {
+    /// Accept such clients and advertise `client_id_metadata_document_supported`.
+    pub enabled: bool,
+    /// When not empty, only documents on these hosts: `app.example.com` exactly, or
+    /// `*.example.com` for its subdomains (not `example.com` itself).
+    pub allowed_hosts: Vec<String>,
+    /// The longest a fetched document is trusted, whatever its `Cache-Control` says.
+    pub max_cache_secs: u64,
+    /// DANGEROUS, for tests only: allow documents on loopback addresses. Refused unless the issuer
+    /// is a loopback `http` URL.
+    pub dangerous_allow_loopback: bool,
+    /// DANGEROUS, for tests only: a PEM file of one more trusted root certificate for fetching
+    /// documents. Refused unless the issuer is a loopback `http` URL.
+    pub dangerous_extra_root_certificate: Option<String>,
+}
+
+impl Default for ClientDocuments {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allowed_hosts: Vec::new(),
+            max_cache_secs: 86_400,
+            dangerous_allow_loopback: false,
+            dangerous_extra_root_certificate: None,
+        }
+    }
 }
 
 /// `[tokens]`.
@@ -286,6 +323,7 @@ impl Config {
                 application_name: "Gatehouse demo".into(),
                 ..Branding::default()
             },
+            client_id_metadata_documents: ClientDocuments::default(),
             resources: vec![Resource {
                 resource: format!("{origin}/mcp"),
                 scopes_supported: vec!["mcp:tools".into(), "mcp:admin".into()],
@@ -334,6 +372,38 @@ impl Config {
         ] {
             if let Some(uri) = uri {
                 gatehouse_types::uri::check_page_url(uri).map_err(|e| invalid(key, e))?;
+            }
+        }
+        let documents = &self.client_id_metadata_documents;
+        for (key, dangerous) in [
+            (
+                "client_id_metadata_documents.dangerous_allow_loopback",
+                documents.dangerous_allow_loopback,
+            ),
+            (
+                "client_id_metadata_documents.dangerous_extra_root_certificate",
+                documents.dangerous_extra_root_certificate.is_some(),
+            ),
+        ] {
+            if dangerous && !self.issuer_is_loopback_http() {
+                return Err(invalid(
+                    key,
+                    "is a test setting that opens the server to requests it must refuse in production; it is refused unless the issuer is a loopback http URL",
+                ));
+            }
+        }
+        for host in &documents.allowed_hosts {
+            let name = host.strip_prefix("*.").unwrap_or(host);
+            if name.is_empty()
+                || name.contains('*')
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                return Err(invalid(
+                    "client_id_metadata_documents.allowed_hosts",
+                    format!("{host:?} is not a host name or `*.` followed by one"),
+                ));
             }
         }
         self.engine_config()

@@ -125,7 +125,7 @@ async fn list(
     };
     let mut apps = Vec::with_capacity(grants.len());
     for grant in grants {
-        let name = match state.store().client(&grant.client_id).await {
+        let name = match state.client(&grant.client_id).await {
             Ok(Some(client)) => client
                 .metadata
                 .client_name()

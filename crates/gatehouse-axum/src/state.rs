@@ -13,6 +13,8 @@ use gatehouse_store::{AnyStore, DatabaseUrl, OpenError, ServerStore};
 use crate::authenticator::Authenticator;
 use crate::clock::now;
 use crate::config::{Config, ConfigError};
+use crate::directory::Directory;
+use crate::documents::{ClientDocuments, DocumentSetupError};
 use crate::events::Hook;
 use crate::keys::{KeyRing, KeyRingError, RotationPolicy};
 use crate::limits::Limits;
@@ -40,11 +42,14 @@ pub enum StartError {
     /// The signing keys.
     #[error(transparent)]
     Keys(#[from] KeyRingError),
+    /// Fetching Client ID Metadata Documents.
+    #[error(transparent)]
+    Documents(#[from] DocumentSetupError),
 }
 
 pub(crate) struct AppState {
     pub(crate) config: Config,
-    pub(crate) engine: Engine<AnyStore>,
+    pub(crate) engine: Engine<Directory>,
     keys: std::sync::RwLock<Arc<KeyRing>>,
     vault: EncryptionKey,
     pub(crate) sessions: Sessions,
@@ -61,7 +66,23 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn store(&self) -> &AnyStore {
-        self.engine.store()
+        self.engine.store().store()
+    }
+
+    /// A client by id, as the engine sees it: registered, or described by its metadata
+    /// document.
+    pub(crate) async fn client(
+        &self,
+        client_id: &gatehouse_types::ClientId,
+    ) -> Result<Option<gatehouse_engine::store::ClientRecord>, gatehouse_engine::store::StoreError>
+    {
+        use gatehouse_engine::Store;
+        self.engine.store().client(client_id).await
+    }
+
+    /// Client ID Metadata Documents.
+    pub(crate) fn documents(&self) -> &ClientDocuments {
+        self.engine.store().documents()
     }
 
     /// The signing keys as of the last maintenance.
@@ -139,8 +160,23 @@ impl Gatehouse {
     ) -> Result<Self, StartError> {
         config.validate()?;
         let keys = KeyRing::maintain(&store, &vault, rotation_policy(&config)?, now()).await?;
+        let documents = ClientDocuments::new(
+            &config.client_id_metadata_documents,
+            ClientMetadataPolicy::new(),
+        )?;
+        if config.client_id_metadata_documents.dangerous_allow_loopback
+            || config
+                .client_id_metadata_documents
+                .dangerous_extra_root_certificate
+                .is_some()
+        {
+            tracing::warn!(
+                "client_id_metadata_documents has dangerous test settings on: documents on loopback addresses or signed by an extra root are accepted"
+            );
+        }
+        let directory = Directory::new(store, documents);
         let engine =
-            Engine::new(config.engine_config()?, store).map_err(|e| ConfigError::Value {
+            Engine::new(config.engine_config()?, directory).map_err(|e| ConfigError::Value {
                 key: "tokens".into(),
                 reason: e.to_string(),
             })?;

@@ -61,6 +61,19 @@ impl ClientRecord {
     pub fn is_dynamically_registered(&self) -> bool {
         self.registration_token_hash.is_some()
     }
+
+    /// Whether the client describes itself in a Client ID Metadata Document at its own URL (its
+    /// `client_id` is an `https` URL): like a self-registered client, no operator vetted it.
+    pub fn is_metadata_document_client(&self) -> bool {
+        self.client_id.is_metadata_document_url()
+    }
+
+    /// Whether an operator vetted this client: it neither registered itself nor describes itself
+    /// at its own URL. Only vetted clients get error redirects without an interstitial page
+    /// (RFC 9700 §4.11.2) and a consent page without the "unverified" warning.
+    pub fn is_vetted(&self) -> bool {
+        !self.is_dynamically_registered() && !self.is_metadata_document_client()
+    }
 }
 
 /// The id of a refresh-token family: every token descended from one authorization code.

@@ -1,0 +1,422 @@
+//! Client ID Metadata Documents (MCP 2025-11-25; draft-ietf-oauth-client-id-metadata-document):
+//! a client whose `client_id` is an `https` URL is described by the JSON document at that URL.
+//! This module fetches the document, holds it to the draft and to the server's registration
+//! policy (`gatehouse-registration` does the checking), and caches the resulting client.
+//!
+//! Fetching is a request the server makes because a stranger asked it to, so it is fenced in:
+//!
+//! - `https` only, the URL already checked by `validate_client_id_url` (draft §3);
+//! - only public addresses, checked on the addresses actually connected to (`outbound`);
+//! - an optional host allowlist;
+//! - no redirects (a 3xx is a refusal: the document must live at its own URL, §4.1), only `200`;
+//! - `application/json` only; at most [`MAX_DOCUMENT_BYTES`], counted while reading, so a huge or
+//!   endless body costs at most that much;
+//! - a [`FETCH_TIMEOUT`] for the whole exchange, and at most [`CONCURRENT_FETCHES`] at a time;
+//! - no proxy from the environment (it would move the address check to a machine we cannot see).
+//!
+//! A fetched document is trusted for as long as its `Cache-Control` allows (`max-age`, capped by
+//! `client_id_metadata_documents.max_cache_secs`; [`DEFAULT_FRESHNESS_SECS`] when the response says
+//! nothing). One authorization request looks its client up several times, so even a document
+//! served with `no-store`, `no-cache` or `max-age=0` is reused for [`MIN_REUSE_SECS`] rather than
+//! fetched again for each lookup. Failures are never cached: a client that fixes its document is
+//! seen at once, and a transient outage is not remembered.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use gatehouse_engine::store::ClientRecord;
+use gatehouse_registration::{
+    ClientIdMetadataDocument, ClientMetadataPolicy, RegistrationError, validate_client_id_url,
+};
+use gatehouse_types::{ClientId, UnixTime};
+
+use crate::config;
+use crate::outbound::{AddressPolicy, AddressRefused, PublicOnlyResolver, check_host};
+
+/// The largest document accepted. The draft suggests a limit of 5 KB for the authorization
+/// server's protection; real documents are a few hundred bytes.
+pub(crate) const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
+/// The whole fetch: connect, TLS, request and body.
+pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Fetches in flight at once; more are refused as temporarily unavailable rather than queued.
+pub(crate) const CONCURRENT_FETCHES: usize = 16;
+/// How long a document without caching headers is trusted.
+pub(crate) const DEFAULT_FRESHNESS_SECS: u64 = 300;
+/// How long any fetched document is reused: long enough for one authorization request's
+/// lookups, short enough that `no-store` still means "fetch again next time".
+pub(crate) const MIN_REUSE_SECS: u64 = 10;
+/// Documents kept at most; the cache makes room by dropping what is stale, then what goes stale
+/// first.
+const MAX_CACHED: usize = 1024;
+
+/// Why a `client_id` URL did not give a client. Each message says what the client's developer
+/// must fix.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DocumentError {
+    /// This server does not accept such clients.
+    #[error("this server does not accept Client ID Metadata Documents")]
+    Disabled,
+    /// The URL may not be a client identifier (draft §3).
+    #[error("the client_id is not a valid client identifier URL: {0}")]
+    BadUrl(String),
+    /// The host is not on the allowlist.
+    #[error("client metadata documents on {0} are not accepted by this server")]
+    HostNotAllowed(String),
+    /// The address check refused.
+    #[error("the client metadata document cannot be fetched: {0}")]
+    Address(AddressRefused),
+    /// A redirect (not followed).
+    #[error(
+        "the client metadata document URL answered with a redirect ({0}); the document must be served at the client_id URL itself"
+    )]
+    Redirect(u16),
+    /// Any other status than 200.
+    #[error("the client metadata document URL answered with HTTP status {0}")]
+    Status(u16),
+    /// Not `application/json`.
+    #[error("the client metadata document must be served as application/json, not {0:?}")]
+    NotJson(String),
+    /// Over [`MAX_DOCUMENT_BYTES`].
+    #[error("the client metadata document is larger than {MAX_DOCUMENT_BYTES} bytes")]
+    TooLarge,
+    /// The document broke a rule (or the server's registration policy).
+    #[error("the client metadata document is not acceptable: {0}")]
+    Invalid(RegistrationError),
+    /// The network: timeout, refused connection, TLS.
+    #[error("the client metadata document could not be fetched: {0}")]
+    Unreachable(String),
+    /// Too many fetches at once.
+    #[error("too many client metadata documents are being fetched; try again shortly")]
+    Busy,
+}
+
+impl DocumentError {
+    /// Whether trying again later may succeed without the client changing anything: the token
+    /// endpoint then answers `temporarily_unavailable` rather than `invalid_client`.
+    pub(crate) fn is_transient(&self) -> bool {
+        matches!(self, Self::Unreachable(_) | Self::Busy)
+            || matches!(self, Self::Status(status) if *status >= 500)
+    }
+}
+
+struct Cached {
+    client: ClientRecord,
+    fresh_until: UnixTime,
+}
+
+/// Fetches, checks and caches client metadata documents.
+pub(crate) struct ClientDocuments {
+    enabled: bool,
+    http: reqwest::Client,
+    policy: ClientMetadataPolicy,
+    addresses: AddressPolicy,
+    allowed_hosts: Vec<String>,
+    max_cache_secs: u64,
+    cache: Mutex<HashMap<String, Cached>>,
+    fetches: tokio::sync::Semaphore,
+}
+
+/// Why the fetcher could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentSetupError {
+    /// `client_id_metadata_documents.dangerous_extra_root_certificate`.
+    #[error("client_id_metadata_documents.dangerous_extra_root_certificate: {0}")]
+    Certificate(String),
+    /// The HTTP client.
+    #[error("the HTTPS client for client metadata documents: {0}")]
+    Client(String),
+}
+
+impl ClientDocuments {
+    pub(crate) fn new(
+        config: &config::ClientDocuments,
+        policy: ClientMetadataPolicy,
+    ) -> Result<Self, DocumentSetupError> {
+        // reqwest is built without a default TLS provider (decision 0010); ring is ours. If the
+        // embedding program installed one already, it stays.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let addresses = AddressPolicy {
+            allow_loopback: config.dangerous_allow_loopback,
+        };
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(FETCH_TIMEOUT)
+            .connect_timeout(FETCH_TIMEOUT)
+            .https_only(true)
+            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(std::sync::Arc::new(PublicOnlyResolver {
+                policy: addresses,
+            }));
+        if let Some(path) = &config.dangerous_extra_root_certificate {
+            let pem = std::fs::read(path)
+                .map_err(|e| DocumentSetupError::Certificate(format!("{path}: {e}")))?;
+            let certificate = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| DocumentSetupError::Certificate(format!("{path}: {e}")))?;
+            builder = builder.tls_certs_merge([certificate]);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| DocumentSetupError::Client(e.to_string()))?;
+        Ok(Self {
+            enabled: config.enabled,
+            http,
+            policy,
+            addresses,
+            allowed_hosts: config.allowed_hosts.clone(),
+            max_cache_secs: config.max_cache_secs,
+            cache: Mutex::new(HashMap::new()),
+            fetches: tokio::sync::Semaphore::new(CONCURRENT_FETCHES),
+        })
+    }
+
+    /// Whether such clients are accepted (and advertised).
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The client that `client_id` (an `https` URL) describes: from the cache while fresh,
+    /// otherwise fetched now.
+    pub(crate) async fn client(
+        &self,
+        client_id: &ClientId,
+        now: UnixTime,
+    ) -> Result<ClientRecord, DocumentError> {
+        if !self.enabled {
+            return Err(DocumentError::Disabled);
+        }
+        let url = client_id.as_str();
+        if let Some(client) = self.cached(url, now) {
+            return Ok(client);
+        }
+        validate_client_id_url(url).map_err(|e| DocumentError::BadUrl(e.to_string()))?;
+        let parsed = reqwest::Url::parse(url).map_err(|e| DocumentError::BadUrl(e.to_string()))?;
+        let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+        if !host_allowed(&self.allowed_hosts, &host) {
+            return Err(DocumentError::HostNotAllowed(host));
+        }
+        check_host(self.addresses, &parsed).map_err(DocumentError::Address)?;
+        let (body, freshness) = {
+            let _permit = self
+                .fetches
+                .try_acquire()
+                .map_err(|_| DocumentError::Busy)?;
+            self.fetch(parsed).await?
+        };
+        let document =
+            ClientIdMetadataDocument::from_json(&body).map_err(DocumentError::Invalid)?;
+        let metadata = self
+            .policy
+            .check_metadata_document(&document, url)
+            .map_err(DocumentError::Invalid)?;
+        let client = ClientRecord {
+            client_id: client_id.clone(),
+            metadata,
+            secret_hash: None,
+            secret_expires_at: None,
+            registration_token_hash: None,
+            issued_at: now,
+            introspection_resources: Vec::new(),
+        };
+        tracing::info!(client_id = url, "fetched a client metadata document");
+        let secs = freshness.min(self.max_cache_secs).max(MIN_REUSE_SECS);
+        self.remember(url, client.clone(), now.saturating_add_secs(secs), now);
+        Ok(client)
+    }
+
+    fn cached(&self, url: &str, now: UnixTime) -> Option<ClientRecord> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(url)
+            .filter(|entry| now < entry.fresh_until)
+            .map(|entry| entry.client.clone())
+    }
+
+    fn remember(&self, url: &str, client: ClientRecord, fresh_until: UnixTime, now: UnixTime) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_CACHED && !cache.contains_key(url) {
+            cache.retain(|_, entry| now < entry.fresh_until);
+            if cache.len() >= MAX_CACHED
+                && let Some(soonest) = cache
+                    .iter()
+                    .min_by_key(|(_, entry)| entry.fresh_until)
+                    .map(|(key, _)| key.clone())
+            {
+                cache.remove(&soonest);
+            }
+        }
+        cache.insert(
+            url.to_owned(),
+            Cached {
+                client,
+                fresh_until,
+            },
+        );
+    }
+
+    /// GETs the document: the body (at most [`MAX_DOCUMENT_BYTES`]) and how long it may be
+    /// reused, in seconds.
+    async fn fetch(&self, url: reqwest::Url) -> Result<(Vec<u8>, u64), DocumentError> {
+        let mut response = self
+            .http
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(fetch_error)?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(DocumentError::Redirect(status.as_u16()));
+        }
+        if status != reqwest::StatusCode::OK {
+            return Err(DocumentError::Status(status.as_u16()));
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        if !is_json(&content_type) {
+            return Err(DocumentError::NotJson(content_type));
+        }
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_DOCUMENT_BYTES as u64)
+        {
+            return Err(DocumentError::TooLarge);
+        }
+        let freshness = freshness(response.headers());
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(fetch_error)? {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(DocumentError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body, freshness))
+    }
+}
+
+/// A network error, or the address check refusing inside the resolver.
+fn fetch_error(error: reqwest::Error) -> DocumentError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<AddressRefused>() {
+            return DocumentError::Address(refused.clone());
+        }
+        source = cause.source();
+    }
+    let what = if error.is_timeout() {
+        format!("no answer within {} seconds", FETCH_TIMEOUT.as_secs())
+    } else if error.is_connect() {
+        "the connection (or its TLS handshake) failed".to_owned()
+    } else {
+        "the exchange failed".to_owned()
+    };
+    DocumentError::Unreachable(what)
+}
+
+/// `application/json`, with parameters allowed (`; charset=utf-8`).
+fn is_json(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// How long a response may be reused, in seconds (RFC 9111 §5.2.2): 0 with `no-store` or
+/// `no-cache` (revalidation would mean fetching anyway), the `max-age` when given, otherwise
+/// [`DEFAULT_FRESHNESS_SECS`].
+fn freshness(headers: &reqwest::header::HeaderMap) -> u64 {
+    let mut max_age = None;
+    for value in headers.get_all(reqwest::header::CACHE_CONTROL) {
+        let Ok(value) = value.to_str() else {
+            return 0;
+        };
+        for directive in value.split(',') {
+            let directive = directive.trim();
+            let (name, argument) = directive
+                .split_once('=')
+                .map_or((directive, None), |(n, a)| (n.trim(), Some(a.trim())));
+            if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
+                return 0;
+            }
+            if name.eq_ignore_ascii_case("max-age") {
+                // A malformed max-age is treated as stale (RFC 9111 §4.2.1).
+                let secs = argument
+                    .map(|a| a.trim_matches('"'))
+                    .and_then(|a| a.parse::<u64>().ok())
+                    .unwrap_or(0);
+                max_age = Some(max_age.map_or(secs, |m: u64| m.min(secs)));
+            }
+        }
+    }
+    max_age.unwrap_or(DEFAULT_FRESHNESS_SECS)
+}
+
+/// Whether `host` (lowercase) is allowed: any host when the list is empty; otherwise an exact
+/// entry or a `*.` entry for a proper subdomain.
+fn host_allowed(allowed: &[String], host: &str) -> bool {
+    allowed.is_empty()
+        || allowed.iter().any(|entry| {
+            let entry = entry.to_ascii_lowercase();
+            match entry.strip_prefix("*.") {
+                Some(parent) => host
+                    .strip_suffix(parent)
+                    .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+                None => host == entry,
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for value in values {
+            map.append(CACHE_CONTROL, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn freshness_follows_cache_control() {
+        assert_eq!(freshness(&headers(&[])), DEFAULT_FRESHNESS_SECS);
+        assert_eq!(freshness(&headers(&["max-age=60"])), 60);
+        assert_eq!(freshness(&headers(&["public, max-age=\"90\""])), 90);
+        assert_eq!(freshness(&headers(&["max-age=60", "max-age=30"])), 30);
+        assert_eq!(freshness(&headers(&["max-age=oops"])), 0);
+        assert_eq!(freshness(&headers(&["max-age=600, no-store"])), 0);
+        assert_eq!(freshness(&headers(&["No-Cache"])), 0);
+    }
+
+    #[test]
+    fn allowlist_matches_hosts_and_proper_subdomains() {
+        let list = vec![
+            "app.example.com".to_owned(),
+            "*.clients.example.org".to_owned(),
+        ];
+        assert!(host_allowed(&[], "anything.example"));
+        assert!(host_allowed(&list, "app.example.com"));
+        assert!(host_allowed(&list, "a.clients.example.org"));
+        assert!(host_allowed(&list, "a.b.clients.example.org"));
+        assert!(!host_allowed(&list, "clients.example.org"));
+        assert!(!host_allowed(&list, "evilclients.example.org"));
+        assert!(!host_allowed(&list, "app.example.com.evil.test"));
+        assert!(!host_allowed(&list, "other.example.com"));
+    }
+
+    #[test]
+    fn only_application_json_is_a_document() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(!is_json("text/html"));
+        assert!(!is_json("application/jsonx"));
+        assert!(!is_json(""));
+    }
+}

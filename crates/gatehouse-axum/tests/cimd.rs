@@ -1,0 +1,507 @@
+//! Client ID Metadata Documents against a real local HTTPS server: a good document completes the
+//! flow (authorize → token → refresh), and each fetching rule refuses its case.
+//!
+//! The HTTPS server uses `tests/fixtures/test-server.pem`, issued for `localhost`/127.0.0.1/::1 by
+//! `tests/fixtures/test-ca.pem` (a CA made for these tests; its key was discarded). Only the test
+//! configuration trusts it, through the named dangerous setting
+//! `client_id_metadata_documents.dangerous_extra_root_certificate`, and loopback documents are
+//! allowed only through `dangerous_allow_loopback`: both are refused for a non-loopback issuer.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use gatehouse_axum::{Config, Gatehouse, LoginMode};
+use gatehouse_store::sealing::EncryptionKey;
+use gatehouse_store::{AnyStore, MemoryBackend};
+use reqwest::StatusCode;
+use reqwest::header::LOCATION;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const REDIRECT: &str = "http://127.0.0.1:33418/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What the document server answers for one path: status, headers, body.
+type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
+
+/// An HTTPS server on 127.0.0.1 that serves client documents and counts requests per path.
+struct DocumentServer {
+    port: u16,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl DocumentServer {
+    async fn start() -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(fixture("test-server.pem"))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let key = PrivateKeyDer::from_pem_file(fixture("test-server.key")).unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(Mutex::new(HashMap::new()));
+        let counter = Arc::clone(&hits);
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                let counter = Arc::clone(&counter);
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                        if tls.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head);
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                    *counter.lock().unwrap().entry(path.clone()).or_insert(0) += 1;
+                    let (status, headers, body) = answer(port, &path);
+                    let mut response = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+                    for (name, value) in &headers {
+                        response.push_str(&format!("{name}: {value}\r\n"));
+                    }
+                    if !path.starts_with("/endless") {
+                        response.push_str(&format!("Content-Length: {}\r\n", body.len()));
+                    }
+                    response.push_str("\r\n");
+                    let _ = tls.write_all(response.as_bytes()).await;
+                    let _ = tls.write_all(&body).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        Self { port, hits }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.port)
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+fn document(client_id: &str) -> Value {
+    json!({
+        "client_id": client_id,
+        "client_name": "Document Client",
+        "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_method": "none"
+    })
+}
+
+fn json_answer(value: &Value, cache: &str) -> Answer {
+    (
+        200,
+        vec![
+            ("Content-Type", "application/json".into()),
+            ("Cache-Control", cache.into()),
+        ],
+        value.to_string().into_bytes(),
+    )
+}
+
+/// The documents, by path.
+fn answer(port: u16, path: &str) -> Answer {
+    let own = format!("https://localhost:{port}{path}");
+    match path {
+        "/good.json" | "/other.json" => json_answer(&document(&own), "max-age=60"),
+        "/redirect.json" => (
+            302,
+            vec![("Location", format!("https://localhost:{port}/good.json"))],
+            Vec::new(),
+        ),
+        "/big.json" => {
+            let mut doc = document(&own);
+            doc["padding"] = Value::String("x".repeat(6000));
+            json_answer(&doc, "max-age=60")
+        }
+        // No Content-Length: the cap must hold while reading.
+        "/endless.json" => (
+            200,
+            vec![("Content-Type", "application/json".into())],
+            format!(
+                "{{\"client_id\":\"{own}\",\"padding\":\"{}\"}}",
+                "y".repeat(50_000)
+            )
+            .into_bytes(),
+        ),
+        "/html.json" => (
+            200,
+            vec![("Content-Type", "text/html".into())],
+            document(&own).to_string().into_bytes(),
+        ),
+        "/mismatch.json" => json_answer(
+            &document(&format!("https://localhost:{port}/good.json")),
+            "max-age=60",
+        ),
+        "/secret.json" => {
+            let mut doc = document(&own);
+            doc["token_endpoint_auth_method"] = json!("client_secret_basic");
+            json_answer(&doc, "max-age=60")
+        }
+        "/unnamed.json" => {
+            let mut doc = document(&own);
+            doc.as_object_mut().unwrap().remove("client_name");
+            json_answer(&doc, "max-age=60")
+        }
+        "/broken.json" => (500, Vec::new(), b"oops".to_vec()),
+        _ => (404, Vec::new(), Vec::new()),
+    }
+}
+
+struct Server {
+    issuer: String,
+    http: reqwest::Client,
+}
+
+async fn gatehouse(edit: impl FnOnce(&mut Config)) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut config = Config::demo(address);
+    config.database = "memory".into();
+    config.login.mode = LoginMode::AutoApprove;
+    config.login.auto_approve_subject = "alice".into();
+    config.rate_limits.enabled = false;
+    config.client_id_metadata_documents.dangerous_allow_loopback = true;
+    config
+        .client_id_metadata_documents
+        .dangerous_extra_root_certificate = Some(fixture("test-ca.pem"));
+    edit(&mut config);
+    let gatehouse = Gatehouse::with_store(
+        config,
+        AnyStore::Memory(Box::new(MemoryBackend::new())),
+        EncryptionKey::generate().unwrap(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let router = gatehouse
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Server {
+        issuer: format!("http://{address}"),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+impl Server {
+    async fn authorize(&self, client_id: &str) -> reqwest::Response {
+        let url = format!(
+            "{}/authorize?response_type=code&client_id={}&redirect_uri={}&code_challenge={CHALLENGE}&code_challenge_method=S256&state=s1&scope=mcp:tools",
+            self.issuer,
+            encode(client_id),
+            encode(REDIRECT)
+        );
+        self.http.get(url).send().await.unwrap()
+    }
+
+    /// The refusal page's text for `client_id`, checking its status.
+    async fn refusal(&self, client_id: &str, status: StatusCode) -> String {
+        let response = self.authorize(client_id).await;
+        assert_eq!(response.status(), status, "{client_id}");
+        assert!(
+            response.headers().get(LOCATION).is_none(),
+            "never redirected"
+        );
+        response.text().await.unwrap()
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/token", self.issuer))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form)
+                    .finish(),
+            )
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+}
+
+fn code_of(response: &reqwest::Response) -> String {
+    let location = response.headers()[LOCATION].to_str().unwrap();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    let query = location.split_once('?').unwrap().1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+#[tokio::test]
+async fn a_good_document_completes_the_flow_and_is_cached() {
+    let documents = DocumentServer::start().await;
+    let server = gatehouse(|_| {}).await;
+    let metadata: Value = server
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            server.issuer
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["client_id_metadata_document_supported"], true);
+
+    let client_id = documents.url("/good.json");
+    let response = server.authorize(&client_id).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let code = code_of(&response);
+    let (status, tokens) = server
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client_id),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let payload = access.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &<base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(payload).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["client_id"], client_id.as_str());
+
+    let (status, refreshed) = server
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &client_id),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+
+    // A second authorization within max-age: no second fetch.
+    let response = server.authorize(&client_id).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(documents.hits("/good.json"), 1, "fetched once, then cached");
+
+    // The document names one client: another client's URL cannot redeem this one's code.
+    let code = code_of(&server.authorize(&client_id).await);
+    let (status, error) = server
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", &documents.url("/other.json")),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn each_fetching_rule_refuses_its_case() {
+    let documents = DocumentServer::start().await;
+    let server = gatehouse(|_| {}).await;
+    let cases = [
+        ("/redirect.json", StatusCode::BAD_REQUEST, "redirect"),
+        (
+            "/big.json",
+            StatusCode::BAD_REQUEST,
+            "larger than 5120 bytes",
+        ),
+        (
+            "/endless.json",
+            StatusCode::BAD_REQUEST,
+            "larger than 5120 bytes",
+        ),
+        ("/html.json", StatusCode::BAD_REQUEST, "application/json"),
+        ("/missing.json", StatusCode::BAD_REQUEST, "HTTP status 404"),
+        (
+            "/broken.json",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "HTTP status 500",
+        ),
+    ];
+    for (path, status, reason) in cases {
+        let page = server.refusal(&documents.url(path), status).await;
+        assert!(page.contains(reason), "{path}: {page}");
+    }
+    // draft §4.1: client_id equals the URL; no shared-secret methods; MCP: client_name required.
+    let page = server
+        .refusal(&documents.url("/mismatch.json"), StatusCode::BAD_REQUEST)
+        .await;
+    assert!(page.contains("client_id"), "{page}");
+    let page = server
+        .refusal(&documents.url("/secret.json"), StatusCode::BAD_REQUEST)
+        .await;
+    assert!(page.contains("client_secret_basic"), "{page}");
+    let page = server
+        .refusal(&documents.url("/unnamed.json"), StatusCode::BAD_REQUEST)
+        .await;
+    assert!(page.contains("client_name"), "{page}");
+    // Failures are never cached: each attempt fetched again.
+    server
+        .refusal(&documents.url("/html.json"), StatusCode::BAD_REQUEST)
+        .await;
+    assert_eq!(documents.hits("/html.json"), 2);
+
+    // The token endpoint cannot be used with a refused document either.
+    let (status, error) = server
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", &documents.url("/secret.json")),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{error}");
+    assert_eq!(error["error"], "invalid_client");
+}
+
+#[tokio::test]
+async fn private_and_special_use_addresses_are_refused() {
+    let documents = DocumentServer::start().await;
+    // Even with loopback allowed for the test, other special-use addresses are not.
+    let server = gatehouse(|_| {}).await;
+    for url in [
+        "https://10.0.0.1/client.json",
+        "https://192.168.1.10/client.json",
+        "https://169.254.169.254/latest/meta-data",
+        "https://100.64.0.1/client.json",
+        "https://[fd00::1]/client.json",
+        "https://[::ffff:10.0.0.1]/client.json",
+        "https://0.0.0.0/client.json",
+    ] {
+        let page = server.refusal(url, StatusCode::BAD_REQUEST).await;
+        assert!(page.contains("private or special-use"), "{url}: {page}");
+    }
+
+    // Without the dangerous setting, loopback is refused too: as an IP literal, and as a name
+    // whose resolved addresses are checked (`localhost`).
+    let strict = gatehouse(|config| {
+        config.client_id_metadata_documents.dangerous_allow_loopback = false;
+    })
+    .await;
+    let literal = format!("https://127.0.0.1:{}/good.json", documents.port);
+    let page = strict.refusal(&literal, StatusCode::BAD_REQUEST).await;
+    assert!(page.contains("private or special-use"), "{page}");
+    let page = strict
+        .refusal(&documents.url("/good.json"), StatusCode::BAD_REQUEST)
+        .await;
+    assert!(page.contains("resolves to"), "{page}");
+    assert_eq!(documents.hits("/good.json"), 0, "never connected");
+}
+
+#[tokio::test]
+async fn the_certificate_must_be_trusted() {
+    let documents = DocumentServer::start().await;
+    let server = gatehouse(|config| {
+        config
+            .client_id_metadata_documents
+            .dangerous_extra_root_certificate = None;
+    })
+    .await;
+    let page = server
+        .refusal(
+            &documents.url("/good.json"),
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+        .await;
+    assert!(page.contains("could not be fetched"), "{page}");
+}
+
+#[tokio::test]
+async fn the_allowlist_and_the_switch_are_honoured() {
+    let documents = DocumentServer::start().await;
+    let listed = gatehouse(|config| {
+        config.client_id_metadata_documents.allowed_hosts = vec!["*.example.com".into()];
+    })
+    .await;
+    let page = listed
+        .refusal(&documents.url("/good.json"), StatusCode::BAD_REQUEST)
+        .await;
+    assert!(page.contains("localhost are not accepted"), "{page}");
+
+    let off = gatehouse(|config| config.client_id_metadata_documents.enabled = false).await;
+    let metadata: Value = off
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            off.issuer
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["client_id_metadata_document_supported"], false);
+    let response = off.authorize(&documents.url("/good.json")).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(documents.hits("/good.json"), 0);
+}
+
+#[test]
+fn dangerous_settings_are_refused_for_a_real_issuer() {
+    let mut config = Config::demo("127.0.0.1:8080".parse().unwrap());
+    config.issuer = "https://auth.example.com".into();
+    config.client_id_metadata_documents.dangerous_allow_loopback = true;
+    let error = config.validate().unwrap_err().to_string();
+    assert!(error.contains("dangerous_allow_loopback"), "{error}");
+    config.client_id_metadata_documents.dangerous_allow_loopback = false;
+    config
+        .client_id_metadata_documents
+        .dangerous_extra_root_certificate = Some("x.pem".into());
+    let error = config.validate().unwrap_err().to_string();
+    assert!(
+        error.contains("dangerous_extra_root_certificate"),
+        "{error}"
+    );
+}
