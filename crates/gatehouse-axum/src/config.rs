@@ -282,9 +282,16 @@ pub struct Resource {
     /// Tool name → required scope.
     #[serde(default)]
     pub tool_scopes: BTreeMap<String, String>,
+    /// Whether `tools/list` answers show only the tools the caller's scopes allow (with
+    /// `tool_scopes`).
+    #[serde(default = "defaults::yes")]
+    pub filter_tools_list: bool,
 }
 
 mod defaults {
+    pub(super) fn yes() -> bool {
+        true
+    }
     pub(super) fn listen() -> String {
         "127.0.0.1:8080".into()
     }
@@ -338,6 +345,7 @@ impl Config {
                 tool_scopes: [("admin_reset".to_owned(), "mcp:admin".to_owned())]
                     .into_iter()
                     .collect(),
+                filter_tools_list: true,
             }],
         }
     }

@@ -18,10 +18,12 @@ use crate::documents::{ClientDocuments, DocumentSetupError};
 use crate::events::Hook;
 use crate::keys::{KeyRing, KeyRingError, RotationPolicy};
 use crate::limits::Limits;
+use crate::resources::{self, BuiltinServer, Protected, StoreRevocation};
 use crate::session::Sessions;
 use crate::{
     authorize, connected, cors, discovery, health, limits, management, registration, token,
 };
+use gatehouse_guard::{Guard, SharedKeys};
 
 /// Request bodies above this are refused with 413: every legitimate request here is a small
 /// form or JSON document.
@@ -62,6 +64,11 @@ pub(crate) struct AppState {
     pub(crate) limits: Option<Limits>,
     /// The issuer's path without a trailing slash (`""` for an origin): where endpoints live.
     pub(crate) prefix: String,
+    /// The verifying keys the guards of the resources served here trust: replaced whenever
+    /// the key ring is.
+    guard_keys: SharedKeys,
+    /// The resources served here, each behind its guard.
+    protected: Vec<Protected>,
 }
 
 impl AppState {
@@ -101,6 +108,7 @@ impl AppState {
     async fn maintain_keys(&self) -> Result<(), StartError> {
         let ring =
             KeyRing::maintain(self.store(), &self.vault, self.rotation_policy()?, now()).await?;
+        self.guard_keys.replace(ring.verifying().clone());
         match self.keys.write() {
             Ok(mut keys) => *keys = Arc::new(ring),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
@@ -121,6 +129,8 @@ pub struct Extensions {
     pub authenticator: Option<Box<dyn Authenticator>>,
     /// Called for every security event.
     pub hooks: Vec<Box<dyn Hook>>,
+    /// The built-in MCP servers this program offers, by the name `[[resources]] builtin` uses.
+    pub builtins: std::collections::BTreeMap<String, BuiltinServer>,
 }
 
 /// The authorization server. Cheap to clone.
@@ -186,6 +196,15 @@ impl Gatehouse {
             vault.derive("gatehouse session cookie"),
             config.issuer.starts_with("https://"),
         );
+        let guard_keys = SharedKeys::new(keys.verifying().clone());
+        let revocation = StoreRevocation::default();
+        let protected = resources::build(
+            &config,
+            &prefix,
+            &guard_keys,
+            &revocation,
+            &extensions.builtins,
+        )?;
         let (audit, audit_queue) = tokio::sync::mpsc::channel(crate::events::AUDIT_QUEUE);
         let state = Arc::new(AppState {
             config,
@@ -199,7 +218,10 @@ impl Gatehouse {
             policy: ClientMetadataPolicy::new(),
             limits,
             prefix,
+            guard_keys,
+            protected,
         });
+        revocation.bind(&state);
         tokio::spawn(crate::events::audit_writer(
             Arc::downgrade(&state),
             audit_queue,
@@ -262,6 +284,19 @@ impl Gatehouse {
             ))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .with_state(Arc::clone(&self.state))
+            // The protected resources: their own guard, limits and body bounds, not the
+            // authorization server's.
+            .merge(resources::router(&self.state.protected))
+    }
+
+    /// The guards of the resources served here, in configuration order (for embedding a
+    /// resource in another router).
+    pub fn guards(&self) -> Vec<Guard> {
+        self.state
+            .protected
+            .iter()
+            .map(|p| p.guard.clone())
+            .collect()
     }
 
     /// Applies the signing-key rotation schedule now (the background task does it every minute).

@@ -1,0 +1,103 @@
+//! The built-in demo MCP server (`builtin = "demo"`, and `/mcp` under `gatehouse serve --demo`),
+//! written with the official Rust MCP SDK (`rmcp`) over Streamable HTTP. Three tools:
+//!
+//! - `echo`: returns its `text` argument;
+//! - `whoami`: the caller as the guard verified it (subject, client, scopes);
+//! - `admin_reset`: does nothing harmful; under `--demo` it needs `mcp:admin`
+//!   (`tool_scopes`), to show per-tool scopes and step-up authorization.
+//!
+//! The guard runs in front; this server never sees a token, only the verified
+//! [`Principal`](gatehouse_guard::Principal) in the request's extensions, which `rmcp` hands to
+//! tools as the HTTP request parts.
+
+use std::sync::Arc;
+
+use gatehouse_guard::Principal;
+use rmcp::handler::server::tool::Extension;
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
+use serde::{Deserialize, Serialize};
+
+use crate::resources::BuiltinServer;
+
+/// The demo server's state: none beyond its tool table.
+#[derive(Debug, Clone)]
+struct Demo;
+
+/// `echo`'s argument.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct EchoArguments {
+    /// The text to send back.
+    text: String,
+}
+
+/// `whoami`'s answer.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+struct WhoAmI {
+    /// `sub`: who signed in.
+    subject: String,
+    /// The client the token was issued to.
+    client_id: String,
+    /// The token's scopes.
+    scopes: Vec<String>,
+}
+
+#[tool_router]
+impl Demo {
+    #[tool(description = "Returns its `text` argument unchanged.")]
+    fn echo(&self, Parameters(EchoArguments { text }): Parameters<EchoArguments>) -> String {
+        text
+    }
+
+    #[tool(
+        description = "Tells who is calling: the subject, client and scopes the guard verified."
+    )]
+    fn whoami(
+        &self,
+        Extension(parts): Extension<axum::http::request::Parts>,
+    ) -> Result<Json<WhoAmI>, ErrorData> {
+        let principal = parts.extensions.get::<Principal>().ok_or_else(|| {
+            ErrorData::internal_error("the demo server runs only behind the guard", None)
+        })?;
+        Ok(Json(WhoAmI {
+            subject: principal.subject().to_owned(),
+            client_id: principal.client_id().to_owned(),
+            scopes: principal
+                .scopes()
+                .iter()
+                .map(|scope| scope.as_str().to_owned())
+                .collect(),
+        }))
+    }
+
+    #[tool(
+        description = "Pretends to reset the server (nothing happens). Needs the mcp:admin scope under --demo."
+    )]
+    fn admin_reset(&self) -> String {
+        "Nothing was reset: this is the demo server. You did have the scope to ask.".to_owned()
+    }
+}
+
+#[tool_handler(
+    name = "gatehouse-demo",
+    instructions = "The Gatehouse demo MCP server: echo, whoami and admin_reset (which needs mcp:admin)."
+)]
+impl ServerHandler for Demo {}
+
+/// The demo server as a tower service for a resource whose URI has the host `hosts` answer to
+/// (rmcp checks `Host` against them, against DNS rebinding).
+pub(crate) fn server(hosts: Vec<String>) -> BuiltinServer {
+    let config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts);
+    let service = StreamableHttpService::new(
+        || Ok(Demo),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    BuiltinServer::new(
+        <_ as tower::ServiceExt<axum::extract::Request>>::map_response(service, |response| {
+            response.map(axum::body::Body::new)
+        }),
+    )
+}

@@ -1,0 +1,258 @@
+//! The protected resources this process serves (`[[resources]]` with `upstream` or `builtin`):
+//! each behind a `gatehouse-guard` [`Guard`] that shares the authorization server's keys and
+//! deny list, so a rotated-in key is trusted at once and a revoked token is refused from the next
+//! request on, with its RFC 9728 metadata at the path-inserted well-known URL (and the first
+//! resource's also at the root, `/.well-known/oauth-protected-resource`).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, OnceLock, Weak};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::response::Response;
+use axum::routing::any;
+use futures_util::future::BoxFuture;
+use gatehouse_guard::{Guard, RevocationCheck, RevocationError, SharedKeys, Verification};
+use gatehouse_resource_indicators::ResourceUri;
+
+use crate::config::{Config, ConfigError};
+use crate::gateway::{self, Gateway};
+use crate::state::AppState;
+
+/// A built-in MCP server a program offers for `builtin = "NAME"` (the `gatehouse` binary offers
+/// `"demo"`): any tower service over axum requests. The guard runs in front of it and puts the
+/// verified `gatehouse_guard::Principal` into the request's extensions.
+pub type BuiltinServer = tower::util::BoxCloneSyncService<Request, Response, Infallible>;
+
+/// What serves a protected resource.
+#[derive(Clone)]
+enum Target {
+    Upstream(Gateway),
+    Builtin(BuiltinServer),
+}
+
+/// One protected resource served here.
+#[derive(Clone)]
+pub(crate) struct Protected {
+    pub(crate) guard: Guard,
+    path: String,
+    target: Target,
+}
+
+/// The deny list of the store, as the guard's revocation hook. It reaches the server state
+/// through a late-bound weak reference: the guards are built before the state that owns them.
+#[derive(Clone, Default)]
+pub(crate) struct StoreRevocation {
+    state: Arc<OnceLock<Weak<AppState>>>,
+}
+
+impl StoreRevocation {
+    pub(crate) fn bind(&self, state: &Arc<AppState>) {
+        let _ = self.state.set(Arc::downgrade(state));
+    }
+}
+
+impl RevocationCheck for StoreRevocation {
+    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let state = self
+                .state
+                .get()
+                .and_then(Weak::upgrade)
+                .ok_or_else(|| RevocationError::new("the authorization server is stopping"))?;
+            gatehouse_store::is_access_token_revoked_cached(state.store(), jti)
+                .await
+                .map_err(|e| RevocationError::new(e.to_string()))
+        })
+    }
+}
+
+/// Paths of the authorization server a resource may not take (relative to the issuer's path).
+const SERVER_PATHS: [&str; 9] = [
+    "/authorize",
+    "/token",
+    "/introspect",
+    "/revoke",
+    "/register",
+    "/connected-apps",
+    "/healthz",
+    "/readyz",
+    "/",
+];
+
+/// Builds the guard of every resource served here, checking what the configuration alone
+/// cannot: that each `builtin` exists in `builtins`, and that no two things claim one path.
+pub(crate) fn build(
+    config: &Config,
+    prefix: &str,
+    keys: &SharedKeys,
+    revocation: &StoreRevocation,
+    builtins: &BTreeMap<String, BuiltinServer>,
+) -> Result<Vec<Protected>, ConfigError> {
+    let mut protected = Vec::new();
+    let mut paths: Vec<String> = SERVER_PATHS
+        .iter()
+        .map(|path| format!("{prefix}{path}"))
+        .collect();
+    for (i, entry) in config.resources.iter().enumerate() {
+        let key = |field: &str| format!("resources[{i}].{field}");
+        let invalid = |field: &str, reason: String| ConfigError::Value {
+            key: key(field),
+            reason,
+        };
+        let target = match (&entry.upstream, &entry.builtin) {
+            (Some(upstream), _) => {
+                Target::Upstream(Gateway::new(upstream).map_err(|e| invalid("upstream", e))?)
+            }
+            (None, Some(name)) => match builtins.get(name) {
+                Some(server) => Target::Builtin(server.clone()),
+                #[cfg(feature = "demo")]
+                None if name == "demo" => {
+                    Target::Builtin(crate::demo_mcp::server(vec![resource_host(
+                        &entry.resource,
+                    )]))
+                }
+                None => {
+                    return Err(invalid(
+                        "builtin",
+                        format!("this program has no built-in server named {name:?}"),
+                    ));
+                }
+            },
+            (None, None) => continue,
+        };
+        let resource =
+            ResourceUri::parse(&entry.resource).map_err(|e| invalid("resource", e.to_string()))?;
+        let path = resource_path(resource.as_str());
+        if path.starts_with("/.well-known/") || paths.contains(&path) {
+            return Err(invalid(
+                "resource",
+                format!("its path {path} is already served by this server"),
+            ));
+        }
+        paths.push(path.clone());
+        let mut builder = Guard::builder(
+            config.issuer.clone(),
+            entry.resource.clone(),
+            Verification::key_source(keys.clone()),
+        )
+        .scopes_supported(entry.scopes_supported.iter().cloned())
+        .required_scopes(entry.required_scopes.iter().cloned())
+        .leeway_secs(config.guard.leeway_secs)
+        .filter_tools_list(entry.filter_tools_list)
+        .revocation(revocation.clone());
+        for (tool, scope) in &entry.tool_scopes {
+            builder = builder.tool_scope(tool.clone(), scope.clone());
+        }
+        let guard = builder
+            .build()
+            .map_err(|e| invalid("tool_scopes", e.to_string()))?;
+        protected.push(Protected {
+            guard,
+            path,
+            target,
+        });
+    }
+    Ok(protected)
+}
+
+/// The host of a resource URI (without port or brackets' contents changed), for servers that
+/// check the `Host` header.
+#[cfg(feature = "demo")]
+fn resource_host(resource: &str) -> String {
+    let after_scheme = resource
+        .split_once("://")
+        .map_or(resource, |(_, rest)| rest);
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    gatehouse_types::uri::split_authority(authority)
+        .host
+        .to_owned()
+}
+
+/// The path a resource URI is served at: its path, `/` when it has none, without the query.
+fn resource_path(resource: &str) -> String {
+    let after_scheme = resource
+        .split_once("://")
+        .map_or(resource, |(_, rest)| rest);
+    let path = after_scheme
+        .find('/')
+        .and_then(|start| after_scheme.get(start..))
+        .unwrap_or("/");
+    path.split(['?', '#']).next().unwrap_or("/").to_owned()
+}
+
+/// The routes of the protected resources and their metadata documents.
+pub(crate) fn router(protected: &[Protected]) -> Router {
+    let mut router = Router::new();
+    for (i, resource) in protected.iter().enumerate() {
+        let guarded = match &resource.target {
+            Target::Upstream(gateway) => Router::new()
+                .route(&resource.path, any(gateway::forward))
+                .with_state(gateway.clone()),
+            Target::Builtin(server) => Router::new().route_service(&resource.path, server.clone()),
+        };
+        router = router
+            .merge(guarded.route_layer(resource.guard.clone()))
+            .merge(resource.guard.metadata_router());
+        if i == 0 && resource.guard.metadata_path() != "/.well-known/oauth-protected-resource" {
+            // The root document: for clients that look there first (RFC 9728 §3.1 allows it
+            // for the host's default resource).
+            let root = Router::new().merge(resource.guard.metadata_router());
+            router = router.route_service(
+                "/.well-known/oauth-protected-resource",
+                RootMetadata {
+                    inner: root,
+                    path: resource.guard.metadata_path().to_owned(),
+                },
+            );
+        }
+    }
+    router
+}
+
+/// Serves the default resource's document at the root well-known path by rewriting the path
+/// to the document's own.
+#[derive(Clone)]
+struct RootMetadata {
+    inner: Router,
+    path: String,
+}
+
+impl tower::Service<Request> for RootMetadata {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let router = self.inner.clone();
+        if let Ok(uri) = self.path.parse() {
+            *request.uri_mut() = uri;
+        }
+        Box::pin(async move {
+            use tower::ServiceExt;
+            router.oneshot(request).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_are_served_at_their_path() {
+        assert_eq!(resource_path("https://mcp.example.com/mcp"), "/mcp");
+        assert_eq!(resource_path("https://mcp.example.com"), "/");
+        assert_eq!(resource_path("https://mcp.example.com/"), "/");
+        assert_eq!(resource_path("http://127.0.0.1:8080/a/mcp"), "/a/mcp");
+        assert_eq!(resource_path("https://h/mcp?x=1"), "/mcp");
+    }
+}

@@ -1,0 +1,494 @@
+//! Protected resources served by the authorization server's process, over real HTTP: the
+//! built-in demo MCP server behind the guard (challenges, per-tool scopes and step-up, revocation
+//! from the next request on, RFC 9728 metadata) and gateway mode in front of another server
+//! (no token passthrough, identity headers, streaming).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::HeaderMap;
+use gatehouse_axum::{Config, Gatehouse, LoginMode};
+use gatehouse_store::sealing::EncryptionKey;
+use gatehouse_store::{AnyStore, MemoryBackend};
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, WWW_AUTHENTICATE};
+use serde_json::{Value, json};
+
+const REDIRECT: &str = "http://127.0.0.1:33418/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    client_id: String,
+}
+
+async fn server(edit: impl FnOnce(&mut Config, &str)) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let base = format!("http://{address}");
+    let mut config = Config::demo(address);
+    config.database = "memory".into();
+    config.login.mode = LoginMode::AutoApprove;
+    config.login.auto_approve_subject = "alice".into();
+    config.rate_limits.enabled = false;
+    edit(&mut config, &base);
+    let gatehouse = Gatehouse::with_store(
+        config,
+        AnyStore::Memory(Box::new(MemoryBackend::new())),
+        EncryptionKey::generate().unwrap(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let router = gatehouse
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let registered: Value = http
+        .post(format!("{base}/register"))
+        .json(&json!({
+            "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"], "client_name": "Tester"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Server {
+        base,
+        http,
+        client_id: registered["client_id"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+impl Server {
+    /// An access token for `scope` through the whole flow (auto-approve).
+    async fn token(&self, scope: &str) -> String {
+        let url = format!(
+            "{}/authorize?response_type=code&client_id={}&redirect_uri={}&code_challenge={CHALLENGE}&code_challenge_method=S256&scope={}&resource={}",
+            self.base,
+            self.client_id,
+            encode(REDIRECT),
+            encode(scope),
+            encode(&format!("{}/mcp", self.base)),
+        );
+        let response = self.http.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+        let code = form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+                ("client_id", self.client_id.as_str()),
+            ])
+            .finish();
+        let tokens: Value = self
+            .http
+            .post(format!("{}/token", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn revoke(&self, token: &str) {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("token", token), ("client_id", self.client_id.as_str())])
+            .finish();
+        let response = self
+            .http
+            .post(format!("{}/revoke", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    /// One JSON-RPC message to `/mcp`.
+    async fn mcp(
+        &self,
+        token: Option<&str>,
+        session: Option<&str>,
+        message: Value,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}/mcp", self.base))
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&message);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Initializes an MCP session; its id.
+    async fn session(&self, token: &str) -> String {
+        let response = self
+            .mcp(
+                Some(token),
+                None,
+                json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": "test", "version": "1"}}}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let session = response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let answer = rpc_result(response).await;
+        assert_eq!(answer["result"]["serverInfo"]["name"], "gatehouse-demo");
+        let response = self
+            .mcp(
+                Some(token),
+                Some(&session),
+                json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        session
+    }
+
+    async fn call(
+        &self,
+        token: &str,
+        session: &str,
+        tool: &str,
+        arguments: Value,
+    ) -> reqwest::Response {
+        self.mcp(
+            Some(token),
+            Some(session),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                   "params": {"name": tool, "arguments": arguments}}),
+        )
+        .await
+    }
+}
+
+/// The JSON-RPC answer in a JSON or SSE response.
+async fn rpc_result(response: reqwest::Response) -> Value {
+    let text = response.text().await.unwrap();
+    if let Ok(value) = serde_json::from_str(&text) {
+        return value;
+    }
+    text.lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+        .find(|message| message.get("id").is_some())
+        .unwrap_or_else(|| panic!("no JSON-RPC answer in {text}"))
+}
+
+fn challenge(response: &reqwest::Response) -> String {
+    response.headers()[WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_demo_server_behind_the_guard() {
+    let server = server(|config, base| config.resources[0].resource = format!("{base}/mcp")).await;
+    let metadata_url = format!("{}/.well-known/oauth-protected-resource/mcp", server.base);
+
+    // RFC 9728 §5.1 / MCP: no token, a challenge naming the metadata.
+    let response = server
+        .mcp(
+            None,
+            None,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let header = challenge(&response);
+    assert!(header.starts_with("Bearer "), "{header}");
+    assert!(
+        header.contains(&format!("resource_metadata=\"{metadata_url}\"")),
+        "{header}"
+    );
+
+    // The document it names, and the root one.
+    for url in [
+        metadata_url.clone(),
+        format!("{}/.well-known/oauth-protected-resource", server.base),
+    ] {
+        let document: Value = server
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            document["resource"],
+            format!("{}/mcp", server.base),
+            "{url}"
+        );
+        assert_eq!(document["authorization_servers"][0], server.base);
+        assert_eq!(
+            document["scopes_supported"],
+            json!(["mcp:admin", "mcp:tools"])
+        );
+    }
+
+    let token = server.token("mcp:tools").await;
+    let session = server.session(&token).await;
+    let echoed = rpc_result(
+        server
+            .call(&token, &session, "echo", json!({"text": "hi"}))
+            .await,
+    )
+    .await;
+    assert_eq!(echoed["result"]["content"][0]["text"], "hi", "{echoed}");
+    let me = rpc_result(server.call(&token, &session, "whoami", json!({})).await).await;
+    let me = &me["result"]["structuredContent"];
+    assert_eq!(me["subject"], "alice", "{me}");
+    assert_eq!(me["client_id"], server.client_id.as_str());
+    assert_eq!(me["scopes"], json!(["mcp:tools"]));
+
+    // tools/list shows only what this token may call.
+    let listed = rpc_result(
+        server
+            .mcp(
+                Some(&token),
+                Some(&session),
+                json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
+            )
+            .await,
+    )
+    .await;
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"echo") && !names.contains(&"admin_reset"),
+        "{names:?}"
+    );
+
+    // Per-tool scope: 403 insufficient_scope naming the scopes to step up to.
+    let response = server
+        .call(&token, &session, "admin_reset", json!({}))
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let header = challenge(&response);
+    assert!(header.contains("error=\"insufficient_scope\""), "{header}");
+    assert!(header.contains("scope=\"mcp:admin mcp:tools\""), "{header}");
+    let stepped_up = server.token("mcp:tools mcp:admin").await;
+    let session = server.session(&stepped_up).await;
+    let reset = rpc_result(
+        server
+            .call(&stepped_up, &session, "admin_reset", json!({}))
+            .await,
+    )
+    .await;
+    assert!(
+        reset["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Nothing was reset"),
+        "{reset}"
+    );
+
+    // Revocation: refused from the next request on, though the guard had it cached.
+    server.revoke(&stepped_up).await;
+    let response = server
+        .call(&stepped_up, &session, "echo", json!({"text": "x"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&response).contains("error=\"invalid_token\""));
+
+    // A token in the query string is refused (OAuth 2.1 §5.1.1 / RFC 6750 §2.3).
+    let response = server
+        .http
+        .post(format!("{}/mcp?access_token={token}", server.base))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+/// What the upstream saw of the last request.
+#[derive(Default, Clone)]
+struct Seen(Arc<Mutex<Option<HeaderMap>>>);
+
+async fn upstream() -> (String, Seen) {
+    use axum::response::sse::{Event, Sse};
+    let seen = Seen::default();
+    let recorder = seen.clone();
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let recorder = recorder.clone();
+            async move {
+                *recorder.0.lock().unwrap() = Some(headers);
+                let events = vec![
+                    Ok::<_, std::convert::Infallible>(Event::default().data("first")),
+                    Ok(Event::default().data(format!("echo:{body}"))),
+                ];
+                (
+                    [("mcp-session-id", "upstream-session")],
+                    Sse::new(futures_util::stream::iter(events)),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}/mcp"), seen)
+}
+
+#[tokio::test]
+async fn gateway_mode_forwards_identity_never_the_token() {
+    let (upstream_url, seen) = upstream().await;
+    let server = server(|config, base| {
+        config.resources[0].resource = format!("{base}/mcp");
+        config.resources[0].builtin = None;
+        config.resources[0].upstream = Some(upstream_url.clone());
+    })
+    .await;
+    let token = server.token("mcp:tools").await;
+    let response = server
+        .http
+        .post(format!("{}/mcp", server.base))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-session-id", "client-session")
+        .header("x-gatehouse-subject", "root")
+        .header("x-gatehouse-extra", "forged")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["mcp-session-id"], "upstream-session");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let text = response.text().await.unwrap();
+    assert!(text.contains("data: first"), "{text}");
+    assert!(
+        text.contains(r#"echo:{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+        "{text}"
+    );
+
+    let headers = seen.0.lock().unwrap().clone().unwrap();
+    assert!(
+        headers.get("authorization").is_none(),
+        "no token passthrough"
+    );
+    assert_eq!(headers["x-gatehouse-subject"], "alice");
+    assert_eq!(headers["x-gatehouse-client-id"], server.client_id.as_str());
+    assert_eq!(headers["x-gatehouse-scope"], "mcp:tools");
+    assert_eq!(headers["x-gatehouse-issuer"], server.base.as_str());
+    assert!(
+        headers.get("x-gatehouse-extra").is_none(),
+        "forged identity headers are dropped"
+    );
+    assert_eq!(headers["mcp-session-id"], "client-session");
+
+    // Without a token nothing reaches the upstream.
+    *seen.0.lock().unwrap() = None;
+    let response = server
+        .http
+        .post(format!("{}/mcp", server.base))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(seen.0.lock().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_bad_gateway() {
+    let server = server(|config, base| {
+        config.resources[0].resource = format!("{base}/mcp");
+        config.resources[0].builtin = None;
+        // A port nobody listens on.
+        config.resources[0].upstream = Some("http://127.0.0.1:9/mcp".into());
+    })
+    .await;
+    let token = server.token("mcp:tools").await;
+    let response = server
+        .http
+        .post(format!("{}/mcp", server.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+}
+
+#[tokio::test]
+async fn a_resource_may_not_take_a_server_path() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut config = Config::demo(address);
+    config.database = "memory".into();
+    config.resources[0].resource = format!("http://{address}/token");
+    let error = Gatehouse::with_store(
+        config,
+        AnyStore::Memory(Box::new(MemoryBackend::new())),
+        EncryptionKey::generate().unwrap(),
+        Default::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("resources[0].resource"), "{error}");
+}
