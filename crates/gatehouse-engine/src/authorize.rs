@@ -372,7 +372,13 @@ impl<S: Store> Engine<S> {
                 defaults.insert(scope.clone());
             }
         }
-        if let Some(registered) = client.metadata.scope() {
+        // A registered `scope` (RFC 7591 §2) limits what a vetted client may ask for. For a
+        // client that registered or described itself it limits nothing (it could register again
+        // with any scope), and honouring it would break MCP step-up authorization: SDKs
+        // register with the first challenge's scope (SEP-835) and later re-authorize for more.
+        if let Some(registered) = client.metadata.scope()
+            && client.is_vetted()
+        {
             supported = supported.intersection(registered);
             defaults = defaults.intersection(registered);
         }

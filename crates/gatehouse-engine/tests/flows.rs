@@ -811,13 +811,38 @@ fn oauth21_section_4_1_3_replay_by_another_client_does_not_revoke_the_grant() {
 #[test]
 fn rfc6749_section_3_3_no_grantable_scope_is_invalid_scope() {
     let mut world = World::new();
-    let narrow = world.register(&format!(
+    // An operator registered this client for scopes no resource here has.
+    let narrow = world.register_vetted(&format!(
         r#"{{"redirect_uris":["{REDIRECT}"],"token_endpoint_auth_method":"none","scope":"calendar:read"}}"#
     ));
     let error = world
-        .validate(&world.authorize_params(narrow.client_id.as_str(), &[]))
+        .validate(&world.authorize_params(&narrow, &[]))
         .unwrap_err();
     assert_eq!(error_of(&error).0, "invalid_scope");
+}
+
+#[test]
+fn rfc7591_section_2_registered_scope_limits_vetted_clients_only() {
+    let mut world = World::new();
+    let metadata = format!(
+        r#"{{"redirect_uris":["{REDIRECT}"],"token_endpoint_auth_method":"none","scope":"mcp:tools"}}"#
+    );
+    let vetted = world.register_vetted(&metadata);
+    let request = world
+        .validate(&world.authorize_params(&vetted, &[("scope", "mcp:tools mcp:admin")]))
+        .unwrap();
+    assert_eq!(request.scopes().to_string(), "mcp:tools");
+
+    // A self-registered client's `scope` is its own claim: it could register again with any
+    // other. MCP SDKs register with the first challenge's scope (SEP-835) and step up later
+    // (MCP 2025-11-25, scope challenge handling), so it is not a ceiling.
+    let own = world.register(&metadata);
+    let request = world
+        .validate(
+            &world.authorize_params(own.client_id.as_str(), &[("scope", "mcp:tools mcp:admin")]),
+        )
+        .unwrap();
+    assert_eq!(request.scopes().to_string(), "mcp:admin mcp:tools");
 }
 
 #[test]

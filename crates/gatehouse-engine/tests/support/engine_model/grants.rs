@@ -52,7 +52,8 @@ impl Harness {
     }
 
     /// The scopes the model grants: the requested ones the resources understand (and the client
-    /// registered, if it registered any), or the resources' defaults when none is left.
+    /// registered, if an operator registered it with a scope), or the resources' defaults when
+    /// none is left.
     pub(super) fn grantable(&self, client: usize, resources: &[&str], requested: &str) -> ScopeSet {
         let mut supported = ScopeSet::new();
         let mut defaults = ScopeSet::new();

@@ -83,7 +83,8 @@ pub const CLOCK_STEPS: &[u64] = &[
     1, 5, 9, 10, 11, 30, 300, 599, 600, 601, 3_600, 2_591_999, 2_592_000,
 ];
 
-/// The clients: 0 and 1 public with refresh (1 registered the scope `mcp:tools files:read`),
+/// The clients: 0 and 1 public with refresh (1 registered by an operator with the scope
+/// `mcp:tools files:read`, which limits what it may ask for),
 /// 2 confidential (`client_secret_post`) without the refresh grant, 3 confidential with refresh
 /// and the credential of the resource server of `RESOURCE` (it may introspect that resource's
 /// access tokens).
@@ -375,6 +376,17 @@ impl Harness {
         let mut clients: Vec<Client> = specs
             .into_iter()
             .map(|(metadata, refreshable, scope)| {
+                if scope.is_some() {
+                    // Registered by an operator (public, no secret): its scope is a ceiling
+                    // (RFC 7591 §2). A self-registered client's is not.
+                    return Client {
+                        id: world.register_vetted(&metadata),
+                        secret: None,
+                        refreshable,
+                        registered_scope: scope.map(scopes),
+                        serves: None,
+                    };
+                }
                 let response = world.register(&metadata);
                 Client {
                     id: response.client_id.as_str().to_owned(),

@@ -1,0 +1,149 @@
+//! Where the bearer token may be: the `Authorization` header only
+//! ([RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)).
+//!
+//! MCP 2025-11-25 (token requirements): "MCP client MUST use the Authorization request header
+//! field" and "Access tokens MUST NOT be included in the URI query string"; OAuth 2.1 removed
+//! the query method of RFC 6750 §2.3. A token in the query or in a form body is therefore an
+//! `invalid_request` (RFC 6750 §3.1), not a token to try.
+
+use axum::http::{HeaderMap, header};
+
+use crate::rejection::Rejection;
+
+/// The parameter name of RFC 6750 §2.2 and §2.3.
+const ACCESS_TOKEN_PARAM: &str = "access_token";
+
+/// The token of the `Authorization: Bearer` header, if there is one.
+///
+/// `None` when there is no `Authorization` header or it uses another scheme (RFC 6750 §3.1:
+/// such a request "lacks any authentication information" for this resource). Refused with
+/// `invalid_request`: a token in the query string, two `Authorization` headers, a Bearer
+/// header whose credentials are not a `b64token`.
+pub(crate) fn token<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<&'a str>, Rejection> {
+    if query.is_some_and(query_has_token) {
+        return Err(Rejection::InvalidRequest(
+            "Access tokens must not be sent in the URI query string; use the Authorization header",
+        ));
+    }
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Rejection::InvalidRequest(
+            "The request has more than one Authorization header",
+        ));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| Rejection::InvalidRequest("The Authorization header is malformed"))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("Bearer") {
+        return Ok(None);
+    }
+    // RFC 7235 §2.1 allows several spaces after the scheme; RFC 6750 §2.1 then wants exactly
+    // one b64token.
+    let credentials = rest.trim_start_matches(' ');
+    if !is_b64token(credentials) {
+        return Err(Rejection::InvalidRequest(
+            "The Authorization header is malformed: expected Bearer followed by one token",
+        ));
+    }
+    Ok(Some(credentials))
+}
+
+/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
+/// ([RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)).
+fn is_b64token(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+fn query_has_token(query: &str) -> bool {
+    form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == ACCESS_TOKEN_PARAM)
+}
+
+/// Whether the body is a form ([RFC 6750 §2.2](https://www.rfc-editor.org/rfc/rfc6750#section-2.2)
+/// is the only way a token travels in a body).
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// Refuses a form body carrying `access_token` (RFC 6750 §2.2, which MCP does not allow).
+pub(crate) fn check_form_body(body: &[u8]) -> Result<(), Rejection> {
+    if form_urlencoded::parse(body).any(|(name, _)| name == ACCESS_TOKEN_PARAM) {
+        return Err(Rejection::InvalidRequest(
+            "Access tokens must not be sent in the request body; use the Authorization header",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for value in values {
+            map.append(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn rfc6750_section_2_1_bearer_header() {
+        assert_eq!(
+            token(&headers(&["Bearer abc.def-_~+/=="]), None),
+            Ok(Some("abc.def-_~+/=="))
+        );
+        assert_eq!(token(&headers(&["bearer  abc"]), None), Ok(Some("abc")));
+        assert_eq!(token(&headers(&["Basic abc"]), None), Ok(None));
+        assert_eq!(token(&headers(&[]), None), Ok(None));
+        for bad in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a,b",
+            "Bearer ===",
+            "Bearer a=b",
+        ] {
+            assert!(token(&headers(&[bad]), None).is_err(), "{bad:?}");
+        }
+        assert!(token(&headers(&["Bearer a", "Bearer b"]), None).is_err());
+    }
+
+    #[test]
+    fn rfc6750_section_2_3_query_tokens_are_refused() {
+        assert!(token(&headers(&[]), Some("x=1&access_token=abc")).is_err());
+        assert!(token(&headers(&["Bearer a"]), Some("access%5Ftoken=abc")).is_err());
+        assert_eq!(
+            token(&headers(&["Bearer a"]), Some("x=access_token")),
+            Ok(Some("a"))
+        );
+    }
+
+    #[test]
+    fn rfc6750_section_2_2_form_tokens_are_refused() {
+        assert!(check_form_body(b"a=1&access_token=x").is_err());
+        assert!(check_form_body(b"a=access_token").is_ok());
+    }
+}

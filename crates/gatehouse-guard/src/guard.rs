@@ -1,0 +1,494 @@
+//! The [`Guard`]: one protected resource's configuration and state, built once with
+//! [`GuardBuilder`] and shared by every request. It is the tower [`Layer`].
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use gatehouse_jose::DEFAULT_LEEWAY_SECS;
+use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_resource_metadata::{BearerMethod, ProtectedResourceMetadata, well_known_url};
+use gatehouse_types::{Scope, ScopeSet, UnixTime};
+use tower::Layer;
+
+use crate::cache::TokenCache;
+use crate::introspection::{Expected, Introspector};
+use crate::rejection::{Challenges, Rejection};
+use crate::service::GuardService;
+use crate::tools::ToolScopes;
+use crate::verify::JwtVerifier;
+use crate::{
+    Cors, GuardConfigError, IntrospectionClient, JwksCachePolicy, KeySource, Principal, RemoteJwks,
+    RevocationCheck,
+};
+
+/// Default bound on the request bodies the guard reads (JSON-RPC for per-tool scopes, forms).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Default number of verified tokens remembered.
+pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
+
+/// How the guard verifies access tokens: locally as RFC 9068 JWTs with keys from somewhere, or
+/// by asking the authorization server (RFC 7662).
+pub struct Verification(Plan);
+
+enum Plan {
+    DiscoveredJwks,
+    JwksUri(String),
+    Keys(Arc<dyn KeySource>),
+    Introspection(IntrospectionClient),
+}
+
+impl Verification {
+    /// JWTs, with keys from the `jwks_uri` of the issuer's RFC 8414 metadata (a [`RemoteJwks`]
+    /// with the builder's [`JwksCachePolicy`]).
+    pub fn discovered_jwks() -> Self {
+        Self(Plan::DiscoveredJwks)
+    }
+
+    /// JWTs, with keys from this JWK Set URL.
+    pub fn jwks_uri(url: impl Into<String>) -> Self {
+        Self(Plan::JwksUri(url.into()))
+    }
+
+    /// JWTs, with keys from `source`: a [`StaticKeys`](crate::StaticKeys), a
+    /// [`SharedKeys`](crate::SharedKeys) fed by an authorization server in the same process, a
+    /// [`RemoteJwks`] shared by several guards, or any [`KeySource`].
+    pub fn key_source(source: impl KeySource) -> Self {
+        Self(Plan::Keys(Arc::new(source)))
+    }
+
+    /// Token introspection at the authorization server (RFC 7662).
+    pub fn introspection(client: IntrospectionClient) -> Self {
+        Self(Plan::Introspection(client))
+    }
+}
+
+impl std::fmt::Debug for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Plan::DiscoveredJwks => f.write_str("Verification::DiscoveredJwks"),
+            Plan::JwksUri(uri) => write!(f, "Verification::JwksUri({uri:?})"),
+            Plan::Keys(_) => f.write_str("Verification::KeySource"),
+            Plan::Introspection(client) => write!(f, "Verification::Introspection({client:?})"),
+        }
+    }
+}
+
+type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
+
+/// Builds a [`Guard`]; start with [`Guard::builder`].
+#[must_use]
+pub struct GuardBuilder {
+    issuer: String,
+    resource: String,
+    verification: Verification,
+    required_scopes: Vec<String>,
+    scopes_supported: Vec<String>,
+    tool_scopes: Vec<(String, String)>,
+    filter_tools_list: bool,
+    leeway_secs: u64,
+    token_cache_capacity: usize,
+    max_body_bytes: usize,
+    cors: Cors,
+    resource_name: Option<String>,
+    revocation: Option<Arc<dyn RevocationCheck>>,
+    jwks_cache_policy: JwksCachePolicy,
+    clock: Option<Clock>,
+}
+
+impl GuardBuilder {
+    /// Scopes every request needs (`required_scopes` of the configuration). Advertised in
+    /// `scopes_supported` and in the `scope` of challenges.
+    pub fn required_scopes(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.required_scopes
+            .extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// More scopes to advertise in `scopes_supported` (the required and per-tool scopes are
+    /// advertised anyway).
+    pub fn scopes_supported(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.scopes_supported
+            .extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Calling the MCP tool `tool` (`tools/call` with `params.name` = `tool`) needs `scope`.
+    pub fn tool_scope(mut self, tool: impl Into<String>, scope: impl Into<String>) -> Self {
+        self.tool_scopes.push((tool.into(), scope.into()));
+        self
+    }
+
+    /// Whether `tools/list` responses are filtered down to the tools the caller may call
+    /// (default: no).
+    pub fn filter_tools_list(mut self, filter: bool) -> Self {
+        self.filter_tools_list = filter;
+        self
+    }
+
+    /// Clock skew allowed on `exp`, `nbf` and `iat` (default 5 seconds).
+    pub fn leeway_secs(mut self, secs: u64) -> Self {
+        self.leeway_secs = secs;
+        self
+    }
+
+    /// How many verified JWTs are remembered, so that a session sending the same token on
+    /// every request pays for the signature once (default 10 000; zero disables). Entries never
+    /// outlive the token's `exp`; revocation is checked on every request regardless.
+    pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
+        self.token_cache_capacity = capacity;
+        self
+    }
+
+    /// Bound on request bodies the guard reads (default 4 MiB); larger ones are refused
+    /// with `413`.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// CORS policy (default [`Cors::any_origin`]).
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
+        self
+    }
+
+    /// `resource_name` of the metadata document.
+    pub fn resource_name(mut self, name: impl Into<String>) -> Self {
+        self.resource_name = Some(name.into());
+        self
+    }
+
+    /// A deny list consulted on every request.
+    pub fn revocation(mut self, check: impl RevocationCheck) -> Self {
+        self.revocation = Some(Arc::new(check));
+        self
+    }
+
+    /// How a discovered or configured remote JWKS is cached.
+    pub fn jwks_cache_policy(mut self, policy: JwksCachePolicy) -> Self {
+        self.jwks_cache_policy = policy;
+        self
+    }
+
+    /// The clock for token times (default: the system clock). For tests.
+    pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// The guard, once every setting is valid.
+    pub fn build(self) -> Result<Guard, GuardConfigError> {
+        gatehouse_types::uri::check_issuer_url(&self.issuer).map_err(|e| {
+            GuardConfigError::Issuer {
+                issuer: self.issuer.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let resource_error = |reason: String| GuardConfigError::Resource {
+            resource: self.resource.clone(),
+            reason,
+        };
+        let resource =
+            ResourceUri::parse(&self.resource).map_err(|e| resource_error(e.to_string()))?;
+        let metadata_url =
+            well_known_url(resource.as_str()).map_err(|e| resource_error(e.to_string()))?;
+        let audiences = audiences(&resource);
+
+        let required: ScopeSet = parse_scopes(&self.required_scopes)?.into_iter().collect();
+        let mut tools = ToolScopes::default();
+        for (tool, scope) in self.tool_scopes {
+            tools.insert(tool, parse_scope(&scope)?);
+        }
+        let mut supported = required.clone();
+        for scope in parse_scopes(&self.scopes_supported)?
+            .into_iter()
+            .chain(tools.scopes().cloned())
+        {
+            supported.insert(scope);
+        }
+
+        let metadata = metadata(
+            &resource,
+            &self.issuer,
+            &supported,
+            self.resource_name.as_deref(),
+        )?;
+        let metadata_path = gatehouse_types::uri::split(&metadata_url)
+            .map(|c| c.path.to_owned())
+            .unwrap_or_default();
+
+        let verifier = match self.verification.0 {
+            Plan::DiscoveredJwks => Verifier::Jwt(JwtVerifier::new(
+                Arc::new(RemoteJwks::discover(&self.issuer, self.jwks_cache_policy)?),
+                &self.issuer,
+                &audiences,
+                self.leeway_secs,
+            )),
+            Plan::JwksUri(uri) => Verifier::Jwt(JwtVerifier::new(
+                Arc::new(RemoteJwks::from_uri(&uri, self.jwks_cache_policy)?),
+                &self.issuer,
+                &audiences,
+                self.leeway_secs,
+            )),
+            Plan::Keys(source) => Verifier::Jwt(JwtVerifier::new(
+                source,
+                &self.issuer,
+                &audiences,
+                self.leeway_secs,
+            )),
+            Plan::Introspection(client) => Verifier::Introspection(Introspector::new(
+                client,
+                Expected {
+                    issuer: self.issuer.clone(),
+                    audiences: audiences.clone(),
+                    leeway_secs: self.leeway_secs,
+                },
+            )?),
+        };
+
+        let clock = self
+            .clock
+            .unwrap_or_else(|| Arc::new(|| UnixTime::from(SystemTime::now())));
+        Ok(Guard {
+            shared: Arc::new(Shared {
+                challenges: Challenges::new(metadata_url.clone(), &required),
+                metadata_json: Bytes::from(metadata.to_json()),
+                metadata,
+                metadata_url,
+                metadata_path,
+                issuer: self.issuer,
+                resource,
+                required,
+                supported,
+                tools: Arc::new(tools),
+                filter_tools_list: self.filter_tools_list,
+                max_body_bytes: self.max_body_bytes,
+                verifier,
+                cache: TokenCache::new(self.token_cache_capacity),
+                revocation: self.revocation,
+                cors: self.cors,
+                clock,
+            }),
+        })
+    }
+}
+
+/// The spellings of the resource a token's `aud` may use: the canonical form, and for a
+/// resource without a path also the other of `https://host` and `https://host/`
+/// ([`ResourceUri`]'s one equivalence). Nothing else: `aud` is compared as a string
+/// (RFC 7519 §4.1.3) by every other JWT library too.
+fn audiences(resource: &ResourceUri) -> Vec<String> {
+    let canonical = resource.as_str().to_owned();
+    let components = gatehouse_types::uri::split(&canonical);
+    let other = match components {
+        Some(c) if c.query.is_none() && c.path.is_empty() => Some(format!("{canonical}/")),
+        Some(c) if c.query.is_none() && c.path == "/" => {
+            canonical.strip_suffix('/').map(str::to_owned)
+        }
+        _ => None,
+    };
+    std::iter::once(canonical).chain(other).collect()
+}
+
+fn parse_scope(scope: &str) -> Result<Scope, GuardConfigError> {
+    Scope::new(scope).map_err(|_| GuardConfigError::Scope {
+        scope: scope.to_owned(),
+    })
+}
+
+fn parse_scopes(scopes: &[String]) -> Result<Vec<Scope>, GuardConfigError> {
+    scopes.iter().map(|scope| parse_scope(scope)).collect()
+}
+
+/// The RFC 9728 document: `resource`, `authorization_servers` = the issuer,
+/// `scopes_supported`, `bearer_methods_supported: ["header"]` (the only one MCP allows).
+fn metadata(
+    resource: &ResourceUri,
+    issuer: &str,
+    supported: &ScopeSet,
+    name: Option<&str>,
+) -> Result<ProtectedResourceMetadata, GuardConfigError> {
+    let mut builder = ProtectedResourceMetadata::builder(resource.as_str())
+        .authorization_servers([issuer])
+        .bearer_methods_supported([BearerMethod::Header]);
+    if !supported.is_empty() {
+        builder = builder.scopes_supported(supported.iter().cloned());
+    }
+    if let Some(name) = name {
+        builder = builder.resource_name(name);
+    }
+    let metadata = builder.build();
+    metadata
+        .validate_for_mcp()
+        .map_err(|e| GuardConfigError::Metadata(e.to_string()))?;
+    Ok(metadata)
+}
+
+pub(crate) enum Verifier {
+    Jwt(JwtVerifier),
+    Introspection(Introspector),
+}
+
+/// Everything a request needs, shared.
+pub(crate) struct Shared {
+    pub(crate) issuer: String,
+    pub(crate) resource: ResourceUri,
+    pub(crate) required: ScopeSet,
+    pub(crate) supported: ScopeSet,
+    pub(crate) tools: Arc<ToolScopes>,
+    pub(crate) filter_tools_list: bool,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) verifier: Verifier,
+    pub(crate) cache: TokenCache<Principal>,
+    pub(crate) revocation: Option<Arc<dyn RevocationCheck>>,
+    pub(crate) cors: Cors,
+    pub(crate) challenges: Challenges,
+    pub(crate) metadata: ProtectedResourceMetadata,
+    pub(crate) metadata_json: Bytes,
+    pub(crate) metadata_url: String,
+    pub(crate) metadata_path: String,
+    pub(crate) clock: Clock,
+}
+
+impl Shared {
+    /// The `insufficient_scope` refusal. Its `scope` is what the client should ask for so that
+    /// the retried request succeeds without losing what it has: the resource's required
+    /// scopes, the scopes the operation needs, and the token's scopes this resource knows
+    /// (MCP 2025-11-25, scope challenge handling; RFC 6750 §3.1).
+    pub(crate) fn insufficient_scope(
+        &self,
+        principal: &Principal,
+        needed: impl IntoIterator<Item = Scope>,
+        description: &'static str,
+    ) -> Rejection {
+        let mut scope = self.required.clone();
+        for needed in needed {
+            scope.insert(needed);
+        }
+        for granted in principal.scopes().intersection(&self.supported).iter() {
+            scope.insert(granted.clone());
+        }
+        Rejection::InsufficientScope { scope, description }
+    }
+}
+
+/// The guard of one protected resource: a tower [`Layer`] that verifies bearer tokens, answers
+/// challenges and enforces scopes, plus the resource's RFC 9728 metadata. Cheap to clone.
+#[derive(Clone)]
+pub struct Guard {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("issuer", &self.shared.issuer)
+            .field("resource", &self.shared.resource)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Guard {
+    /// Starts a guard for the protected resource `resource` (its canonical URI, RFC 8707: the
+    /// `aud` of its tokens), whose tokens come from `issuer` (the exact issuer identifier), verified
+    /// as `verification` says.
+    pub fn builder(
+        issuer: impl Into<String>,
+        resource: impl Into<String>,
+        verification: Verification,
+    ) -> GuardBuilder {
+        GuardBuilder {
+            issuer: issuer.into(),
+            resource: resource.into(),
+            verification,
+            required_scopes: Vec::new(),
+            scopes_supported: Vec::new(),
+            tool_scopes: Vec::new(),
+            filter_tools_list: false,
+            leeway_secs: DEFAULT_LEEWAY_SECS,
+            token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            cors: Cors::default(),
+            resource_name: None,
+            revocation: None,
+            jwks_cache_policy: JwksCachePolicy::default(),
+            clock: None,
+        }
+    }
+
+    /// The canonical resource URI.
+    pub fn resource(&self) -> &ResourceUri {
+        &self.shared.resource
+    }
+
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.shared.issuer
+    }
+
+    /// Every scope the resource knows: required, per-tool and configured.
+    pub fn scopes_supported(&self) -> &ScopeSet {
+        &self.shared.supported
+    }
+
+    /// The RFC 9728 metadata document.
+    pub fn metadata(&self) -> &ProtectedResourceMetadata {
+        &self.shared.metadata
+    }
+
+    /// Where the metadata document is served: the resource identifier with
+    /// `/.well-known/oauth-protected-resource` inserted (RFC 9728 §3.1), also the
+    /// `resource_metadata` of every challenge.
+    pub fn metadata_url(&self) -> &str {
+        &self.shared.metadata_url
+    }
+
+    /// The path of [`metadata_url`](Self::metadata_url), where
+    /// [`metadata_router`](Self::metadata_router) serves it.
+    pub fn metadata_path(&self) -> &str {
+        &self.shared.metadata_path
+    }
+
+    /// Forgets every verified token (for instance after removing a compromised key).
+    pub fn clear_cache(&self) {
+        self.shared.cache.clear();
+        if let Verifier::Introspection(introspector) = &self.shared.verifier {
+            introspector.clear_cache();
+        }
+    }
+}
+
+impl<S> Layer<S> for Guard {
+    type Service = GuardService<S>;
+
+    fn layer(&self, inner: S) -> GuardService<S> {
+        GuardService::new(inner, Arc::clone(&self.shared))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn rfc8707_only_the_empty_path_and_slash_are_one_resource() {
+        let of = |s: &str| audiences(&ResourceUri::parse(s).unwrap());
+        assert_eq!(
+            of("https://Host.example"),
+            ["https://host.example", "https://host.example/"]
+        );
+        assert_eq!(
+            of("https://host.example/"),
+            ["https://host.example/", "https://host.example"]
+        );
+        assert_eq!(of("https://host.example/mcp"), ["https://host.example/mcp"]);
+        assert_eq!(
+            of("https://host.example/mcp/"),
+            ["https://host.example/mcp/"]
+        );
+        assert_eq!(of("https://host.example?x=1"), ["https://host.example?x=1"]);
+    }
+}

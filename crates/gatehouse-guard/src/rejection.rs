@@ -1,0 +1,149 @@
+//! Refusals, answered the way MCP clients parse them: a `WWW-Authenticate: Bearer` challenge
+//! ([RFC 6750 §3](https://www.rfc-editor.org/rfc/rfc6750#section-3)) carrying
+//! `resource_metadata` ([RFC 9728 §5.1](https://www.rfc-editor.org/rfc/rfc9728#section-5.1)),
+//! and a small JSON body `{"error":…,"error_description":…}`.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use gatehouse_resource_metadata::BearerChallenge;
+use gatehouse_types::{ErrorCode, ErrorDescription, ErrorResponse, ScopeSet};
+
+/// Why a request is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    /// No bearer token ([RFC 6750 §3.1](https://www.rfc-editor.org/rfc/rfc6750#section-3.1):
+    /// "If the request lacks any authentication information …, the resource server SHOULD NOT
+    /// include an error code").
+    MissingToken,
+    /// `invalid_request` (400): a token in the query or the body, two methods, a malformed
+    /// header, a body the guard cannot read.
+    InvalidRequest(&'static str),
+    /// The body is larger than the guard reads (413).
+    BodyTooLarge,
+    /// `invalid_token` (401): expired, revoked, malformed, for another resource, …
+    InvalidToken(&'static str),
+    /// `insufficient_scope` (403), with every scope the client should ask for.
+    InsufficientScope {
+        scope: ScopeSet,
+        description: &'static str,
+    },
+    /// The guard cannot decide now (JWKS or introspection endpoint unreachable, deny list
+    /// failing): 503, so that a client retries instead of discarding a good token.
+    Unavailable(&'static str),
+}
+
+/// What every challenge of one guard shares, computed once.
+#[derive(Debug, Clone)]
+pub(crate) struct Challenges {
+    resource_metadata: String,
+    missing_token: HeaderValue,
+}
+
+impl Challenges {
+    /// `resource_metadata` must be a URL `BearerChallenge` accepts (checked at build time).
+    pub(crate) fn new(resource_metadata: String, required: &ScopeSet) -> Self {
+        let mut builder = BearerChallenge::builder().resource_metadata(resource_metadata.clone());
+        // MCP 2025-11-25 (scope selection): servers SHOULD name in `scope` what the resource
+        // requires, so that clients ask for no more than that.
+        if !required.is_empty() {
+            builder = builder.scope(required.clone());
+        }
+        let missing_token = header_value(builder);
+        Self {
+            resource_metadata,
+            missing_token,
+        }
+    }
+
+    /// The response for `rejection`.
+    pub(crate) fn respond(&self, rejection: Rejection) -> Response {
+        let (status, code, description, challenge) = match rejection {
+            // The header carries no error code (RFC 6750 §3.1); the JSON body, which no RFC
+            // governs here, still needs one, and `invalid_token` is what MCP SDKs send.
+            Rejection::MissingToken => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidToken,
+                "An access token is required: send it as Authorization: Bearer",
+                Some(self.missing_token.clone()),
+            ),
+            Rejection::InvalidRequest(description) => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                description,
+                Some(self.challenge(ErrorCode::InvalidRequest, description, None)),
+            ),
+            Rejection::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::InvalidRequest,
+                "The request body is larger than this resource accepts",
+                None,
+            ),
+            Rejection::InvalidToken(description) => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidToken,
+                description,
+                Some(self.challenge(ErrorCode::InvalidToken, description, None)),
+            ),
+            Rejection::InsufficientScope { scope, description } => {
+                let challenge =
+                    self.challenge(ErrorCode::InsufficientScope, description, Some(scope));
+                (
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::InsufficientScope,
+                    description,
+                    Some(challenge),
+                )
+            }
+            Rejection::Unavailable(description) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::TemporarilyUnavailable,
+                description,
+                None,
+            ),
+        };
+        let body = serde_json::to_string(&ErrorResponse::new(code).with_description(description))
+            .unwrap_or_default();
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(challenge) = challenge {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+
+    fn challenge(
+        &self,
+        error: ErrorCode,
+        description: &str,
+        scope: Option<ScopeSet>,
+    ) -> HeaderValue {
+        let mut builder = BearerChallenge::builder()
+            .error(error)
+            .error_description(ErrorDescription::sanitized(description))
+            .resource_metadata(self.resource_metadata.clone());
+        if let Some(scope) = scope {
+            builder = builder.scope(scope);
+        }
+        header_value(builder)
+    }
+}
+
+/// The builder's header value. Every input was checked when the guard was built, so a failure
+/// here would be a bug; answer with a bare but valid challenge rather than panic.
+fn header_value(builder: gatehouse_resource_metadata::BearerChallengeBuilder) -> HeaderValue {
+    builder
+        .build()
+        .ok()
+        .and_then(|challenge| HeaderValue::from_str(&challenge.to_header_value()).ok())
+        .unwrap_or_else(|| HeaderValue::from_static(r#"Bearer realm="mcp""#))
+}

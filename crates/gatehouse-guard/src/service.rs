@@ -1,0 +1,246 @@
+//! The tower [`Service`] a [`Guard`](crate::Guard) wraps around a protected resource: the
+//! order in which a request is checked.
+//!
+//! 1. A CORS preflight is answered at once: it carries no token by design.
+//! 2. The token is taken from the `Authorization` header only; a token in the query string or
+//!    a form body is `invalid_request`.
+//! 3. The token is verified (from the cache when possible), then the revocation hook is asked,
+//!    then the resource's required scopes are checked.
+//! 4. With per-tool scopes, every POST body is read (bounded) and each `tools/call` checked;
+//!    the body then goes on unchanged.
+//! 5. The [`Principal`] goes into the request's extensions and the inner service is called;
+//!    a `tools/list` response may be filtered on the way back.
+//!
+//! Every response, refusals included, gets the CORS headers.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, HttpBody};
+use axum::http::{Method, Request, header};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower::Service;
+
+use crate::Principal;
+use crate::bearer;
+use crate::cache::token_hash;
+use crate::guard::{Shared, Verifier};
+use crate::rejection::Rejection;
+use crate::tools;
+use crate::tools_list::ToolsListFilter;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The service of [`Guard`](crate::Guard)'s layer, around an inner service `S`.
+#[derive(Clone)]
+pub struct GuardService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for GuardService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardService")
+            .field("resource", &self.shared.resource)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> GuardService<S> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+}
+
+impl<S, ResBody> Service<Request<Body>> for GuardService<S>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        // The ready service goes into the future; the clone waits for the next poll_ready.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(handle(Arc::clone(&self.shared), inner, request))
+    }
+}
+
+async fn handle<S, ResBody>(
+    shared: Arc<Shared>,
+    mut inner: S,
+    request: Request<Body>,
+) -> Result<Response, S::Error>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>>,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    if let Some(preflight) = shared.cors.preflight(request.method(), request.headers()) {
+        return Ok(preflight);
+    }
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let mut response = match admit(&shared, request).await {
+        Ok((request, filter)) => {
+            let response = inner.call(request).await?.map(Body::new);
+            match filter {
+                Some(filter) => filter.apply(response).await,
+                None => response,
+            }
+        }
+        Err(rejection) => shared.challenges.respond(rejection),
+    };
+    shared.cors.apply(origin.as_ref(), &mut response);
+    Ok(response)
+}
+
+/// Checks a request; on success, the request to pass on (with its [`Principal`]) and the
+/// filter for its response, if any.
+async fn admit(
+    shared: &Shared,
+    request: Request<Body>,
+) -> Result<(Request<Body>, Option<ToolsListFilter>), Rejection> {
+    let (mut parts, body) = request.into_parts();
+    let mut body = PendingBody::new(body, shared.max_body_bytes, &parts.headers);
+    let token = bearer::token(&parts.headers, parts.uri.query())?;
+    if bearer::is_form(&parts.headers) {
+        bearer::check_form_body(body.bytes().await?)?;
+    }
+    let token = token.ok_or(Rejection::MissingToken)?;
+    let principal = authenticate(shared, token).await?;
+    // RFC 6750 §3.1: "insufficient_scope: The request requires higher privileges than provided
+    // by the access token … The resource server SHOULD respond with the HTTP 403 status code".
+    if !shared.required.is_subset(principal.scopes()) {
+        return Err(shared.insufficient_scope(
+            &principal,
+            [],
+            "The access token lacks a scope this resource requires",
+        ));
+    }
+    let mut filter = None;
+    // Every POST, whatever its Content-Type: a server that ignores the header would otherwise
+    // run a JSON-RPC call labelled as a form without the guard having looked at it.
+    if !shared.tools.is_empty() && parts.method == Method::POST {
+        let bytes = body.bytes().await?;
+        if !bytes.is_empty() {
+            let inspection = tools::inspect(bytes, &shared.tools, principal.scopes())?;
+            if !inspection.missing.is_empty() {
+                return Err(shared.insufficient_scope(
+                    &principal,
+                    inspection.missing,
+                    "The access token lacks the scope this tool requires",
+                ));
+            }
+            if shared.filter_tools_list && !inspection.tools_list_ids.is_empty() {
+                filter = Some(ToolsListFilter {
+                    ids: inspection.tools_list_ids,
+                    tools: Arc::clone(&shared.tools),
+                    principal: principal.clone(),
+                    max_bytes: shared.max_body_bytes,
+                });
+            }
+        }
+    }
+    parts.extensions.insert(principal);
+    Ok((Request::from_parts(parts, body.into_body()), filter))
+}
+
+/// Verifies the token (or finds it verified in the cache), then asks the revocation hook.
+async fn authenticate(shared: &Shared, token: &str) -> Result<Principal, Rejection> {
+    let now = (shared.clock)().as_secs();
+    let hash = token_hash(token);
+    let principal = match &shared.verifier {
+        Verifier::Jwt(verifier) => match shared.cache.get(&hash, now) {
+            Some(principal) => principal,
+            None => {
+                let principal = verifier.verify(token, now).await?;
+                // Until `exp` exactly: a token inside the leeway after `exp` is verified again
+                // rather than remembered past its lifetime.
+                let until = principal.expires_at().as_secs();
+                shared.cache.insert(hash, principal.clone(), until, now);
+                principal
+            }
+        },
+        // Introspection answers have their own, shorter freshness bound.
+        Verifier::Introspection(introspector) => introspector.verify(token, &hash, now).await?,
+    };
+    if let (Some(check), Some(jti)) = (&shared.revocation, principal.jti()) {
+        match check.is_revoked(jti).await {
+            Ok(false) => {}
+            Ok(true) => return Err(Rejection::InvalidToken("The access token was revoked")),
+            Err(error) => {
+                tracing::warn!(%error, "the revocation check failed; refusing the request");
+                return Err(Rejection::Unavailable(
+                    "The revocation status of the access token is unknown; try again shortly",
+                ));
+            }
+        }
+    }
+    Ok(principal)
+}
+
+/// A request body read at most once, and only if needed.
+struct PendingBody {
+    body: Option<Body>,
+    bytes: Option<Bytes>,
+    max: usize,
+    declared_too_large: bool,
+}
+
+impl PendingBody {
+    fn new(body: Body, max: usize, headers: &axum::http::HeaderMap) -> Self {
+        let declared_too_large = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok())
+            .is_some_and(|len| len > max as u64);
+        Self {
+            body: Some(body),
+            bytes: None,
+            max,
+            declared_too_large,
+        }
+    }
+
+    async fn bytes(&mut self) -> Result<&Bytes, Rejection> {
+        if self.bytes.is_none() {
+            if self.declared_too_large {
+                return Err(Rejection::BodyTooLarge);
+            }
+            let body = self.body.take().unwrap_or_default();
+            let bytes = match Limited::new(body, self.max).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+                    return Err(Rejection::BodyTooLarge);
+                }
+                Err(_) => {
+                    return Err(Rejection::InvalidRequest(
+                        "The request body could not be read",
+                    ));
+                }
+            };
+            self.bytes = Some(bytes);
+        }
+        Ok(self.bytes.get_or_insert_default())
+    }
+
+    fn into_body(self) -> Body {
+        match self.bytes {
+            Some(bytes) => Body::from(bytes),
+            None => self.body.unwrap_or_default(),
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Server-sent events framing
+//! ([HTML Living Standard §9.2.6](https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream)):
+//! splitting a byte stream into events as it arrives, and reading and replacing an event's
+//! `data`.
+//!
+//! Lines end with CRLF, LF or CR; an empty line ends an event. Events the caller does not
+//! change are passed on byte for byte.
+
+use bytes::{Bytes, BytesMut};
+
+/// An event longer than the bound without its terminating empty line.
+#[derive(Debug, thiserror::Error)]
+#[error("a server-sent event is larger than the guard reads")]
+pub(crate) struct EventTooLarge;
+
+/// Collects bytes and hands out whole events.
+pub(crate) struct EventSplitter {
+    buffer: BytesMut,
+    max_event: usize,
+}
+
+impl EventSplitter {
+    pub(crate) fn new(max_event: usize) -> Self {
+        Self {
+            buffer: BytesMut::new(),
+            max_event,
+        }
+    }
+
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<(), EventTooLarge> {
+        self.buffer.extend_from_slice(chunk);
+        if self.buffer.len() > self.max_event && event_end(&self.buffer).is_none() {
+            return Err(EventTooLarge);
+        }
+        Ok(())
+    }
+
+    /// The next complete event, with its terminating empty line.
+    pub(crate) fn next_event(&mut self) -> Option<Bytes> {
+        let end = event_end(&self.buffer)?;
+        Some(self.buffer.split_to(end).freeze())
+    }
+
+    /// What is left when the stream ends: an unterminated event, or nothing.
+    pub(crate) fn rest(&mut self) -> Bytes {
+        self.buffer.split().freeze()
+    }
+}
+
+/// Where the first complete event of `buf` ends (just after its empty line). A CR at the very
+/// end may be the first half of a CRLF, so it waits for the next byte.
+fn event_end(buf: &[u8]) -> Option<usize> {
+    let mut line_start = 0;
+    let mut pos = 0;
+    while let Some(offset) = buf
+        .get(pos..)?
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+    {
+        let at = pos + offset;
+        let terminator = match (buf.get(at), buf.get(at + 1)) {
+            (Some(b'\r'), Some(b'\n')) => 2,
+            (Some(b'\r'), None) => return None,
+            _ => 1,
+        };
+        if at == line_start {
+            return Some(at + terminator);
+        }
+        pos = at + terminator;
+        line_start = pos;
+    }
+    None
+}
+
+/// The lines of an event, without terminators.
+fn lines(event: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = event;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .unwrap_or(rest.len());
+        let line = rest.get(..end).unwrap_or_default();
+        let skip = match (rest.get(end), rest.get(end + 1)) {
+            (Some(b'\r'), Some(b'\n')) => 2,
+            (Some(_), _) => 1,
+            (None, _) => 0,
+        };
+        rest = rest.get(end + skip..).unwrap_or_default();
+        Some(line)
+    })
+}
+
+/// The field name and value of a line (`name: value`, one leading space dropped).
+fn field(line: &[u8]) -> (&[u8], &[u8]) {
+    match line.iter().position(|&b| b == b':') {
+        Some(colon) => {
+            let name = line.get(..colon).unwrap_or_default();
+            let value = line.get(colon + 1..).unwrap_or_default();
+            (name, value.strip_prefix(b" ").unwrap_or(value))
+        }
+        None => (line, b""),
+    }
+}
+
+/// The event's data: its `data` lines joined with LF; `None` without any.
+pub(crate) fn data(event: &[u8]) -> Option<Vec<u8>> {
+    let mut data: Option<Vec<u8>> = None;
+    for line in lines(event) {
+        let (name, value) = field(line);
+        if name == b"data" {
+            let data = data.get_or_insert_with(Vec::new);
+            if !data.is_empty() {
+                data.push(b'\n');
+            }
+            data.extend_from_slice(value);
+        }
+    }
+    data
+}
+
+/// The event with its `data` replaced by `new_data` (one line) and every other line kept.
+pub(crate) fn with_data(event: &[u8], new_data: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(new_data.len() + 64);
+    for line in lines(event) {
+        if line.is_empty() || field(line).0 == b"data" {
+            continue;
+        }
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\n");
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(new_data);
+    out.extend_from_slice(b"\n\n");
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn events_split_on_any_line_ending_across_chunks() {
+        let mut splitter = EventSplitter::new(1024);
+        splitter.push(b"event: message\r\ndata: {\"a\"").unwrap();
+        assert!(splitter.next_event().is_none());
+        splitter.push(b":1}\r").unwrap();
+        assert!(splitter.next_event().is_none());
+        splitter.push(b"\n\r").unwrap();
+        // "\r" at the end may start a CRLF.
+        assert!(splitter.next_event().is_none());
+        splitter
+            .push(b"\nid: 2\ndata: x\n\n: comment\rdata: y\r\r")
+            .unwrap();
+        // The last CR may still be the first half of a CRLF: the third event waits for it.
+        splitter.push(b"\n").unwrap();
+        let first = splitter.next_event().unwrap();
+        assert_eq!(&first[..], b"event: message\r\ndata: {\"a\":1}\r\n\r\n");
+        assert_eq!(data(&first).unwrap(), b"{\"a\":1}");
+        let second = splitter.next_event().unwrap();
+        assert_eq!(data(&second).unwrap(), b"x");
+        let third = splitter.next_event().unwrap();
+        assert_eq!(data(&third).unwrap(), b"y");
+        assert!(splitter.next_event().is_none());
+        assert!(splitter.rest().is_empty());
+    }
+
+    #[test]
+    fn multi_line_data_and_replacement() {
+        let event = b"id: 7\ndata:a\ndata: b\ndata\n\n";
+        assert_eq!(data(event).unwrap(), b"a\nb\n");
+        assert_eq!(&with_data(event, b"{}")[..], b"id: 7\ndata: {}\n\n");
+        assert!(data(b": keep-alive\n\n").is_none());
+    }
+
+    #[test]
+    fn unterminated_events_are_bounded() {
+        let mut splitter = EventSplitter::new(8);
+        assert!(splitter.push(b"data: 0123456789").is_err());
+    }
+}

@@ -1,0 +1,270 @@
+//! Per-tool scopes for MCP: which scope each tool needs, and the check of a JSON-RPC request
+//! body against it before the MCP server sees the call.
+//!
+//! The body is read strictly: a member repeated in a message or in `params` is refused, so the
+//! guard and the server can never read different tool names from one body (a first-wins parser
+//! behind a last-wins guard would otherwise run a tool the guard did not check). A body that is
+//! not JSON-RPC the guard can read is refused with `invalid_request` rather than passed on
+//! unchecked.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use gatehouse_types::{Scope, ScopeSet};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use crate::rejection::Rejection;
+
+/// The JSON-RPC method that calls a tool (MCP 2025-11-25, tools).
+const TOOLS_CALL: &str = "tools/call";
+/// The JSON-RPC method that lists tools.
+pub(crate) const TOOLS_LIST: &str = "tools/list";
+
+/// Tool name → the scope a token needs to call it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ToolScopes {
+    map: HashMap<String, Scope>,
+}
+
+impl ToolScopes {
+    pub(crate) fn insert(&mut self, tool: String, scope: Scope) {
+        self.map.insert(tool, scope);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub(crate) fn get(&self, tool: &str) -> Option<&Scope> {
+        self.map.get(tool)
+    }
+
+    /// Every scope some tool needs.
+    pub(crate) fn scopes(&self) -> impl Iterator<Item = &Scope> {
+        self.map.values()
+    }
+
+    /// Whether a caller with `granted` may call `tool` (tools without an entry: yes).
+    pub(crate) fn allows(&self, tool: &str, granted: &ScopeSet) -> bool {
+        self.get(tool).is_none_or(|scope| granted.contains(scope))
+    }
+}
+
+/// What the guard learnt from a request body.
+#[derive(Debug, Default)]
+pub(crate) struct Inspection {
+    /// The ids of the `tools/list` requests, whose responses may need filtering.
+    pub(crate) tools_list_ids: Vec<Value>,
+    /// The scopes of the tools called that the token lacks.
+    pub(crate) missing: Vec<Scope>,
+}
+
+/// Reads a JSON-RPC message or batch and checks each `tools/call` against `tools`.
+pub(crate) fn inspect(
+    body: &[u8],
+    tools: &ToolScopes,
+    granted: &ScopeSet,
+) -> Result<Inspection, Rejection> {
+    let messages = match serde_json::from_slice::<Messages>(body) {
+        Ok(Messages(messages)) => messages,
+        Err(error) => {
+            tracing::debug!(%error, "request body is not JSON-RPC the guard can read");
+            return Err(Rejection::InvalidRequest(
+                "The request body is not a JSON-RPC message or batch with unique member names",
+            ));
+        }
+    };
+    let mut inspection = Inspection::default();
+    for message in messages {
+        match message.method.as_deref() {
+            Some(TOOLS_CALL) => {
+                let Some(Params { name: Some(name) }) = message.params else {
+                    return Err(Rejection::InvalidRequest(
+                        "A tools/call request needs params.name, a string",
+                    ));
+                };
+                if let Some(scope) = tools.get(&name)
+                    && !granted.contains(scope)
+                    && !inspection.missing.contains(scope)
+                {
+                    inspection.missing.push(scope.clone());
+                }
+            }
+            Some(TOOLS_LIST) => {
+                if let Some(id) = message.id {
+                    inspection.tools_list_ids.push(id);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(inspection)
+}
+
+/// One message or a batch (JSON-RPC 2.0 §6).
+struct Messages(Vec<Message>);
+
+/// The members the guard reads; `derive` refuses them repeated.
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    params: Option<Params>,
+}
+
+/// `params`, of which only a string `name` matters. By-position params (an array) carry no
+/// name.
+struct Params {
+    name: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Messages {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MessagesVisitor;
+
+        impl<'de> Visitor<'de> for MessagesVisitor {
+            type Value = Messages;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON-RPC message or batch")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Messages, A::Error> {
+                Message::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|message| Messages(vec![message]))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Messages, A::Error> {
+                Vec::<Message>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(Messages)
+            }
+        }
+
+        deserializer.deserialize_any(MessagesVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ParamsVisitor;
+
+        impl<'de> Visitor<'de> for ParamsVisitor {
+            type Value = Params;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("JSON-RPC params (an object or an array)")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
+                let mut name: Option<Value> = None;
+                let mut seen: Vec<String> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if seen.contains(&key) {
+                        return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+                    }
+                    if key == "name" {
+                        name = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                    seen.push(key);
+                }
+                Ok(Params {
+                    name: match name {
+                        Some(Value::String(name)) => Some(name),
+                        _ => None,
+                    },
+                })
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Params, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Params { name: None })
+            }
+        }
+
+        deserializer.deserialize_any(ParamsVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn tools() -> ToolScopes {
+        let mut tools = ToolScopes::default();
+        tools.insert("delete_file".into(), Scope::new("files:write").unwrap());
+        tools
+    }
+
+    #[test]
+    fn tools_call_needs_the_tool_scope() {
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","arguments":{"name":"x"}}}"#;
+        let none = ScopeSet::new();
+        assert_eq!(inspect(body, &tools(), &none).unwrap().missing.len(), 1);
+        let granted = ScopeSet::parse("files:write").unwrap();
+        assert!(
+            inspect(body, &tools(), &granted)
+                .unwrap()
+                .missing
+                .is_empty()
+        );
+        let other = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#;
+        assert!(inspect(other, &tools(), &none).unwrap().missing.is_empty());
+    }
+
+    #[test]
+    fn jsonrpc_section_6_every_batch_element_is_checked() {
+        let body = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_file"}}]"#;
+        let inspection = inspect(body, &tools(), &ScopeSet::new()).unwrap();
+        assert_eq!(inspection.missing.len(), 1);
+        assert_eq!(inspection.tools_list_ids, vec![serde_json::json!(1)]);
+    }
+
+    #[test]
+    fn repeated_members_are_refused() {
+        for body in [
+            r#"{"method":"tools/call","params":{"name":"delete_file","name":"echo"}}"#,
+            r#"{"method":"tools/call","params":{"name":"delete_file","n\u0061me":"echo"}}"#,
+            r#"{"method":"tools/list","method":"tools/call","params":{"name":"delete_file"}}"#,
+            r#"{"method":"tools/call","params":{"name":"echo"},"params":{"name":"delete_file"}}"#,
+        ] {
+            assert!(
+                inspect(body.as_bytes(), &tools(), &ScopeSet::new()).is_err(),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn unreadable_bodies_are_refused() {
+        for body in [
+            "not json",
+            "1",
+            r#"{"method":"tools/call"}"#,
+            r#"{"method":"tools/call","params":["delete_file"]}"#,
+            r#"{"method":"tools/call","params":{"name":7}}"#,
+            r#"{"method":7}"#,
+        ] {
+            assert!(
+                inspect(body.as_bytes(), &tools(), &ScopeSet::new()).is_err(),
+                "{body}"
+            );
+        }
+        assert!(
+            inspect(
+                br#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+                &tools(),
+                &ScopeSet::new()
+            )
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Filtering `tools/list` responses down to the tools the caller may call, so that a client is
+//! not offered tools it would be refused. Both response forms of MCP Streamable HTTP are
+//! handled: `application/json`, read whole, and `text/event-stream`, rewritten event by event
+//! as it streams.
+//!
+//! Only responses whose `id` is one of the `tools/list` requests of the same POST are touched.
+//! A response the guard cannot filter (too large) is not passed on unfiltered: it is cut off.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Limited};
+use serde_json::Value;
+
+use crate::Principal;
+use crate::sse::{self, EventSplitter};
+use crate::tools::ToolScopes;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What one response is filtered with.
+pub(crate) struct ToolsListFilter {
+    pub(crate) ids: Vec<Value>,
+    pub(crate) tools: Arc<ToolScopes>,
+    pub(crate) principal: Principal,
+    pub(crate) max_bytes: usize,
+}
+
+impl ToolsListFilter {
+    /// Filters `result.tools` of one message, if it answers one of our requests; whether it
+    /// changed anything.
+    fn filter_message(&self, message: &mut Value) -> bool {
+        let Some(object) = message.as_object_mut() else {
+            return false;
+        };
+        if !object.get("id").is_some_and(|id| self.ids.contains(id)) {
+            return false;
+        }
+        let Some(tools) = object
+            .get_mut("result")
+            .and_then(|result| result.get_mut("tools"))
+            .and_then(Value::as_array_mut)
+        else {
+            return false;
+        };
+        let before = tools.len();
+        let granted = self.principal.scopes();
+        tools.retain(|tool| {
+            tool.get("name")
+                .and_then(Value::as_str)
+                .is_none_or(|name| self.tools.allows(name, granted))
+        });
+        tools.len() != before
+    }
+
+    /// The JSON text with every matching message filtered, or `None` if nothing changed (or it
+    /// is not JSON: then it is no tools list either).
+    fn filter_json(&self, text: &[u8]) -> Option<Vec<u8>> {
+        let mut value: Value = serde_json::from_slice(text).ok()?;
+        let changed = match &mut value {
+            Value::Array(messages) => messages.iter_mut().fold(false, |changed, message| {
+                self.filter_message(message) | changed
+            }),
+            message => self.filter_message(message),
+        };
+        changed.then(|| serde_json::to_vec(&value).ok()).flatten()
+    }
+
+    fn filter_event(&self, event: Bytes) -> Bytes {
+        match sse::data(&event).and_then(|data| self.filter_json(&data)) {
+            Some(data) => sse::with_data(&event, &data),
+            None => event,
+        }
+    }
+
+    /// The response, filtered according to its media type.
+    pub(crate) async fn apply(self, response: Response) -> Response {
+        let media = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|media| media.trim().to_ascii_lowercase());
+        match media.as_deref() {
+            Some("application/json") => self.apply_json(response).await,
+            Some("text/event-stream") => self.apply_sse(response),
+            _ => response,
+        }
+    }
+
+    async fn apply_json(self, response: Response) -> Response {
+        let (mut parts, body) = response.into_parts();
+        let bytes = match Limited::new(body, self.max_bytes).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) => {
+                tracing::error!(%error, "a tools/list response could not be read to filter it");
+                let mut response = Response::new(Body::from(
+                    r#"{"error":"server_error","error_description":"The tools/list response could not be filtered"}"#,
+                ));
+                *response.status_mut() = StatusCode::BAD_GATEWAY;
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                return response;
+            }
+        };
+        match self.filter_json(&bytes) {
+            Some(filtered) => {
+                parts.headers.remove(header::CONTENT_LENGTH);
+                Response::from_parts(parts, Body::from(filtered))
+            }
+            None => Response::from_parts(parts, Body::from(bytes)),
+        }
+    }
+
+    fn apply_sse(self, response: Response) -> Response {
+        let (mut parts, body) = response.into_parts();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        let splitter = EventSplitter::new(self.max_bytes);
+        let state = Some((body.into_data_stream(), splitter, self));
+        let stream = futures_util::stream::unfold(state, |state| async move {
+            let (mut upstream, mut splitter, filter) = state?;
+            loop {
+                let mut out = bytes::BytesMut::new();
+                while let Some(event) = splitter.next_event() {
+                    out.extend_from_slice(&filter.filter_event(event));
+                }
+                if !out.is_empty() {
+                    let item: Result<Bytes, BoxError> = Ok(out.freeze());
+                    return Some((item, Some((upstream, splitter, filter))));
+                }
+                match upstream.next().await {
+                    Some(Ok(chunk)) => {
+                        if let Err(error) = splitter.push(&chunk) {
+                            tracing::error!(%error, "cutting off an event stream the guard cannot filter");
+                            return Some((Err(error.into()), None));
+                        }
+                    }
+                    Some(Err(error)) => return Some((Err(error.into()), None)),
+                    None => {
+                        // An unterminated last event is discarded by SSE clients; filter it
+                        // anyway in case one does not.
+                        let rest = splitter.rest();
+                        if rest.is_empty() {
+                            return None;
+                        }
+                        return Some((Ok(filter.filter_event(rest)), None));
+                    }
+                }
+            }
+        });
+        Response::from_parts(parts, Body::from_stream(stream))
+    }
+}

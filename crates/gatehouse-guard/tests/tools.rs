@@ -1,0 +1,307 @@
+//! Per-tool scopes on MCP JSON-RPC: `tools/call` refused before the server sees it, step-up
+//! challenges (RFC 6750 §3.1, MCP 2025-11-25 scope challenges), `tools/list` filtered in JSON
+//! and SSE responses.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::post;
+use common::*;
+use gatehouse_guard::{Guard, Principal};
+
+const TOOLS: &str = r#"[{"name":"echo","inputSchema":{}},{"name":"delete_file","inputSchema":{}},{"name":"admin_reset","inputSchema":{}}]"#;
+
+/// A small MCP server: answers `tools/list` (as JSON or as SSE, in awkward chunks), and echoes
+/// anything else. Counts the calls it sees.
+fn mcp_app(guard: &Guard, calls: Arc<AtomicUsize>) -> Router {
+    let handler = move |_principal: Principal, headers: HeaderMap, body: String| {
+        let calls = Arc::clone(&calls);
+        async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let request: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if request["method"] != "tools/list" {
+                return Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .unwrap();
+            }
+            let id = request["id"].to_string();
+            let result = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"tools":{TOOLS}}}}}"#);
+            if headers.get("x-respond-with").is_some_and(|v| v == "sse") {
+                let (head, tail) = result.split_at(result.len() / 2);
+                let chunks: Vec<Result<Bytes, Infallible>> = vec![
+                    Ok(Bytes::from_static(b": ping\r\n\r\n")),
+                    Ok(Bytes::from(format!("event: message\r\nid: ev-1\r\ndata: {head}"))),
+                    Ok(Bytes::from(format!("{tail}\r"))),
+                    Ok(Bytes::from_static(b"\n\r\n")),
+                    Ok(Bytes::from_static(
+                        b"data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"tools\":[]}}\n\n",
+                    )),
+                ];
+                return Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(Body::from_stream(futures_util::stream::iter(chunks)))
+                    .unwrap();
+            }
+            Response::builder()
+                .header("content-type", "application/json; charset=utf-8")
+                .header("content-length", result.len().to_string())
+                .body(Body::from(result))
+                .unwrap()
+        }
+    };
+    Router::new()
+        .route("/mcp", post(handler))
+        .route_layer(guard.clone())
+        .merge(guard.metadata_router())
+}
+
+fn guard(key: &gatehouse_jose::SigningKey, filter: bool) -> Guard {
+    builder(key, &TestClock::new())
+        .required_scopes(["mcp:tools"])
+        .tool_scope("delete_file", "files:write")
+        .tool_scope("admin_reset", "mcp:admin")
+        .filter_tools_list(filter)
+        .build()
+        .unwrap()
+}
+
+fn call(tool: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"{tool}","arguments":{{"path":"/tmp/x"}}}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn rfc6750_section_3_1_tools_call_without_the_tool_scope_is_403_before_the_server() {
+    let key = key();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = mcp_app(&guard(&key, false), Arc::clone(&calls));
+    let weak = token(&key, &claims("mcp:tools files:read"));
+
+    let answer = send(&app, post_json(&weak, &call("delete_file"))).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    let challenge = answer.challenge();
+    assert_eq!(challenge.error().unwrap().as_str(), "insufficient_scope");
+    assert_eq!(challenge.resource_metadata(), Some(METADATA_URL));
+    // Required ∪ the tool's scope ∪ the token's supported scopes (`files:read` is not one).
+    assert_eq!(
+        challenge.scope().unwrap().to_string(),
+        "files:write mcp:tools"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the server never saw the call"
+    );
+
+    // Tools without an entry, and other methods, pass.
+    let answer = send(&app, post_json(&weak, &call("echo"))).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn mcp_step_up_keeps_existing_grants_and_then_succeeds() {
+    let key = key();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = mcp_app(&guard(&key, false), Arc::clone(&calls));
+    let first = token(&key, &claims("mcp:tools mcp:admin"));
+    let answer = send(&app, post_json(&first, &call("delete_file"))).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    let wanted = answer.challenge().scope().unwrap().to_string();
+    assert_eq!(wanted, "files:write mcp:admin mcp:tools");
+
+    let stepped_up = token(&key, &claims(&wanted));
+    let body = call("delete_file");
+    let answer = send(&app, post_json(&stepped_up, &body)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    // The body reaches the server byte for byte.
+    assert_eq!(answer.body, body);
+    // And the old grants still work.
+    assert_eq!(
+        send(&app, post_json(&stepped_up, &call("admin_reset")))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn jsonrpc_batches_are_checked_element_by_element() {
+    let key = key();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = mcp_app(&guard(&key, false), Arc::clone(&calls));
+    let weak = token(&key, &claims("mcp:tools"));
+    let batch = format!("[{},{}]", call("echo"), call("admin_reset"));
+    let answer = send(&app, post_json(&weak, &batch)).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        answer.challenge().scope().unwrap().to_string(),
+        "mcp:admin mcp:tools"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn rfc8259_section_4_ambiguous_bodies_are_refused() {
+    let key = key();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = mcp_app(&guard(&key, false), Arc::clone(&calls));
+    let weak = token(&key, &claims("mcp:tools"));
+    // RFC 8259 §4: with repeated names "the behavior of software … is unpredictable"; the
+    // guard and the server could read different tools.
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","name":"echo"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"delete_file"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"},"method":"x"}"#,
+        "{not json",
+    ] {
+        let answer = send(&app, post_json(&weak, body)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(answer.error().as_deref(), Some("invalid_request"));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn tools_call_is_checked_whatever_the_content_type() {
+    let key = key();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = mcp_app(&guard(&key, false), Arc::clone(&calls));
+    let weak = token(&key, &claims("mcp:tools"));
+    for media in [
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "application/json-seq",
+    ] {
+        let mut request = post_json(&weak, &call("delete_file"));
+        request
+            .headers_mut()
+            .insert("content-type", media.parse().unwrap());
+        assert_eq!(
+            send(&app, request).await.status,
+            StatusCode::FORBIDDEN,
+            "{media}"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn cors_preflight_on_a_post_only_route() {
+    let key = key();
+    let app = mcp_app(&guard(&key, false), Arc::new(AtomicUsize::new(0)));
+    let request = axum::http::Request::options("/mcp")
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(&app, request).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    assert_eq!(answer.headers["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn bodies_over_the_bound_are_413() {
+    let key = key();
+    let guard = builder(&key, &TestClock::new())
+        .tool_scope("delete_file", "files:write")
+        .max_body_bytes(64)
+        .build()
+        .unwrap();
+    let app = mcp_app(&guard, Arc::new(AtomicUsize::new(0)));
+    let token = token(&key, &claims("mcp:tools"));
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
+        "x".repeat(100)
+    );
+    let answer = send(&app, post_json(&token, &big)).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer.json()["error"], "invalid_request");
+}
+
+fn tool_names(message: &serde_json::Value) -> Vec<String> {
+    message["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn tools_list_json_is_filtered_to_callable_tools() {
+    let key = key();
+    let app = mcp_app(&guard(&key, true), Arc::new(AtomicUsize::new(0)));
+    let list = r#"{"jsonrpc":"2.0","id":"list-1","method":"tools/list"}"#;
+
+    let answer = send(
+        &app,
+        post_json(&token(&key, &claims("mcp:tools files:write")), list),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    // The server's Content-Length described the unfiltered body; what remains (axum's, from
+    // the new body) describes the filtered one.
+    if let Some(length) = answer.headers.get("content-length") {
+        assert_eq!(length.to_str().unwrap(), answer.body.len().to_string());
+    }
+    let message = answer.json();
+    assert_eq!(message["id"], "list-1");
+    assert_eq!(tool_names(&message), ["echo", "delete_file"]);
+
+    let answer = send(&app, post_json(&token(&key, &claims("mcp:tools")), list)).await;
+    assert_eq!(tool_names(&answer.json()), ["echo"]);
+
+    // Without the flag, nothing is filtered.
+    let app = mcp_app(&guard(&key, false), Arc::new(AtomicUsize::new(0)));
+    let answer = send(&app, post_json(&token(&key, &claims("mcp:tools")), list)).await;
+    assert_eq!(
+        tool_names(&answer.json()),
+        ["echo", "delete_file", "admin_reset"]
+    );
+}
+
+#[tokio::test]
+async fn tools_list_sse_is_filtered_event_by_event() {
+    let key = key();
+    let app = mcp_app(&guard(&key, true), Arc::new(AtomicUsize::new(0)));
+    let mut request = post_json(
+        &token(&key, &claims("mcp:tools mcp:admin")),
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#,
+    );
+    request
+        .headers_mut()
+        .insert("x-respond-with", "sse".parse().unwrap());
+    let answer = send(&app, request).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.headers["content-type"], "text/event-stream");
+    // Events the guard does not change pass byte for byte.
+    assert!(answer.body.starts_with(": ping\r\n\r\n"), "{}", answer.body);
+    let rest = &answer.body[": ping\r\n\r\n".len()..];
+    let (listing, _) = rest.split_once("\n\n").unwrap();
+    assert!(
+        listing.starts_with("event: message\nid: ev-1\ndata: "),
+        "{listing}"
+    );
+    let data = listing
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .unwrap();
+    let message: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!(message["id"], 7);
+    assert_eq!(tool_names(&message), ["echo", "admin_reset"]);
+    // A notification whose params happen to hold `tools` is not a tools/list response.
+    assert!(answer.body.ends_with(
+        "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"tools\":[]}}\n\n"
+    ));
+}
