@@ -103,6 +103,9 @@ fn ci() -> Result<(), String> {
     if browser_for_tests(&root) {
         test.env(BROWSER_ENV, "1");
     }
+    if interop_for_tests(&root) {
+        test.env(INTEROP_ENV, "1");
+    }
     step("cargo test --workspace", test)?;
     println!("xtask ci: all checks passed");
     Ok(())
@@ -125,6 +128,25 @@ fn browser_for_tests(root: &Path) -> bool {
         );
     }
     installed || std::env::var_os(BROWSER_ENV).is_some()
+}
+
+/// Set when the interop tests with the real MCP SDK clients must run (and fail if they cannot).
+const INTEROP_ENV: &str = "GATEHOUSE_TEST_INTEROP";
+
+/// Installs the TypeScript and Python MCP SDK clients (`scripts/interop-deps.sh`: npm and PyPI,
+/// pinned). With `GATEHOUSE_TEST_INTEROP` already set (as `.ci/run` does), the tests run
+/// whatever happens here, and fail if a client is missing.
+fn interop_for_tests(root: &Path) -> bool {
+    let installed = Command::new("bash")
+        .arg(root.join("scripts/interop-deps.sh"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        println!(
+            "xtask: the MCP SDK clients could not be installed: the interop tests are skipped"
+        );
+    }
+    installed || std::env::var_os(INTEROP_ENV).is_some()
 }
 
 /// The variable that points the store tests at a PostgreSQL database.
