@@ -9,6 +9,9 @@
 //!   fails on any 5xx; prints throughput, token-endpoint latency percentiles and memory.
 //! - `cargo xtask bench`: runs the criterion benchmarks and prints the table of medians and
 //!   ratios that `docs/performance.md` records.
+//! - `cargo xtask bench-mcp [--seconds SECS] [--connections N]`: a protected MCP `tools/call`
+//!   under load (wrk) through `gatehouse serve` and through the TypeScript SDK's OAuth example,
+//!   in the same run; prints both and their ratio.
 
 // xtask is a developer tool, not library code: failing loudly is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -26,9 +29,10 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz::run(args.get(1..).unwrap_or_default()),
         Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
         Some("soak") => soak(args.get(1..).unwrap_or_default()),
+        Some("bench-mcp") => bench_mcp(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions] | soak [--seconds SECS]"
+                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions] | soak [--seconds SECS] | bench-mcp [--seconds SECS] [--connections N]"
             );
             return ExitCode::from(2);
         }
@@ -40,6 +44,54 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The load comparison of `crates/gatehouse-axum/examples/mcp_load.rs`: the release binary and
+/// the TypeScript SDK's OAuth example (`../shared/peers/ts-sdk-oauth-example.sh`), both under
+/// `wrk` (`scripts/bench-deps.sh` installs it).
+fn bench_mcp(args: &[String]) -> Result<(), String> {
+    let mut seconds = "20".to_owned();
+    let mut connections = "32".to_owned();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest
+            .next()
+            .ok_or("usage: cargo xtask bench-mcp [--seconds SECS] [--connections N]")?;
+        match flag.as_str() {
+            "--seconds" => seconds = value.clone(),
+            "--connections" => connections = value.clone(),
+            other => return Err(format!("bench-mcp: unknown option {other}")),
+        }
+    }
+    let root = workspace_root();
+    let mut deps = Command::new("bash");
+    deps.arg(root.join("scripts/bench-deps.sh"));
+    step("scripts/bench-deps.sh", deps)?;
+    step(
+        "cargo build --release -p gatehouse",
+        cargo(&root, &["build", "--release", "-p", "gatehouse"]),
+    )?;
+    step(
+        "cargo build --release -p gatehouse-axum --example mcp_load",
+        cargo(
+            &root,
+            &[
+                "build",
+                "--release",
+                "-p",
+                "gatehouse-axum",
+                "--example",
+                "mcp_load",
+            ],
+        ),
+    )?;
+    let mut run = Command::new(root.join("target/release/examples/mcp_load"));
+    run.current_dir(&root)
+        .arg(root.join("target/release/gatehouse"))
+        .arg(root.join("../shared/peers/ts-sdk-oauth-example.sh"))
+        .arg(seconds)
+        .arg(connections);
+    step("mcp_load", run)
 }
 
 /// The soak run of `crates/gatehouse-axum/examples/soak.rs` against the release binary.

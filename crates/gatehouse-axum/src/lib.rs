@@ -8,6 +8,11 @@
 //! let config = Config::from_toml(&std::fs::read_to_string("gatehouse.toml")?)?;
 //! let gatehouse = Gatehouse::start(config).await?;
 //! let listener = tokio::net::TcpListener::bind(gatehouse.config().listen_addr()).await?;
+//! // MCP answers are small Server-Sent Events: without TCP_NODELAY, Nagle's algorithm and the
+//! // client's delayed ACK add 40 ms to each.
+//! let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+//!     let _ = tcp.set_nodelay(true);
+//! });
 //! let app = gatehouse.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }

@@ -58,6 +58,8 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver runs");
+        // reqwest is built without a default TLS provider (docs/decisions/0010).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -1,0 +1,452 @@
+//! A protected MCP `tools/call` under load: `gatehouse serve` (the guard in front of the built-in
+//! demo server, tokens verified locally) side by side with the TypeScript SDK's own OAuth example
+//! (`simpleStreamableHttp.js --oauth`: `requireBearerAuth`, which asks its demo authorization
+//! server's introspection endpoint on every request), on this machine, in the same run, with the
+//! same load generator (`wrk`) and settings.
+//!
+//! ```sh
+//! cargo xtask bench-mcp --seconds 20 --connections 32
+//! ```
+//!
+//! For each server: an access token through its own OAuth flow (registration, authorization with
+//! PKCE, token), one MCP session (`initialize`), then `wrk` sends `tools/call` (`echo` here,
+//! `greet` there: both return their argument) on every connection, with a distinct JSON-RPC id
+//! per request. A warm-up of a quarter of the time precedes each measured run. Every response
+//! must be 200 and carry the tool's answer; the run fails otherwise.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    missing_docs
+)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const REDIRECT: &str = "http://localhost:33418/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // The peer script execs node; kill the process group to be sure.
+        let _ = Command::new("kill")
+            .args(["-TERM", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(command: &mut Command) -> Running {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+    Running(command.spawn().unwrap_or_else(|e| panic!("{command:?}: {e}")))
+}
+
+async fn wait_for(http: &reqwest::Client, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while http.get(url).send().await.is_err() {
+        assert!(Instant::now() < deadline, "{url} did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// An access token from the authorization server at `issuer` for `resource`, through its
+/// registration, authorization (which approves at once) and token endpoints.
+async fn token(http: &reqwest::Client, issuer: &str, resource: &str, scope: &str) -> String {
+    let metadata: Value = http
+        .get(format!("{issuer}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let registered: Value = http
+        .post(metadata["registration_endpoint"].as_str().unwrap())
+        .json(&json!({
+            "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+            "client_name": "mcp_load", "scope": scope
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let mut authorize =
+        reqwest::Url::parse(metadata["authorization_endpoint"].as_str().unwrap()).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("code_challenge", CHALLENGE)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("scope", scope)
+        .append_pair("resource", resource)
+        .append_pair("state", "load");
+    let response = http.get(authorize).send().await.unwrap();
+    let location = response
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("{issuer}: authorize answered {}", response.status()))
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let code = reqwest::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens: Value = http
+        .post(metadata["token_endpoint"].as_str().unwrap())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client_id),
+            ("resource", resource),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{issuer}: no access token in {tokens}"))
+        .to_owned()
+}
+
+/// Opens an MCP session; its id.
+async fn session(http: &reqwest::Client, mcp: &str, token: &str) -> String {
+    let post = |body: Value, session: Option<&str>| {
+        let mut request = http
+            .post(mcp)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body);
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        request.send()
+    };
+    let response = post(
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "mcp_load", "version": "1"}}}),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200, "{mcp}: initialize");
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = response.text().await;
+    post(
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        Some(&session),
+    )
+    .await
+    .unwrap();
+    session
+}
+
+/// What one `wrk` run measured.
+struct Measured {
+    requests_per_sec: f64,
+    latency: String,
+    non_2xx: u64,
+    errors: String,
+}
+
+/// `wrk` against `mcp` with a Lua script that sends `tools/call` of `tool` with `arguments`.
+fn wrk(
+    dir: &std::path::Path,
+    mcp: &str,
+    token: &str,
+    session: &str,
+    tool: &str,
+    arguments: &str,
+    seconds: u64,
+    connections: u32,
+) -> Measured {
+    let script = dir.join(format!("{tool}.lua"));
+    std::fs::write(
+        &script,
+        format!(
+            r#"
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["Authorization"] = "Bearer {token}"
+wrk.headers["Mcp-Session-Id"] = "{session}"
+wrk.headers["Mcp-Protocol-Version"] = "2025-11-25"
+local threads = {{}}
+setup = function(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+local counter = 0
+request = function()
+  counter = counter + 1
+  local id = counter * 16 + (tid or 0)
+  local body = string.format('{{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{{"name":"{tool}","arguments":{arguments}}}}}', id)
+  return wrk.format(nil, nil, nil, body)
+end
+bad = 0
+response = function(status, headers, body)
+  if status ~= 200 or not string.find(body, "load%-test") then bad = bad + 1 end
+end
+done = function(summary, latency, requests)
+  local wrong = 0
+  for _, thread in ipairs(threads) do wrong = wrong + thread:get("bad") end
+  io.write(string.format("WRONG %d\n", wrong))
+  io.write(string.format("LATENCY p50=%.2fms p90=%.2fms p99=%.2fms max=%.2fms\n",
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000))
+end
+"#
+        ),
+    )
+    .unwrap();
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "10s",
+            "-s",
+        ])
+        .arg(&script)
+        .arg(mcp)
+        .output()
+        .expect("wrk (Debian package wrk; scripts/bench-deps.sh installs it)");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let requests_per_sec = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"));
+    let latency = text
+        .lines()
+        .find_map(|l| l.strip_prefix("LATENCY "))
+        .unwrap_or("")
+        .to_owned();
+    // Non-2xx responses and 200s without the tool's answer, as the script counted them.
+    let non_2xx = text
+        .lines()
+        .find_map(|l| l.strip_prefix("WRONG "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no WRONG line in wrk output:\n{text}"));
+    let errors = text
+        .lines()
+        .find(|l| l.trim().starts_with("Socket errors"))
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    Measured {
+        requests_per_sec,
+        latency,
+        non_2xx,
+        errors,
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The TypeScript peer's node process (the script execs node, so it is the child itself).
+fn peer_rss(peer: &Running) -> u64 {
+    rss_kib(peer.0.id())
+}
+
+#[tokio::main]
+async fn main() {
+    // reqwest is built without a default TLS provider (docs/decisions/0010).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let binary = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "target/release/gatehouse".into());
+    let peer_script = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "../shared/peers/ts-sdk-oauth-example.sh".into());
+    let seconds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
+    let connections: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(32);
+
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Gatehouse: the demo server behind the guard, as `--demo` has it, auto-approving.
+    let port = free_port();
+    let config = dir.path().join("gatehouse.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"issuer = "http://127.0.0.1:{port}"
+listen = "127.0.0.1:{port}"
+database = "sqlite://{db}"
+[login]
+mode = "auto-approve"
+auto_approve_subject = "load"
+[rate_limits]
+enabled = false
+[[resources]]
+resource = "http://127.0.0.1:{port}/mcp"
+scopes_supported = ["mcp:tools"]
+required_scopes = ["mcp:tools"]
+builtin = "demo"
+"#,
+            db = dir.path().join("gatehouse.db").display()
+        ),
+    )
+    .unwrap();
+    let gatehouse = spawn(
+        Command::new(&binary)
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
+    // The peer: its MCP server and its demo authorization server.
+    let (peer_mcp_port, peer_auth_port) = (free_port(), free_port());
+    let peer = spawn(
+        Command::new("bash")
+            .arg(&peer_script)
+            .arg(peer_mcp_port.to_string())
+            .arg(peer_auth_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+
+    let issuer = format!("http://127.0.0.1:{port}");
+    let mcp = format!("{issuer}/mcp");
+    wait_for(&http, &format!("{issuer}/readyz")).await;
+    let peer_issuer = format!("http://localhost:{peer_auth_port}");
+    let peer_mcp = format!("http://localhost:{peer_mcp_port}/mcp");
+    wait_for(
+        &http,
+        &format!("{peer_issuer}/.well-known/oauth-authorization-server"),
+    )
+    .await;
+
+    let ours_token = token(&http, &issuer, &mcp, "mcp:tools").await;
+    let ours_session = session(&http, &mcp, &ours_token).await;
+    let peer_token = token(&http, &peer_issuer, &peer_mcp, "mcp:tools").await;
+    let peer_session = session(&http, &peer_mcp, &peer_token).await;
+
+    let warm = (seconds / 4).max(2);
+    let mut results = Vec::new();
+    for (name, url, token, session, tool, arguments, pid) in [
+        (
+            "gatehouse serve (guard + rmcp demo server)",
+            &mcp,
+            &ours_token,
+            &ours_session,
+            "echo",
+            r#"{"text":"load-test"}"#,
+            gatehouse.0.id(),
+        ),
+        (
+            "TypeScript SDK simpleStreamableHttp.js --oauth",
+            &peer_mcp,
+            &peer_token,
+            &peer_session,
+            "greet",
+            r#"{"name":"load-test"}"#,
+            peer.0.id(),
+        ),
+    ] {
+        let _ = wrk(
+            dir.path(),
+            url,
+            token,
+            session,
+            tool,
+            arguments,
+            warm,
+            connections,
+        );
+        let measured = wrk(
+            dir.path(),
+            url,
+            token,
+            session,
+            tool,
+            arguments,
+            seconds,
+            connections,
+        );
+        let rss = if pid == gatehouse.0.id() {
+            rss_kib(pid)
+        } else {
+            peer_rss(&peer)
+        };
+        println!(
+            "{name}: {:.0} tools/call per second; {}; non-2xx or wrong answer: {}; RSS {} MiB {}",
+            measured.requests_per_sec,
+            measured.latency,
+            measured.non_2xx,
+            rss / 1024,
+            measured.errors
+        );
+        assert_eq!(measured.non_2xx, 0, "{name}: refused or failed requests");
+        results.push(measured.requests_per_sec);
+    }
+    println!(
+        "ratio: gatehouse / TypeScript SDK = {:.1}x ({seconds} s each, {connections} connections, wrk -t2, same machine, same run)",
+        results[0] / results[1]
+    );
+    drop(peer);
+    drop(gatehouse);
+}
