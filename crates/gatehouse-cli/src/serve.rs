@@ -18,7 +18,8 @@ pub(crate) struct ServeArgs {
     config: Option<PathBuf>,
     /// Zero-configuration quickstart: a SQLite file `gatehouse-demo.db` in the working
     /// directory, local sign-in with a demo user whose password is printed once, and the
-    /// protected resource `/mcp` with scopes `mcp:tools` and `mcp:admin`.
+    /// demo MCP server at `/mcp` behind the guard, with scopes `mcp:tools` and `mcp:admin`
+    /// (`admin_reset` needs `mcp:admin`).
     #[arg(long)]
     demo: bool,
     /// With --demo: the address to listen on.
@@ -82,7 +83,12 @@ async fn run(config: Config, demo: bool) -> Result<(), CliError> {
         config.issuer.trim_end_matches('/')
     );
     for resource in &config.resources {
-        println!("  resource:  {}", resource.resource);
+        let served = match (&resource.upstream, &resource.builtin) {
+            (Some(upstream), _) => format!("   (guarded gateway to {upstream})"),
+            (None, Some(builtin)) => format!("   (guarded, built-in {builtin} MCP server)"),
+            (None, None) => String::new(),
+        };
+        println!("  resource:  {}{served}", resource.resource);
     }
     let purger = gatehouse.spawn_purger();
     // Responses are small and often streamed as Server-Sent Events in several writes: without

@@ -106,6 +106,18 @@ fn serve_demo_answers_stops_on_sigterm_and_keeps_its_state() {
     let (status, _) = get(port, "/readyz");
     assert!(status.contains("200"), "{status}");
 
+    // The demo MCP server at /mcp, behind the guard: a challenge naming its RFC 9728 metadata.
+    let (status, _) = get(port, "/mcp");
+    assert!(status.contains("401"), "{status}");
+    let (status, document) = get(port, "/.well-known/oauth-protected-resource/mcp");
+    assert!(status.contains("200"), "{status}");
+    let document: serde_json::Value = serde_json::from_str(&document).unwrap();
+    assert_eq!(document["resource"], format!("http://127.0.0.1:{port}/mcp"));
+    assert_eq!(
+        document["scopes_supported"],
+        serde_json::json!(["mcp:admin", "mcp:tools"])
+    );
+
     // SIGTERM: a graceful stop, exit status 0.
     let exit = terminate(child);
     assert!(exit.success(), "{exit:?}");
