@@ -57,7 +57,11 @@ fn free_port() -> u16 {
 fn spawn(command: &mut Command) -> Running {
     use std::os::unix::process::CommandExt;
     command.process_group(0);
-    Running(command.spawn().unwrap_or_else(|e| panic!("{command:?}: {e}")))
+    Running(
+        command
+            .spawn()
+            .unwrap_or_else(|e| panic!("{command:?}: {e}")),
+    )
 }
 
 async fn wait_for(http: &reqwest::Client, url: &str) {
@@ -195,17 +199,24 @@ struct Measured {
     errors: String,
 }
 
-/// `wrk` against `mcp` with a Lua script that sends `tools/call` of `tool` with `arguments`.
-fn wrk(
-    dir: &std::path::Path,
-    mcp: &str,
-    token: &str,
-    session: &str,
-    tool: &str,
-    arguments: &str,
-    seconds: u64,
-    connections: u32,
-) -> Measured {
+/// One server under load: its MCP endpoint, a token and session there, and the tool to call.
+struct Target<'a> {
+    mcp: &'a str,
+    token: &'a str,
+    session: &'a str,
+    tool: &'a str,
+    arguments: &'a str,
+}
+
+/// `wrk` against the target with a Lua script that sends `tools/call` of its tool.
+fn wrk(dir: &std::path::Path, target: &Target<'_>, seconds: u64, connections: u32) -> Measured {
+    let Target {
+        mcp,
+        token,
+        session,
+        tool,
+        arguments,
+    } = *target;
     let script = dir.join(format!("{tool}.lua"));
     std::fs::write(
         &script,
@@ -387,46 +398,32 @@ builtin = "demo"
 
     let warm = (seconds / 4).max(2);
     let mut results = Vec::new();
-    for (name, url, token, session, tool, arguments, pid) in [
+    for (name, target, pid) in [
         (
             "gatehouse serve (guard + rmcp demo server)",
-            &mcp,
-            &ours_token,
-            &ours_session,
-            "echo",
-            r#"{"text":"load-test"}"#,
+            Target {
+                mcp: &mcp,
+                token: &ours_token,
+                session: &ours_session,
+                tool: "echo",
+                arguments: r#"{"text":"load-test"}"#,
+            },
             gatehouse.0.id(),
         ),
         (
             "TypeScript SDK simpleStreamableHttp.js --oauth",
-            &peer_mcp,
-            &peer_token,
-            &peer_session,
-            "greet",
-            r#"{"name":"load-test"}"#,
+            Target {
+                mcp: &peer_mcp,
+                token: &peer_token,
+                session: &peer_session,
+                tool: "greet",
+                arguments: r#"{"name":"load-test"}"#,
+            },
             peer.0.id(),
         ),
     ] {
-        let _ = wrk(
-            dir.path(),
-            url,
-            token,
-            session,
-            tool,
-            arguments,
-            warm,
-            connections,
-        );
-        let measured = wrk(
-            dir.path(),
-            url,
-            token,
-            session,
-            tool,
-            arguments,
-            seconds,
-            connections,
-        );
+        let _ = wrk(dir.path(), &target, warm, connections);
+        let measured = wrk(dir.path(), &target, seconds, connections);
         let rss = if pid == gatehouse.0.id() {
             rss_kib(pid)
         } else {

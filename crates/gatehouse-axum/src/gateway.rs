@@ -25,8 +25,11 @@ pub const IDENTITY_HEADERS: [&str; 4] = [
     "x-gatehouse-issuer",
 ];
 
-/// Connection-level headers (RFC 9110 §7.6.1) and others that describe one hop, not the message.
-const HOP_BY_HOP: [&str; 9] = [
+/// Headers that do not cross the gateway: connection-level ones (RFC 9110 §7.6.1) and others
+/// that describe one hop; method overrides (the guard judged the request by its real method);
+/// claims about the client's address or the original host, which the upstream could trust; and
+/// `accept-encoding`, so that answers arrive unencoded and `tools/list` filtering can read them.
+const NOT_FORWARDED: [&str; 17] = [
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -36,11 +39,31 @@ const HOP_BY_HOP: [&str; 9] = [
     "trailer",
     "transfer-encoding",
     "upgrade",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
 ];
 
-/// How long the upstream may take to connect and to start answering. The body, an SSE stream
-/// that may stay open for as long as the session, has no deadline.
+/// The methods of MCP's Streamable HTTP transport; anything else is refused with 405 before it
+/// reaches the upstream.
+const MCP_METHODS: [axum::http::Method; 3] = [
+    axum::http::Method::GET,
+    axum::http::Method::POST,
+    axum::http::Method::DELETE,
+];
+
+/// How long the upstream may take to connect.
 const UPSTREAM_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long the upstream may take to start answering (its status and headers): long, since a
+/// JSON answer to a slow tool call comes only when the tool is done. The body, an SSE stream
+/// that may stay open for as long as the session, has no deadline.
+const UPSTREAM_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// One upstream MCP server.
 #[derive(Clone, Debug)]
@@ -78,6 +101,13 @@ pub(crate) async fn forward(State(gateway): State<Gateway>, request: Request) ->
         // The guard runs first and always inserts the principal; without it nothing is sent.
         return error(StatusCode::UNAUTHORIZED, "no verified caller");
     };
+    if !MCP_METHODS.contains(request.method()) {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, POST, DELETE")],
+        )
+            .into_response();
+    }
     let (parts, body) = request.into_parts();
     let mut url = gateway.upstream.clone();
     if let Some(query) = parts.uri.query() {
@@ -92,13 +122,18 @@ pub(crate) async fn forward(State(gateway): State<Gateway>, request: Request) ->
     ] {
         headers.insert(HeaderName::from_static(name), header_value(value));
     }
-    let upstream = gateway
+    let sent = gateway
         .http
         .request(parts.method, url)
         .headers(headers)
         .body(reqwest::Body::wrap_stream(body.into_data_stream()))
-        .send()
-        .await;
+        .send();
+    let Ok(upstream) = tokio::time::timeout(UPSTREAM_ANSWER_TIMEOUT, sent).await else {
+        return error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "the MCP server behind this gateway did not answer in time",
+        );
+    };
     match upstream {
         Ok(response) => {
             let status = response.status();
@@ -136,12 +171,15 @@ fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(incoming.len());
     for (name, value) in incoming {
         let lower = name.as_str();
-        if HOP_BY_HOP.contains(&lower)
+        if NOT_FORWARDED.contains(&lower)
             || connection_listed.iter().any(|listed| listed == lower)
             || name == header::HOST
             || name == header::AUTHORIZATION
             || name == header::CONTENT_LENGTH
-            || lower.starts_with(IDENTITY_HEADER_PREFIX)
+            || name == header::ACCEPT_ENCODING
+            // `X_Gatehouse_Subject` too: CGI-style servers (WSGI, Rack, PHP) read both spellings
+            // as the same variable.
+            || lower.replace('_', "-").starts_with(IDENTITY_HEADER_PREFIX)
         {
             continue;
         }
@@ -195,6 +233,10 @@ mod tests {
             ("mcp-protocol-version", "2025-11-25"),
             ("accept", "application/json, text/event-stream"),
             ("last-event-id", "7"),
+            ("x_gatehouse_subject", "admin"),
+            ("x-http-method-override", "POST"),
+            ("x-forwarded-for", "10.0.0.1"),
+            ("accept-encoding", "gzip"),
         ] {
             incoming.append(
                 HeaderName::from_bytes(name.as_bytes()).unwrap(),

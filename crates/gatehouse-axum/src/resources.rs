@@ -148,6 +148,15 @@ pub(crate) fn build(
         let guard = builder
             .build()
             .map_err(|e| invalid("tool_scopes", e.to_string()))?;
+        // `https://h/mcp` and `https://h/mcp/` have different paths but one metadata document.
+        let metadata_path = guard.metadata_path().to_owned();
+        if paths.contains(&metadata_path) {
+            return Err(invalid(
+                "resource",
+                format!("its metadata path {metadata_path} is already served by this server"),
+            ));
+        }
+        paths.push(metadata_path);
         protected.push(Protected {
             guard,
             path,

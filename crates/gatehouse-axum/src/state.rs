@@ -108,7 +108,24 @@ impl AppState {
     async fn maintain_keys(&self) -> Result<(), StartError> {
         let ring =
             KeyRing::maintain(self.store(), &self.vault, self.rotation_policy()?, now()).await?;
+        let kids = |keys: &gatehouse_jose::KeySet| -> Vec<String> {
+            keys.keys()
+                .iter()
+                .filter_map(|key| key.kid().map(str::to_owned))
+                .collect()
+        };
+        let kept = kids(ring.verifying());
+        let removed = kids(&self.guard_keys.current())
+            .iter()
+            .any(|kid| !kept.contains(kid));
         self.guard_keys.replace(ring.verifying().clone());
+        if removed {
+            // Tokens the guards verified with a key that is gone must be verified again (and
+            // refused): the verified-token caches would otherwise keep them until they expire.
+            for resource in &self.protected {
+                resource.guard.clear_cache();
+            }
+        }
         match self.keys.write() {
             Ok(mut keys) => *keys = Arc::new(ring),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),

@@ -438,6 +438,21 @@ async fn gateway_mode_forwards_identity_never_the_token() {
     );
     assert_eq!(headers["mcp-session-id"], "client-session");
 
+    // Only the methods of MCP's Streamable HTTP transport cross the gateway.
+    *seen.0.lock().unwrap() = None;
+    let response = server
+        .http
+        .put(format!("{}/mcp", server.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "GET, POST, DELETE");
+    assert!(seen.0.lock().unwrap().is_none());
+
     // Without a token nothing reaches the upstream.
     *seen.0.lock().unwrap() = None;
     let response = server
@@ -491,4 +506,26 @@ async fn a_resource_may_not_take_a_server_path() {
     .unwrap_err()
     .to_string();
     assert!(error.contains("resources[0].resource"), "{error}");
+}
+
+#[tokio::test]
+async fn two_resources_may_not_share_a_metadata_document() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut config = Config::demo(address);
+    config.database = "memory".into();
+    config.resources[0].resource = format!("http://{address}/mcp");
+    let mut twin = config.resources[0].clone();
+    twin.resource = format!("http://{address}/mcp/");
+    config.resources.push(twin);
+    let error = Gatehouse::with_store(
+        config,
+        AnyStore::Memory(Box::new(MemoryBackend::new())),
+        EncryptionKey::generate().unwrap(),
+        Default::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("resources[1].resource"), "{error}");
 }

@@ -312,6 +312,12 @@ impl Introspector {
         if !is_access_token {
             return Err(Rejection::InvalidToken("The token is not an access token"));
         }
+        // A key-bound token (RFC 7800 `cnf`, DPoP or mTLS) is not a bearer token here.
+        if token.extra.contains_key("cnf") {
+            return Err(Rejection::InvalidToken(
+                "The access token is bound to a key (cnf); this resource accepts only bearer tokens",
+            ));
+        }
         let client_id = token
             .client_id
             .as_ref()

@@ -38,6 +38,9 @@ pub(crate) enum Rejection {
 pub(crate) struct Challenges {
     resource_metadata: String,
     missing_token: HeaderValue,
+    /// The resource's required scopes, named again when a token is refused, so that a client
+    /// authorizing anew asks for them (MCP 2025-11-25 scope selection).
+    required: Option<ScopeSet>,
 }
 
 impl Challenges {
@@ -53,6 +56,7 @@ impl Challenges {
         Self {
             resource_metadata,
             missing_token,
+            required: (!required.is_empty()).then(|| required.clone()),
         }
     }
 
@@ -83,7 +87,7 @@ impl Challenges {
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidToken,
                 description,
-                Some(self.challenge(ErrorCode::InvalidToken, description, None)),
+                Some(self.challenge(ErrorCode::InvalidToken, description, self.required.clone())),
             ),
             Rejection::InsufficientScope { scope, description } => {
                 let challenge =

@@ -189,7 +189,11 @@ impl RemoteJwks {
                 let keys = Arc::new(keys);
                 self.write(|s| {
                     s.keys = Some(Arc::clone(&keys));
-                    s.fresh_until = Some(started + ttl);
+                    // A TTL beyond what `Instant` can hold means "a year" (the policy caps it
+                    // lower anyway).
+                    s.fresh_until = started
+                        .checked_add(ttl)
+                        .or_else(|| started.checked_add(Duration::from_secs(365 * 86_400)));
                     s.last_failure = None;
                 });
                 Ok(keys)

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody};
-use axum::http::{Method, Request, header};
+use axum::http::{Request, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -115,12 +115,14 @@ async fn admit(
 ) -> Result<(Request<Body>, Option<ToolsListFilter>), Rejection> {
     let (mut parts, body) = request.into_parts();
     let mut body = PendingBody::new(body, shared.max_body_bytes, &parts.headers);
-    let token = bearer::token(&parts.headers, parts.uri.query())?;
+    // Nothing is read from the body before the token is verified: an anonymous request must
+    // not make the guard buffer megabytes. (A token sent only in a form body is then a missing
+    // token, 401; with one in the header too it is two methods, 400, below.)
+    let token = bearer::token(&parts.headers, parts.uri.query())?.ok_or(Rejection::MissingToken)?;
+    let principal = authenticate(shared, token).await?;
     if bearer::is_form(&parts.headers) {
         bearer::check_form_body(body.bytes().await?)?;
     }
-    let token = token.ok_or(Rejection::MissingToken)?;
-    let principal = authenticate(shared, token).await?;
     // RFC 6750 §3.1: "insufficient_scope: The request requires higher privileges than provided
     // by the access token … The resource server SHOULD respond with the HTTP 403 status code".
     if !shared.required.is_subset(principal.scopes()) {
@@ -131,9 +133,10 @@ async fn admit(
         ));
     }
     let mut filter = None;
-    // Every POST, whatever its Content-Type: a server that ignores the header would otherwise
-    // run a JSON-RPC call labelled as a form without the guard having looked at it.
-    if !shared.tools.is_empty() && parts.method == Method::POST {
+    // Every request with a body, whatever its method and Content-Type: a server that ignores
+    // either (or honours a method-override header) would otherwise run a JSON-RPC call the
+    // guard never looked at.
+    if !shared.tools.is_empty() {
         let bytes = body.bytes().await?;
         if !bytes.is_empty() {
             let inspection = tools::inspect(bytes, &shared.tools, principal.scopes())?;

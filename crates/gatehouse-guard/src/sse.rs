@@ -17,6 +17,8 @@ pub(crate) struct EventTooLarge;
 pub(crate) struct EventSplitter {
     buffer: BytesMut,
     max_event: usize,
+    /// Where the scan for the end of the first event resumes (a line start in `buffer`).
+    scanned: usize,
 }
 
 impl EventSplitter {
@@ -24,12 +26,13 @@ impl EventSplitter {
         Self {
             buffer: BytesMut::new(),
             max_event,
+            scanned: 0,
         }
     }
 
     pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<(), EventTooLarge> {
         self.buffer.extend_from_slice(chunk);
-        if self.buffer.len() > self.max_event && event_end(&self.buffer).is_none() {
+        if self.buffer.len() > self.max_event && self.find_end().is_none() {
             return Err(EventTooLarge);
         }
         Ok(())
@@ -37,8 +40,21 @@ impl EventSplitter {
 
     /// The next complete event, with its terminating empty line.
     pub(crate) fn next_event(&mut self) -> Option<Bytes> {
-        let end = event_end(&self.buffer)?;
+        let end = self.find_end()?;
+        self.scanned = 0;
         Some(self.buffer.split_to(end).freeze())
+    }
+
+    /// The end of the first event, resuming at the last line start already scanned: a large event arriving
+    /// in small chunks is scanned once, not once per chunk.
+    fn find_end(&mut self) -> Option<usize> {
+        match event_end_from(&self.buffer, self.scanned) {
+            Ok(end) => Some(end),
+            Err(resume) => {
+                self.scanned = resume;
+                None
+            }
+        }
     }
 
     /// What is left when the stream ends: an unterminated event, or nothing.
@@ -47,29 +63,30 @@ impl EventSplitter {
     }
 }
 
-/// Where the first complete event of `buf` ends (just after its empty line). A CR at the very
-/// end may be the first half of a CRLF, so it waits for the next byte.
-fn event_end(buf: &[u8]) -> Option<usize> {
-    let mut line_start = 0;
-    let mut pos = 0;
+/// Where the first complete event of `buf` ends (just after its empty line), scanning from
+/// `start`, which must be the start of a line of `buf`. When no event is complete, `Err` with
+/// the start of the last (incomplete) line, where a later scan resumes. A CR at the very end
+/// may be the first half of a CRLF, so it waits for the next byte.
+fn event_end_from(buf: &[u8], start: usize) -> Result<usize, usize> {
+    let mut line_start = start;
+    let mut pos = start;
     while let Some(offset) = buf
-        .get(pos..)?
-        .iter()
-        .position(|&b| b == b'\n' || b == b'\r')
+        .get(pos..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'\n' || b == b'\r'))
     {
         let at = pos + offset;
         let terminator = match (buf.get(at), buf.get(at + 1)) {
             (Some(b'\r'), Some(b'\n')) => 2,
-            (Some(b'\r'), None) => return None,
+            (Some(b'\r'), None) => return Err(line_start),
             _ => 1,
         };
         if at == line_start {
-            return Some(at + terminator);
+            return Ok(at + terminator);
         }
         pos = at + terminator;
         line_start = pos;
     }
-    None
+    Err(line_start)
 }
 
 /// The lines of an event, without terminators.

@@ -162,7 +162,9 @@ impl<'de> Deserialize<'de> for Params {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
                 let mut name: Option<Value> = None;
-                let mut seen: Vec<String> = Vec::new();
+                // A set, not a list: a `params` object with many members must not cost
+                // quadratic time (a 4 MiB body of short keys would take minutes).
+                let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
                 while let Some(key) = map.next_key::<String>()? {
                     if seen.contains(&key) {
                         return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
@@ -172,7 +174,7 @@ impl<'de> Deserialize<'de> for Params {
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
-                    seen.push(key);
+                    seen.insert(key);
                 }
                 Ok(Params {
                     name: match name {

@@ -69,6 +69,14 @@ impl JwtVerifier {
 
     fn principal(&self, token: AccessToken) -> Result<Principal, Rejection> {
         let claims = token.into_claims();
+        // RFC 7800 / RFC 9449 / RFC 8705: a `cnf` claim binds the token to a key the client
+        // must prove. This guard checks no proof, so such a token used as a plain bearer token
+        // may be a stolen one.
+        if claims.extra.contains_key("cnf") {
+            return Err(Rejection::InvalidToken(
+                "The access token is bound to a key (cnf); this resource accepts only bearer tokens",
+            ));
+        }
         // RFC 9068 §2.2.3: `scope` is a space-separated list as in RFC 6749 §3.3.
         let scopes = match &claims.scope {
             Some(scope) => ScopeSet::parse(scope).map_err(|_| {

@@ -296,11 +296,7 @@ async fn rfc6750_section_3_1_malformed_requests_are_invalid_request() {
             .header("authorization", format!("Bearer {good}"))
             .body(Body::empty())
             .unwrap(),
-        // RFC 6750 §2.2 form body, which MCP does not allow.
-        Request::post("/mcp")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(format!("access_token={good}")))
-            .unwrap(),
+        // RFC 6750 §2.2 form body, which MCP does not allow, beside a header token.
         Request::post("/mcp")
             .header("authorization", format!("Bearer {good}"))
             .header(
@@ -341,6 +337,23 @@ async fn rfc6750_section_3_1_malformed_requests_are_invalid_request() {
         assert_eq!(answer.challenge().resource_metadata(), Some(METADATA_URL));
         assert_eq!(answer.json()["error"], "invalid_request");
     }
+
+    // A token only in a form body is no token: the guard reads no body before a token is
+    // verified (an anonymous request must not make it buffer megabytes).
+    let answer = send(
+        &app,
+        Request::post("/mcp")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("access_token={good}")))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer.error(),
+        None,
+        "RFC 6750 §3.1: no error code without a token"
+    );
 
     // A form body without a token is passed on unchanged.
     let request = Request::post("/mcp")
@@ -533,4 +546,39 @@ fn configuration_errors_are_reported() {
         .required_scopes(["a b"])
         .build();
     assert!(bad_scope.is_err());
+}
+
+#[tokio::test]
+async fn rfc7800_key_bound_tokens_are_not_bearer_tokens() {
+    // A token with `cnf` must be used with a proof of possession (DPoP, mTLS) this guard does not
+    // check: accepted as a bearer token, a stolen one would work.
+    let key = key();
+    let app = app(&builder(&key, &TestClock::new()).build().unwrap());
+    let mut bound = claims("mcp:tools");
+    bound.extra.insert(
+        "cnf".into(),
+        serde_json::json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+    );
+    let answer = send(&app, get(Some(&token(&key, &bound)))).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.error().as_deref(), Some("invalid_token"));
+}
+
+#[tokio::test]
+async fn mcp_invalid_token_challenges_name_the_required_scopes() {
+    // MCP 2025-11-25 scope selection: a client whose token was refused authorizes again with
+    // the challenge's `scope`.
+    let key = key();
+    let guard = builder(&key, &TestClock::new())
+        .required_scopes(["mcp:tools"])
+        .build()
+        .unwrap();
+    let app = app(&guard);
+    let mut expired = claims("mcp:tools");
+    expired.exp = NOW - 3600;
+    let answer = send(&app, get(Some(&token(&key, &expired)))).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let challenge = answer.challenge();
+    assert_eq!(challenge.error().unwrap().as_str(), "invalid_token");
+    assert_eq!(challenge.scope().unwrap().to_string(), "mcp:tools");
 }

@@ -305,3 +305,59 @@ async fn tools_list_sse_is_filtered_event_by_event() {
         "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"tools\":[]}}\n\n"
     ));
 }
+
+#[tokio::test]
+async fn a_tools_call_in_a_body_of_another_method_is_checked_too() {
+    // A server (or an upstream behind the gateway) may accept PUT, or honour a method-override
+    // header: the guard reads every body, whatever the method.
+    let key = key();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let guard = guard(&key, false);
+    let app = Router::new()
+        .route(
+            "/mcp",
+            axum::routing::any({
+                let calls = Arc::clone(&calls);
+                move || {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    async { "ran" }
+                }
+            }),
+        )
+        .route_layer(guard.clone());
+    let weak = token(&key, &claims("mcp:tools"));
+    for method in ["PUT", "PATCH", "GET", "DELETE"] {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri("/mcp")
+            .header("authorization", format!("Bearer {weak}"))
+            .header("x-http-method-override", "POST")
+            .body(Body::from(call("delete_file")))
+            .unwrap();
+        let answer = send(&app, request).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{method}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn params_with_many_members_are_read_in_linear_time() {
+    // Found in review: duplicate detection by list made a `params` object of 100,000 short
+    // members cost minutes of CPU per request. With a set it is milliseconds; this test would
+    // not finish with the old code.
+    let key = key();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = mcp_app(&guard(&key, false), Arc::clone(&calls));
+    let mut params = String::from("{");
+    for i in 0..100_000 {
+        if i > 0 {
+            params.push(',');
+        }
+        params.push_str(&format!("\"{i}\":0"));
+    }
+    params.push('}');
+    let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{params}}}"#);
+    let ok = token(&key, &claims("mcp:tools"));
+    let answer = send(&app, post_json(&ok, &body)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
