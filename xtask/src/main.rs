@@ -9,6 +9,8 @@
 //!   fails on any 5xx; prints throughput, token-endpoint latency percentiles and memory.
 //! - `cargo xtask bench`: runs the criterion benchmarks and prints the table of medians and
 //!   ratios that `docs/performance.md` records.
+//! - `cargo xtask conformance [--url ISSUER --resource URL]`: our black-box checks and the official
+//!   MCP conformance suite against a deployment (by default a `gatehouse serve` it starts).
 //! - `cargo xtask bench-mcp [--seconds SECS] [--connections N]`: a protected MCP `tools/call`
 //!   under load (wrk) through `gatehouse serve` and through the TypeScript SDK's OAuth example,
 //!   in the same run; prints both and their ratio.
@@ -17,6 +19,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod conformance;
 mod fuzz;
 
 use std::path::{Path, PathBuf};
@@ -30,9 +33,10 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
         Some("soak") => soak(args.get(1..).unwrap_or_default()),
         Some("bench-mcp") => bench_mcp(args.get(1..).unwrap_or_default()),
+        Some("conformance") => conformance::run(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions] | soak [--seconds SECS] | bench-mcp [--seconds SECS] [--connections N]"
+                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions] | soak [--seconds SECS] | bench-mcp [--seconds SECS] [--connections N] | conformance [--url ISSUER --resource URL]"
             );
             return ExitCode::from(2);
         }

