@@ -481,6 +481,18 @@ impl Config {
                     "the only built-in server is \"demo\"",
                 ));
             }
+            // A tool's scope must be one the server grants, or the guard's step-up challenge
+            // would send clients after a scope they can never get.
+            if let Some((tool, scope)) = entry
+                .tool_scopes
+                .iter()
+                .find(|(_, scope)| !supported.contains_str(scope))
+            {
+                return Err(invalid(
+                    key("tool_scopes"),
+                    format!("{tool} = {scope:?}: the scope must be among scopes_supported"),
+                ));
+            }
             let mut config = ResourceConfig::new(resource, supported);
             if let Some(defaults) = &entry.default_scopes {
                 config = config.with_default_scopes(scopes("default_scopes", defaults)?);

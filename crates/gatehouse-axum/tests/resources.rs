@@ -529,3 +529,14 @@ async fn two_resources_may_not_share_a_metadata_document() {
     .to_string();
     assert!(error.contains("resources[1].resource"), "{error}");
 }
+
+#[test]
+fn a_tool_scope_must_be_one_the_server_grants() {
+    let mut config = Config::demo("127.0.0.1:8080".parse().unwrap());
+    config.resources[0]
+        .tool_scopes
+        .insert("delete_file".into(), "files:write".into());
+    let error = config.validate().unwrap_err().to_string();
+    assert!(error.contains("resources[0].tool_scopes"), "{error}");
+    assert!(error.contains("files:write"), "{error}");
+}
