@@ -100,12 +100,6 @@ impl IntrospectionClient {
     }
 }
 
-#[derive(Clone)]
-enum Answer {
-    Active(Principal),
-    Inactive,
-}
-
 /// What the guard checks an answer against.
 pub(crate) struct Expected {
     pub(crate) issuer: String,
@@ -123,8 +117,21 @@ pub(crate) struct Introspector {
     endpoint: RwLock<Option<String>>,
     discovery_failed_at: RwLock<Option<Instant>>,
     discovering: tokio::sync::Mutex<()>,
-    cache: TokenCache<Answer>,
+    /// Active answers.
+    cache: TokenCache<Principal>,
+    /// Refusals, apart: a flood of junk tokens churns this small cache, not the one that holds
+    /// the answers for real callers.
+    refusals: TokenCache<()>,
+    /// Introspection calls in flight; beyond [`MAX_IN_FLIGHT`] a request waits, then is `503`.
+    in_flight: tokio::sync::Semaphore,
 }
+
+/// Introspection calls one guard makes at once: distinct unknown tokens cost one call each, and
+/// without a bound a flood of them would be relayed to the authorization server in full.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// How long a request waits for a free introspection slot before it is answered `503`.
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(5);
 
 impl Introspector {
     pub(crate) fn new(
@@ -143,6 +150,8 @@ impl Introspector {
             discovery_failed_at: RwLock::new(None),
             discovering: tokio::sync::Mutex::new(()),
             cache: TokenCache::new(client.cache_capacity),
+            refusals: TokenCache::new((client.cache_capacity / 10).max(64)),
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             expected,
         })
     }
@@ -153,25 +162,30 @@ impl Introspector {
         hash: &TokenHash,
         now: u64,
     ) -> Result<Principal, Rejection> {
-        if let Some(answer) = self.cache.get(hash, now) {
-            return match answer {
-                Answer::Active(principal) => Ok(principal),
-                Answer::Inactive => Err(inactive()),
-            };
+        if let Some(principal) = self.cache.get(hash, now) {
+            return Ok(principal);
         }
+        if self.refusals.get(hash, now).is_some() {
+            return Err(inactive());
+        }
+        let Ok(Ok(_slot)) = tokio::time::timeout(IN_FLIGHT_WAIT, self.in_flight.acquire()).await
+        else {
+            return Err(Rejection::Unavailable(
+                "Too many tokens are being checked with the authorization server; try again shortly",
+            ));
+        };
         let response = self.introspect(token).await?;
         match self.check(response, now) {
             Ok(principal) => {
                 let until = now
                     .saturating_add(self.freshness.as_secs())
                     .min(principal.expires_at().as_secs());
-                self.cache
-                    .insert(*hash, Answer::Active(principal.clone()), until, now);
+                self.cache.insert(*hash, principal.clone(), until, now);
                 Ok(principal)
             }
             Err(rejection) => {
                 let until = now.saturating_add(self.inactive_ttl.as_secs());
-                self.cache.insert(*hash, Answer::Inactive, until, now);
+                self.refusals.insert(*hash, (), until, now);
                 Err(rejection)
             }
         }
@@ -362,6 +376,7 @@ impl Introspector {
     /// Forgets every cached answer.
     pub(crate) fn clear_cache(&self) {
         self.cache.clear();
+        self.refusals.clear();
     }
 }
 

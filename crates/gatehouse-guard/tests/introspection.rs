@@ -317,3 +317,22 @@ async fn unreachable_or_failing_authorization_server_is_503() {
         .unwrap();
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn a_flood_of_junk_tokens_does_not_evict_good_answers() {
+    // RFC 7662 §4: the resource server may cache answers. Refusals live in a separate, smaller
+    // cache, so random tokens cannot push real callers' answers out and make every one of their
+    // requests a call to the authorization server.
+    let fake = start().await;
+    let clock = TestClock::new();
+    fake.answer("good", active(&fake));
+    let app = app(&guard(&fake, &clock, client().cache_capacity(100)));
+    assert_eq!(send(&app, get(Some("good"))).await.status, StatusCode::OK);
+    for i in 0..300 {
+        let answer = send(&app, get(Some(&format!("junk-{i}")))).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(fake.calls(), 301);
+    assert_eq!(send(&app, get(Some("good"))).await.status, StatusCode::OK);
+    assert_eq!(fake.calls(), 301, "the good answer was still cached");
+}
