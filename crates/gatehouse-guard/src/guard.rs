@@ -237,14 +237,14 @@ impl GuardBuilder {
                 &audiences,
                 self.leeway_secs,
             )),
-            Plan::Introspection(client) => Verifier::Introspection(Introspector::new(
+            Plan::Introspection(client) => Verifier::Introspection(Box::new(Introspector::new(
                 client,
                 Expected {
                     issuer: self.issuer.clone(),
                     audiences: audiences.clone(),
                     leeway_secs: self.leeway_secs,
                 },
-            )?),
+            )?)),
         };
 
         let clock = self
@@ -327,7 +327,7 @@ fn metadata(
 
 pub(crate) enum Verifier {
     Jwt(JwtVerifier),
-    Introspection(Introspector),
+    Introspection(Box<Introspector>),
 }
 
 /// Everything a request needs, shared.
