@@ -2,7 +2,10 @@
 //! (`interop/ts_client.mjs`) and the Python SDK client (`interop/py_client.py`) each discover,
 //! register, authorize (auto-approve), redeem, call `echo` through the guard and step up to
 //! `admin_reset`; then the same clients go through gateway mode in front of a separate MCP server
-//! process written with the Python SDK (`interop/py_server.py`).
+//! process written with the Python SDK (`interop/py_server.py`). A strict client (`oauth4webapi`,
+//! `interop/strict_client.mjs`) runs the flow with every check it has, for each signing
+//! algorithm, and two JWT libraries (`jose` on npm, PyJWT) verify the tokens against the JWKS;
+//! `mcp-remote`'s registration request is accepted as it sends it.
 //!
 //! They need `interop/node_modules` and `interop/.venv`, which `scripts/interop-deps.sh` installs
 //! (`cargo xtask ci` runs it). Without them the tests are skipped, unless `GATEHOUSE_TEST_INTEROP`
@@ -65,6 +68,12 @@ impl Drop for Running {
 /// `gatehouse serve` with `resource_block` as its one `[[resources]]` entry, auto-approving for
 /// the subject `interop`; returns once `/healthz` answers.
 fn gatehouse(dir: &Path, port: u16, resource_block: &str) -> Running {
+    gatehouse_with(dir, port, "", resource_block)
+}
+
+/// [`gatehouse`] with `top_level` (top-level keys and/or whole tables, e.g. `[tokens]`) placed
+/// right after the top-level keys of the configuration.
+fn gatehouse_with(dir: &Path, port: u16, top_level: &str, resource_block: &str) -> Running {
     let config = dir.join(format!("gatehouse-{port}.toml"));
     std::fs::write(
         &config,
@@ -73,6 +82,7 @@ fn gatehouse(dir: &Path, port: u16, resource_block: &str) -> Running {
 issuer = "http://127.0.0.1:{port}"
 listen = "127.0.0.1:{port}"
 database = "sqlite://{db}"
+{top_level}
 
 [login]
 mode = "auto-approve"
@@ -127,7 +137,24 @@ fn wait_for_health(port: u16) {
 }
 
 /// Runs a client to completion (at most a minute); its JSON lines.
-fn run_client(mut command: Command) -> Vec<serde_json::Value> {
+fn run_client(command: Command) -> Vec<serde_json::Value> {
+    let (status, out, err, command) = run_to_end(command);
+    assert!(
+        status.success(),
+        "{command:?} failed: {status}\n{out}\n{err}"
+    );
+    json_lines(&out)
+}
+
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// Runs a process in `interop/` to completion (at most a minute): its exit status, stdout and
+/// stderr, and the command (for messages).
+fn run_to_end(mut command: Command) -> (std::process::ExitStatus, String, String, Command) {
     command
         .current_dir(interop_dir())
         .stdout(Stdio::piped())
@@ -158,13 +185,7 @@ fn run_client(mut command: Command) -> Vec<serde_json::Value> {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    assert!(
-        status.success(),
-        "{command:?} failed: {status}\n{out}\n{err}"
-    );
-    out.lines()
-        .filter_map(|line| serde_json::from_str(line).ok())
-        .collect()
+    (status, out, err, command)
 }
 
 fn step<'a>(lines: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
@@ -340,4 +361,195 @@ required_scopes = ["mcp:tools"]
     let ts = typescript(&resource, &["--call", "hello"]);
     assert_eq!(step(&ts, "call")["text"], "Hello, interop!");
     assert_eq!(step(&ts, "authorized")["resource"], resource.as_str());
+}
+
+/// Whether the strict OAuth client and the JWT libraries are installed (`oauth4webapi` and `jose`
+/// from npm; PyJWT comes with the Python venv); panics when they must be and are not.
+fn oauth_libraries_available() -> bool {
+    if !clients_available() {
+        return false;
+    }
+    let modules = interop_dir().join("node_modules");
+    let available = ["oauth4webapi", "jose"]
+        .iter()
+        .all(|name| modules.join(name).join("package.json").exists());
+    if !available {
+        assert!(
+            std::env::var_os("GATEHOUSE_TEST_INTEROP").is_none(),
+            "GATEHOUSE_TEST_INTEROP is set but oauth4webapi/jose are missing: run scripts/interop-deps.sh"
+        );
+        eprintln!("interop: oauth4webapi/jose not installed (scripts/interop-deps.sh); skipped");
+    }
+    available
+}
+
+fn strict_client(url: &str, flags: &[&str]) -> Vec<serde_json::Value> {
+    let mut command = Command::new("node");
+    command.arg("strict_client.mjs").arg(url).args(flags);
+    run_client(command)
+}
+
+/// `verify_token.mjs` (jose) or `verify_token.py` (PyJWT): whether it accepted the token, and its
+/// one JSON line.
+fn verify_token(
+    python_verifier: bool,
+    token: &str,
+    jwks: &str,
+    issuer: &str,
+    audience: &str,
+) -> (bool, serde_json::Value) {
+    let mut command = if python_verifier {
+        let mut command = Command::new(python());
+        command.arg("verify_token.py");
+        command
+    } else {
+        let mut command = Command::new("node");
+        command.arg("verify_token.mjs");
+        command
+    };
+    command.args([token, jwks, issuer, audience]);
+    let (status, out, err, command) = run_to_end(command);
+    let line = json_lines(&out)
+        .pop()
+        .unwrap_or_else(|| panic!("{command:?} printed no JSON line: {status}\n{out}\n{err}"));
+    (status.success(), line)
+}
+
+#[test]
+fn a_strict_oauth_client_and_jwt_libraries_accept_every_signing_algorithm() {
+    if !oauth_libraries_available() {
+        return;
+    }
+    for alg in ["ES256", "EdDSA", "RS256", "PS256"] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let _server = gatehouse_with(
+            dir.path(),
+            port,
+            &format!("[tokens]\nsigning_alg = \"{alg}\""),
+            "builtin = \"demo\"",
+        );
+        let issuer = format!("http://127.0.0.1:{port}");
+        let url = format!("{issuer}/mcp");
+        let jwks = format!("{issuer}/.well-known/jwks.json");
+
+        // oauth4webapi: RFC 9728 → RFC 8414 → RFC 7591 → PKCE + resource → RFC 9207 `iss` →
+        // token (checked as RFC 9068 by the library) → refresh → MCP → RFC 7009.
+        let strict = strict_client(&url, &["--print-token"]);
+        assert_eq!(
+            step(&strict, "challenge")["resource_metadata"],
+            format!("{issuer}/.well-known/oauth-protected-resource/mcp")
+        );
+        assert_eq!(step(&strict, "as_metadata")["issuer"], issuer.as_str());
+        assert_eq!(step(&strict, "authorized")["iss"], issuer.as_str());
+        let token_step = step(&strict, "token");
+        assert_eq!(token_step["alg"], alg, "{token_step}");
+        assert_eq!(token_step["aud"], url.as_str());
+        assert_eq!(token_step["sub"], "interop");
+        assert_eq!(step(&strict, "refreshed")["rotated"], true);
+        assert_eq!(step(&strict, "refresh_retry")["same_successor"], true);
+        assert_eq!(step(&strict, "mcp")["status"], 200);
+        let revoked = step(&strict, "revoked");
+        assert_eq!(revoked["refresh"], "invalid_grant");
+        assert_eq!(
+            revoked["mcp_status_after"], 401,
+            "revoking the refresh token revokes the grant's access tokens"
+        );
+        step(&strict, "done");
+        let token = token_step["access_token"].as_str().unwrap();
+
+        for python_verifier in [false, true] {
+            let (accepted, line) = verify_token(python_verifier, token, &jwks, &issuer, &url);
+            assert!(accepted, "{alg}: {line}");
+            assert_eq!(line["alg"], alg, "{line}");
+            assert_eq!(line["typ"], "at+jwt", "{line}");
+            assert_eq!(line["claims"]["aud"], url.as_str(), "{line}");
+            assert_eq!(line["claims"]["iss"], issuer.as_str(), "{line}");
+            assert_eq!(line["claims"]["scope"], "mcp:tools", "{line}");
+
+            // A token for this resource is no token for another.
+            let other = format!("{issuer}/other-mcp");
+            let (accepted, line) = verify_token(python_verifier, token, &jwks, &issuer, &other);
+            assert!(!accepted, "{alg}: a wrong audience was accepted: {line}");
+            assert_eq!(line["step"], "rejected", "{line}");
+            let error = line["error"].as_str().unwrap_or_default().to_lowercase();
+            assert!(error.contains("aud"), "{alg}: {line}");
+        }
+    }
+}
+
+/// A raw HTTP/1.1 POST of a JSON body on loopback: the status and the (de-chunked) body.
+fn post_json(port: u16, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Accept: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, rest) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap();
+    let chunked = head
+        .lines()
+        .any(|line| line.eq_ignore_ascii_case("transfer-encoding: chunked"));
+    if !chunked {
+        return (status, rest.to_owned());
+    }
+    let mut body = String::new();
+    let mut rest = rest;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    (status, body)
+}
+
+/// The dynamic client registration request of `mcp-remote` (npm, 0.15.1), byte for byte as it
+/// sent it to `gatehouse serve` (captured on the wire; Linux, so the callback host is
+/// `localhost`; the port is derived from a hash of the server URL). Its source in the published
+/// package: `NodeOAuthClientProvider.clientMetadata` in `dist/chunk-KJCT2FXL.js` (lines
+/// 34507–34521: redirect_uris, token_endpoint_auth_method — "none" when the server advertises it
+/// — grant_types, response_types, client_name "MCP CLI Client", client_uri, software_id,
+/// software_version, constructor defaults at 34339–34342), extended by the bundled MCP SDK's
+/// `resolveClientMetadata` (27919–27926: `application_type`, "native" for a loopback redirect)
+/// and `registerClient` (28394–28408: `scope`, here the 401 challenge's "mcp:tools").
+const MCP_REMOTE_REGISTRATION: &str = r#"{"redirect_uris":["http://localhost:48643/oauth/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],"response_types":["code"],"client_name":"MCP CLI Client","client_uri":"https://github.com/modelcontextprotocol/mcp-cli","software_id":"2e6dc280-f3c3-4e01-99a7-8181dbd1d23d","software_version":"0.15.1","scope":"mcp:tools","application_type":"native"}"#;
+
+#[test]
+fn mcp_remote_registration_request_is_accepted_as_sent() {
+    // Plain HTTP from this test: no client library needed, so no skip.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = gatehouse(dir.path(), port, "builtin = \"demo\"");
+    let (status, body) = post_json(port, "/register", MCP_REMOTE_REGISTRATION);
+    assert_eq!(status, 201, "{body}");
+    let sent: serde_json::Value = serde_json::from_str(MCP_REMOTE_REGISTRATION).unwrap();
+    let registered: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(registered["client_id"].is_string(), "{registered}");
+    assert!(
+        registered.get("client_secret").is_none(),
+        "a public client: {registered}"
+    );
+    for field in [
+        "redirect_uris",
+        "grant_types",
+        "token_endpoint_auth_method",
+        "response_types",
+    ] {
+        assert_eq!(registered[field], sent[field], "{field}: {registered}");
+    }
 }
