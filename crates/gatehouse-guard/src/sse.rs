@@ -200,4 +200,53 @@ mod tests {
         let mut splitter = EventSplitter::new(8);
         assert!(splitter.push(b"data: 0123456789").is_err());
     }
+
+    /// The events of `stream`, found by scanning from the start every time (the reference).
+    fn one_shot(stream: &[u8]) -> Vec<Vec<u8>> {
+        let mut events = Vec::new();
+        let mut rest = stream;
+        while let Ok(end) = event_end_from(rest, 0) {
+            events.push(rest[..end].to_vec());
+            rest = &rest[end..];
+        }
+        events
+    }
+
+    proptest::proptest! {
+        /// However a stream is cut into chunks, the splitter yields the same events as one scan
+        /// of the whole stream: the resumed scan never skips or invents a boundary.
+        #[test]
+        fn chunking_never_changes_the_events(
+            lines in proptest::collection::vec(
+                (proptest::string::string_regex("[a-z:{}\" ]{0,12}").unwrap(),
+                 proptest::prop_oneof![
+                     proptest::strategy::Just("\n"),
+                     proptest::strategy::Just("\r"),
+                     proptest::strategy::Just("\r\n"),
+                 ]),
+                0..40,
+            ),
+            cuts in proptest::collection::vec(1usize..16, 0..40),
+        ) {
+            let stream: Vec<u8> = lines
+                .iter()
+                .flat_map(|(text, end)| [text.as_bytes(), end.as_bytes()].concat())
+                .collect();
+            let mut splitter = EventSplitter::new(usize::MAX);
+            let mut events = Vec::new();
+            let mut rest = &stream[..];
+            let mut sizes = cuts.iter().copied().cycle();
+            while !rest.is_empty() {
+                let size = sizes.next().unwrap_or(rest.len()).min(rest.len());
+                splitter.push(&rest[..size]).unwrap();
+                rest = &rest[size..];
+                while let Some(event) = splitter.next_event() {
+                    events.push(event.to_vec());
+                }
+            }
+            // A trailing CR is decided only by the next byte; the reference, with the whole
+            // stream, is in the same position, so both agree on everything before it.
+            proptest::prop_assert_eq!(events, one_shot(&stream));
+        }
+    }
 }

@@ -269,4 +269,61 @@ mod tests {
             .is_ok()
         );
     }
+
+    proptest::proptest! {
+        /// Any bytes: an answer, never a panic.
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = inspect(&body, &tools(), &ScopeSet::new());
+        }
+
+        /// For well-formed messages, the guard's decision is the one a plain JSON reading
+        /// gives: a `tools/call` of `delete_file` (however its name is escaped) without
+        /// `files:write` is refused, anything else passes.
+        #[test]
+        fn decisions_match_a_plain_json_reading(
+            messages in proptest::collection::vec(
+                (proptest::prop_oneof![
+                    proptest::strategy::Just("tools/call"),
+                    proptest::strategy::Just("tools/list"),
+                    proptest::strategy::Just("ping"),
+                 ],
+                 proptest::prop_oneof![
+                     proptest::strategy::Just("delete_file"),
+                     proptest::strategy::Just("echo"),
+                     proptest::strategy::Just("delete_files"),
+                 ],
+                 proptest::bool::ANY),
+                1..5,
+            ),
+            batch in proptest::bool::ANY,
+            granted in proptest::bool::ANY,
+        ) {
+            let encoded: Vec<String> = messages
+                .iter()
+                .enumerate()
+                .map(|(i, (method, tool, escape))| {
+                    // `\u0064` is `d`: the guard must read the name as JSON does.
+                    let name = if *escape { tool.replacen('d', "\\u0064", 1) } else { (*tool).to_owned() };
+                    format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"{method}","params":{{"name":"{name}"}}}}"#)
+                })
+                .collect();
+            let body = if batch || encoded.len() > 1 {
+                format!("[{}]", encoded.join(","))
+            } else {
+                encoded.concat()
+            };
+            let scopes = if granted { ScopeSet::parse("files:write").unwrap() } else { ScopeSet::new() };
+            let inspection = inspect(body.as_bytes(), &tools(), &scopes).unwrap();
+            let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let list: Vec<serde_json::Value> = match value {
+                serde_json::Value::Array(items) => items,
+                one => vec![one],
+            };
+            let refused = !granted && list.iter().any(|m| {
+                m["method"] == "tools/call" && m["params"]["name"] == "delete_file"
+            });
+            proptest::prop_assert_eq!(!inspection.missing.is_empty(), refused, "{}", body);
+        }
+    }
 }
