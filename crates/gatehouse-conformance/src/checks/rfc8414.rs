@@ -27,6 +27,8 @@ checks! {
         "every advertised endpoint URL (and jwks_uri) is https, or http on a loopback host";
     ISS_ADVERTISED = "rfc9207-3-iss-parameter-supported", "RFC 9207 §3", Should,
         "authorization_response_iss_parameter_supported is true";
+    CIMD_ADVERTISED = "mcp-2026-07-28-cimd-advertised", "MCP 2026-07-28 client registration, draft-ietf-oauth-client-id-metadata-document §4", Should,
+        "client_id_metadata_document_supported is true (the 2026-07-28 revision recommends Client ID Metadata Documents over dynamic registration)";
     UNKNOWN_WELL_KNOWN = "rfc8414-3.1-unknown-well-known-404", "RFC 8414 §3.1", Should,
         "a well-known name that is not defined answers 404, not a metadata document";
     JWKS_PUBLIC = "rfc7517-5-jwks-public-keys-only", "RFC 7517 §5, RFC 8414 §2", Must,
@@ -185,6 +187,19 @@ pub(crate) async fn run(ctx: &mut Context, report: &mut Report) {
                 format!(
                     "authorization_response_iss_parameter_supported is {:?}",
                     get("authorization_response_iss_parameter_supported")
+                )
+            },
+        )
+        .map(|()| ex.pass()),
+    );
+    report.record(
+        &CIMD_ADVERTISED,
+        ensure(
+            get("client_id_metadata_document_supported") == Some(&Value::Bool(true)),
+            || {
+                format!(
+                    "client_id_metadata_document_supported is {:?}",
+                    get("client_id_metadata_document_supported")
                 )
             },
         )
