@@ -67,6 +67,9 @@ mod cache;
 mod cors;
 mod error;
 mod fetch;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod introspection;
 mod keys;

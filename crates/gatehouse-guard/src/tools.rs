@@ -67,7 +67,16 @@ pub(crate) fn inspect(
     tools: &ToolScopes,
     granted: &ScopeSet,
 ) -> Result<Inspection, Rejection> {
-    let messages = match serde_json::from_slice::<Messages>(body) {
+    // RFC 8259 §8.1: JSON exchanged between systems MUST be UTF-8. serde_json does not check
+    // the strings it skips, so without this a body that a strict server refuses (invalid UTF-8
+    // in an ignored member) would pass here: the guard and the server would disagree on it.
+    // (Found by the `guard_jsonrpc` fuzz target.)
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Err(Rejection::InvalidRequest(
+            "The request body is not UTF-8, as JSON must be (RFC 8259 section 8.1)",
+        ));
+    };
+    let messages = match serde_json::from_str::<Messages>(text) {
         Ok(Messages(messages)) => messages,
         Err(error) => {
             tracing::debug!(%error, "request body is not JSON-RPC the guard can read");
@@ -243,6 +252,12 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn rfc8259_section_8_1_bodies_must_be_utf8_even_where_the_guard_does_not_look() {
+        let body = b"[{\"\":\"to\xffll\",\"params\":{\"name\":\"echo\"}}]";
+        assert!(inspect(body, &tools(), &ScopeSet::new()).is_err());
     }
 
     #[test]
