@@ -70,7 +70,11 @@ pub fn sse(stream: &[u8], cuts: &[u8]) {
             let mut again = EventSplitter::new(usize::MAX);
             let _ = again.push(&rewritten);
             let first = again.next_event();
-            assert_eq!(first.as_deref(), Some(&rewritten[..]), "a rewritten event split");
+            assert_eq!(
+                first.as_deref(),
+                Some(&rewritten[..]),
+                "a rewritten event split"
+            );
             assert!(again.next_event().is_none());
         }
     }
