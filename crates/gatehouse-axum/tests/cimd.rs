@@ -18,9 +18,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use gatehouse_axum::{Config, Gatehouse, LoginMode};
-use gatehouse_store::sealing::EncryptionKey;
-use gatehouse_store::{AnyStore, MemoryBackend};
+use gatehouse_axum::Config;
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use rustls::pki_types::pem::PemObject;
@@ -28,9 +26,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const REDIRECT: &str = "http://127.0.0.1:33418/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+mod support;
+
+use support::{CHALLENGE, REDIRECT, VERIFIER, encode};
 
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -187,42 +185,21 @@ struct Server {
     http: reqwest::Client,
 }
 
+/// A server that trusts the test CA and allows loopback documents (the named dangerous test
+/// settings), changed by `edit`.
 async fn gatehouse(edit: impl FnOnce(&mut Config)) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let mut config = Config::demo(address);
-    config.database = "memory".into();
-    config.login.mode = LoginMode::AutoApprove;
-    config.login.auto_approve_subject = "alice".into();
-    config.rate_limits.enabled = false;
-    config.client_id_metadata_documents.dangerous_allow_loopback = true;
-    config
-        .client_id_metadata_documents
-        .dangerous_extra_root_certificate = Some(fixture("test-ca.pem"));
-    edit(&mut config);
-    let gatehouse = Gatehouse::with_store(
-        config,
-        AnyStore::Memory(Box::new(MemoryBackend::new())),
-        EncryptionKey::generate().unwrap(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
-    let router = gatehouse
-        .router()
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let issuer = support::serve(|config, _| {
+        config.client_id_metadata_documents.dangerous_allow_loopback = true;
+        config
+            .client_id_metadata_documents
+            .dangerous_extra_root_certificate = Some(fixture("test-ca.pem"));
+        edit(config);
+    })
+    .await;
     Server {
-        issuer: format!("http://{address}"),
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        issuer,
+        http: support::http(),
     }
-}
-
-fn encode(value: &str) -> String {
-    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 impl Server {
@@ -252,11 +229,7 @@ impl Server {
             .http
             .post(format!("{}/token", self.issuer))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(
-                form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(form)
-                    .finish(),
-            )
+            .body(support::form(form))
             .send()
             .await
             .unwrap();

@@ -14,16 +14,14 @@
 use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
-use gatehouse_axum::{Config, Gatehouse, LoginMode};
-use gatehouse_store::sealing::EncryptionKey;
-use gatehouse_store::{AnyStore, MemoryBackend};
+use gatehouse_axum::Config;
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
-const REDIRECT: &str = "http://127.0.0.1:33418/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+mod support;
+
+use support::{CHALLENGE, REDIRECT, VERIFIER, encode, form};
 
 struct Server {
     base: String,
@@ -32,31 +30,8 @@ struct Server {
 }
 
 async fn server(edit: impl FnOnce(&mut Config, &str)) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let base = format!("http://{address}");
-    let mut config = Config::demo(address);
-    config.database = "memory".into();
-    config.login.mode = LoginMode::AutoApprove;
-    config.login.auto_approve_subject = "alice".into();
-    config.rate_limits.enabled = false;
-    edit(&mut config, &base);
-    let gatehouse = Gatehouse::with_store(
-        config,
-        AnyStore::Memory(Box::new(MemoryBackend::new())),
-        EncryptionKey::generate().unwrap(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
-    let router = gatehouse
-        .router()
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let base = support::serve(edit).await;
+    let http = support::http();
     let registered: Value = http
         .post(format!("{base}/register"))
         .json(&json!({
@@ -74,10 +49,6 @@ async fn server(edit: impl FnOnce(&mut Config, &str)) -> Server {
         http,
         client_id: registered["client_id"].as_str().unwrap().to_owned(),
     }
-}
-
-fn encode(value: &str) -> String {
-    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 impl Server {
@@ -99,15 +70,13 @@ impl Server {
             .unwrap()
             .1
             .into_owned();
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([
-                ("grant_type", "authorization_code"),
-                ("code", code.as_str()),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", VERIFIER),
-                ("client_id", self.client_id.as_str()),
-            ])
-            .finish();
+        let body = form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", self.client_id.as_str()),
+        ]);
         let tokens: Value = self
             .http
             .post(format!("{}/token", self.base))
@@ -123,9 +92,7 @@ impl Server {
     }
 
     async fn revoke(&self, token: &str) {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([("token", token), ("client_id", self.client_id.as_str())])
-            .finish();
+        let body = form(&[("token", token), ("client_id", self.client_id.as_str())]);
         let response = self
             .http
             .post(format!("{}/revoke", self.base))
@@ -489,44 +456,31 @@ async fn an_unreachable_upstream_is_a_bad_gateway() {
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
 }
 
+/// Why the `--demo` configuration, changed by `edit`, does not start.
+async fn start_error(edit: impl FnOnce(&mut Config)) -> String {
+    let mut config = Config::demo("127.0.0.1:8080".parse().unwrap());
+    config.database = "memory".into();
+    edit(&mut config);
+    support::build(config).await.unwrap_err().to_string()
+}
+
 #[tokio::test]
 async fn a_resource_may_not_take_a_server_path() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let mut config = Config::demo(address);
-    config.database = "memory".into();
-    config.resources[0].resource = format!("http://{address}/token");
-    let error = Gatehouse::with_store(
-        config,
-        AnyStore::Memory(Box::new(MemoryBackend::new())),
-        EncryptionKey::generate().unwrap(),
-        Default::default(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let error = start_error(|config| {
+        config.resources[0].resource = "http://127.0.0.1:8080/token".into();
+    })
+    .await;
     assert!(error.contains("resources[0].resource"), "{error}");
 }
 
 #[tokio::test]
 async fn two_resources_may_not_share_a_metadata_document() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let mut config = Config::demo(address);
-    config.database = "memory".into();
-    config.resources[0].resource = format!("http://{address}/mcp");
-    let mut twin = config.resources[0].clone();
-    twin.resource = format!("http://{address}/mcp/");
-    config.resources.push(twin);
-    let error = Gatehouse::with_store(
-        config,
-        AnyStore::Memory(Box::new(MemoryBackend::new())),
-        EncryptionKey::generate().unwrap(),
-        Default::default(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let error = start_error(|config| {
+        let mut twin = config.resources[0].clone();
+        twin.resource = "http://127.0.0.1:8080/mcp/".into();
+        config.resources.push(twin);
+    })
+    .await;
     assert!(error.contains("resources[1].resource"), "{error}");
 }
 
