@@ -331,7 +331,7 @@ async fn upstream() -> (String, Seen) {
     let recorder = seen.clone();
     let app = axum::Router::new().route(
         "/mcp",
-        axum::routing::post(move |headers: HeaderMap, body: String| {
+        axum::routing::any(move |headers: HeaderMap, body: String| {
             let recorder = recorder.clone();
             async move {
                 *recorder.0.lock().unwrap() = Some(headers);
@@ -404,6 +404,25 @@ async fn gateway_mode_forwards_identity_never_the_token() {
         "forged identity headers are dropped"
     );
     assert_eq!(headers["mcp-session-id"], "client-session");
+
+    // The standalone SSE stream: a GET crosses too, and arrives as one without a body.
+    let response = server
+        .http
+        .get(format!("{}/mcp", server.base))
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = seen.0.lock().unwrap().clone().unwrap();
+    assert!(headers.get("transfer-encoding").is_none(), "{headers:?}");
+    assert!(
+        headers
+            .get("content-length")
+            .is_none_or(|length| length == "0"),
+        "{headers:?}"
+    );
 
     // Only the methods of MCP's Streamable HTTP transport cross the gateway.
     *seen.0.lock().unwrap() = None;
