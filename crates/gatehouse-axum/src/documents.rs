@@ -32,7 +32,9 @@ use gatehouse_registration::{
 use gatehouse_types::{ClientId, UnixTime};
 
 use crate::config;
-use crate::outbound::{AddressPolicy, AddressRefused, PublicOnlyResolver, check_host};
+use crate::outbound::{
+    AddressPolicy, AddressRefused, PublicOnlyResolver, check_host, client_builder,
+};
 
 /// The largest document accepted. The draft suggests a limit of 5 KB for the authorization
 /// server's protection; real documents are a few hundred bytes.
@@ -133,15 +135,10 @@ impl ClientDocuments {
         config: &config::ClientDocuments,
         policy: ClientMetadataPolicy,
     ) -> Result<Self, DocumentSetupError> {
-        // reqwest is built without a default TLS provider (decision 0010); ring is ours. If the
-        // embedding program installed one already, it stays.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let addresses = AddressPolicy {
             allow_loopback: config.dangerous_allow_loopback,
         };
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
+        let mut builder = client_builder()
             .timeout(FETCH_TIMEOUT)
             .connect_timeout(FETCH_TIMEOUT)
             .https_only(true)

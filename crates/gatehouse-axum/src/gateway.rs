@@ -81,10 +81,7 @@ impl Gateway {
         if url.fragment().is_some() {
             return Err("must not have a fragment".into());
         }
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
+        let http = crate::outbound::client_builder()
             .connect_timeout(UPSTREAM_CONNECT_TIMEOUT)
             .build()
             .map_err(|e| e.to_string())?;

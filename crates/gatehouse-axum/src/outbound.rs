@@ -11,6 +11,17 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+/// The start of every HTTP client the server uses for its own requests: reqwest is built
+/// without a default TLS provider (decision 0010), so ring is installed as the process default
+/// unless the embedding program installed one first; redirects are never followed, and no proxy
+/// is taken from the environment (it would move the address check to a machine we cannot see).
+pub(crate) fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+}
+
 /// A refusal to connect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum AddressRefused {
