@@ -57,7 +57,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ),
     )?;
 
-    let (_server, issuer, resource) = match (url, resource) {
+    let (server, issuer, resource) = match (url, resource) {
         (Some(url), Some(resource)) => (None, url, resource),
         (None, None) => {
             let (server, issuer) = start_gatehouse(&root, &out)?;
@@ -79,6 +79,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             .arg(root.join("conformance/expectations.toml"))
             .arg("--report")
             .arg(out.join("gatehouse-checks.json"));
+        if server.is_some() {
+            // What the configuration `start_gatehouse` wrote holds: a second resource, and the
+            // guard's default leeway of 5 s.
+            checks
+                .args(["--other-resource", &format!("{issuer}/other")])
+                .args(["--expiry-leeway", "10"]);
+        }
         step("our checks (gatehouse-conformance)", checks)
     };
     let official = official_suite(&root, &out, &issuer, &resource);
@@ -129,6 +136,10 @@ auto_approve_subject = "conformance"
 [rate_limits]
 enabled = false
 
+# Short-lived access tokens, so that the expiry check waits a minute, not ten.
+[tokens]
+access_ttl_secs = 60
+
 [[resources]]
 resource = "{issuer}/mcp"
 scopes_supported = ["mcp:tools", "mcp:admin"]
@@ -137,6 +148,13 @@ default_scopes = ["mcp:tools"]
 builtin = "demo"
 [resources.tool_scopes]
 admin_reset = "mcp:admin"
+
+# A second resource: its tokens must not open the first (audience checks).
+[[resources]]
+resource = "{issuer}/other"
+scopes_supported = ["mcp:tools"]
+required_scopes = ["mcp:tools"]
+builtin = "demo"
 "#,
             database = database.display()
         ),

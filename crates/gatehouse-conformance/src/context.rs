@@ -82,6 +82,12 @@ pub(crate) struct Context {
     pub(crate) client: Option<Client>,
     /// A confidential client (`client_secret_basic`), if the server registered one.
     pub(crate) confidential: Option<Client>,
+    /// Another resource of the same authorization server, for the audience checks.
+    pub(crate) other_resource: Option<String>,
+    /// How long past a token's `exp` the resource may still accept it (its clock leeway).
+    pub(crate) expiry_leeway_secs: u64,
+    /// The longest the checker waits for a token to expire; a longer wait is a skip.
+    pub(crate) max_expiry_wait_secs: u64,
 }
 
 impl Context {
@@ -95,6 +101,9 @@ impl Context {
             jwks: None,
             client: None,
             confidential: None,
+            other_resource: None,
+            expiry_leeway_secs: 60,
+            max_expiry_wait_secs: 180,
         }
     }
 
@@ -172,6 +181,18 @@ impl Context {
         state: &'a str,
         scope: Option<&'a str>,
     ) -> Vec<(&'a str, &'a str)> {
+        self.authorization_params_for(client, pkce, state, scope, &self.resource)
+    }
+
+    /// The standard authorization request of `client` for `resource`.
+    pub(crate) fn authorization_params_for<'a>(
+        &'a self,
+        client: &'a Client,
+        pkce: &'a Pkce,
+        state: &'a str,
+        scope: Option<&'a str>,
+        resource: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
         let mut params = vec![
             ("response_type", "code"),
             ("client_id", client.id.as_str()),
@@ -179,7 +200,7 @@ impl Context {
             ("code_challenge", pkce.challenge.as_str()),
             ("code_challenge_method", "S256"),
             ("state", state),
-            ("resource", self.resource.as_str()),
+            ("resource", resource),
         ];
         if let Some(scope) = scope {
             params.push(("scope", scope));
@@ -194,9 +215,20 @@ impl Context {
         pkce: &Pkce,
         scope: Option<&str>,
     ) -> Step<(Exchange, String)> {
+        self.code_for(client, pkce, scope, &self.resource).await
+    }
+
+    /// Runs the authorization request of `client` for `resource` to a code.
+    pub(crate) async fn code_for(
+        &self,
+        client: &Client,
+        pkce: &Pkce,
+        scope: Option<&str>,
+        resource: &str,
+    ) -> Step<(Exchange, String)> {
         let state = random()?;
         let ex = self
-            .authorize(&self.authorization_params(client, pkce, &state, scope))
+            .authorize(&self.authorization_params_for(client, pkce, &state, scope, resource))
             .await?;
         let params = client_redirect(&ex).ok_or_else(|| {
             ex.fail("expected a redirect to the redirect URI (is auto-approve on?)")
@@ -223,6 +255,18 @@ impl Context {
         code: &str,
         verifier: &str,
     ) -> Step<Exchange> {
+        self.redeem_for(client, code, verifier, &self.resource)
+            .await
+    }
+
+    /// Redeems `code` with `verifier`, asking for `resource`.
+    pub(crate) async fn redeem_for(
+        &self,
+        client: &Client,
+        code: &str,
+        verifier: &str,
+        resource: &str,
+    ) -> Step<Exchange> {
         self.token_request(
             client,
             &[
@@ -230,7 +274,7 @@ impl Context {
                 ("code", code),
                 ("redirect_uri", REDIRECT_URI),
                 ("code_verifier", verifier),
-                ("resource", self.resource.as_str()),
+                ("resource", resource),
             ],
         )
         .await
@@ -238,9 +282,21 @@ impl Context {
 
     /// A complete authorization code flow for `client`.
     pub(crate) async fn tokens(&self, client: &Client, scope: Option<&str>) -> Step<Tokens> {
+        self.tokens_for(client, scope, &self.resource).await
+    }
+
+    /// A complete authorization code flow for `client`, for `resource`.
+    pub(crate) async fn tokens_for(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+        resource: &str,
+    ) -> Step<Tokens> {
         let pkce = Pkce::new()?;
-        let (_, code) = self.code(client, &pkce, scope).await?;
-        let ex = self.redeem(client, &code, &pkce.verifier).await?;
+        let (_, code) = self.code_for(client, &pkce, scope, resource).await?;
+        let ex = self
+            .redeem_for(client, &code, &pkce.verifier, resource)
+            .await?;
         tokens_of(ex)
     }
 
@@ -276,7 +332,18 @@ impl Context {
         session: Option<&str>,
         message: &Value,
     ) -> Step<Exchange> {
-        let mut req = Req::json("POST", &self.resource, message)
+        self.mcp_at(&self.resource, token, session, message).await
+    }
+
+    /// One JSON-RPC message to the MCP endpoint `url`.
+    pub(crate) async fn mcp_at(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        session: Option<&str>,
+        message: &Value,
+    ) -> Step<Exchange> {
+        let mut req = Req::json("POST", url, message)
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", "2025-11-25");
         if let Some(token) = token {
@@ -290,14 +357,7 @@ impl Context {
 
     /// The MCP `initialize` request with `token`.
     pub(crate) async fn mcp_initialize(&self, token: Option<&str>) -> Step<Exchange> {
-        self.mcp(
-            token,
-            None,
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-11-25", "capabilities": {},
-                "clientInfo": {"name": "gatehouse-conformance", "version": env!("CARGO_PKG_VERSION")}}}),
-        )
-        .await
+        self.mcp(token, None, &initialize_message()).await
     }
 
     /// Opens an MCP session with `token`; its id (if the server uses sessions).
@@ -334,6 +394,13 @@ impl Context {
         )
         .await
     }
+}
+
+/// The MCP `initialize` request (protocol revision 2025-11-25).
+pub(crate) fn initialize_message() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "gatehouse-conformance", "version": env!("CARGO_PKG_VERSION")}}})
 }
 
 /// Registration metadata of a public client with the checker's redirect URI.
@@ -471,6 +538,14 @@ pub(crate) fn bearer_challenge(ex: &Exchange) -> Option<Vec<(String, String)>> {
                 .eq_ignore_ascii_case("bearer")
                 .then(|| auth_params(trimmed.get(scheme.len()..).unwrap_or("")))
         })
+}
+
+/// Parameter `name` of the response's Bearer challenge.
+pub(crate) fn challenge_param(ex: &Exchange, name: &str) -> Option<String> {
+    bearer_challenge(ex)?
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
 }
 
 /// `name="value"` / `name=token` pairs, comma separated.

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! gatehouse-conformance --issuer URL --resource URL [--expectations FILE] [--report FILE.json]
+//!     [--other-resource URL] [--expiry-leeway SECS] [--max-expiry-wait SECS]
 //! ```
 //!
 //! The target must approve authorization requests without a person: `GET /authorize` must answer
@@ -41,6 +42,17 @@ struct Args {
     /// Where to write the JSON report.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Another MCP resource of the same authorization server: a token issued for it must be
+    /// refused by `--resource` (audience checks; skipped without it).
+    #[arg(long)]
+    other_resource: Option<String>,
+    /// Seconds past a token's expiry that the resource may still accept it (its clock leeway).
+    #[arg(long, default_value_t = 60)]
+    expiry_leeway: u64,
+    /// The longest wait, in seconds, for an access token to expire; longer lifetimes skip the
+    /// expiry check.
+    #[arg(long, default_value_t = 180)]
+    max_expiry_wait: u64,
 }
 
 fn main() -> ExitCode {
@@ -75,6 +87,9 @@ fn main() -> ExitCode {
         }
     };
     let mut ctx = Context::new(http, args.issuer.clone(), args.resource.clone());
+    ctx.other_resource = args.other_resource.clone();
+    ctx.expiry_leeway_secs = args.expiry_leeway;
+    ctx.max_expiry_wait_secs = args.max_expiry_wait;
     let mut report = Report::default();
     runtime.block_on(run(&mut ctx, &mut report));
     report.complete(&catalogue);
@@ -101,6 +116,8 @@ async fn run(ctx: &mut Context, report: &mut Report) {
     checks::rfc8414::run(ctx, report).await;
     checks::rfc9728::run(ctx, report).await;
     checks::rfc7591::run(ctx, report).await;
+    // Started early so that waiting for the token to expire overlaps the other checks.
+    let expiry = checks::mcp_2025_11_25::start_expiry(ctx, report).await;
     checks::rfc7592::run(ctx, report).await;
     checks::oauth21_authorize::run(ctx, report).await;
     checks::oauth21_token::run(ctx, report).await;
@@ -111,4 +128,7 @@ async fn run(ctx: &mut Context, report: &mut Report) {
     checks::rfc7009::run(ctx, report).await;
     checks::rfc7662::run(ctx, report).await;
     checks::rfc6750::run(ctx, report).await;
+    checks::mcp_2025_11_25::run(ctx, report).await;
+    checks::mcp_2026_07_28::run(ctx, report).await;
+    checks::mcp_2025_11_25::finish_expiry(ctx, report, expiry).await;
 }

@@ -332,12 +332,26 @@ pub fn insert_well_known(identifier: &str, suffix: &str) -> Result<String, WellK
         out.push('?');
         out.push_str(query);
     }
+    // The insertion lengthens the URL: an identifier near the limit would derive one that no
+    // one may fetch (found by the `web_url` fuzz target).
+    check_web_url(&out)?;
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc8414_3_1_derived_url_stays_within_the_length_limit() {
+        let path = "a".repeat(MAX_URI_LEN - "https://as.example/".len());
+        let identifier = format!("https://as.example/{path}");
+        assert!(check_web_url(&identifier).is_ok());
+        assert_eq!(
+            insert_well_known(&identifier, "oauth-authorization-server"),
+            Err(WellKnownError::Url(WebUrlError::TooLong))
+        );
+    }
 
     #[test]
     fn rfc3986_appendix_b_split() {

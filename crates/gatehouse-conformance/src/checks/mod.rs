@@ -19,6 +19,8 @@ macro_rules! checks {
     };
 }
 
+pub(crate) mod mcp_2025_11_25;
+pub(crate) mod mcp_2026_07_28;
 pub(crate) mod oauth21_authorize;
 pub(crate) mod oauth21_token;
 pub(crate) mod refresh;
@@ -49,6 +51,8 @@ pub(crate) fn catalogue() -> Vec<&'static Check> {
         rfc7009::CHECKS,
         rfc7662::CHECKS,
         rfc6750::CHECKS,
+        mcp_2025_11_25::CHECKS,
+        mcp_2026_07_28::CHECKS,
     ]
     .concat()
 }
@@ -68,6 +72,6 @@ mod tests {
             );
             assert!(check.section.contains('§'), "{} names no section", check.id);
         }
-        assert!(all.len() >= 60, "{} checks", all.len());
+        assert!(all.len() >= 130, "{} checks", all.len());
     }
 }

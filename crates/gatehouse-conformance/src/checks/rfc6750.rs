@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::context::{Context, bearer_challenge};
+use crate::context::{Context, bearer_challenge, challenge_param, initialize_message};
 use crate::http::{Exchange, Req};
 use crate::report::{Outcome, Report, ensure};
 
@@ -70,9 +70,7 @@ pub(crate) async fn run(ctx: &mut Context, report: &mut Report) {
         }
         url.map(|u| u.to_string()).unwrap_or_default()
     };
-    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "gatehouse-conformance", "version": "1"}}});
+    let init = initialize_message();
     let mcp_req = |url: &str| {
         Req::json("POST", url, &init)
             .header("accept", "application/json, text/event-stream")
@@ -193,14 +191,11 @@ pub(crate) async fn run(ctx: &mut Context, report: &mut Report) {
 }
 
 fn challenge_error(ex: &Exchange) -> Option<String> {
-    bearer_challenge(ex)?
-        .into_iter()
-        .find(|(n, _)| n == "error")
-        .map(|(_, v)| v)
+    challenge_param(ex, "error")
 }
 
 /// The JSON-RPC answer in a JSON or Server-Sent Events body.
-fn rpc_answer(ex: &Exchange) -> Option<Value> {
+pub(crate) fn rpc_answer(ex: &Exchange) -> Option<Value> {
     let text = ex.text();
     if let Ok(value) = serde_json::from_str::<Value>(&text) {
         return Some(value);
