@@ -207,7 +207,7 @@ fn discovery_urls(issuer: &str) -> Vec<String> {
         .into_iter()
         .filter_map(|suffix| well_known(issuer, suffix))
         .collect();
-    let has_path = url::Url::parse(issuer).is_ok_and(|u| u.path().trim_matches('/') != "");
+    let has_path = url::Url::parse(issuer).is_ok_and(|u| !u.path().trim_matches('/').is_empty());
     if has_path {
         urls.push(format!(
             "{}/.well-known/openid-configuration",

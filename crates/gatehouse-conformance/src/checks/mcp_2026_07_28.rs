@@ -59,7 +59,11 @@ pub(crate) async fn run(ctx: &mut Context, report: &mut Report) {
             ensure(!sent || advertised, || {
                 format!(
                     "iss is sent but authorization_response_iss_parameter_supported is not true: {}",
-                    responses[0].evidence
+                    responses
+                        .iter()
+                        .map(|r| r.evidence.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" | ")
                 )
             })?;
             Ok(Outcome::Pass(format!(
