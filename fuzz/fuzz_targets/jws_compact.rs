@@ -6,11 +6,12 @@
 use std::sync::OnceLock;
 
 use gatehouse_jose::jws::{self, MAX_TOKEN_LEN};
-use gatehouse_jose::{Algorithm, JwsError, Jwk, KeySet, VerifyingKey};
+use gatehouse_jose::{Algorithm, Jwk, JwsError, KeySet, VerifyingKey};
 use libfuzzer_sys::fuzz_target;
 
 const EC: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
-const OKP: &str = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+const OKP: &str =
+    r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
 const RSA_A2: &str = r#"{"kty":"RSA","n":"ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ","e":"AQAB"}"#;
 const RSA_7520: &str = r#"{"kty":"RSA","kid":"bilbo.baggins@hobbiton.example","use":"sig","n":"n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-OfVfHd1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw","e":"AQAB"}"#;
 
@@ -40,7 +41,9 @@ fuzz_target!(|input: &str| {
         assert_eq!(decoded.err(), Some(JwsError::TooLarge));
         return;
     }
-    let Ok(parsed) = jws::parse(input) else { return };
+    let Ok(parsed) = jws::parse(input) else {
+        return;
+    };
     let alg = parsed.header().alg();
     for key in keys.keys() {
         if let Ok(parsed) = jws::parse(input) {
@@ -55,6 +58,9 @@ fuzz_target!(|input: &str| {
         assert_eq!(verified.header().alg(), alg);
         let (header, payload) = decoded.expect("a verified token decodes");
         assert_eq!(payload, verified.payload());
-        assert_eq!(header.get("alg").and_then(|a| a.as_str()), Some(alg.as_str()));
+        assert_eq!(
+            header.get("alg").and_then(|a| a.as_str()),
+            Some(alg.as_str())
+        );
     }
 });

@@ -8,7 +8,11 @@ fuzz_target!(|input: &[u8]| {
         let _ = metadata.validate();
         if let Ok(registered) = ClientMetadataPolicy::new().check(&metadata) {
             // What the policy accepted, it accepts again (a store re-checks on load).
-            assert!(ClientMetadataPolicy::new().check(&registered.to_metadata()).is_ok());
+            assert!(
+                ClientMetadataPolicy::new()
+                    .check(&registered.to_metadata())
+                    .is_ok()
+            );
         }
         let again = ClientMetadata::from_json(metadata.to_json().as_bytes());
         assert_eq!(again.ok(), Some(metadata));
