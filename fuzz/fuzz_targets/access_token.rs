@@ -13,8 +13,9 @@ use std::sync::OnceLock;
 use gatehouse_jose::{AccessTokenValidator, Jwk, KeySet, SigningKey, jws, sign_access_token};
 use libfuzzer_sys::fuzz_target;
 
-const EC_PRIVATE: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
-const OKP_PRIVATE: &str = r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+#[path = "shared/keys.rs"]
+mod test_keys;
+
 const ISSUER: &str = "https://auth.example.com";
 const AUDIENCE: &str = "https://mcp.example.com/mcp";
 /// 2025-06-15: the seeds are valid from 2023 to 2100.
@@ -34,8 +35,8 @@ fn fixture() -> &'static Fixture {
             SigningKey::from_jwk(&Jwk::from_json(json.as_bytes()).expect("constant JWK"))
                 .expect("constant key")
         };
-        let es256 = signing_key(EC_PRIVATE);
-        let ed25519 = signing_key(OKP_PRIVATE);
+        let es256 = signing_key(test_keys::P256);
+        let ed25519 = signing_key(test_keys::ED25519);
         Fixture {
             keys: KeySet::new(vec![es256.verifying_key(), ed25519.verifying_key()]),
             es256,

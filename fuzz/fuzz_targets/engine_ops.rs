@@ -20,6 +20,9 @@ use gatehouse_jose::{Jwk, SigningKey};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "shared/keys.rs"]
+mod test_keys;
+
 #[path = "../../crates/gatehouse-engine/tests/support/mod.rs"]
 mod support;
 
@@ -31,21 +34,18 @@ use engine_model::{
 };
 use support::World;
 
-/// The RFC 8037 Appendix A.1 Ed25519 key: a generated key would make runs irreproducible, and
-/// generating one per input is slow. Ed25519 rather than the server's default ES256 because
-/// signatures dominate a run: under coverage instrumentation P-256 signing and verification took
-/// 55% of the time (`perf`, 2026-12-06); the engine's logic does not depend on the algorithm, and
-/// `tests/model.rs` runs the same model with ES256.
-const OKP_PRIVATE: &str = r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
-
 /// Long enough for rotation chains, replays after them and expiry; short enough to stay fast.
 const MAX_OPS: usize = 48;
 
-/// The constant key. `SigningKey` is not `Clone` and the world owns its key, so each input
-/// rebuilds it from the parsed JWK: one hash and scalar multiplication, less than a token costs.
+/// The constant key, Ed25519 rather than the server's default ES256: signatures dominate a run
+/// (P-256 took 55% of it under coverage instrumentation, `perf`, 2026-12-06), the engine's logic
+/// does not depend on the algorithm, and `tests/model.rs` runs the same model with ES256.
+/// `SigningKey` is not `Clone` and the world owns its key, so each input rebuilds it from the
+/// parsed JWK: one hash and scalar multiplication, less than a token costs.
 fn key() -> SigningKey {
     static JWK: OnceLock<Jwk> = OnceLock::new();
-    let jwk = JWK.get_or_init(|| Jwk::from_json(OKP_PRIVATE.as_bytes()).expect("constant JWK"));
+    let jwk =
+        JWK.get_or_init(|| Jwk::from_json(test_keys::ED25519.as_bytes()).expect("constant JWK"));
     SigningKey::from_jwk(jwk).expect("constant key")
 }
 
