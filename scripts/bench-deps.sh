@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the load comparison (`cargo xtask bench-mcp`) needs beyond Rust: Debian's wrk.
-# The TypeScript SDK peer installs itself (../shared/peers/ts-sdk-oauth-example.sh). Idempotent.
+# The TypeScript SDK peer installs itself (peers/ts-sdk-oauth-example.sh). Idempotent.
 set -uo pipefail
 command -v wrk >/dev/null && exit 0
 if [ "$(id -u)" != 0 ]; then

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
 }
 
 /// The load comparison of `crates/gatehouse-axum/examples/mcp_load.rs`: the release binary and
-/// the TypeScript SDK's OAuth example (`../shared/peers/ts-sdk-oauth-example.sh`), both under
+/// the TypeScript SDK's OAuth example (`peers/ts-sdk-oauth-example.sh`), both under
 /// `wrk` (`scripts/bench-deps.sh` installs it).
 fn bench_mcp(args: &[String]) -> Result<(), String> {
     let mut seconds = "20".to_owned();
@@ -92,7 +92,7 @@ fn bench_mcp(args: &[String]) -> Result<(), String> {
     let mut run = Command::new(root.join("target/release/examples/mcp_load"));
     run.current_dir(&root)
         .arg(root.join("target/release/gatehouse"))
-        .arg(root.join("../shared/peers/ts-sdk-oauth-example.sh"))
+        .arg(root.join("peers/ts-sdk-oauth-example.sh"))
         .arg(seconds)
         .arg(connections);
     step("mcp_load", run)

@@ -328,7 +328,7 @@ async fn main() {
     let peer_script = args
         .get(1)
         .cloned()
-        .unwrap_or_else(|| "../shared/peers/ts-sdk-oauth-example.sh".into());
+        .unwrap_or_else(|| "peers/ts-sdk-oauth-example.sh".into());
     let seconds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
     let connections: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(32);
 

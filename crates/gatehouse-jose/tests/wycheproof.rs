@@ -1,5 +1,5 @@
-//! Project Wycheproof signature vectors, read at test time from `../shared/testdata/wycheproof/`
-//! (beside the repository; never copied into it). Every test of every group is run through
+//! Project Wycheproof signature vectors, read at test time from `tests/vectors/wycheproof/`
+//! (unmodified files, with their licence and source in the README there). Every test of every group is run through
 //! [`VerifyingKey::verify`] with a key built from the group's JWK (or, without one, its SPKI PEM):
 //! `valid` must verify, `invalid` must not, and for `acceptable` the way we go is recorded.
 //!
@@ -32,14 +32,14 @@ use gatehouse_jose::{Algorithm, Jwk, KeyError, SigningKey, UnsupportedAlgorithm,
 use serde_json::Value;
 
 fn wycheproof_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/wycheproof")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/wycheproof")
 }
 
 fn load(file: &str) -> Value {
     let path = wycheproof_dir().join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e} (the repository is cloned with shared/ beside it)",
+            "{}: {e}",
             path.display()
         )
     });
