@@ -209,7 +209,13 @@ pub struct RateLimits {
     pub token_per_min: u32,
     pub introspect_per_min: u32,
     pub revoke_per_min: u32,
+    /// Dynamic client registrations (`POST /register`) per address: each one stores what an
+    /// anonymous request sent.
+    pub register_per_min: u32,
     pub other_per_min: u32,
+    /// Requests to the token, introspection and revocation endpoints per address, whatever
+    /// client they claim to be (the per-endpoint limits above are per claimed client).
+    pub address_per_min: u32,
     /// Key anonymous requests by the left-most `X-Forwarded-For` address instead of the peer's.
     /// Only behind a reverse proxy that sets (overwrites) that header: otherwise any client could
     /// choose its own key.
@@ -224,7 +230,9 @@ impl Default for RateLimits {
             token_per_min: 20,
             introspect_per_min: 30,
             revoke_per_min: 20,
+            register_per_min: 10,
             other_per_min: 100,
+            address_per_min: 120,
             trust_forwarded_for: false,
         }
     }

@@ -2,16 +2,18 @@
 //! revocation and failed client authentication. Each is logged with `tracing` (target
 //! `gatehouse::audit`), written to the store's audit table, and passed to the [`Hook`]s a library
 //! user installed. No event carries a secret: client ids, subjects, scopes, resources, `jti`s and
-//! grant ids only.
+//! grant ids only. Some of those come from requests no one has authenticated yet (the client id a
+//! failed authentication claimed), so every text of an event is bounded and escaped
+//! ([`gatehouse_types::untrusted`]) before any of the three sees it.
 
 use gatehouse_store::{AuditEvent, ServerStore};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::now;
 use crate::state::AppState;
 
 /// What happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
@@ -178,7 +180,17 @@ pub(crate) const AUDIT_QUEUE: usize = 4096;
 /// Logs, stores and hands `event` to the hooks. Storing happens on a background writer: an
 /// audit write never delays or fails the request that caused it.
 pub(crate) fn emit(state: &AppState, event: Event) {
-    let detail = serde_json::to_value(&event).unwrap_or(serde_json::Value::Null);
+    let mut detail = serde_json::to_value(&event).unwrap_or(serde_json::Value::Null);
+    // CWE-770 and CWE-117: what a request chose reaches the log, the store and the hooks
+    // bounded and escaped. Events made of values this server issued are left as they are.
+    let event = if make_log_safe(&mut detail) {
+        match serde_json::from_value(detail.clone()) {
+            Ok(event) => event,
+            Err(_) => return,
+        }
+    } else {
+        event
+    };
     tracing::info!(target: "gatehouse::audit", kind = event.kind(), detail = %detail, "event");
     for hook in &state.hooks {
         hook.on_event(&event);
@@ -192,6 +204,27 @@ pub(crate) fn emit(state: &AppState, event: Event) {
     };
     if state.audit.try_send(record).is_err() {
         tracing::warn!(target: "gatehouse::audit", kind = event.kind(), "audit queue full; record not stored");
+    }
+}
+
+/// Replaces every string in `value` by its [`gatehouse_types::untrusted::log_safe`] form;
+/// whether anything changed.
+fn make_log_safe(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => match gatehouse_types::untrusted::log_safe(text) {
+            std::borrow::Cow::Borrowed(_) => false,
+            std::borrow::Cow::Owned(safe) => {
+                *text = safe;
+                true
+            }
+        },
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, item| make_log_safe(item) | changed),
+        serde_json::Value::Object(members) => members
+            .values_mut()
+            .fold(false, |changed, member| make_log_safe(member) | changed),
+        _ => false,
     }
 }
 

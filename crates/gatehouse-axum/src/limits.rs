@@ -6,8 +6,12 @@
 //! most 64 KiB and read anyway). Keying those by client means one busy client cannot exhaust the
 //! budget of others behind the same NAT, and a client cannot escape its limit by changing address.
 //! The `client_id` is not authenticated at this point, so a forged one only spends that client's
-//! budget: the limit is about load, not identity. Behind a reverse proxy every request has the
-//! proxy's address; limits by address then apply to the proxy as a whole.
+//! budget: the limit is about load, not identity. And since anyone can claim a new `client_id`
+//! with every request, those endpoints are also limited by address as a whole
+//! (`address_per_min`): a flood of made-up clients from one address is stopped there (CWE-770).
+//! Registration, which stores what an anonymous request sends, has its own, lower budget.
+//! Behind a reverse proxy every request has the proxy's address; limits by address then apply
+//! to the proxy as a whole.
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -19,7 +23,7 @@ use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use gatehouse_types::ErrorCode;
+use gatehouse_types::{ErrorCode, Untrusted};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -34,6 +38,7 @@ enum Class {
     Token,
     Introspect,
     Revoke,
+    Register,
     Other,
 }
 
@@ -43,7 +48,11 @@ pub(crate) struct Limits {
     token: DefaultKeyedRateLimiter<String>,
     introspect: DefaultKeyedRateLimiter<String>,
     revoke: DefaultKeyedRateLimiter<String>,
+    register: DefaultKeyedRateLimiter<String>,
     other: DefaultKeyedRateLimiter<String>,
+    /// Every request to the token, introspection and revocation endpoints from one address,
+    /// whatever client it claims to be.
+    address: DefaultKeyedRateLimiter<String>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -58,7 +67,9 @@ impl Limits {
             token: RateLimiter::keyed(per_minute(config.token_per_min)),
             introspect: RateLimiter::keyed(per_minute(config.introspect_per_min)),
             revoke: RateLimiter::keyed(per_minute(config.revoke_per_min)),
+            register: RateLimiter::keyed(per_minute(config.register_per_min)),
             other: RateLimiter::keyed(per_minute(config.other_per_min)),
+            address: RateLimiter::keyed(per_minute(config.address_per_min)),
         })
     }
 
@@ -68,20 +79,22 @@ impl Limits {
             Class::Token => &self.token,
             Class::Introspect => &self.introspect,
             Class::Revoke => &self.revoke,
+            Class::Register => &self.register,
             Class::Other => &self.other,
         }
     }
 
     /// Forgets idle keys, so that the maps do not grow with every address ever seen.
     pub(crate) fn shrink(&self) {
-        for class in [
-            Class::Authorize,
-            Class::Token,
-            Class::Introspect,
-            Class::Revoke,
-            Class::Other,
+        for limiter in [
+            &self.authorize,
+            &self.token,
+            &self.introspect,
+            &self.revoke,
+            &self.register,
+            &self.other,
+            &self.address,
         ] {
-            let limiter = self.limiter(class);
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -103,6 +116,7 @@ fn classify(method: &axum::http::Method, path: &str) -> Option<Class> {
         "token" => Class::Token,
         "introspect" => Class::Introspect,
         "revoke" => Class::Revoke,
+        "register" if method == axum::http::Method::POST => Class::Register,
         _ => Class::Other,
     })
 }
@@ -196,12 +210,17 @@ pub(crate) async fn limit(
         }
         _ => (format!("addr:{address}"), request),
     };
-    match limits.limiter(class).check_key(&key) {
+    let by_address = matches!(class, Class::Token | Class::Introspect | Class::Revoke)
+        .then(|| limits.address.check_key(&format!("addr:{address}")));
+    match by_address
+        .unwrap_or(Ok(()))
+        .and_then(|()| limits.limiter(class).check_key(&key))
+    {
         Ok(()) => next.run(request).await,
         Err(not_until) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            tracing::info!(%key, ?class, "rate limited");
+            tracing::info!(key = %Untrusted(&key), ?class, "rate limited");
             let mut response = if matches!(class, Class::Authorize) {
                 crate::respond::page(
                     StatusCode::TOO_MANY_REQUESTS,

@@ -384,7 +384,11 @@ impl<S: Store> Engine<S> {
         else {
             return Err(invalid());
         };
-        let within_grace = now.secs_since(*rotated_at) <= self.config().refresh_reuse_grace_secs;
+        // Whole seconds: a grace of N accepts a retry up to N seconds later. A grace of 0 is
+        // strict RFC 9700 §4.14.2 (decision 0006): every second use is reuse, even within the
+        // same second.
+        let grace = self.config().refresh_reuse_grace_secs;
+        let within_grace = grace > 0 && now.secs_since(*rotated_at) <= grace;
         if let (true, Some(sealed)) = (within_grace, sealed_successor) {
             let bytes = Zeroizing::new(opaque::seal_successor(presented, sealed));
             let token = opaque::from_bytes(CredentialKind::RefreshToken, &bytes);

@@ -631,6 +631,24 @@ fn rfc9700_section_4_14_2_replay_after_grace_revokes_the_family() {
 }
 
 #[test]
+fn rfc9700_section_4_14_2_a_grace_of_zero_makes_every_second_use_reuse() {
+    // Decision 0006: `refresh_reuse_grace_secs = 0` turns the window off, even for a replay in
+    // the same second as the rotation.
+    let mut world = World::with_refresh_grace(0);
+    let client = world.public_client();
+    let code = world.code_for(&client, &[]);
+    let refresh = world.redeem(&client, &code).unwrap().refresh_token.unwrap();
+    let first = world.refresh(&client, &refresh).unwrap();
+    let replay = world.refresh(&client, &refresh).unwrap_err();
+    assert_eq!(replay.error_code(), ErrorCode::InvalidGrant);
+    assert_eq!(
+        replay.reuse().map(|(kind, _)| kind),
+        Some(gatehouse_engine::Reuse::RefreshToken)
+    );
+    assert!(!world.accepts(&first.access_token), "the family is revoked");
+}
+
+#[test]
 fn replay_within_grace_after_the_successor_was_used_is_reuse() {
     let mut world = World::new();
     let client = world.public_client();

@@ -230,6 +230,20 @@ fn model_retries_within_grace_never_revoke() {
 }
 
 #[test]
+fn model_with_a_grace_of_zero_every_replay_revokes() {
+    // Decision 0006: `refresh_reuse_grace_secs = 0` is strict RFC 9700 §4.14.2.
+    let mut harness = Harness::new(World::with_refresh_grace(0));
+    harness.run(&[
+        authorize(0),
+        REDEEM,
+        refresh(0),
+        Op::ReplayRotated { token: 0 },
+    ]);
+    let (_, families, revoked, _, _) = harness.counts();
+    assert_eq!((families, revoked), (1, 1));
+}
+
+#[test]
 fn model_introspection_needs_a_secret_and_serves_the_resource_server() {
     let mut harness = Harness::new(World::new());
     let introspect = |token, by| Op::Introspect { token, by };

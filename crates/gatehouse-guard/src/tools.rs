@@ -86,7 +86,7 @@ pub(crate) fn inspect(
         }
     };
     let mut inspection = Inspection::default();
-    for message in messages {
+    for Message(message) in messages {
         match message.method.as_deref() {
             Some(TOOLS_CALL) => {
                 let Some(Params { name: Some(name) }) = message.params else {
@@ -115,9 +115,14 @@ pub(crate) fn inspect(
 /// One message or a batch (JSON-RPC 2.0 §6).
 struct Messages(Vec<Message>);
 
+/// One JSON-RPC message: a JSON object, never anything else. (A derived struct would also
+/// accept an array, reading its elements as the members by position: `[[{…tools/call…}]]`
+/// would then be a batch of one message whose `id` is the call, and the call unchecked.)
+struct Message(MessageMembers);
+
 /// The members the guard reads; `derive` refuses them repeated.
 #[derive(Deserialize)]
-struct Message {
+struct MessageMembers {
     #[serde(default)]
     id: Option<Value>,
     #[serde(default)]
@@ -144,17 +149,44 @@ impl<'de> Deserialize<'de> for Messages {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Messages, A::Error> {
-                Message::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(|message| Messages(vec![message]))
+                MessageMembers::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|members| Messages(vec![Message(members)]))
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Messages, A::Error> {
-                Vec::<Message>::deserialize(de::value::SeqAccessDeserializer::new(seq))
-                    .map(Messages)
+                let messages =
+                    Vec::<Message>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                // JSON-RPC 2.0 §6: an empty array is an invalid request, not a batch.
+                if messages.is_empty() {
+                    return Err(de::Error::custom("an empty batch"));
+                }
+                Ok(Messages(messages))
             }
         }
 
         deserializer.deserialize_any(MessagesVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Message {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MessageVisitor;
+
+        impl<'de> Visitor<'de> for MessageVisitor {
+            type Value = Message;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON-RPC message (an object)")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Message, A::Error> {
+                MessageMembers::deserialize(de::value::MapAccessDeserializer::new(map)).map(Message)
+            }
+        }
+
+        // JSON-RPC 2.0 §6: the elements of a batch are Request objects; anything else (a nested
+        // array, a number) is refused rather than read some other way.
+        deserializer.deserialize_map(MessageVisitor)
     }
 }
 
@@ -237,6 +269,24 @@ mod tests {
         let inspection = inspect(body, &tools(), &ScopeSet::new()).unwrap();
         assert_eq!(inspection.missing.len(), 1);
         assert_eq!(inspection.tools_list_ids, vec![serde_json::json!(1)]);
+    }
+
+    #[test]
+    fn jsonrpc_section_6_batch_elements_that_are_not_objects_are_refused() {
+        for body in [
+            r#"[[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file"}}]]"#,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},[{"method":"tools/call","params":{"name":"delete_file"}}]]"#,
+            r#"[1]"#,
+            r#"["tools/call"]"#,
+            r#"[null]"#,
+            r#"[]"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"},"x":[[{"method":"tools/call"}]]}"#,
+        ] {
+            let refused = inspect(body.as_bytes(), &tools(), &ScopeSet::new()).is_err();
+            // The last is one well-formed message whose extra member is not looked into: it calls
+            // `echo`, and a server reads it the same way.
+            assert_eq!(refused, !body.starts_with('{'), "{body}");
+        }
     }
 
     #[test]

@@ -37,12 +37,7 @@ fn wycheproof_dir() -> PathBuf {
 
 fn load(file: &str) -> Value {
     let path = wycheproof_dir().join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}",
-            path.display()
-        )
-    });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 

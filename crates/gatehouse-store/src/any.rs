@@ -9,7 +9,10 @@ use gatehouse_engine::store::{
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::{ClientId, UnixTime};
 
-use crate::server::{AuditEvent, Consent, Grant, ServerStore, StoredSigningKey, UserRecord};
+use crate::server::{
+    AuditEvent, Consent, Grant, ServerStore, SessionRecord, SignInFailures, StoredSigningKey,
+    UserRecord,
+};
 use crate::{DatabaseUrl, DenyList, MemoryBackend, PostgresStore, SqliteStore};
 
 /// The store of a running server: the backend its `database` value selected.
@@ -143,6 +146,50 @@ impl ServerStore for AnyStore {
         each!(self, s => s.user(name).await)
     }
 
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        each!(self, s => s.users().await)
+    }
+
+    async fn set_password(&self, name: &str, password_hash: String) -> Result<bool, StoreError> {
+        each!(self, s => s.set_password(name, password_hash).await)
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        each!(self, s => s.delete_user(name).await)
+    }
+
+    async fn sign_in_failures(&self, name: &str) -> Result<Option<SignInFailures>, StoreError> {
+        each!(self, s => s.sign_in_failures(name).await)
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        name: &str,
+        at: UnixTime,
+    ) -> Result<Option<SignInFailures>, StoreError> {
+        each!(self, s => s.record_sign_in_failure(name, at).await)
+    }
+
+    async fn clear_sign_in_failures(&self, name: &str) -> Result<(), StoreError> {
+        each!(self, s => s.clear_sign_in_failures(name).await)
+    }
+
+    async fn insert_session(&self, session: SessionRecord) -> Result<(), StoreError> {
+        each!(self, s => s.insert_session(session).await)
+    }
+
+    async fn session(
+        &self,
+        hash: &CredentialHash,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        each!(self, s => s.session(hash, now).await)
+    }
+
+    async fn delete_session(&self, hash: &CredentialHash) -> Result<bool, StoreError> {
+        each!(self, s => s.delete_session(hash).await)
+    }
+
     async fn grant_consent(&self, consent: Consent) -> Result<(), StoreError> {
         each!(self, s => s.grant_consent(consent).await)
     }
@@ -186,6 +233,10 @@ impl ServerStore for AnyStore {
 
     async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
         each!(self, s => s.append_audit(event).await)
+    }
+
+    async fn purge_audit(&self, before: UnixTime) -> Result<u64, StoreError> {
+        each!(self, s => s.purge_audit(before).await)
     }
 
     async fn audit_events(

@@ -1,6 +1,6 @@
 //! `database = "memory"`: the engine's [`MemoryStore`] plus the server's other state, in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use gatehouse_engine::opaque::{CREDENTIAL_BYTES, CredentialHash};
@@ -13,7 +13,10 @@ use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::{ClientId, UnixTime};
 
 use crate::DenyList;
-use crate::server::{AuditEvent, Consent, Grant, ServerStore, StoredSigningKey, UserRecord};
+use crate::server::{
+    AuditEvent, Consent, Grant, ServerStore, SessionRecord, SignInFailures, StoredSigningKey,
+    UserRecord,
+};
 
 #[derive(Default)]
 struct Extras {
@@ -24,6 +27,13 @@ struct Extras {
     /// The newest refresh token of each family, for listing grants.
     latest_refresh: BTreeMap<FamilyId, CredentialHash>,
     users: BTreeMap<String, UserRecord>,
+    failures: BTreeMap<String, SignInFailures>,
+    /// The families issued for each subject, so that deleting a user revokes them.
+    families_of_subject: BTreeMap<String, Vec<FamilyId>>,
+    /// The codes issued for each subject, and those voided by deleting their user.
+    codes_of_subject: BTreeMap<String, Vec<CredentialHash>>,
+    void_codes: BTreeSet<CredentialHash>,
+    sessions: HashMap<CredentialHash, SessionRecord>,
     consents: BTreeMap<(String, String, String), Consent>,
     keys: Vec<StoredSigningKey>,
     audit: Vec<(i64, AuditEvent)>,
@@ -73,7 +83,14 @@ impl Store for MemoryBackend {
     }
 
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StoreError> {
-        self.engine.insert_code(code).await
+        let (subject, hash) = (code.subject.clone(), code.hash);
+        self.engine.insert_code(code).await?;
+        self.extras()?
+            .codes_of_subject
+            .entry(subject)
+            .or_default()
+            .push(hash);
+        Ok(())
     }
 
     async fn code(&self, hash: &CredentialHash) -> Result<Option<CodeEntry>, StoreError> {
@@ -87,14 +104,22 @@ impl Store for MemoryBackend {
         access_token: AccessTokenRecord,
         refresh_token: Option<RefreshRecord>,
     ) -> Result<TakeCode, StoreError> {
+        if self.extras()?.void_codes.contains(hash) {
+            return Ok(TakeCode::NotFound);
+        }
         let client = access_token.client_id.as_str().to_owned();
         let refresh_hash = refresh_token.as_ref().map(|t| t.hash);
         let outcome = self
             .engine
             .redeem_code(hash, family, access_token, refresh_token)
             .await?;
-        if matches!(outcome, TakeCode::Taken(_)) {
+        if let TakeCode::Taken(record) = &outcome {
             let mut extras = self.extras()?;
+            extras
+                .families_of_subject
+                .entry(record.subject.clone())
+                .or_default()
+                .push(family.clone());
             extras
                 .families_of
                 .entry(client)
@@ -147,6 +172,9 @@ impl Store for MemoryBackend {
     }
 
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
+        self.extras()?
+            .sessions
+            .retain(|_, session| session.expires_at > now);
         self.engine.purge(now, sealed_before).await
     }
 }
@@ -219,6 +247,93 @@ impl ServerStore for MemoryBackend {
 
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
         Ok(self.extras()?.users.get(name).cloned())
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        Ok(self.extras()?.users.values().cloned().collect())
+    }
+
+    async fn set_password(&self, name: &str, password_hash: String) -> Result<bool, StoreError> {
+        let mut extras = self.extras()?;
+        let Some(user) = extras.users.get_mut(name) else {
+            return Ok(false);
+        };
+        user.password_hash = password_hash;
+        extras.failures.remove(name);
+        extras.sessions.retain(|_, session| session.subject != name);
+        Ok(true)
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        let (existed, families) = {
+            let mut extras = self.extras()?;
+            let existed = extras.users.remove(name).is_some();
+            extras.failures.remove(name);
+            extras.sessions.retain(|_, session| session.subject != name);
+            extras.consents.retain(|(subject, _, _), _| subject != name);
+            let codes = extras.codes_of_subject.remove(name).unwrap_or_default();
+            extras.void_codes.extend(codes);
+            let families = extras.families_of_subject.remove(name).unwrap_or_default();
+            (existed, families)
+        };
+        for family in &families {
+            self.engine.revoke_family(family).await?;
+        }
+        Ok(existed)
+    }
+
+    async fn sign_in_failures(&self, name: &str) -> Result<Option<SignInFailures>, StoreError> {
+        let extras = self.extras()?;
+        Ok(extras
+            .users
+            .contains_key(name)
+            .then(|| extras.failures.get(name).copied().unwrap_or_default()))
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        name: &str,
+        at: UnixTime,
+    ) -> Result<Option<SignInFailures>, StoreError> {
+        let mut extras = self.extras()?;
+        if !extras.users.contains_key(name) {
+            return Ok(None);
+        }
+        let failures = extras.failures.entry(name.to_owned()).or_default();
+        failures.count = failures.count.saturating_add(1);
+        failures.last_at = Some(at);
+        Ok(Some(*failures))
+    }
+
+    async fn clear_sign_in_failures(&self, name: &str) -> Result<(), StoreError> {
+        self.extras()?.failures.remove(name);
+        Ok(())
+    }
+
+    async fn insert_session(&self, session: SessionRecord) -> Result<(), StoreError> {
+        let mut extras = self.extras()?;
+        if extras.sessions.contains_key(&session.hash) {
+            return Err(StoreError::Duplicate);
+        }
+        extras.sessions.insert(session.hash, session);
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        hash: &CredentialHash,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self
+            .extras()?
+            .sessions
+            .get(hash)
+            .filter(|session| session.expires_at > now)
+            .cloned())
+    }
+
+    async fn delete_session(&self, hash: &CredentialHash) -> Result<bool, StoreError> {
+        Ok(self.extras()?.sessions.remove(hash).is_some())
     }
 
     async fn grant_consent(&self, consent: Consent) -> Result<(), StoreError> {
@@ -306,6 +421,13 @@ impl ServerStore for MemoryBackend {
         let id = extras.audit.last().map_or(1, |(id, _)| id + 1);
         extras.audit.push((id, event));
         Ok(())
+    }
+
+    async fn purge_audit(&self, before: UnixTime) -> Result<u64, StoreError> {
+        let mut extras = self.extras()?;
+        let count = extras.audit.len();
+        extras.audit.retain(|(_, event)| event.at >= before);
+        Ok(u64::try_from(count - extras.audit.len()).unwrap_or(u64::MAX))
     }
 
     async fn audit_events(

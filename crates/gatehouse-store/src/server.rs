@@ -32,6 +32,31 @@ impl std::fmt::Debug for UserRecord {
     }
 }
 
+/// Failed sign-ins of a local user since their last successful one (NIST SP 800-63B §5.2.2:
+/// consecutive failures are limited per account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignInFailures {
+    /// How many in a row.
+    pub count: u32,
+    /// When the last one was.
+    pub last_at: Option<UnixTime>,
+}
+
+/// A signed-in browser session. The cookie holds a 256-bit random secret; the store holds only its
+/// SHA-256, so a copy of the database signs no one in. Deleting the row ends the session on every
+/// instance at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 of the session secret.
+    pub hash: gatehouse_engine::opaque::CredentialHash,
+    /// Who signed in.
+    pub subject: String,
+    /// When.
+    pub created_at: UnixTime,
+    /// When it ends at the latest.
+    pub expires_at: UnixTime,
+}
+
 /// A remembered consent: `subject` let `client_id` have `scopes` at `resource`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Consent {
@@ -142,6 +167,62 @@ pub trait ServerStore: Store {
         name: &str,
     ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
 
+    /// Every local user, ordered by name.
+    fn users(&self) -> impl Future<Output = Result<Vec<UserRecord>, StoreError>> + Send;
+
+    /// Replaces a user's password hash and, in the same transaction, ends their sessions and
+    /// forgets their failed sign-ins; `false` if there is no such user.
+    fn set_password(
+        &self,
+        name: &str,
+        password_hash: String,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes a user and, in the same transaction, revokes every grant issued for them (their
+    /// refresh-token families and those families' access tokens, announced to every instance
+    /// like any revocation), deletes their unredeemed codes, ends their sessions and forgets
+    /// their consents; `false` if there was no such user.
+    fn delete_user(&self, name: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The failed sign-ins of a local user; `None` if there is no such user.
+    fn sign_in_failures(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<SignInFailures>, StoreError>> + Send;
+
+    /// Counts a failed sign-in of a local user at `at`; the new count, or `None` if there is no
+    /// such user (nothing is stored for names that are not users).
+    fn record_sign_in_failure(
+        &self,
+        name: &str,
+        at: UnixTime,
+    ) -> impl Future<Output = Result<Option<SignInFailures>, StoreError>> + Send;
+
+    /// Forgets a user's failed sign-ins (after a successful one).
+    fn clear_sign_in_failures(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a new session; [`StoreError::Duplicate`] if its hash exists.
+    fn insert_session(
+        &self,
+        session: SessionRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The session with this hash, if it exists and has not expired at `now`.
+    fn session(
+        &self,
+        hash: &gatehouse_engine::opaque::CredentialHash,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
+
+    /// Ends a session (sign-out); `false` if there was none.
+    fn delete_session(
+        &self,
+        hash: &gatehouse_engine::opaque::CredentialHash,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Remembers a consent, replacing an earlier one for the same subject, client and resource.
     fn grant_consent(
         &self,
@@ -198,6 +279,11 @@ pub trait ServerStore: Store {
         &self,
         event: AuditEvent,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the audit events from before `before` (`[audit] retention_days`), in small
+    /// batches; how many.
+    fn purge_audit(&self, before: UnixTime)
+    -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Audit events with an id above `after`, oldest first, at most `limit`.
     fn audit_events(

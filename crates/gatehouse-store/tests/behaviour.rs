@@ -14,7 +14,8 @@ mod support;
 use gatehouse_engine::store::{RefreshState, RotateOutcome, StoreError, TakeCode};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_store::{
-    AuditEvent, Consent, RevocationCheck, ServerStore, StoredSigningKey, UserRecord, password,
+    AuditEvent, Consent, RevocationCheck, ServerStore, SessionRecord, SignInFailures,
+    StoredSigningKey, UserRecord, password,
 };
 use gatehouse_types::{ClientId, ScopeSet};
 use support::*;
@@ -610,6 +611,226 @@ async fn live_grants_are_listed_per_person_until_revoked_or_expired<S: ServerSto
     assert_eq!(store.grants_of("alice", NOW).await.unwrap(), vec![]);
 }
 
+fn user(name: &str) -> UserRecord {
+    UserRecord {
+        name: name.into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        created_at: NOW,
+    }
+}
+
+fn session(subject: &str, n: u64) -> SessionRecord {
+    SessionRecord {
+        hash: hash(n),
+        subject: subject.into(),
+        created_at: NOW,
+        expires_at: NOW.saturating_add_secs(3600),
+    }
+}
+
+async fn users_are_listed_and_their_password_replaced<S: ServerStore>(store: &S) {
+    store.add_user(user("bob")).await.unwrap();
+    store.add_user(user("alice")).await.unwrap();
+    let names: Vec<_> = store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    let signed_in = session("alice", 1);
+    store.insert_session(signed_in.clone()).await.unwrap();
+    store
+        .record_sign_in_failure("alice", NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .set_password("alice", "$argon2id$new".into())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.user("alice").await.unwrap().unwrap().password_hash,
+        "$argon2id$new"
+    );
+    assert_eq!(
+        store.session(&signed_in.hash, NOW).await.unwrap(),
+        None,
+        "a new password ends the sessions"
+    );
+    assert_eq!(
+        store.sign_in_failures("alice").await.unwrap(),
+        Some(SignInFailures::default())
+    );
+    assert!(!store.set_password("nobody", "x".into()).await.unwrap());
+}
+
+async fn deleting_a_user_revokes_their_grants_and_ends_their_sessions<S: ServerStore>(store: &S) {
+    store.add_user(user("alice")).await.unwrap();
+    store.add_user(user("bob")).await.unwrap();
+    let resource = ResourceUri::parse(RESOURCE).unwrap();
+    // A grant with a refresh token, one without (its code is the only link to alice), a code
+    // not yet redeemed, a session and a consent.
+    let (with_refresh, without_refresh) = (family("with"), family("without"));
+    let (c1, c2, pending, r) = (hash(60), hash(61), hash(62), hash(63));
+    for c in [c1, c2, pending] {
+        store.insert_code(code(c, "c")).await.unwrap();
+    }
+    store
+        .redeem_code(
+            &c1,
+            &with_refresh,
+            access("u1", &with_refresh, "c"),
+            Some(refresh(r, &with_refresh, "c")),
+        )
+        .await
+        .unwrap();
+    store
+        .redeem_code(
+            &c2,
+            &without_refresh,
+            access("u2", &without_refresh, "c"),
+            None,
+        )
+        .await
+        .unwrap();
+    let alice = session("alice", 64);
+    let bob = session("bob", 65);
+    store.insert_session(alice.clone()).await.unwrap();
+    store.insert_session(bob.clone()).await.unwrap();
+    store
+        .grant_consent(Consent {
+            subject: "alice".into(),
+            client_id: ClientId::new("c").unwrap(),
+            resource: resource.clone(),
+            scopes: ScopeSet::parse("mcp:tools").unwrap(),
+            granted_at: NOW,
+        })
+        .await
+        .unwrap();
+
+    assert!(store.delete_user("alice").await.unwrap());
+    assert_eq!(store.user("alice").await.unwrap(), None);
+    for jti in ["u1", "u2"] {
+        assert!(store.is_access_token_revoked(jti).await.unwrap(), "{jti}");
+        assert_denied(store, jti);
+    }
+    assert_eq!(
+        store.refresh(&r).await.unwrap().unwrap().state,
+        RefreshState::Revoked
+    );
+    assert_eq!(
+        store
+            .redeem_code(
+                &pending,
+                &family("late"),
+                access("u3", &family("late"), "c"),
+                None
+            )
+            .await
+            .unwrap(),
+        TakeCode::NotFound,
+        "a code issued before the deletion cannot be redeemed after it"
+    );
+    assert_eq!(store.session(&alice.hash, NOW).await.unwrap(), None);
+    assert_eq!(store.session(&bob.hash, NOW).await.unwrap(), Some(bob));
+    assert!(store.consents_of("alice").await.unwrap().is_empty());
+    assert!(!store.delete_user("alice").await.unwrap());
+}
+
+async fn failed_sign_ins_are_counted_for_users_only<S: ServerStore>(store: &S) {
+    store.add_user(user("alice")).await.unwrap();
+    assert_eq!(
+        store.sign_in_failures("alice").await.unwrap(),
+        Some(SignInFailures::default())
+    );
+    for n in 1..=3u32 {
+        let at = NOW.saturating_add_secs(u64::from(n));
+        assert_eq!(
+            store.record_sign_in_failure("alice", at).await.unwrap(),
+            Some(SignInFailures {
+                count: n,
+                last_at: Some(at)
+            })
+        );
+    }
+    // Nothing is stored for a name that is not a user: whoever sends it chose it.
+    assert_eq!(
+        store.record_sign_in_failure("mallory", NOW).await.unwrap(),
+        None
+    );
+    assert_eq!(store.sign_in_failures("mallory").await.unwrap(), None);
+    store.clear_sign_in_failures("alice").await.unwrap();
+    assert_eq!(
+        store.sign_in_failures("alice").await.unwrap(),
+        Some(SignInFailures::default())
+    );
+}
+
+async fn sessions_are_found_until_they_end_or_expire<S: ServerStore>(store: &S) {
+    let one = session("alice", 70);
+    store.insert_session(one.clone()).await.unwrap();
+    assert_eq!(
+        store.insert_session(one.clone()).await,
+        Err(StoreError::Duplicate)
+    );
+    assert_eq!(
+        store.session(&one.hash, NOW).await.unwrap(),
+        Some(one.clone())
+    );
+    assert_eq!(
+        store.session(&one.hash, one.expires_at).await.unwrap(),
+        None,
+        "expired"
+    );
+    let two = session("alice", 71);
+    store.insert_session(two.clone()).await.unwrap();
+    assert!(store.delete_session(&two.hash).await.unwrap());
+    assert!(!store.delete_session(&two.hash).await.unwrap());
+    assert_eq!(store.session(&two.hash, NOW).await.unwrap(), None);
+    // The purge forgets expired sessions.
+    store.purge(one.expires_at, one.expires_at).await.unwrap();
+    assert_eq!(store.session(&one.hash, NOW).await.unwrap(), None);
+}
+
+async fn audit_events_are_purged_after_their_retention<S: ServerStore>(store: &S) {
+    for (at, kind) in [
+        (0, "old"),
+        (10, "older_than_cut"),
+        (20, "kept"),
+        (30, "newest"),
+    ] {
+        store
+            .append_audit(AuditEvent {
+                at: NOW.saturating_add_secs(at),
+                kind: kind.into(),
+                subject: None,
+                client_id: None,
+                detail: serde_json::json!({}),
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .purge_audit(NOW.saturating_add_secs(20))
+            .await
+            .unwrap(),
+        2
+    );
+    let kinds: Vec<_> = store
+        .audit_events(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e.kind)
+        .collect();
+    assert_eq!(kinds, ["kept", "newest"]);
+}
+
 /// Instantiates each scenario for each backend.
 macro_rules! behaviour_suite {
     ($($scenario:ident),* $(,)?) => {
@@ -662,4 +883,9 @@ behaviour_suite!(
     signing_keys_are_kept_sealed_and_ordered,
     audit_events_are_appended_in_order,
     live_grants_are_listed_per_person_until_revoked_or_expired,
+    users_are_listed_and_their_password_replaced,
+    deleting_a_user_revokes_their_grants_and_ends_their_sessions,
+    failed_sign_ins_are_counted_for_users_only,
+    sessions_are_found_until_they_end_or_expire,
+    audit_events_are_purged_after_their_retention,
 );

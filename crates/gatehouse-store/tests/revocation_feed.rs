@@ -1,6 +1,7 @@
 //! Cross-instance revocation: an instance learns of a revocation made by another through
 //! PostgreSQL `LISTEN/NOTIFY`, without asking the database on each check, and falls back to the
-//! database while its listener is disconnected.
+//! database while its listener is disconnected. On SQLite, a server learns of revocations another
+//! process wrote to its file (`gatehouse clients delete`) through the polled revocation feed.
 
 #![allow(
     clippy::unwrap_used,
@@ -15,7 +16,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use gatehouse_engine::Store;
-use gatehouse_store::{PostgresStore, RevocationCheck, ServerStore};
+use gatehouse_store::{PostgresStore, RevocationCheck, ServerStore, SqliteStore};
 use support::*;
 
 /// How long the other instance may take to learn of a revocation, on an idle test machine;
@@ -23,7 +24,7 @@ use support::*;
 const BOUND: Duration = Duration::from_secs(2);
 
 /// Waits until `store` reports `jti` revoked; the time since `start`.
-async fn wait_for_revoked(store: &PostgresStore, jti: &str, start: Instant) -> Duration {
+async fn wait_for_revoked(store: &impl ServerStore, jti: &str, start: Instant) -> Duration {
     while store.deny_list().check(jti) != RevocationCheck::Revoked {
         assert!(
             start.elapsed() < BOUND,
@@ -136,4 +137,54 @@ async fn a_lost_listener_falls_back_to_the_database_then_resyncs() {
     );
     drop((a, b, raw));
     schema.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_revocation_by_another_connection_reaches_the_server_through_the_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatehouse.db");
+    // `server` is the running gatehouse; `cli` another process's connection to the same file.
+    let server = SqliteStore::open(&path).await.unwrap();
+    let cli = SqliteStore::open(&path).await.unwrap();
+    server.insert_client(client("doomed")).await.unwrap();
+    let (f, c) = (family("f"), hash(1));
+    server.insert_code(code(c, "doomed")).await.unwrap();
+    server
+        .redeem_code(
+            &c,
+            &f,
+            access("s1", &f, "doomed"),
+            Some(refresh(hash(2), &f, "doomed")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(server.deny_list().check("s1"), RevocationCheck::NotRevoked);
+
+    // What `gatehouse clients delete` does, from the other connection.
+    let start = Instant::now();
+    assert!(
+        cli.delete_client(&gatehouse_types::ClientId::new("doomed").unwrap())
+            .await
+            .unwrap()
+    );
+    let by_client = wait_for_revoked(&server, "s1", start).await;
+    let start = Instant::now();
+    cli.revoke_access_token("s2", NOW.saturating_add_secs(600))
+        .await
+        .unwrap();
+    let by_jti = wait_for_revoked(&server, "s2", start).await;
+    eprintln!("sqlite feed: {by_client:?} (a deleted client), {by_jti:?} (one jti)");
+
+    // A server started afterwards has them at start; feed rows go with their tokens' expiry.
+    let later = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(later.deny_list().check("s1"), RevocationCheck::Revoked);
+    server
+        .purge(NOW.saturating_add_secs(601), NOW)
+        .await
+        .unwrap();
+    let rows: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM revocation_feed", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
 }

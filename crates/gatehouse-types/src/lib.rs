@@ -22,6 +22,7 @@ mod scope;
 mod secret;
 mod time;
 mod token_form;
+pub mod untrusted;
 pub mod uri;
 
 pub use client_id::{ClientId, ClientIdError};
@@ -38,3 +39,4 @@ pub use string_enum::__support as __string_enum_support;
 pub use string_enum::{InvalidValue, PrivOwnedStr};
 pub use time::{UnixTime, format_utc};
 pub use token_form::{TokenForm, TokenFormError};
+pub use untrusted::Untrusted;

@@ -78,6 +78,15 @@ impl World {
     /// A world signing with `key`: the `engine_ops` fuzz target passes a constant key, since
     /// generating one per input would dominate its run time.
     pub fn with_key(key: SigningKey) -> Self {
+        Self::with_key_and_grace(key, None)
+    }
+
+    /// A world whose `tokens.refresh_reuse_grace_secs` is `grace`.
+    pub fn with_refresh_grace(grace: u64) -> Self {
+        Self::with_key_and_grace(SigningKey::generate(Algorithm::Es256).unwrap(), Some(grace))
+    }
+
+    fn with_key_and_grace(key: SigningKey, grace: Option<u64>) -> Self {
         let mcp = ResourceConfig::new(
             ResourceUri::parse(RESOURCE).unwrap(),
             ScopeSet::parse("mcp:tools mcp:admin").unwrap(),
@@ -87,7 +96,10 @@ impl World {
             ResourceUri::parse(OTHER_RESOURCE).unwrap(),
             ScopeSet::parse("files:read").unwrap(),
         );
-        let config = EngineConfig::new(ISSUER, vec![mcp, files]).unwrap();
+        let mut config = EngineConfig::new(ISSUER, vec![mcp, files]).unwrap();
+        if let Some(grace) = grace {
+            config.refresh_reuse_grace_secs = grace;
+        }
         let keys = KeySet::new(vec![key.verifying_key()]);
         Self {
             engine: Engine::new(config, MemoryStore::new()).unwrap(),

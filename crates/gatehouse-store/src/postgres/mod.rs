@@ -16,6 +16,7 @@
 //! Revocations are announced with `NOTIFY` in the revoking transaction (delivered at commit);
 //! every instance's listener feeds its deny-list (see `listener`).
 
+mod accounts;
 mod listener;
 mod schema;
 
@@ -37,7 +38,10 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::DenyList;
 use crate::codec::{self, Revocation, corrupt, time_from_sql, time_to_sql};
-use crate::server::{AuditEvent, Consent, Grant, ServerStore, StoredSigningKey, UserRecord};
+use crate::server::{
+    AuditEvent, Consent, Grant, ServerStore, SessionRecord, SignInFailures, StoredSigningKey,
+    UserRecord,
+};
 
 /// The channel revocations are announced on.
 pub(crate) const REVOCATION_CHANNEL: &str = "gatehouse_revocations";
@@ -735,12 +739,7 @@ impl Store for PostgresStore {
 
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
         let (now_sql, sealed_sql) = (time_to_sql(now), time_to_sql(sealed_before));
-        let statements: [(&str, i64); 6] = [
-            (
-                "DELETE FROM codes WHERE hash IN
-                 (SELECT hash FROM codes WHERE expires_at <= $1 LIMIT $2)",
-                now_sql,
-            ),
+        let statements: [(&str, i64); 7] = [
             (
                 "DELETE FROM refresh_tokens WHERE hash IN
                  (SELECT hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)",
@@ -757,9 +756,24 @@ impl Store for PostgresStore {
                  (SELECT jti FROM access_tokens WHERE expires_at <= $1 LIMIT $2)",
                 now_sql,
             ),
+            // A redeemed code is kept while its grant has access tokens: it is how deleting a
+            // user finds a grant that has no refresh token.
+            (
+                "DELETE FROM codes WHERE hash IN
+                 (SELECT c.hash FROM codes c WHERE c.expires_at <= $1
+                    AND (c.redeemed_into IS NULL OR NOT EXISTS
+                         (SELECT 1 FROM access_tokens a WHERE a.family = c.redeemed_into))
+                  LIMIT $2)",
+                now_sql,
+            ),
             (
                 "DELETE FROM revoked_jtis WHERE jti IN
                  (SELECT jti FROM revoked_jtis WHERE expires_at <= $1 LIMIT $2)",
+                now_sql,
+            ),
+            (
+                "DELETE FROM sessions WHERE hash IN
+                 (SELECT hash FROM sessions WHERE expires_at <= $1 LIMIT $2)",
                 now_sql,
             ),
             // A family with no token and no code left has nothing more to revoke. SKIP LOCKED:
@@ -930,19 +944,61 @@ impl ServerStore for PostgresStore {
         let client = self.client().await?;
         client
             .query_opt(
-                "SELECT name, password_hash, created_at FROM users WHERE name = $1",
+                &format!(
+                    "SELECT {} FROM users WHERE name = $1",
+                    accounts::USER_COLUMNS
+                ),
                 &[&name],
             )
             .await
             .map_err(db)?
-            .map(|row| {
-                Ok(UserRecord {
-                    name: get(&row, 0)?,
-                    password_hash: get(&row, 1)?,
-                    created_at: time_from_sql(get(&row, 2)?)?,
-                })
-            })
+            .as_ref()
+            .map(accounts::user_row)
             .transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.users_ordered().await
+    }
+
+    async fn set_password(&self, name: &str, password_hash: String) -> Result<bool, StoreError> {
+        self.replace_password(name, &password_hash).await
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        self.remove_user(name).await
+    }
+
+    async fn sign_in_failures(&self, name: &str) -> Result<Option<SignInFailures>, StoreError> {
+        self.failures_of(name).await
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        name: &str,
+        at: UnixTime,
+    ) -> Result<Option<SignInFailures>, StoreError> {
+        self.count_failure(name, at).await
+    }
+
+    async fn clear_sign_in_failures(&self, name: &str) -> Result<(), StoreError> {
+        self.clear_failures(name).await
+    }
+
+    async fn insert_session(&self, session: SessionRecord) -> Result<(), StoreError> {
+        self.add_session(&session).await
+    }
+
+    async fn session(
+        &self,
+        hash: &CredentialHash,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.find_session(hash, now).await
+    }
+
+    async fn delete_session(&self, hash: &CredentialHash) -> Result<bool, StoreError> {
+        self.end_session(hash).await
     }
 
     async fn grant_consent(&self, consent: Consent) -> Result<(), StoreError> {
@@ -1093,6 +1149,10 @@ impl ServerStore for PostgresStore {
             .await
             .map_err(db)?;
         Ok(())
+    }
+
+    async fn purge_audit(&self, before: UnixTime) -> Result<u64, StoreError> {
+        self.purge_audit_before(before).await
     }
 
     async fn audit_events(

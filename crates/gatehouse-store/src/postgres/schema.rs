@@ -103,4 +103,22 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         );
         ",
     ),
+    (
+        3,
+        "sessions, sign-in failures, audit retention",
+        "
+        CREATE TABLE sessions (
+            hash BYTEA PRIMARY KEY,
+            subject TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL
+        );
+        CREATE INDEX sessions_subject ON sessions (subject);
+        CREATE INDEX sessions_expires_at ON sessions (expires_at);
+        ALTER TABLE users ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE users ADD COLUMN last_failed_sign_in BIGINT;
+        CREATE INDEX audit_events_at ON audit_events (at);
+        CREATE INDEX codes_subject ON codes (subject);
+        ",
+    ),
 ];

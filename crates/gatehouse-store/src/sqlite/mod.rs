@@ -7,9 +7,13 @@
 //! durable before the method returns: a write that returned success survives `kill -9` and a
 //! power cut.
 //!
-//! A SQLite file serves one `gatehouse` instance: the in-memory deny-list is fed by this
-//! process's own revocations only. Several instances share state through PostgreSQL.
+//! A SQLite file serves one `gatehouse` server, but other processes write to it too (`gatehouse
+//! clients delete`, `gatehouse users delete`): every revocation is also appended to a feed table
+//! that the server polls (`feed`), so its in-memory deny-list learns of revocations made by any
+//! process within [`feed::POLL`]. Several servers share state through PostgreSQL.
 
+mod accounts;
+mod feed;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +31,10 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 
 use crate::DenyList;
 use crate::codec::{self, corrupt, time_from_sql, time_to_sql};
-use crate::server::{AuditEvent, Consent, Grant, ServerStore, StoredSigningKey, UserRecord};
+use crate::server::{
+    AuditEvent, Consent, Grant, ServerStore, SessionRecord, SignInFailures, StoredSigningKey,
+    UserRecord,
+};
 
 /// Rows a purge statement deletes at a time, so that the connection is released between batches
 /// and requests never wait behind a long clean-up.
@@ -167,7 +174,10 @@ impl SqliteStore {
             path,
             deny: DenyList::new(),
         };
-        store.reload_deny_list().await?;
+        let seen = store.reload_deny_list().await?;
+        if tokio::runtime::Handle::try_current().is_ok() {
+            feed::spawn(Arc::downgrade(&store.conn), store.deny.clone(), seen);
+        }
         Ok(store)
     }
 
@@ -176,32 +186,39 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Loads every revoked, unexpired `jti` into the deny-list.
-    async fn reload_deny_list(&self) -> Result<(), StoreError> {
-        let entries = self
+    /// Loads every revoked, unexpired `jti` into the deny-list; the feed position it is current
+    /// to (read in the same snapshot, so the feed resumes without a gap).
+    async fn reload_deny_list(&self) -> Result<i64, StoreError> {
+        let (entries, seen) = self
             .run(|conn| {
-                let mut statement = conn
-                    .prepare(
-                        "SELECT jti, expires_at FROM revoked_jtis
-                         UNION
-                         SELECT a.jti, a.expires_at FROM access_tokens a
-                         JOIN families f ON f.id = a.family WHERE f.revoked = 1",
-                    )
-                    .map_err(db)?;
-                let rows = statement
-                    .query_map([], |row| {
-                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                let tx = conn.transaction().map_err(db)?;
+                let entries = {
+                    let mut statement = tx
+                        .prepare(
+                            "SELECT jti, expires_at FROM revoked_jtis
+                             UNION
+                             SELECT a.jti, a.expires_at FROM access_tokens a
+                             JOIN families f ON f.id = a.family WHERE f.revoked = 1",
+                        )
+                        .map_err(db)?;
+                    let rows = statement
+                        .query_map([], |row| {
+                            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                        })
+                        .map_err(db)?;
+                    rows.map(|row| {
+                        let (jti, exp) = row.map_err(db)?;
+                        Ok((jti, time_from_sql(exp)?))
                     })
-                    .map_err(db)?;
-                rows.map(|row| {
-                    let (jti, exp) = row.map_err(db)?;
-                    Ok((jti, time_from_sql(exp)?))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()
+                    .collect::<Result<Vec<_>, StoreError>>()?
+                };
+                let seen = feed::position(&tx)?;
+                tx.commit().map_err(db)?;
+                Ok((entries, seen))
             })
             .await?;
         self.deny.replace_all(entries);
-        Ok(())
+        Ok(seen)
     }
 
     /// Runs `f` with the connection on a blocking thread.
@@ -449,6 +466,7 @@ fn revoke_families(
             revoked.push((jti, time_from_sql(exp)?));
         }
     }
+    feed::announce(tx, &revoked)?;
     Ok(revoked)
 }
 
@@ -666,7 +684,7 @@ impl Store for SqliteStore {
             .map_err(db)?
             .execute(params![jti, time_to_sql(expires_at)])
             .map_err(db)?;
-            Ok(())
+            feed::announce(tx, std::slice::from_ref(&(jti, expires_at)))
         })
         .await?;
         self.deny.insert([entry]);
@@ -690,12 +708,7 @@ impl Store for SqliteStore {
 
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
         let (now, sealed_before) = (time_to_sql(now), time_to_sql(sealed_before));
-        let statements: [(&str, i64); 6] = [
-            (
-                "DELETE FROM codes WHERE rowid IN
-                 (SELECT rowid FROM codes WHERE expires_at <= ?1 LIMIT ?2)",
-                now,
-            ),
+        let statements: [(&str, i64); 8] = [
             (
                 "DELETE FROM refresh_tokens WHERE rowid IN
                  (SELECT rowid FROM refresh_tokens WHERE expires_at <= ?1 LIMIT ?2)",
@@ -712,9 +725,29 @@ impl Store for SqliteStore {
                  (SELECT rowid FROM access_tokens WHERE expires_at <= ?1 LIMIT ?2)",
                 now,
             ),
+            // A redeemed code is kept while its grant has access tokens: it is how deleting a
+            // user finds a grant that has no refresh token.
+            (
+                "DELETE FROM codes WHERE rowid IN
+                 (SELECT c.rowid FROM codes c WHERE c.expires_at <= ?1
+                    AND (c.redeemed_into IS NULL OR NOT EXISTS
+                         (SELECT 1 FROM access_tokens a WHERE a.family = c.redeemed_into))
+                  LIMIT ?2)",
+                now,
+            ),
             (
                 "DELETE FROM revoked_jtis WHERE rowid IN
                  (SELECT rowid FROM revoked_jtis WHERE expires_at <= ?1 LIMIT ?2)",
+                now,
+            ),
+            (
+                "DELETE FROM revocation_feed WHERE rowid IN
+                 (SELECT rowid FROM revocation_feed WHERE expires_at <= ?1 LIMIT ?2)",
+                now,
+            ),
+            (
+                "DELETE FROM sessions WHERE rowid IN
+                 (SELECT rowid FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
                 now,
             ),
             // A family with no token and no code left has nothing more to revoke.
@@ -899,27 +932,79 @@ impl ServerStore for SqliteStore {
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
         let name = name.to_owned();
         self.run(move |conn| {
-            conn.prepare_cached("SELECT name, password_hash, created_at FROM users WHERE name = ?1")
-                .map_err(db)?
-                .query_row([name], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, i64>(2)?,
-                    ))
-                })
-                .optional()
-                .map_err(db)?
-                .map(|(name, password_hash, created_at)| {
-                    Ok(UserRecord {
-                        name,
-                        password_hash,
-                        created_at: time_from_sql(created_at)?,
-                    })
-                })
-                .transpose()
+            conn.prepare_cached(&format!(
+                "SELECT {} FROM users WHERE name = ?1",
+                accounts::USER_COLUMNS
+            ))
+            .map_err(db)?
+            .query_row([name], accounts::user_row)
+            .optional()
+            .map_err(db)?
+            .transpose()
         })
         .await
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.run(|conn| accounts::users(conn)).await
+    }
+
+    async fn set_password(&self, name: &str, password_hash: String) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.write(move |tx| accounts::set_password(tx, &name, &password_hash))
+            .await
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        let (existed, revoked) = self
+            .write(move |tx| accounts::delete_user(tx, &name))
+            .await?;
+        self.deny.insert(revoked);
+        Ok(existed)
+    }
+
+    async fn sign_in_failures(&self, name: &str) -> Result<Option<SignInFailures>, StoreError> {
+        let name = name.to_owned();
+        self.run(move |conn| accounts::sign_in_failures(conn, &name))
+            .await
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        name: &str,
+        at: UnixTime,
+    ) -> Result<Option<SignInFailures>, StoreError> {
+        let name = name.to_owned();
+        self.write(move |tx| accounts::record_sign_in_failure(tx, &name, at))
+            .await
+    }
+
+    async fn clear_sign_in_failures(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |tx| accounts::clear_sign_in_failures(tx, &name))
+            .await
+    }
+
+    async fn insert_session(&self, session: SessionRecord) -> Result<(), StoreError> {
+        self.write(move |tx| accounts::insert_session(tx, &session))
+            .await
+    }
+
+    async fn session(
+        &self,
+        hash: &CredentialHash,
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let hash = *hash;
+        self.run(move |conn| accounts::session(conn, &hash, now))
+            .await
+    }
+
+    async fn delete_session(&self, hash: &CredentialHash) -> Result<bool, StoreError> {
+        let hash = *hash;
+        self.write(move |tx| accounts::delete_session(tx, &hash))
+            .await
     }
 
     async fn grant_consent(&self, consent: Consent) -> Result<(), StoreError> {
@@ -1075,6 +1160,28 @@ impl ServerStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn purge_audit(&self, before: UnixTime) -> Result<u64, StoreError> {
+        let before = time_to_sql(before);
+        let mut purged = 0;
+        loop {
+            let deleted = self
+                .write(move |tx| {
+                    tx.prepare_cached(
+                        "DELETE FROM audit_events WHERE id IN
+                         (SELECT id FROM audit_events WHERE at < ?1 LIMIT ?2)",
+                    )
+                    .map_err(db)?
+                    .execute(params![before, PURGE_BATCH])
+                    .map_err(db)
+                })
+                .await?;
+            purged += u64::try_from(deleted).unwrap_or(0);
+            if i64::try_from(deleted).unwrap_or(i64::MAX) < PURGE_BATCH {
+                return Ok(purged);
+            }
+        }
     }
 
     async fn audit_events(

@@ -103,4 +103,28 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         ) STRICT;
         ",
     ),
+    (
+        3,
+        "sessions, sign-in failures, the revocation feed, audit retention",
+        "
+        CREATE TABLE sessions (
+            hash BLOB PRIMARY KEY,
+            subject TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX sessions_subject ON sessions (subject);
+        CREATE INDEX sessions_expires_at ON sessions (expires_at);
+        ALTER TABLE users ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE users ADD COLUMN last_failed_sign_in INTEGER;
+        CREATE TABLE revocation_feed (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            jti TEXT NOT NULL,
+            expires_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX revocation_feed_expires_at ON revocation_feed (expires_at);
+        CREATE INDEX audit_events_at ON audit_events (at);
+        CREATE INDEX codes_subject ON codes (subject);
+        ",
+    ),
 ];

@@ -346,7 +346,9 @@ impl Harness {
                 at,
                 sealed,
             } => {
-                let benign = now - at <= self.grace()
+                // Decision 0006: a grace of 0 is strict RFC 9700 §4.14.2, no window at all.
+                let benign = self.grace() > 0
+                    && now - at <= self.grace()
                     && sealed
                     && self.refresh[successor].state == RState::Active;
                 if !benign {
