@@ -22,7 +22,8 @@ use crate::config::LoginMode;
 use crate::events::{Event, emit};
 use crate::pages::{ConsentPage, Message, render};
 use crate::respond::{page, see_other};
-use crate::signin;
+use crate::session::Browser;
+use crate::signin::{self, Attempt};
 use crate::state::AppState;
 
 /// Form fields that belong to the pages, not to the authorization request.
@@ -44,6 +45,8 @@ enum Step {
     Arrive,
     /// Submitted the sign-in form.
     SignIn { username: String, password: String },
+    /// Chose to sign out (to sign in as someone else).
+    SignOut,
     /// Allowed on the consent page.
     Approve,
     /// Denied on the consent page.
@@ -115,6 +118,7 @@ pub(crate) async fn post(
                     username: field("username").unwrap_or_default(),
                     password: field("password").unwrap_or_default(),
                 },
+                "sign_out" => Step::SignOut,
                 "approve" => Step::Approve,
                 "deny" => Step::Deny,
                 _ => {
@@ -161,12 +165,12 @@ async fn handle(
         return approve(state, &request, &subject, now, Vec::new()).await;
     }
 
-    let mut cookies = Vec::new();
+    // The session this request signs in, if it does; otherwise the browser's own.
+    let mut signed_in = None;
     let subject = match &step {
         Step::SignIn { username, password } => {
-            let subject = signin::check(state, username, password).await;
-            match subject {
-                Some(subject) => {
+            match signin::check(state, username, password, now).await {
+                Attempt::SignedIn(subject) => {
                     emit(
                         state,
                         Event::SignedIn {
@@ -174,10 +178,21 @@ async fn handle(
                             client_id: client.client_id.as_str().to_owned(),
                         },
                     );
-                    cookies.push(state.sessions.sign_in(&subject, now));
+                    match state.sessions.sign_in(state.store(), &subject, now).await {
+                        Ok(browser) => signed_in = Some(browser),
+                        Err(error) => {
+                            tracing::warn!(%error, "could not store a session");
+                            return message(
+                                state,
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "Try again later",
+                                "The sign-in could not be recorded.",
+                            );
+                        }
+                    }
                     Some(subject)
                 }
-                None => {
+                attempt => {
                     emit(
                         state,
                         Event::SignInFailed {
@@ -185,21 +200,28 @@ async fn handle(
                             client_id: client.client_id.as_str().to_owned(),
                         },
                     );
+                    let (status, text, wait) = signin::refusal(&attempt);
                     return sign_in_page(
                         state,
-                        headers,
+                        &state.sessions.browser(headers),
                         &params,
                         &client,
-                        Some("The user name or password is wrong."),
+                        Some((status, &text, wait)),
                     );
                 }
             }
         }
+        Step::SignOut => {
+            let browser = state.sessions.sign_out(state.store(), headers).await;
+            return sign_in_page(state, &browser, &params, &client, None);
+        }
         _ => signin::session_subject(state, headers, now).await,
     };
+    let browser = signed_in.unwrap_or_else(|| state.sessions.browser(headers));
     let Some(subject) = subject else {
-        return sign_in_page(state, headers, &params, &client, None);
+        return sign_in_page(state, &browser, &params, &client, None);
     };
+    let cookies: Vec<String> = browser.set_cookie.iter().cloned().collect();
     match step {
         Step::Approve => {
             for resource in request.resources() {
@@ -239,7 +261,7 @@ async fn handle(
             );
             see_other(&state.engine.deny(&request), &cookies)
         }
-        Step::Arrive | Step::SignIn { .. } => {
+        Step::Arrive | Step::SignIn { .. } | Step::SignOut => {
             // RFC 8252 §8.6: a remembered consent is honoured only when the client's identity is
             // proven (a confidential client, which must authenticate to redeem the code). For a
             // public client any local program can send its client_id with its own loopback port
@@ -248,9 +270,7 @@ async fn handle(
             if proven && remembered(state, &subject, &client, &request).await {
                 approve(state, &request, &subject, now, cookies).await
             } else {
-                consent_page(
-                    state, headers, &params, &client, &request, &subject, cookies,
-                )
+                consent_page(state, &browser, &params, &client, &request, &subject)
             }
         }
     }
@@ -378,14 +398,14 @@ fn hidden(params: &FormParams) -> Vec<(String, String)> {
 
 fn sign_in_page(
     state: &Arc<AppState>,
-    headers: &HeaderMap,
+    browser: &Browser,
     params: &FormParams,
     client: &ClientRecord,
-    error: Option<&str>,
+    error: Option<(StatusCode, &str, Option<u64>)>,
 ) -> Response {
     signin::form(
         state,
-        headers,
+        browser,
         "/authorize",
         &client_name(client),
         &hidden(params),
@@ -395,15 +415,13 @@ fn sign_in_page(
 
 fn consent_page(
     state: &Arc<AppState>,
-    headers: &HeaderMap,
+    browser: &Browser,
     params: &FormParams,
     client: &ClientRecord,
     request: &AuthorizationRequest,
     subject: &str,
-    mut cookies: Vec<String>,
 ) -> Response {
-    let (csrf, set_csrf) = state.sessions.csrf_for_page(headers);
-    cookies.push(set_csrf);
+    let csrf = state.sessions.csrf_token(&browser.id);
     let redirect = request.redirect_uri();
     let redirect_host = redirect
         .host()
@@ -457,7 +475,7 @@ fn consent_page(
         params: &hidden(params),
         csrf: &csrf,
     });
-    page(StatusCode::OK, html, &cookies)
+    page(StatusCode::OK, html, browser.set_cookie.as_slice())
 }
 
 fn message(state: &Arc<AppState>, status: StatusCode, title: &str, text: &str) -> Response {

@@ -83,6 +83,54 @@ pub struct Config {
     /// The protected resources; the first is the default.
     #[serde(default)]
     pub resources: Vec<Resource>,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: Audit,
+    /// Connection limits of the HTTP server.
+    #[serde(default)]
+    pub http: Http,
+}
+
+/// `[http]`: how long clients may take, and how many connections they may hold (see
+/// [`crate::serve`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// A request head must arrive whole within this, counted from when the connection is
+    /// ready for one (so it is also how long a kept-alive connection waits for its next request).
+    pub header_timeout_secs: u64,
+    /// A connection on which no byte moves either way for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// An authorization-server request (pages, token, introspection, revocation, registration)
+    /// must be read and answered within this, body included; `408` after.
+    pub request_timeout_secs: u64,
+    /// Connections open at once; more wait in the listen queue.
+    pub max_connections: usize,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self {
+            header_timeout_secs: 10,
+            idle_timeout_secs: 120,
+            request_timeout_secs: 30,
+            max_connections: 1024,
+        }
+    }
+}
+
+/// `[audit]`: the security events kept in the store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// Events older than this many days are purged by the maintenance task.
+    pub retention_days: u64,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
 }
 
 /// `[client_id_metadata_documents]`: clients whose `client_id` is an `https` URL serving their
@@ -188,6 +236,9 @@ pub struct Login {
     pub mode: LoginMode,
     /// The subject of `auto-approve`.
     pub auto_approve_subject: String,
+    /// Failed sign-ins in a row after which an account can be tried again only after a delay
+    /// (30 s, doubling up to 15 min; NIST SP 800-63B §5.2.2).
+    pub throttle_after_failures: u32,
 }
 
 impl Default for Login {
@@ -195,6 +246,7 @@ impl Default for Login {
         Self {
             mode: LoginMode::Local,
             auto_approve_subject: "dev".into(),
+            throttle_after_failures: 5,
         }
     }
 }
@@ -355,6 +407,8 @@ impl Config {
                     .collect(),
                 filter_tools_list: true,
             }],
+            audit: Audit::default(),
+            http: Http::default(),
         }
     }
 
@@ -372,8 +426,35 @@ impl Config {
                 "\"auto-approve\" signs everyone in without a page; it is refused unless the issuer is a loopback http URL (http://127.0.0.1:…, http://[::1]:… or http://localhost:…)",
             ));
         }
+        for (key, value) in [
+            ("http.header_timeout_secs", self.http.header_timeout_secs),
+            ("http.idle_timeout_secs", self.http.idle_timeout_secs),
+            ("http.request_timeout_secs", self.http.request_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1 second"));
+            }
+        }
+        if self.http.max_connections == 0 || self.http.max_connections > 1_000_000 {
+            return Err(invalid(
+                "http.max_connections",
+                "must be between 1 and 1000000",
+            ));
+        }
+        if self.audit.retention_days == 0 {
+            return Err(invalid(
+                "audit.retention_days",
+                "must be at least 1 (an audit log kept for no day is no audit log)",
+            ));
+        }
         if self.keys.rotation_days == 0 {
             return Err(invalid("keys.rotation_days", "must be at least 1"));
+        }
+        if self.login.throttle_after_failures == 0 {
+            return Err(invalid(
+                "login.throttle_after_failures",
+                "must be at least 1",
+            ));
         }
         if self.login.auto_approve_subject.is_empty() {
             return Err(invalid("login.auto_approve_subject", "must not be empty"));

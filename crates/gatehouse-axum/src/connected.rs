@@ -16,29 +16,40 @@ use crate::clock::now;
 use crate::events::{Event, emit};
 use crate::pages::{ConnectedApp, ConnectedApps, render};
 use crate::respond::{page, see_other};
-use crate::signin;
+use crate::session::Browser;
+use crate::signin::{self, Attempt};
 use crate::state::AppState;
 
 /// `GET /connected-apps`.
 pub(crate) async fn get(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let browser = state.sessions.browser(&headers);
     match signin::session_subject(&state, &headers, now()).await {
-        Some(subject) => list(&state, &headers, &subject, Vec::new(), None).await,
-        None => sign_in(&state, &headers, None),
+        Some(subject) => list(&state, &browser, &subject, None).await,
+        None => sign_in(&state, &browser, None),
     }
 }
 
-/// `POST /connected-apps`: sign in, or disconnect an app.
+/// `POST /connected-apps`: sign in or out, or disconnect an app.
 pub(crate) async fn post(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let browser = state.sessions.browser(&headers);
     let Ok(form) = FormParams::parse(&body) else {
-        return sign_in(&state, &headers, Some("The form could not be read."));
+        return sign_in(
+            &state,
+            &browser,
+            Some((StatusCode::BAD_REQUEST, "The form could not be read.", None)),
+        );
     };
     let field = |name: &str| form.single(name).ok().flatten().map(str::to_owned);
     if !state.sessions.csrf_ok(&headers, field("csrf").as_deref()) {
-        return sign_in(&state, &headers, Some("The form expired; try again."));
+        return sign_in(
+            &state,
+            &browser,
+            Some((StatusCode::FORBIDDEN, "The form expired; try again.", None)),
+        );
     }
     let now = now();
     match field("gatehouse_action").as_deref() {
@@ -47,22 +58,37 @@ pub(crate) async fn post(
                 field("username").unwrap_or_default(),
                 field("password").unwrap_or_default(),
             );
-            let subject = signin::check(&state, &username, &password).await;
-            match subject {
-                Some(subject) => {
-                    let cookie = state.sessions.sign_in(&subject, now);
-                    list(&state, &headers, &subject, vec![cookie], None).await
+            match signin::check(&state, &username, &password, now).await {
+                Attempt::SignedIn(subject) => {
+                    match state.sessions.sign_in(state.store(), &subject, now).await {
+                        Ok(signed_in) => list(&state, &signed_in, &subject, None).await,
+                        Err(error) => {
+                            tracing::warn!(%error, "could not store a session");
+                            sign_in(
+                                &state,
+                                &browser,
+                                Some((
+                                    StatusCode::SERVICE_UNAVAILABLE,
+                                    "The sign-in could not be recorded; try again.",
+                                    None,
+                                )),
+                            )
+                        }
+                    }
                 }
-                None => sign_in(
-                    &state,
-                    &headers,
-                    Some("The user name or password is wrong."),
-                ),
+                attempt => {
+                    let (status, text, wait) = signin::refusal(&attempt);
+                    sign_in(&state, &browser, Some((status, &text, wait)))
+                }
             }
+        }
+        Some("sign_out") => {
+            let signed_out = state.sessions.sign_out(state.store(), &headers).await;
+            sign_in(&state, &signed_out, None)
         }
         Some("revoke") => {
             let Some(subject) = signin::session_subject(&state, &headers, now).await else {
-                return sign_in(&state, &headers, None);
+                return sign_in(&state, &browser, None);
             };
             let grant = field("grant").unwrap_or_default();
             // Only a grant of the signed-in person can be revoked from here.
@@ -73,9 +99,8 @@ pub(crate) async fn post(
             let Some(grant) = owned else {
                 return list(
                     &state,
-                    &headers,
+                    &browser,
                     &subject,
-                    Vec::new(),
                     Some("That app was already disconnected."),
                 )
                 .await;
@@ -84,9 +109,8 @@ pub(crate) async fn post(
                 tracing::warn!(%error, "could not revoke a grant");
                 return list(
                     &state,
-                    &headers,
+                    &browser,
                     &subject,
-                    Vec::new(),
                     Some("The app could not be disconnected; try again."),
                 )
                 .await;
@@ -105,15 +129,14 @@ pub(crate) async fn post(
             );
             see_other(&state.endpoint("/connected-apps"), &[])
         }
-        _ => sign_in(&state, &headers, None),
+        _ => sign_in(&state, &browser, None),
     }
 }
 
 async fn list(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &Browser,
     subject: &str,
-    mut cookies: Vec<String>,
     notice: Option<&str>,
 ) -> Response {
     let grants = match state.store().grants_of(subject, now()).await {
@@ -147,8 +170,7 @@ async fn list(
             ),
         });
     }
-    let (csrf, set_csrf) = state.sessions.csrf_for_page(headers);
-    cookies.push(set_csrf);
+    let csrf = state.sessions.csrf_token(&browser.id);
     let action = state.endpoint("/connected-apps");
     let html = render(&ConnectedApps {
         brand: &state.config.branding,
@@ -158,13 +180,17 @@ async fn list(
         csrf: &csrf,
         notice,
     });
-    page(StatusCode::OK, html, &cookies)
+    page(StatusCode::OK, html, browser.set_cookie.as_slice())
 }
 
-fn sign_in(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Response {
+fn sign_in(
+    state: &AppState,
+    browser: &Browser,
+    error: Option<(StatusCode, &str, Option<u64>)>,
+) -> Response {
     signin::form(
         state,
-        headers,
+        browser,
         "/connected-apps",
         "your connected apps",
         &[],

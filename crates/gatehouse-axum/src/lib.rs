@@ -8,13 +8,10 @@
 //! let config = Config::from_toml(&std::fs::read_to_string("gatehouse.toml")?)?;
 //! let gatehouse = Gatehouse::start(config).await?;
 //! let listener = tokio::net::TcpListener::bind(gatehouse.config().listen_addr()).await?;
-//! // MCP answers are small Server-Sent Events: without TCP_NODELAY, Nagle's algorithm and the
-//! // client's delayed ACK add 40 ms to each.
-//! let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-//!     let _ = tcp.set_nodelay(true);
-//! });
-//! let app = gatehouse.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
-//! axum::serve(listener, app).await?;
+//! // Header, idle and request timeouts and a connection cap (`[http]`), TCP_NODELAY, the peer's
+//! // address for rate limits; until Ctrl-C.
+//! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+//! gatehouse_axum::serve(listener, gatehouse.router(), &gatehouse.config().http, shutdown).await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -38,6 +35,7 @@ mod demo_mcp;
 mod directory;
 mod discovery;
 mod documents;
+mod drain;
 mod events;
 mod gateway;
 mod health;
@@ -49,9 +47,11 @@ mod pages;
 mod registration;
 mod resources;
 mod respond;
+mod server;
 mod session;
 mod signin;
 mod state;
+mod throttle;
 mod token;
 
 pub use authenticator::{Authenticator, BoxFuture};
@@ -63,4 +63,5 @@ pub use gatehouse_guard;
 pub use gateway::{IDENTITY_HEADER_PREFIX, IDENTITY_HEADERS};
 pub use keys::{KeyRing, PUBLISH_LEAD, RotationPolicy, add_key, rotate_now};
 pub use resources::BuiltinServer;
+pub use server::serve;
 pub use state::{Extensions, Gatehouse, StartError, open_vault};

@@ -117,7 +117,10 @@ pub(crate) fn page(status: StatusCode, html: String, cookies: &[String]) -> Resp
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // `same-origin`, not `no-referrer`: the authorization request in a page's URL never leaks to
+    // another site, and the page's own forms still carry `Origin`, which the CSRF check needs
+    // (under `no-referrer` browsers send `Origin: null`).
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(cookie) {
             headers.append(SET_COOKIE, value);

@@ -1,20 +1,29 @@
-//! Who is signed in, and CSRF protection for the page forms.
+//! Browser sessions, and CSRF protection for the page forms.
 //!
-//! The session is a cookie holding the subject and an expiry, signed with HMAC-SHA256 under a key
-//! derived from the encryption key, so every instance sharing that key accepts it and nothing is
-//! stored per session. Over https the cookies carry the `__Host-` prefix (Secure, Path=/, no
-//! Domain): a sibling subdomain cannot plant them.
+//! Every browser that sees a page gets one cookie: a random 256-bit session id, with a MAC under
+//! a key derived from the encryption key (so every instance sharing that key recognises it, and a
+//! made-up id costs no database lookup). Signing in stores a row for a *new* id (no session
+//! fixation) holding the subject and expiry, keyed by the id's SHA-256; signing out, deleting the
+//! user or changing their password deletes the row, which ends the session on every instance at
+//! once. An id with no row is a browser that has not signed in.
 //!
-//! Forms carry a CSRF token that must equal the value of an `HttpOnly` cookie (the double-submit
-//! pattern): a cross-site page can make the browser send the cookie but cannot read it to put it
-//! in the form. The cookie is `SameSite=Lax`, not `Strict`: a person arrives at the
-//! authorization endpoint by a cross-site redirect from the client, and a `Strict` cookie would
-//! be withheld there, so every arrival would mint a new token and break forms open in other
-//! tabs. The check does not depend on SameSite.
+//! A form's CSRF token is a MAC of the session id, minted and checked by the server. Planting a
+//! cookie does not help an attacker: a token they obtained is bound to their own session id, and
+//! they cannot compute one for an id they planted without the key. Cookies are not isolated by
+//! port (RFC 6265 §8.5), so on a loopback `http` issuer a page on another local port could plant
+//! a whole session cookie of the attacker's along with its token; the form's `Origin` (and
+//! `Sec-Fetch-Site`), which browsers set and pages cannot forge, must therefore also name the
+//! issuer's origin. Over https the cookie carries the `__Host-` prefix (Secure, Path=/, no
+//! Domain): a sibling subdomain cannot plant it.
+//!
+//! The cookie is `SameSite=Lax`, not `Strict`: a person arrives at the authorization endpoint by
+//! a cross-site redirect from the client, and a `Strict` cookie would be withheld there.
 
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use base64ct::{Base64UrlUnpadded, Encoding};
+use gatehouse_engine::opaque::CredentialHash;
+use gatehouse_store::{ServerStore, SessionRecord};
 use gatehouse_types::UnixTime;
 use hmac::{KeyInit, Mac};
 use subtle::ConstantTimeEq;
@@ -23,23 +32,59 @@ use zeroize::Zeroizing;
 use crate::clock::random_token;
 
 /// How long a sign-in lasts.
-const SESSION_SECS: u64 = 12 * 3600;
+pub(crate) const SESSION_SECS: u64 = 12 * 3600;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
-/// Issues and checks session and CSRF cookies.
+/// A browser's session id, as its cookie carried it (verified) or as just made.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SessionId(String);
+
+impl SessionId {
+    /// The key of its row in the store: the id itself never reaches the database.
+    pub(crate) fn hash(&self) -> CredentialHash {
+        CredentialHash::of(&self.0)
+    }
+}
+
+impl std::fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionId([redacted])")
+    }
+}
+
+/// The browser's session for a page: its id and, when it was just made, the `Set-Cookie` value
+/// that delivers it.
+pub(crate) struct Browser {
+    pub(crate) id: SessionId,
+    pub(crate) set_cookie: Option<String>,
+}
+
+/// Issues and checks session cookies and CSRF tokens.
 pub(crate) struct Sessions {
     key: Zeroizing<[u8; 32]>,
     secure: bool,
+    /// The issuer's origin (`scheme://host[:port]`), which page forms must come from.
+    origin: String,
 }
 
 impl Sessions {
-    /// `key` signs sessions; `secure` when the issuer is https.
-    pub(crate) fn new(key: Zeroizing<[u8; 32]>, secure: bool) -> Self {
-        Self { key, secure }
+    /// `key` signs ids and tokens; `issuer` says whether cookies are `Secure` and which origin
+    /// forms must come from.
+    pub(crate) fn new(key: Zeroizing<[u8; 32]>, issuer: &str) -> Self {
+        let after_scheme = issuer.find("://").map_or(0, |i| i + 3);
+        let end = issuer
+            .get(after_scheme..)
+            .and_then(|rest| rest.find(['/', '?', '#']))
+            .map_or(issuer.len(), |i| after_scheme + i);
+        Self {
+            key,
+            secure: issuer.starts_with("https://"),
+            origin: issuer.get(..end).unwrap_or(issuer).to_ascii_lowercase(),
+        }
     }
 
-    fn session_cookie(&self) -> &'static str {
+    fn cookie_name(&self) -> &'static str {
         if self.secure {
             "__Host-gatehouse-session"
         } else {
@@ -47,85 +92,137 @@ impl Sessions {
         }
     }
 
-    fn csrf_cookie(&self) -> &'static str {
-        if self.secure {
-            "__Host-gatehouse-csrf"
-        } else {
-            "gatehouse-csrf"
-        }
-    }
-
-    fn attributes(&self, same_site: &str, max_age: u64) -> String {
-        let secure = if self.secure { "; Secure" } else { "" };
-        format!("; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}")
-    }
-
-    fn mac(&self, payload: &[u8]) -> Vec<u8> {
+    fn mac(&self, purpose: &[u8], id: &str) -> Vec<u8> {
         match HmacSha256::new_from_slice(self.key.as_ref()) {
             Ok(mut mac) => {
-                mac.update(payload);
+                mac.update(purpose);
+                mac.update(id.as_bytes());
                 mac.finalize().into_bytes().to_vec()
             }
             Err(_) => Vec::new(),
         }
     }
 
-    /// A `Set-Cookie` value signing `subject` in until `now` + 12 hours.
-    pub(crate) fn sign_in(&self, subject: &str, now: UnixTime) -> String {
-        let payload = format!(
-            "{}:{subject}",
-            now.saturating_add_secs(SESSION_SECS).as_secs()
-        );
+    fn set_cookie(&self, id: &SessionId) -> String {
         let value = format!(
             "{}.{}",
-            Base64UrlUnpadded::encode_string(payload.as_bytes()),
-            Base64UrlUnpadded::encode_string(&self.mac(payload.as_bytes()))
+            id.0,
+            Base64UrlUnpadded::encode_string(&self.mac(b"session id\0", &id.0))
         );
+        let secure = if self.secure { "; Secure" } else { "" };
         format!(
-            "{}={value}{}",
-            self.session_cookie(),
-            self.attributes("Lax", SESSION_SECS)
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECS}{secure}",
+            self.cookie_name()
         )
     }
 
-    /// The signed-in subject, if the session cookie is genuine and unexpired.
-    pub(crate) fn subject(&self, headers: &HeaderMap, now: UnixTime) -> Option<String> {
-        let value = cookie(headers, self.session_cookie())?;
-        let (payload, mac) = value.split_once('.')?;
-        let payload = Base64UrlUnpadded::decode_vec(payload).ok()?;
+    /// The session id the request's cookie carries, if its MAC is right.
+    pub(crate) fn id(&self, headers: &HeaderMap) -> Option<SessionId> {
+        let value = cookie(headers, self.cookie_name())?;
+        let (id, mac) = value.split_once('.')?;
         let mac = Base64UrlUnpadded::decode_vec(mac).ok()?;
-        if !bool::from(self.mac(&payload).ct_eq(&mac)) {
-            return None;
+        bool::from(self.mac(b"session id\0", id).ct_eq(&mac)).then(|| SessionId(id.to_owned()))
+    }
+
+    /// The browser's session, or a new one (for a page that carries a form).
+    pub(crate) fn browser(&self, headers: &HeaderMap) -> Browser {
+        match self.id(headers) {
+            Some(id) => Browser {
+                id,
+                set_cookie: None,
+            },
+            None => self.fresh(),
         }
-        let payload = String::from_utf8(payload).ok()?;
-        let (expiry, subject) = payload.split_once(':')?;
-        let expiry: u64 = expiry.parse().ok()?;
-        (now.as_secs() < expiry && !subject.is_empty()).then(|| subject.to_owned())
     }
 
-    /// The CSRF token for a page: the one in the request's cookie (its lifetime renewed), or a
-    /// new one, with the `Set-Cookie` value that delivers it.
-    pub(crate) fn csrf_for_page(&self, headers: &HeaderMap) -> (String, String) {
-        let token = match cookie(headers, self.csrf_cookie()) {
-            Some(token) if token.len() >= 32 && token.len() <= 64 => token.to_owned(),
-            _ => random_token(32),
-        };
-        let set = format!(
-            "{}={token}{}",
-            self.csrf_cookie(),
-            self.attributes("Lax", 3600)
-        );
-        (token, set)
+    /// A new session id with its cookie.
+    pub(crate) fn fresh(&self) -> Browser {
+        let id = SessionId(random_token(32));
+        Browser {
+            set_cookie: Some(self.set_cookie(&id)),
+            id,
+        }
     }
 
-    /// Whether a form's CSRF token matches the cookie.
+    /// The CSRF token of the forms shown to the browser with session `id`.
+    pub(crate) fn csrf_token(&self, id: &SessionId) -> String {
+        Base64UrlUnpadded::encode_string(&self.mac(b"csrf token\0", &id.0))
+    }
+
+    /// Whether a form submission may be acted on: it comes from the issuer's origin (when the
+    /// browser says where it comes from) and carries the token of the session its cookie names.
     pub(crate) fn csrf_ok(&self, headers: &HeaderMap, submitted: Option<&str>) -> bool {
-        match (cookie(headers, self.csrf_cookie()), submitted) {
-            (Some(cookie), Some(submitted)) if cookie.len() >= 32 => {
-                bool::from(cookie.as_bytes().ct_eq(submitted.as_bytes()))
+        if !self.same_origin(headers) {
+            return false;
+        }
+        match (self.id(headers), submitted) {
+            (Some(id), Some(submitted)) => {
+                bool::from(self.csrf_token(&id).as_bytes().ct_eq(submitted.as_bytes()))
             }
             _ => false,
         }
+    }
+
+    /// `Origin` (every browser sends it on a form POST) must be the issuer's, and
+    /// `Sec-Fetch-Site`, where sent, `same-origin`. A request with neither comes from something
+    /// other than a browser, which cannot carry a victim's cookie.
+    fn same_origin(&self, headers: &HeaderMap) -> bool {
+        let origin_ok = headers.get("origin").is_none_or(|origin| {
+            origin
+                .to_str()
+                .is_ok_and(|origin| origin.eq_ignore_ascii_case(&self.origin))
+        });
+        let site_ok = headers
+            .get("sec-fetch-site")
+            .is_none_or(|site| site.as_bytes().eq_ignore_ascii_case(b"same-origin"));
+        origin_ok && site_ok
+    }
+
+    /// Signs `subject` in: a new session (never the one the browser had, so an id planted before
+    /// sign-in is worth nothing after it), stored; its id and cookie.
+    pub(crate) async fn sign_in(
+        &self,
+        store: &impl ServerStore,
+        subject: &str,
+        now: UnixTime,
+    ) -> Result<Browser, gatehouse_engine::store::StoreError> {
+        let browser = self.fresh();
+        store
+            .insert_session(SessionRecord {
+                hash: browser.id.hash(),
+                subject: subject.to_owned(),
+                created_at: now,
+                expires_at: now.saturating_add_secs(SESSION_SECS),
+            })
+            .await?;
+        Ok(browser)
+    }
+
+    /// Who the request's session is signed in as, if anyone.
+    pub(crate) async fn subject(
+        &self,
+        store: &impl ServerStore,
+        headers: &HeaderMap,
+        now: UnixTime,
+    ) -> Option<String> {
+        let id = self.id(headers)?;
+        match store.session(&id.hash(), now).await {
+            Ok(session) => session.map(|session| session.subject),
+            Err(error) => {
+                tracing::warn!(%error, "could not read a session");
+                None
+            }
+        }
+    }
+
+    /// Ends the request's session on every instance; a new, signed-out one for the browser.
+    pub(crate) async fn sign_out(&self, store: &impl ServerStore, headers: &HeaderMap) -> Browser {
+        if let Some(id) = self.id(headers)
+            && let Err(error) = store.delete_session(&id.hash()).await
+        {
+            tracing::warn!(%error, "could not end a session");
+        }
+        self.fresh()
     }
 }
 
@@ -145,13 +242,16 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use gatehouse_store::MemoryBackend;
 
-    fn headers(cookie: &str) -> HeaderMap {
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            COOKIE,
-            HeaderValue::from_str(cookie).unwrap_or(HeaderValue::from_static("")),
-        );
+        for (name, value) in pairs {
+            headers.append(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
         headers
     }
 
@@ -159,59 +259,104 @@ mod tests {
         set_cookie.split(';').next().unwrap_or_default().to_owned()
     }
 
-    #[test]
-    fn a_session_is_accepted_until_it_expires_and_only_if_genuine() {
-        let sessions = Sessions::new(Zeroizing::new([1; 32]), false);
+    fn sessions() -> Sessions {
+        Sessions::new(Zeroizing::new([1; 32]), "http://127.0.0.1:8080")
+    }
+
+    #[tokio::test]
+    async fn a_session_is_accepted_until_it_ends_and_only_if_genuine() {
+        let store = MemoryBackend::new();
+        let sessions = sessions();
         let now = UnixTime::from_secs(1_000_000);
-        let set = sessions.sign_in("alice", now);
+        let browser = sessions.sign_in(&store, "alice", now).await.unwrap();
+        let set = browser.set_cookie.unwrap();
         assert!(
             set.contains("HttpOnly") && set.contains("SameSite=Lax"),
             "{set}"
         );
-        let jar = headers(&cookie_pair(&set));
-        assert_eq!(sessions.subject(&jar, now).as_deref(), Some("alice"));
+        let jar = headers(&[("cookie", &cookie_pair(&set))]);
         assert_eq!(
-            sessions.subject(&jar, now.saturating_add_secs(SESSION_SECS)),
+            sessions.subject(&store, &jar, now).await.as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            sessions
+                .subject(&store, &jar, now.saturating_add_secs(SESSION_SECS))
+                .await,
             None
         );
-        let other_key = Sessions::new(Zeroizing::new([2; 32]), false);
-        assert_eq!(other_key.subject(&jar, now), None);
-        let forged = format!(
-            "gatehouse-session={}.AAAA",
-            Base64UrlUnpadded::encode_string(b"99999999999:admin")
-        );
-        assert_eq!(sessions.subject(&headers(&forged), now), None);
+        let other_key = Sessions::new(Zeroizing::new([2; 32]), "http://127.0.0.1:8080");
+        assert_eq!(other_key.subject(&store, &jar, now).await, None);
+        // Signing out ends it, whoever kept a copy of the cookie.
+        sessions.sign_out(&store, &jar).await;
+        assert_eq!(sessions.subject(&store, &jar, now).await, None);
     }
 
     #[test]
     fn https_cookies_use_the_host_prefix_and_secure() {
-        let sessions = Sessions::new(Zeroizing::new([1; 32]), true);
-        let set = sessions.sign_in("alice", UnixTime::from_secs(1));
+        let sessions = Sessions::new(Zeroizing::new([1; 32]), "https://auth.example.com/tenant");
+        let set = sessions.fresh().set_cookie.unwrap();
         assert!(
             set.starts_with("__Host-gatehouse-session=") && set.ends_with("; Secure"),
             "{set}"
         );
-        let (_, set_csrf) = sessions.csrf_for_page(&HeaderMap::new());
-        assert!(
-            set_csrf.starts_with("__Host-gatehouse-csrf=") && set_csrf.contains("SameSite=Lax"),
-            "{set_csrf}"
-        );
+        assert_eq!(sessions.origin, "https://auth.example.com");
     }
 
     #[test]
-    fn csrf_tokens_must_match_the_cookie() {
-        let sessions = Sessions::new(Zeroizing::new([1; 32]), false);
-        let (token, set) = sessions.csrf_for_page(&HeaderMap::new());
-        let jar = headers(&cookie_pair(&set));
-        assert!(sessions.csrf_ok(&jar, Some(&token)));
-        assert!(!sessions.csrf_ok(&jar, Some("x")));
-        assert!(!sessions.csrf_ok(&jar, None));
-        assert!(!sessions.csrf_ok(&HeaderMap::new(), Some(&token)));
-        let (again, renewed) = sessions.csrf_for_page(&jar);
+    fn rfc6265_section_8_5_csrf_tokens_are_minted_by_the_server_and_bound_to_the_session() {
+        let sessions = sessions();
+        let browser = sessions.fresh();
+        let jar = cookie_pair(&browser.set_cookie.unwrap());
+        let token = sessions.csrf_token(&browser.id);
+        assert!(sessions.csrf_ok(&headers(&[("cookie", &jar)]), Some(&token)));
+        assert!(!sessions.csrf_ok(&headers(&[("cookie", &jar)]), None));
+        // The old double-submit flaw: any value in both cookie and field passed.
+        let planted = "A".repeat(43);
+        let forged_cookie = format!("gatehouse-session={planted}.{planted}");
+        assert!(!sessions.csrf_ok(&headers(&[("cookie", &forged_cookie)]), Some(&planted)));
+        // A token of another session does not fit this one.
+        let other = sessions.fresh();
+        assert!(!sessions.csrf_ok(
+            &headers(&[("cookie", &jar)]),
+            Some(&sessions.csrf_token(&other.id))
+        ));
+        // A form posted from another origin (another local port) is refused, token or not.
+        for (name, value) in [
+            ("origin", "http://127.0.0.1:9999"),
+            ("origin", "null"),
+            ("sec-fetch-site", "same-site"),
+            ("sec-fetch-site", "cross-site"),
+        ] {
+            assert!(
+                !sessions.csrf_ok(&headers(&[("cookie", &jar), (name, value)]), Some(&token)),
+                "{name}: {value}"
+            );
+        }
+        assert!(sessions.csrf_ok(
+            &headers(&[
+                ("cookie", &jar),
+                ("origin", "http://127.0.0.1:8080"),
+                ("sec-fetch-site", "same-origin")
+            ]),
+            Some(&token)
+        ));
+    }
+
+    #[tokio::test]
+    async fn signing_in_never_keeps_the_session_id_the_browser_brought() {
+        let store = MemoryBackend::new();
+        let sessions = sessions();
+        let planted = sessions.fresh();
+        let signed_in = sessions
+            .sign_in(&store, "alice", UnixTime::from_secs(1))
+            .await
+            .unwrap();
+        assert_ne!(planted.id, signed_in.id);
+        let jar = headers(&[("cookie", &cookie_pair(&planted.set_cookie.unwrap()))]);
         assert_eq!(
-            again, token,
-            "the token is reused, so other open tabs keep working"
+            sessions.subject(&store, &jar, UnixTime::from_secs(1)).await,
+            None
         );
-        assert!(renewed.contains("Max-Age=3600"));
     }
 }

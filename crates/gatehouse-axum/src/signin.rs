@@ -1,37 +1,73 @@
 //! Signing a person in: the form, and the check behind it. Shared by the authorization pages and
 //! the connected-apps page.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
+use gatehouse_store::ServerStore;
+use gatehouse_types::UnixTime;
 
 use crate::authenticator::local_sign_in;
 use crate::pages::{SignIn, render};
 use crate::respond::page;
+use crate::session::Browser;
 use crate::state::AppState;
-use gatehouse_store::ServerStore;
 
 /// Password checks running at once, at most: argon2id holds 19 MiB and a core for tens of
 /// milliseconds, so a flood of sign-ins queues here instead of exhausting memory.
 static PASSWORD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
-/// The subject, if `username` and `password` are right: the plugged-in [`crate::Authenticator`],
-/// or the store's local users.
-pub(crate) async fn check(state: &AppState, username: &str, password: &str) -> Option<String> {
-    let _permit = PASSWORD_CHECKS.acquire().await.ok()?;
-    match &state.authenticator {
-        Some(authenticator) => authenticator.authenticate(username, password).await,
-        None => local_sign_in(state.store(), username, password).await,
+/// What a sign-in attempt came to.
+pub(crate) enum Attempt {
+    /// Right: the subject.
+    SignedIn(String),
+    /// Wrong name or password.
+    Refused,
+    /// The account had too many failures in a row; the password was not checked. Seconds to
+    /// wait.
+    Throttled(u64),
+}
+
+/// Checks `username` and `password`: with the plugged-in [`crate::Authenticator`], or against the
+/// store's local users; unless the account is throttled (`throttle`).
+pub(crate) async fn check(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    now: UnixTime,
+) -> Attempt {
+    let store = state.store();
+    if let Some(wait) = state.throttle.wait(store, username, now).await {
+        return Attempt::Throttled(wait);
+    }
+    let subject = {
+        let Ok(_permit) = PASSWORD_CHECKS.acquire().await else {
+            return Attempt::Refused;
+        };
+        match &state.authenticator {
+            Some(authenticator) => authenticator.authenticate(username, password).await,
+            None => local_sign_in(store, username, password).await,
+        }
+    };
+    match subject {
+        Some(subject) => {
+            state.throttle.succeeded(store, username).await;
+            Attempt::SignedIn(subject)
+        }
+        None => {
+            state.throttle.failed(store, username, now).await;
+            Attempt::Refused
+        }
     }
 }
 
-/// The signed-in subject: a genuine, unexpired session cookie, and (with local users) a user
-/// that still exists, so deleting a user ends their sessions.
+/// The signed-in subject: a session the store knows, and (with local users) a user that still
+/// exists.
 pub(crate) async fn session_subject(
     state: &AppState,
     headers: &HeaderMap,
-    now: gatehouse_types::UnixTime,
+    now: UnixTime,
 ) -> Option<String> {
-    let subject = state.sessions.subject(headers, now)?;
+    let subject = state.sessions.subject(state.store(), headers, now).await?;
     if state.authenticator.is_none() && state.config.login.mode == crate::LoginMode::Local {
         state.store().user(&subject).await.ok().flatten()?;
     }
@@ -47,17 +83,36 @@ pub(crate) async fn loggable_username(state: &AppState, username: &str) -> Strin
     }
 }
 
+/// What the sign-in page says about a failed attempt, and its status.
+pub(crate) fn refusal(attempt: &Attempt) -> (StatusCode, String, Option<u64>) {
+    match attempt {
+        Attempt::Throttled(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed sign-ins for this account. Try again in {} seconds.",
+                wait.max(&1)
+            ),
+            Some(*wait),
+        ),
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            "The user name or password is wrong.".to_owned(),
+            None,
+        ),
+    }
+}
+
 /// The sign-in form posting to `path` (an endpoint path), carrying `params` as hidden fields;
-/// 401 when it shows an `error`.
+/// `error` (with its status, and how long to wait) when an attempt failed.
 pub(crate) fn form(
     state: &AppState,
-    headers: &HeaderMap,
+    browser: &Browser,
     path: &str,
     target: &str,
     params: &[(String, String)],
-    error: Option<&str>,
+    error: Option<(StatusCode, &str, Option<u64>)>,
 ) -> Response {
-    let (csrf, set_csrf) = state.sessions.csrf_for_page(headers);
+    let csrf = state.sessions.csrf_token(&browser.id);
     let action = state.endpoint(path);
     let html = render(&SignIn {
         brand: &state.config.branding,
@@ -65,12 +120,16 @@ pub(crate) fn form(
         client_name: target,
         params,
         csrf: &csrf,
-        error,
+        error: error.map(|(_, message, _)| message),
     });
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
-    page(status, html, &[set_csrf])
+    let status = error.map_or(StatusCode::OK, |(status, _, _)| status);
+    let mut response = page(status, html, browser.set_cookie.as_slice());
+    if let Some(wait) = error.and_then(|(_, _, wait)| wait)
+        && let Ok(value) = HeaderValue::from_str(&wait.max(1).to_string())
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
+    response
 }

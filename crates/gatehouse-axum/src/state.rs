@@ -20,6 +20,7 @@ use crate::keys::{KeyRing, KeyRingError, RotationPolicy};
 use crate::limits::Limits;
 use crate::resources::{self, BuiltinServer, Protected, StoreRevocation};
 use crate::session::Sessions;
+use crate::throttle::SignInThrottle;
 use crate::{
     authorize, connected, cors, discovery, health, limits, management, registration, token,
 };
@@ -55,6 +56,8 @@ pub(crate) struct AppState {
     keys: std::sync::RwLock<Arc<KeyRing>>,
     vault: EncryptionKey,
     pub(crate) sessions: Sessions,
+    /// Failed sign-ins per account.
+    pub(crate) throttle: SignInThrottle,
     pub(crate) authenticator: Option<Box<dyn Authenticator>>,
     pub(crate) hooks: Vec<Box<dyn Hook>>,
     /// Audit records on their way to the store (see `events::audit_writer`).
@@ -209,10 +212,8 @@ impl Gatehouse {
             })?;
         let prefix = issuer_path(&config.issuer);
         let limits = Limits::new(&config.rate_limits);
-        let sessions = Sessions::new(
-            vault.derive("gatehouse session cookie"),
-            config.issuer.starts_with("https://"),
-        );
+        let sessions = Sessions::new(vault.derive("gatehouse session cookie"), &config.issuer);
+        let throttle = SignInThrottle::new(config.login.throttle_after_failures);
         let guard_keys = SharedKeys::new(keys.verifying().clone());
         let revocation = StoreRevocation::default();
         let protected = resources::build(
@@ -229,6 +230,7 @@ impl Gatehouse {
             keys: std::sync::RwLock::new(Arc::new(keys)),
             vault,
             sessions,
+            throttle,
             authenticator: extensions.authenticator,
             hooks: extensions.hooks,
             audit,
@@ -293,6 +295,7 @@ impl Gatehouse {
                 get(discovery::metadata),
             )
             .layer(axum::middleware::from_fn(cors::cors));
+        let deadline = std::time::Duration::from_secs(self.state.config.http.request_timeout_secs);
         router
             .merge(metadata)
             .layer(axum::middleware::from_fn_with_state(
@@ -300,10 +303,16 @@ impl Gatehouse {
                 limits::limit,
             ))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(axum::middleware::from_fn_with_state(
+                deadline,
+                crate::server::request_deadline,
+            ))
             .with_state(Arc::clone(&self.state))
             // The protected resources: their own guard, limits and body bounds, not the
             // authorization server's.
             .merge(resources::router(&self.state.protected))
+            // Outermost: a body left unread by an early answer is drained (`drain`).
+            .layer(axum::middleware::from_fn(crate::drain::middleware))
     }
 
     /// The guards of the resources served here, in configuration order (for embedding a
@@ -322,8 +331,8 @@ impl Gatehouse {
     }
 
     /// Every minute in the background: rotates signing keys on schedule and picks up rotations
-    /// made elsewhere, purges expired state (see `gatehouse_store::purge`), and forgets idle
-    /// rate-limit keys.
+    /// made elsewhere, purges expired state (see `gatehouse_store::purge`) and audit events past
+    /// `audit.retention_days`, and forgets idle rate-limit keys and old failed sign-ins.
     pub fn spawn_purger(&self) -> tokio::task::JoinHandle<()> {
         let state = Arc::clone(&self.state);
         tokio::spawn(async move {
@@ -345,9 +354,18 @@ impl Gatehouse {
                     tracing::warn!(%error, "expiry clean-up failed; will retry");
                 }
                 state.store().deny_list().purge(now);
+                let retention = state.config.audit.retention_days.saturating_mul(86_400);
+                if let Err(error) = state
+                    .store()
+                    .purge_audit(now.saturating_sub_secs(retention))
+                    .await
+                {
+                    tracing::warn!(%error, "audit retention purge failed; will retry");
+                }
                 if let Some(limits) = &state.limits {
                     limits.shrink();
                 }
+                state.throttle.shrink(now);
             }
         })
     }

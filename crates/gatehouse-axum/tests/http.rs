@@ -130,6 +130,17 @@ impl Server {
     }
 
     /// Submits a page form: the authorization request for `client_id` plus `fields`.
+    /// The session cookie a response sets (`name=value`).
+    fn session_cookie(response: &reqwest::Response) -> String {
+        response.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
     async fn submit_page(
         &self,
         client_id: &str,
@@ -626,16 +637,10 @@ async fn local_sign_in_consent_and_csrf() {
         .await
         .unwrap();
     assert_eq!(first.status(), StatusCode::OK);
-    let csrf_cookie = first.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let browser_cookie = Server::session_cookie(&first);
     let page = first.text().await.unwrap();
     assert!(page.contains("Sign in"));
-    let csrf = csrf_cookie.split_once('=').unwrap().1.to_owned();
+    let csrf = form_token(&page);
     // No CSRF token: refused.
     let forged = server
         .submit_page(
@@ -659,7 +664,7 @@ async fn local_sign_in_consent_and_csrf() {
                 ("username", "alice"),
                 ("password", "wrong"),
             ],
-            &csrf_cookie,
+            &browser_cookie,
         )
         .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
@@ -673,23 +678,19 @@ async fn local_sign_in_consent_and_csrf() {
                 ("username", "alice"),
                 ("password", "correct horse"),
             ],
-            &csrf_cookie,
+            &browser_cookie,
         )
         .await;
     assert_eq!(signed_in.status(), StatusCode::OK);
-    let session = signed_in.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    // Signing in makes a new session, whose forms carry a new token.
+    let cookies = Server::session_cookie(&signed_in);
+    assert_ne!(cookies, browser_cookie);
     let consent = signed_in.text().await.unwrap();
     assert!(
         consent.contains("Allow") && consent.contains("mcp:tools"),
         "{consent}"
     );
-    let cookies = format!("{csrf_cookie}; {session}");
+    let csrf = form_token(&consent);
 
     let denied = server
         .submit_page(
@@ -773,7 +774,17 @@ async fn local_sign_in_consent_and_csrf() {
     assert!(!page.contains("value=\"approve\" type=\"hidden\""));
 }
 
-/// Signs `alice` in through the pages and returns the cookies (CSRF and session) and CSRF token.
+/// The CSRF token of the first form on a page.
+fn form_token(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no CSRF token in {page}"))
+        .to_owned()
+}
+
+/// Signs `alice` in through the pages and returns the session cookie and the CSRF token of the
+/// consent page.
 async fn signed_in(server: &Server, client_id: &str) -> (String, String) {
     let first = server
         .http
@@ -781,14 +792,8 @@ async fn signed_in(server: &Server, client_id: &str) -> (String, String) {
         .send()
         .await
         .unwrap();
-    let csrf_cookie = first.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let csrf = csrf_cookie.split_once('=').unwrap().1.to_owned();
+    let browser_cookie = Server::session_cookie(&first);
+    let csrf = form_token(&first.text().await.unwrap());
     let response = server
         .submit_page(
             client_id,
@@ -798,18 +803,12 @@ async fn signed_in(server: &Server, client_id: &str) -> (String, String) {
                 ("username", "alice"),
                 ("password", "correct horse"),
             ],
-            &csrf_cookie,
+            &browser_cookie,
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let session = response.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    (format!("{csrf_cookie}; {session}"), csrf)
+    let session = Server::session_cookie(&response);
+    (session, form_token(&response.text().await.unwrap()))
 }
 
 #[tokio::test]

@@ -91,21 +91,12 @@ async fn run(config: Config, demo: bool) -> Result<(), CliError> {
         println!("  resource:  {}{served}", resource.resource);
     }
     let purger = gatehouse.spawn_purger();
-    // Responses are small and often streamed as Server-Sent Events in several writes: without
-    // TCP_NODELAY, Nagle's algorithm holds the last segment until the client's delayed ACK
-    // (40 ms on Linux), which capped a session at about 25 calls a second per connection.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(
+    let served = gatehouse_axum::serve(
         listener,
-        gatehouse
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>(),
+        gatehouse.router(),
+        &gatehouse.config().http,
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
     .await;
     purger.abort();
     served.map_err(|e| CliError::Io(format!("the server stopped: {e}")))?;

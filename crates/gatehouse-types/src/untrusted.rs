@@ -21,8 +21,7 @@ pub struct Untrusted<'a>(pub &'a str);
 
 impl fmt::Display for Untrusted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shown = 0;
-        for c in self.0.chars() {
+        for (shown, c) in self.0.chars().enumerate() {
             if shown == MAX_CHARS {
                 return write!(f, "…[{} bytes]", self.0.len());
             }
@@ -31,7 +30,6 @@ impl fmt::Display for Untrusted<'_> {
             } else {
                 fmt::Write::write_char(f, c)?;
             }
-            shown += 1;
         }
         Ok(())
     }

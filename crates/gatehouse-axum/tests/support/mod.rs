@@ -26,6 +26,11 @@ pub async fn build(config: Config) -> Result<Gatehouse, StartError> {
 /// rate limits, changed by `edit` (which gets the base URL); served in the background.
 /// Returns the base URL.
 pub async fn serve(edit: impl FnOnce(&mut Config, &str)) -> String {
+    start(edit).await.0
+}
+
+/// [`serve`], also returning the server (for its store).
+pub async fn start(edit: impl FnOnce(&mut Config, &str)) -> (String, Gatehouse) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let base = format!("http://{address}");
@@ -35,13 +40,16 @@ pub async fn serve(edit: impl FnOnce(&mut Config, &str)) -> String {
     config.login.auto_approve_subject = "alice".into();
     config.rate_limits.enabled = false;
     edit(&mut config, &base);
-    let router = build(config)
-        .await
-        .unwrap()
-        .router()
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    base
+    let http = config.http.clone();
+    let gatehouse = build(config).await.unwrap();
+    let router = gatehouse.router();
+    // The server as `gatehouse serve` runs it: timeouts, connection cap, peer addresses.
+    tokio::spawn(async move {
+        gatehouse_axum::serve(listener, router, &http, std::future::pending())
+            .await
+            .unwrap()
+    });
+    (base, gatehouse)
 }
 
 /// A client that does not follow redirects (the tests read `Location`).
