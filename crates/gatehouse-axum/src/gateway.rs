@@ -2,11 +2,12 @@
 //! forwarded to an MCP server written in any language, bodies streamed both ways (Server-Sent
 //! Events included), `Mcp-Session-Id` and the other MCP headers passed as they are.
 //!
-//! The client's token is never forwarded: MCP forbids token passthrough (the upstream would
-//! accept a token issued for another audience, the confused-deputy problem). The upstream learns
-//! who is calling from headers only this gateway sets, [`IDENTITY_HEADERS`]; any header with the
-//! same prefix arriving from the client is removed first, so an upstream that is reachable only
-//! through the gateway can trust them.
+//! Headers cross on an allow-list, each way ([`REQUEST_HEADERS`], [`RESPONSE_HEADERS`]). The
+//! client's token is never forwarded: MCP forbids token passthrough (the upstream would accept a
+//! token issued for another audience, the confused-deputy problem). The upstream learns who is
+//! calling from headers only this gateway sets, [`IDENTITY_HEADERS`]; nothing the client sends
+//! can reach the upstream under those names or any spelling of them, so an upstream that is
+//! reachable only through the gateway can trust them.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -14,7 +15,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_guard::Principal;
 
-/// The prefix of the identity headers. Every incoming header starting with it is dropped.
+/// The prefix of the identity headers. No incoming header crosses under it (nor under any other
+/// name outside the allow-list).
 pub const IDENTITY_HEADER_PREFIX: &str = "x-gatehouse-";
 
 /// The identity headers the upstream receives.
@@ -25,28 +27,43 @@ pub const IDENTITY_HEADERS: [&str; 4] = [
     "x-gatehouse-issuer",
 ];
 
-/// Headers that do not cross the gateway: connection-level ones (RFC 9110 §7.6.1) and others
-/// that describe one hop; method overrides (the guard judged the request by its real method);
-/// claims about the client's address or the original host, which the upstream could trust; and
-/// `accept-encoding`, so that answers arrive unencoded and `tools/list` filtering can read them.
-const NOT_FORWARDED: [&str; 17] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-real-ip",
+/// The request headers that cross the gateway: what MCP's Streamable HTTP transport needs
+/// (2025-11-25 and 2026-07-28), content negotiation, and trace context. An allow-list: anything
+/// else stays here, whatever an upstream stack might make of it: Gatehouse's own cookies (the
+/// person's sign-in session), `Authorization` (no token passthrough), proxy-trust headers
+/// (`X-Forwarded-*`, `X-Original-URL`, `X-Real-IP`, `CF-Connecting-IP`, …), method overrides
+/// (the guard judged the request by its real method), spellings that some stacks normalise into
+/// the identity headers (`X-Gatehouse.Subject`, `X_Gatehouse_Subject`), hop-by-hop headers, and
+/// `Accept-Encoding`, so that answers arrive unencoded and `tools/list` filtering can read them.
+const REQUEST_HEADERS: [&str; 12] = [
+    "accept",
+    "accept-language",
+    "cache-control",
+    "content-type",
+    "last-event-id",
+    "mcp-method",
+    "mcp-name",
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "traceparent",
+    "tracestate",
+    "user-agent",
+];
+
+/// The response headers that come back from the upstream: what MCP clients read, and caching
+/// and framing hints. No `Set-Cookie` (an upstream could otherwise set cookies on Gatehouse's
+/// origin, the sign-in session's among them), no `WWW-Authenticate` (challenges are the guard's).
+const RESPONSE_HEADERS: [&str; 10] = [
+    "allow",
+    "cache-control",
+    "content-encoding",
+    "content-language",
+    "content-type",
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "retry-after",
+    "vary",
+    "x-accel-buffering",
 ];
 
 /// The methods of MCP's Streamable HTTP transport; anything else is refused with 405 before it
@@ -110,7 +127,7 @@ pub(crate) async fn forward(State(gateway): State<Gateway>, request: Request) ->
     if let Some(query) = parts.uri.query() {
         url.set_query(Some(query));
     }
-    let mut headers = forwarded_headers(&parts.headers);
+    let mut headers = allowed(&parts.headers, &REQUEST_HEADERS);
     for (name, value) in [
         (IDENTITY_HEADERS[0], principal.subject()),
         (IDENTITY_HEADERS[1], principal.client_id()),
@@ -134,7 +151,7 @@ pub(crate) async fn forward(State(gateway): State<Gateway>, request: Request) ->
     match upstream {
         Ok(response) => {
             let status = response.status();
-            let headers = forwarded_headers(response.headers());
+            let headers = allowed(response.headers(), &RESPONSE_HEADERS);
             let mut out = Response::new(Body::from_stream(response.bytes_stream()));
             *out.status_mut() = status;
             *out.headers_mut() = headers;
@@ -154,33 +171,13 @@ pub(crate) async fn forward(State(gateway): State<Gateway>, request: Request) ->
     }
 }
 
-/// The headers that cross the gateway: all but hop-by-hop ones, `Host` (the upstream's own is
-/// set by the client library), `Authorization` (no token passthrough) and anything claiming to
-/// be an identity header.
-fn forwarded_headers(incoming: &HeaderMap) -> HeaderMap {
-    let connection_listed: Vec<String> = incoming
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|name| name.trim().to_ascii_lowercase())
-        .collect();
-    let mut out = HeaderMap::with_capacity(incoming.len());
+/// The headers of `incoming` named in `allow`.
+fn allowed(incoming: &HeaderMap, allow: &[&str]) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(allow.len());
     for (name, value) in incoming {
-        let lower = name.as_str();
-        if NOT_FORWARDED.contains(&lower)
-            || connection_listed.iter().any(|listed| listed == lower)
-            || name == header::HOST
-            || name == header::AUTHORIZATION
-            || name == header::CONTENT_LENGTH
-            || name == header::ACCEPT_ENCODING
-            // `X_Gatehouse_Subject` too: CGI-style servers (WSGI, Rack, PHP) read both spellings
-            // as the same variable.
-            || lower.replace('_', "-").starts_with(IDENTITY_HEADER_PREFIX)
-        {
-            continue;
+        if allow.contains(&name.as_str()) {
+            out.append(name.clone(), value.clone());
         }
-        out.append(name.clone(), value.clone());
     }
     out
 }
@@ -215,24 +212,50 @@ fn error(status: StatusCode, description: &str) -> Response {
 mod tests {
     use super::*;
 
+    fn names(headers: &HeaderMap) -> Vec<&str> {
+        headers.keys().map(HeaderName::as_str).collect()
+    }
+
     #[test]
-    fn tokens_hop_headers_and_forged_identities_do_not_cross() {
+    fn only_what_an_mcp_upstream_needs_crosses_to_it() {
         let mut incoming = HeaderMap::new();
         for (name, value) in [
             ("authorization", "Bearer secret"),
+            ("cookie", "gatehouse-session=abc.def"),
             ("x-gatehouse-subject", "admin"),
             ("X-Gatehouse-Anything", "x"),
+            ("x-gatehouse.subject", "admin"),
+            ("x_gatehouse_subject", "admin"),
             ("connection", "keep-alive, x-custom-hop"),
             ("x-custom-hop", "1"),
             ("transfer-encoding", "chunked"),
             ("host", "gateway.example"),
             ("mcp-session-id", "abc"),
             ("mcp-protocol-version", "2025-11-25"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "echo"),
             ("accept", "application/json, text/event-stream"),
+            ("content-type", "application/json"),
             ("last-event-id", "7"),
-            ("x_gatehouse_subject", "admin"),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
             ("x-http-method-override", "POST"),
+            ("x-original-url", "/admin"),
+            ("x-rewrite-url", "/admin"),
             ("x-forwarded-for", "10.0.0.1"),
+            ("x-forwarded-prefix", "/admin"),
+            ("x-forwarded-port", "443"),
+            ("x-forwarded-scheme", "https"),
+            ("x-forwarded-ssl", "on"),
+            ("x-forwarded-server", "internal"),
+            ("x-client-ip", "10.0.0.1"),
+            ("true-client-ip", "10.0.0.1"),
+            ("cf-connecting-ip", "10.0.0.1"),
+            ("x-cluster-client-ip", "10.0.0.1"),
+            ("forwarded", "for=10.0.0.1"),
+            ("x-real-ip", "10.0.0.1"),
             ("accept-encoding", "gzip"),
         ] {
             incoming.append(
@@ -240,16 +263,40 @@ mod tests {
                 HeaderValue::from_static(value),
             );
         }
-        let out = forwarded_headers(&incoming);
-        let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
         assert_eq!(
-            names,
+            names(&allowed(&incoming, &REQUEST_HEADERS)),
             [
                 "mcp-session-id",
                 "mcp-protocol-version",
+                "mcp-method",
+                "mcp-name",
                 "accept",
-                "last-event-id"
+                "content-type",
+                "last-event-id",
+                "traceparent"
             ]
+        );
+    }
+
+    #[test]
+    fn the_upstream_cannot_set_cookies_or_challenges_through_the_gateway() {
+        let mut answer = HeaderMap::new();
+        for (name, value) in [
+            ("set-cookie", "gatehouse-session=planted; Path=/"),
+            ("www-authenticate", "Bearer realm=\"elsewhere\""),
+            ("content-type", "text/event-stream"),
+            ("mcp-session-id", "s1"),
+            ("connection", "close"),
+            ("x-powered-by", "upstream"),
+        ] {
+            answer.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static(value),
+            );
+        }
+        assert_eq!(
+            names(&allowed(&answer, &RESPONSE_HEADERS)),
+            ["content-type", "mcp-session-id"]
         );
     }
 

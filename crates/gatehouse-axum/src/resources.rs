@@ -83,12 +83,14 @@ const SERVER_PATHS: [&str; 9] = [
 
 /// Builds the guard of every resource served here, checking what the configuration alone
 /// cannot: that each `builtin` exists in `builtins`, and that no two things claim one path.
+/// `session_key` binds MCP sessions to their callers (the same on every instance).
 pub(crate) fn build(
     config: &Config,
     prefix: &str,
     keys: &SharedKeys,
     revocation: &StoreRevocation,
     builtins: &BTreeMap<String, BuiltinServer>,
+    session_key: &[u8; 32],
 ) -> Result<Vec<Protected>, ConfigError> {
     let mut protected = Vec::new();
     let mut paths: Vec<String> = SERVER_PATHS
@@ -141,7 +143,9 @@ pub(crate) fn build(
         .required_scopes(entry.required_scopes.iter().cloned())
         .leeway_secs(config.guard.leeway_secs)
         .filter_tools_list(entry.filter_tools_list)
-        .revocation(revocation.clone());
+        .revocation(revocation.clone())
+        // Derived from the encryption key: every instance binds MCP sessions alike.
+        .session_binding_key(*session_key);
         for (tool, scope) in &entry.tool_scopes {
             builder = builder.tool_scope(tool.clone(), scope.clone());
         }

@@ -222,6 +222,7 @@ impl Gatehouse {
             &guard_keys,
             &revocation,
             &extensions.builtins,
+            &vault.derive("gatehouse mcp session binding"),
         )?;
         let (audit, audit_queue) = tokio::sync::mpsc::channel(crate::events::AUDIT_QUEUE);
         let state = Arc::new(AppState {

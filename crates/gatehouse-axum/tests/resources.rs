@@ -31,23 +31,30 @@ struct Server {
 
 async fn server(edit: impl FnOnce(&mut Config, &str)) -> Server {
     let base = support::serve(edit).await;
-    let http = support::http();
-    let registered: Value = http
-        .post(format!("{base}/register"))
-        .json(&json!({
-            "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"], "client_name": "Tester"
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    Server {
-        base,
-        http,
-        client_id: registered["client_id"].as_str().unwrap().to_owned(),
+    Server::registered(base).await
+}
+
+impl Server {
+    /// A client registered at `base`.
+    async fn registered(base: String) -> Self {
+        let http = support::http();
+        let registered: Value = http
+            .post(format!("{base}/register"))
+            .json(&json!({
+                "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"], "client_name": "Tester"
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Server {
+            base,
+            http,
+            client_id: registered["client_id"].as_str().unwrap().to_owned(),
+        }
     }
 }
 
@@ -368,15 +375,22 @@ async fn gateway_mode_forwards_identity_never_the_token() {
         .bearer_auth(&token)
         .header("accept", "application/json, text/event-stream")
         .header("content-type", "application/json")
-        .header("mcp-session-id", "client-session")
         .header("x-gatehouse-subject", "root")
         .header("x-gatehouse-extra", "forged")
+        .header("x-gatehouse.subject", "root")
+        .header("cookie", "gatehouse-session=secret")
+        .header("x-original-url", "/admin")
         .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["mcp-session-id"], "upstream-session");
+    // The upstream's session id, bound to this caller (MCP security best practices).
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(session.starts_with("upstream-session."), "{session}");
     assert!(
         response.headers()["content-type"]
             .to_str()
@@ -403,7 +417,29 @@ async fn gateway_mode_forwards_identity_never_the_token() {
         headers.get("x-gatehouse-extra").is_none(),
         "forged identity headers are dropped"
     );
-    assert_eq!(headers["mcp-session-id"], "client-session");
+    for name in [
+        "x-gatehouse.subject",
+        "cookie",
+        "x-original-url",
+        "mcp-session-id",
+    ] {
+        assert!(headers.get(name).is_none(), "{name} crossed: {headers:?}");
+    }
+    // The bound session id reaches the upstream as its own.
+    let response = server
+        .http
+        .post(format!("{}/mcp", server.base))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-session-id", &session)
+        .body(r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = seen.0.lock().unwrap().clone().unwrap();
+    assert_eq!(headers["mcp-session-id"], "upstream-session");
 
     // The standalone SSE stream: a GET crosses too, and arrives as one without a body.
     let response = server
@@ -451,6 +487,90 @@ async fn gateway_mode_forwards_identity_never_the_token() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(seen.0.lock().unwrap().is_none());
+}
+
+/// MCP security best practices, session hijacking: a session id is good only with a token of the
+/// subject and client that opened the session; anyone else gets 404 and nothing is forwarded.
+#[tokio::test]
+async fn mcp_sessions_are_bound_to_the_subject_and_client_that_opened_them() {
+    // The built-in demo server.
+    let owner = server(|config, base| config.resources[0].resource = format!("{base}/mcp")).await;
+    let other = Server::registered(owner.base.clone()).await;
+    let (mine, theirs) = (
+        owner.token("mcp:tools").await,
+        other.token("mcp:tools").await,
+    );
+    let session = owner.session(&mine).await;
+    let echo = json!({"text": "hi"});
+    assert_eq!(
+        owner
+            .call(&mine, &session, "echo", echo.clone())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let hijack = other.call(&theirs, &session, "echo", echo.clone()).await;
+    assert_eq!(hijack.status(), StatusCode::NOT_FOUND);
+    assert!(hijack.headers().get(WWW_AUTHENTICATE).is_none());
+    // The server's own id, without the binding, is not a session either.
+    let (raw, _) = session.rsplit_once('.').unwrap();
+    assert_eq!(
+        owner.call(&mine, raw, "echo", echo.clone()).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // Nor can another caller end the session.
+    let delete = owner
+        .http
+        .delete(format!("{}/mcp", owner.base))
+        .bearer_auth(&theirs)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        owner.call(&mine, &session, "echo", echo).await.status(),
+        StatusCode::OK,
+        "the owner's session survives"
+    );
+
+    // Through the gateway: the upstream never sees the hijacker's request.
+    let (upstream_url, seen) = upstream().await;
+    let owner = server(|config, base| {
+        config.resources[0].resource = format!("{base}/mcp");
+        config.resources[0].builtin = None;
+        config.resources[0].upstream = Some(upstream_url.clone());
+    })
+    .await;
+    let other = Server::registered(owner.base.clone()).await;
+    let (mine, theirs) = (
+        owner.token("mcp:tools").await,
+        other.token("mcp:tools").await,
+    );
+    let opened = owner
+        .mcp(
+            Some(&mine),
+            None,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+        )
+        .await;
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    *seen.0.lock().unwrap() = None;
+    let hijack = other
+        .mcp(
+            Some(&theirs),
+            Some(&session),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}),
+        )
+        .await;
+    assert_eq!(hijack.status(), StatusCode::NOT_FOUND);
+    assert!(
+        seen.0.lock().unwrap().is_none(),
+        "a hijack reached the upstream"
+    );
 }
 
 #[tokio::test]

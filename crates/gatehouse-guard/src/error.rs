@@ -45,6 +45,9 @@ pub enum GuardConfigError {
     /// The HTTP client for JWKS or introspection could not be built.
     #[error("HTTP client: {0}")]
     HttpClient(String),
+    /// The operating system gave no randomness for the session binding key.
+    #[error("no randomness for the session binding key: {0}")]
+    Randomness(String),
 }
 
 /// Why a [`KeySource`](crate::KeySource) has no keys to give: the JWKS could not be fetched,

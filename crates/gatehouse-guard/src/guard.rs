@@ -15,6 +15,7 @@ use crate::cache::TokenCache;
 use crate::introspection::{Expected, Introspector};
 use crate::rejection::{Challenges, Rejection};
 use crate::service::GuardService;
+use crate::sessions::SessionKey;
 use crate::tools::ToolScopes;
 use crate::verify::JwtVerifier;
 use crate::{
@@ -94,6 +95,7 @@ pub struct GuardBuilder {
     revocation: Option<Arc<dyn RevocationCheck>>,
     jwks_cache_policy: JwksCachePolicy,
     clock: Option<Clock>,
+    session_key: Option<[u8; 32]>,
 }
 
 impl GuardBuilder {
@@ -168,6 +170,15 @@ impl GuardBuilder {
     /// How a discovered or configured remote JWKS is cached.
     pub fn jwks_cache_policy(mut self, policy: JwksCachePolicy) -> Self {
         self.jwks_cache_policy = policy;
+        self
+    }
+
+    /// The key that binds MCP session ids to the subject and client that opened them (see
+    /// `Mcp-Session-Id` in the crate documentation). Default: a random key of this guard's own;
+    /// guards of one resource on several instances behind a load balancer need the same key,
+    /// or a session opened through one is unknown to the others.
+    pub fn session_binding_key(mut self, key: [u8; 32]) -> Self {
+        self.session_key = Some(key);
         self
     }
 
@@ -250,6 +261,16 @@ impl GuardBuilder {
         let clock = self
             .clock
             .unwrap_or_else(|| Arc::new(|| UnixTime::from(SystemTime::now())));
+        let session_key = match self.session_key {
+            Some(key) => key,
+            None => {
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key)
+                    .map_err(|e| GuardConfigError::Randomness(e.to_string()))?;
+                key
+            }
+        };
+        let sessions = SessionKey::new(session_key, resource.as_str());
         Ok(Guard {
             shared: Arc::new(Shared {
                 challenges: Challenges::new(metadata_url.clone(), &required),
@@ -268,6 +289,7 @@ impl GuardBuilder {
                 cache: TokenCache::new(self.token_cache_capacity),
                 revocation: self.revocation,
                 cors: self.cors,
+                sessions,
                 clock,
             }),
         })
@@ -348,6 +370,7 @@ pub(crate) struct Shared {
     pub(crate) metadata_json: Bytes,
     pub(crate) metadata_url: String,
     pub(crate) metadata_path: String,
+    pub(crate) sessions: SessionKey,
     pub(crate) clock: Clock,
 }
 
@@ -414,6 +437,7 @@ impl Guard {
             revocation: None,
             jwks_cache_policy: JwksCachePolicy::default(),
             clock: None,
+            session_key: None,
         }
     }
 

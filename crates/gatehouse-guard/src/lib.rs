@@ -79,6 +79,7 @@ mod rejection;
 mod remote_jwks;
 mod revocation;
 mod service;
+mod sessions;
 mod sse;
 mod tools;
 mod tools_list;

@@ -31,6 +31,9 @@ pub(crate) enum Rejection {
     /// The guard cannot decide now (JWKS or introspection endpoint unreachable, deny list
     /// failing): 503, so that a client retries instead of discarding a good token.
     Unavailable(&'static str),
+    /// An `Mcp-Session-Id` this caller did not open (or no one did): 404, which MCP clients
+    /// answer by starting a session of their own (see `sessions`).
+    UnknownSession,
 }
 
 /// What every challenge of one guard shares, computed once.
@@ -63,6 +66,7 @@ impl Challenges {
     /// The response for `rejection`.
     pub(crate) fn respond(&self, rejection: Rejection) -> Response {
         let (status, code, description, challenge) = match rejection {
+            Rejection::UnknownSession => return unknown_session(),
             // The header carries no error code (RFC 6750 §3.1); the JSON body, which no RFC
             // governs here, still needs one, and `invalid_token` is what MCP SDKs send.
             Rejection::MissingToken => (
@@ -140,6 +144,21 @@ impl Challenges {
         }
         header_value(builder)
     }
+}
+
+/// `404 Not Found` for a session id the caller did not open, with the JSON-RPC error MCP
+/// servers send for an unknown session; no challenge: the token is fine.
+fn unknown_session() -> Response {
+    let body = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Session not found: start a new session without Mcp-Session-Id"}}"#;
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The builder's header value. Every input was checked when the guard was built, so a failure

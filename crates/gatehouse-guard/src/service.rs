@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody};
-use axum::http::{Request, header};
+use axum::http::{HeaderValue, Request, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -94,8 +94,9 @@ where
     }
     let origin = request.headers().get(header::ORIGIN).cloned();
     let mut response = match admit(&shared, request).await {
-        Ok((request, filter)) => {
-            let response = inner.call(request).await?.map(Body::new);
+        Ok((request, filter, principal)) => {
+            let mut response = inner.call(request).await?.map(Body::new);
+            bind_session(&shared, &principal, &mut response);
             match filter {
                 Some(filter) => filter.apply(response).await,
                 None => response,
@@ -107,12 +108,35 @@ where
     Ok(response)
 }
 
-/// Checks a request; on success, the request to pass on (with its [`Principal`]) and the
-/// filter for its response, if any.
+/// The MCP session header, which the guard binds to the caller (`sessions`).
+const MCP_SESSION_ID: &str = "mcp-session-id";
+
+/// A session id the server hands out is handed on bound to the caller who opened it.
+fn bind_session(shared: &Shared, principal: &Principal, response: &mut Response) {
+    let Some(server_id) = response
+        .headers()
+        .get(MCP_SESSION_ID)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return;
+    };
+    let bound = shared.sessions.bind(server_id, principal);
+    match HeaderValue::from_str(&bound) {
+        Ok(value) => {
+            response.headers_mut().insert(MCP_SESSION_ID, value);
+        }
+        Err(_) => {
+            response.headers_mut().remove(MCP_SESSION_ID);
+        }
+    }
+}
+
+/// Checks a request; on success, the request to pass on (with its [`Principal`]), the filter
+/// for its response, if any, and the principal.
 async fn admit(
     shared: &Shared,
     request: Request<Body>,
-) -> Result<(Request<Body>, Option<ToolsListFilter>), Rejection> {
+) -> Result<(Request<Body>, Option<ToolsListFilter>, Principal), Rejection> {
     let (mut parts, body) = request.into_parts();
     let mut body = PendingBody::new(body, shared.max_body_bytes, &parts.headers);
     // Nothing is read from the body before the token is verified: an anonymous request must
@@ -131,6 +155,18 @@ async fn admit(
             [],
             "The access token lacks a scope this resource requires",
         ));
+    }
+    // MCP security best practices (session hijacking): a session is used only by the subject
+    // and client that opened it; the server sees its own id, never a bound one.
+    if let Some(presented) = parts.headers.get(MCP_SESSION_ID) {
+        let server_id = presented
+            .to_str()
+            .ok()
+            .and_then(|presented| shared.sessions.open(presented, &principal))
+            .map(str::to_owned)
+            .ok_or(Rejection::UnknownSession)?;
+        let value = HeaderValue::from_str(&server_id).map_err(|_| Rejection::UnknownSession)?;
+        parts.headers.insert(MCP_SESSION_ID, value);
     }
     let mut filter = None;
     // Every request with a body, whatever its method and Content-Type: a server that ignores
@@ -157,8 +193,12 @@ async fn admit(
             }
         }
     }
-    parts.extensions.insert(principal);
-    Ok((Request::from_parts(parts, body.into_body()), filter))
+    parts.extensions.insert(principal.clone());
+    Ok((
+        Request::from_parts(parts, body.into_body()),
+        filter,
+        principal,
+    ))
 }
 
 /// Verifies the token (or finds it verified in the cache), then asks the revocation hook.
