@@ -11,15 +11,21 @@
 //! - no redirects (a 3xx is a refusal: the document must live at its own URL, §4.1), only `200`;
 //! - `application/json` only; at most [`MAX_DOCUMENT_BYTES`], counted while reading, so a huge or
 //!   endless body costs at most that much;
-//! - a [`FETCH_TIMEOUT`] for the whole exchange, and at most [`CONCURRENT_FETCHES`] at a time;
+//! - a short [`FETCH_TIMEOUT`] for the whole exchange;
+//! - quotas, so that one requester or one slow host cannot starve everyone else's fetches: at most
+//!   [`FETCHES_PER_HOST`] in flight to one host (`host:port`), [`FETCHES_PER_REQUESTER`] for one
+//!   requesting address (see [`requester`]), and [`CONCURRENT_FETCHES`] in all; past a quota, a
+//!   fetch is refused as temporarily unavailable rather than queued;
+//! - a host whose fetch timed out or could not be reached is not asked again for
+//!   [`HOST_FAILURE_SECS`] (a negative cache): a slow host costs one timeout, not one per request;
 //! - no proxy from the environment (it would move the address check to a machine we cannot see).
 //!
 //! A fetched document is trusted for as long as its `Cache-Control` allows (`max-age`, capped by
 //! `client_id_metadata_documents.max_cache_secs`; [`DEFAULT_FRESHNESS_SECS`] when the response says
 //! nothing). One authorization request looks its client up several times, so even a document
 //! served with `no-store`, `no-cache` or `max-age=0` is reused for [`MIN_REUSE_SECS`] rather than
-//! fetched again for each lookup. Failures are never cached: a client that fixes its document is
-//! seen at once, and a transient outage is not remembered.
+//! fetched again for each lookup. A document that breaks a rule is not remembered: a client that
+//! fixes its document is seen at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -39,10 +45,19 @@ use crate::outbound::{
 /// The largest document accepted. The draft suggests a limit of 5 KB for the authorization
 /// server's protection; real documents are a few hundred bytes.
 pub(crate) const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
-/// The whole fetch: connect, TLS, request and body.
-pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Fetches in flight at once; more are refused as temporarily unavailable rather than queued.
-pub(crate) const CONCURRENT_FETCHES: usize = 16;
+/// The whole fetch: connect, TLS, request and body. A document is a few hundred bytes: a host
+/// that needs longer is treated as failing.
+pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+/// Fetches in flight at once, in all.
+pub(crate) const CONCURRENT_FETCHES: usize = 64;
+/// Fetches in flight to one host (`host:port`).
+pub(crate) const FETCHES_PER_HOST: usize = 4;
+/// Fetches in flight for one requesting address.
+pub(crate) const FETCHES_PER_REQUESTER: usize = 2;
+/// How long a host that failed (no answer in time, no connection) is not asked again.
+pub(crate) const HOST_FAILURE_SECS: u64 = 30;
+/// Hosts remembered as failing, at most.
+const MAX_FAILED_HOSTS: usize = 1024;
 /// How long a document without caching headers is trusted.
 pub(crate) const DEFAULT_FRESHNESS_SECS: u64 = 300;
 /// How long any fetched document is reused: long enough for one authorization request's
@@ -88,17 +103,24 @@ pub(crate) enum DocumentError {
     /// The network: timeout, refused connection, TLS.
     #[error("the client metadata document could not be fetched: {0}")]
     Unreachable(String),
-    /// Too many fetches at once.
+    /// Too many fetches at once, in all, from this requester, or to this host.
     #[error("too many client metadata documents are being fetched; try again shortly")]
     Busy,
+    /// The host failed a fetch moments ago and is not asked again yet.
+    #[error(
+        "the host of the client metadata document failed moments ago ({0}); try again in a minute"
+    )]
+    HostFailing(String),
 }
 
 impl DocumentError {
     /// Whether trying again later may succeed without the client changing anything: the token
     /// endpoint then answers `temporarily_unavailable` rather than `invalid_client`.
     pub(crate) fn is_transient(&self) -> bool {
-        matches!(self, Self::Unreachable(_) | Self::Busy)
-            || matches!(self, Self::Status(status) if *status >= 500)
+        matches!(
+            self,
+            Self::Unreachable(_) | Self::Busy | Self::HostFailing(_)
+        ) || matches!(self, Self::Status(status) if *status >= 500)
     }
 }
 
@@ -117,6 +139,9 @@ pub(crate) struct ClientDocuments {
     max_cache_secs: u64,
     cache: Mutex<HashMap<String, Cached>>,
     fetches: tokio::sync::Semaphore,
+    in_flight: InFlight,
+    /// Hosts that failed, until when they are not asked again, and why.
+    failing: Mutex<HashMap<String, (UnixTime, String)>>,
 }
 
 /// Why the fetcher could not be set up.
@@ -165,6 +190,8 @@ impl ClientDocuments {
             max_cache_secs: config.max_cache_secs,
             cache: Mutex::new(HashMap::new()),
             fetches: tokio::sync::Semaphore::new(CONCURRENT_FETCHES),
+            in_flight: InFlight::default(),
+            failing: Mutex::new(HashMap::new()),
         })
     }
 
@@ -194,12 +221,27 @@ impl ClientDocuments {
             return Err(DocumentError::HostNotAllowed(host));
         }
         check_host(self.addresses, &parsed).map_err(DocumentError::Address)?;
+        let authority = format!("{host}:{}", parsed.port_or_known_default().unwrap_or(443));
+        if let Some(reason) = self.failing_host(&authority, now) {
+            return Err(DocumentError::HostFailing(reason));
+        }
         let (body, freshness) = {
             let _permit = self
                 .fetches
                 .try_acquire()
                 .map_err(|_| DocumentError::Busy)?;
-            self.fetch(parsed).await?
+            let requester = REQUESTER.try_with(Clone::clone).unwrap_or_default();
+            let _quota = self
+                .in_flight
+                .take(&authority, &requester)
+                .ok_or(DocumentError::Busy)?;
+            let fetched = self.fetch(parsed).await;
+            // A host that answers, even with an error, costs little; one that does not answer
+            // in time costs a fetch slot for the whole deadline: that is what is remembered.
+            if let Err(DocumentError::Unreachable(reason)) = &fetched {
+                self.remember_failure(authority, reason, now);
+            }
+            fetched?
         };
         let document =
             ClientIdMetadataDocument::from_json(&body).map_err(DocumentError::Invalid)?;
@@ -220,6 +262,31 @@ impl ClientDocuments {
         let secs = freshness.min(self.max_cache_secs).max(MIN_REUSE_SECS);
         self.remember(url, client.clone(), now.saturating_add_secs(secs), now);
         Ok(client)
+    }
+
+    /// Why `authority` is not asked now, if it failed moments ago.
+    fn failing_host(&self, authority: &str, now: UnixTime) -> Option<String> {
+        let failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        failing
+            .get(authority)
+            .filter(|(until, _)| now < *until)
+            .map(|(_, reason)| reason.clone())
+    }
+
+    fn remember_failure(&self, authority: String, reason: &str, now: UnixTime) {
+        let mut failing = self.failing.lock().unwrap_or_else(|p| p.into_inner());
+        if failing.len() >= MAX_FAILED_HOSTS {
+            failing.retain(|_, (until, _)| now < *until);
+        }
+        if failing.len() < MAX_FAILED_HOSTS {
+            failing.insert(
+                authority,
+                (
+                    now.saturating_add_secs(HOST_FAILURE_SECS),
+                    reason.to_owned(),
+                ),
+            );
+        }
     }
 
     fn cached(&self, url: &str, now: UnixTime) -> Option<ClientRecord> {
@@ -293,6 +360,74 @@ impl ClientDocuments {
             body.extend_from_slice(&chunk);
         }
         Ok((body, freshness))
+    }
+}
+
+tokio::task_local! {
+    /// The address of the request being served (the rate limits' key), so that fetches it causes
+    /// count against its quota. Set for every authorization-server request by [`requester`].
+    static REQUESTER: String;
+}
+
+/// The middleware that makes the request's address the requester of the fetches it causes.
+pub(crate) async fn requester(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<crate::state::AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let address = crate::limits::peer(&request, state.config.rate_limits.trust_forwarded_for);
+    REQUESTER.scope(address, next.run(request)).await
+}
+
+/// Fetches in flight per host and per requester.
+#[derive(Default)]
+struct InFlight {
+    counts: Mutex<(HashMap<String, usize>, HashMap<String, usize>)>,
+}
+
+/// A fetch's place in both quotas, given back on drop.
+struct Slot<'a> {
+    in_flight: &'a InFlight,
+    host: String,
+    requester: String,
+}
+
+impl InFlight {
+    /// A slot for a fetch to `host` for `requester`, if both have room.
+    fn take(&self, host: &str, requester: &str) -> Option<Slot<'_>> {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let (hosts, requesters) = &mut *counts;
+        if hosts.get(host).copied().unwrap_or(0) >= FETCHES_PER_HOST
+            || requesters.get(requester).copied().unwrap_or(0) >= FETCHES_PER_REQUESTER
+        {
+            return None;
+        }
+        *hosts.entry(host.to_owned()).or_default() += 1;
+        *requesters.entry(requester.to_owned()).or_default() += 1;
+        Some(Slot {
+            in_flight: self,
+            host: host.to_owned(),
+            requester: requester.to_owned(),
+        })
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut counts = self
+            .in_flight
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let (hosts, requesters) = &mut *counts;
+        for (map, key) in [(hosts, &self.host), (requesters, &self.requester)] {
+            if let Some(count) = map.get_mut(key.as_str()) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    map.remove(key.as_str());
+                }
+            }
+        }
     }
 }
 
@@ -406,6 +541,36 @@ mod tests {
         assert!(!host_allowed(&list, "evilclients.example.org"));
         assert!(!host_allowed(&list, "app.example.com.evil.test"));
         assert!(!host_allowed(&list, "other.example.com"));
+    }
+
+    #[test]
+    fn quotas_hold_per_host_and_per_requester() {
+        let in_flight = InFlight::default();
+        let mine: Vec<_> = (0..FETCHES_PER_REQUESTER)
+            .map(|n| in_flight.take(&format!("host-{n}:443"), "10.0.0.1"))
+            .collect();
+        assert!(mine.iter().all(Option::is_some));
+        assert!(
+            in_flight.take("host-x:443", "10.0.0.1").is_none(),
+            "requester full"
+        );
+        let others: Vec<_> = (0..FETCHES_PER_HOST)
+            .map(|n| in_flight.take("slow:443", &format!("10.0.1.{n}")))
+            .collect();
+        assert!(others.iter().all(Option::is_some));
+        assert!(
+            in_flight.take("slow:443", "10.0.2.1").is_none(),
+            "host full"
+        );
+        assert!(
+            in_flight.take("fast:443", "10.0.2.1").is_some(),
+            "others go on"
+        );
+        drop(mine);
+        assert!(
+            in_flight.take("host-x:443", "10.0.0.1").is_some(),
+            "slots come back"
+        );
     }
 
     #[test]

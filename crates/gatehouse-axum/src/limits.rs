@@ -125,7 +125,7 @@ fn classify(method: &axum::http::Method, path: &str) -> Option<Class> {
 /// whole /64, so single addresses would be free to rotate). With
 /// `rate_limits.trust_forwarded_for`, the left-most `X-Forwarded-For` address, which only a
 /// reverse proxy that overwrites the header makes trustworthy.
-fn peer(request: &Request, trust_forwarded_for: bool) -> String {
+pub(crate) fn peer(request: &Request, trust_forwarded_for: bool) -> String {
     let forwarded = trust_forwarded_for
         .then(|| request.headers().get("x-forwarded-for"))
         .flatten()

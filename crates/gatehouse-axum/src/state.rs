@@ -305,6 +305,10 @@ impl Gatehouse {
             ))
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&self.state),
+                crate::documents::requester,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
                 deadline,
                 crate::server::request_deadline,
             ))

@@ -83,6 +83,10 @@ impl DocumentServer {
                     let head = String::from_utf8_lossy(&head);
                     let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
                     *counter.lock().unwrap().entry(path.clone()).or_insert(0) += 1;
+                    if path.starts_with("/slow") {
+                        // A host that takes its time: longer than any fetch may.
+                        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                    }
                     let (status, headers, body) = answer(port, &path);
                     let mut response = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
                     for (name, value) in &headers {
@@ -476,5 +480,74 @@ fn dangerous_settings_are_refused_for_a_real_issuer() {
     assert!(
         error.contains("dangerous_extra_root_certificate"),
         "{error}"
+    );
+}
+
+/// One requester naming documents on a slow host must not starve the fetches of a legitimate
+/// client on another host, from another address: quotas per host and per requester, a short
+/// deadline, and a negative cache for the failing host.
+#[tokio::test]
+async fn a_slow_host_and_a_greedy_requester_do_not_starve_other_clients() {
+    let slow = DocumentServer::start().await;
+    let good = DocumentServer::start().await;
+    // Requesters told apart by X-Forwarded-For, as behind a reverse proxy.
+    let server = gatehouse(|config| config.rate_limits.trust_forwarded_for = true).await;
+    let authorize_from = |address: &'static str, client_id: String| {
+        let url = format!(
+            "{}/authorize?response_type=code&client_id={}&redirect_uri={}&code_challenge={CHALLENGE}&code_challenge_method=S256&state=s1&scope=mcp:tools",
+            server.issuer,
+            encode(&client_id),
+            encode(REDIRECT)
+        );
+        let http = server.http.clone();
+        async move {
+            http.get(url)
+                .header("x-forwarded-for", address)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Sixteen requests from one address for documents on the slow host, all at once.
+    let attack: Vec<_> = (0..16)
+        .map(|n| {
+            tokio::spawn(authorize_from(
+                "198.51.100.7",
+                slow.url(&format!("/slow-{n}.json")),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Meanwhile a legitimate client, elsewhere.
+    let legitimate = authorize_from("203.0.113.9", good.url("/good.json")).await;
+    assert_eq!(
+        legitimate,
+        StatusCode::SEE_OTHER,
+        "the legitimate client was starved"
+    );
+    let mut statuses = Vec::new();
+    for task in attack {
+        statuses.push(task.await.unwrap());
+    }
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+    // The requester had at most its quota in flight, and the host its own.
+    let fetched: usize = (0..16).map(|n| slow.hits(&format!("/slow-{n}.json"))).sum();
+    assert!(
+        (1..=2).contains(&fetched),
+        "{fetched} fetches for one requester"
+    );
+    // Once the slow fetches timed out, the host is not asked again for a while, whoever asks.
+    let again = authorize_from("192.0.2.1", slow.url("/slow-again.json")).await;
+    assert_eq!(again, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        slow.hits("/slow-again.json"),
+        0,
+        "the failing host was asked again"
     );
 }
