@@ -56,6 +56,13 @@ enum Command {
 enum UsersCommand {
     /// Add a user; the password is read from standard input and stored as an argon2id hash.
     Add(users::AddArgs),
+    /// List the users.
+    List(users::ListArgs),
+    /// Delete a user: their grants are revoked and their sessions ended, on every running
+    /// instance.
+    Delete(users::UserArgs),
+    /// Change a user's password (read from standard input); their sessions end.
+    Passwd(users::UserArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +108,9 @@ fn main() -> ExitCode {
     error::finish(match &cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Users(UsersCommand::Add(args)) => users::add(args),
+        Command::Users(UsersCommand::List(args)) => users::list(args),
+        Command::Users(UsersCommand::Delete(args)) => users::delete(args),
+        Command::Users(UsersCommand::Passwd(args)) => users::passwd(args),
         Command::Clients(ClientsCommand::List(target)) => clients::list(target),
         Command::Clients(ClientsCommand::Show(args)) => clients::show(args),
         Command::Clients(ClientsCommand::Delete(args)) => clients::delete(args),

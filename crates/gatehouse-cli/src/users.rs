@@ -1,4 +1,4 @@
-//! `gatehouse users add NAME`: a local user for `login.mode = "local"`.
+//! `gatehouse users add | list | delete | passwd`: the local users of `login.mode = "local"`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -55,22 +55,26 @@ pub(crate) struct AddArgs {
     target: Target,
 }
 
-pub(crate) fn add(args: &AddArgs) -> Result<(), CliError> {
-    if args.name.is_empty() || args.name.len() > 256 || args.name.chars().any(char::is_control) {
-        return Err(CliError::Usage(
-            "the user name must be 1 to 256 characters without control characters".into(),
-        ));
-    }
-    // The password comes from standard input (one line), never from the command line, where
-    // other users of the machine could read it.
-    eprintln!("password for {} (one line on standard input):", args.name);
+/// The password for `name`, from one line of standard input (never from the command line,
+/// where other users of the machine could read it), as an argon2id hash.
+fn password_from_stdin(name: &str) -> Result<String, CliError> {
+    eprintln!("password for {name} (one line on standard input):");
     let mut line = zeroize::Zeroizing::new(String::new());
     std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| CliError::Io(format!("cannot read the password: {e}")))?;
     let secret = line.trim_end_matches(['\n', '\r']);
-    let hash = password::hash(secret).map_err(|e| CliError::Usage(e.to_string()))?;
+    password::hash(secret).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+pub(crate) fn add(args: &AddArgs) -> Result<(), CliError> {
+    if args.name.is_empty() || args.name.len() > 256 || args.name.chars().any(char::is_control) {
+        return Err(CliError::Usage(
+            "the user name must be 1 to 256 characters without control characters".into(),
+        ));
+    }
+    let hash = password_from_stdin(&args.name)?;
     runtime()?.block_on(async {
         let store = args.target.open().await?;
         let user = UserRecord {
@@ -88,6 +92,113 @@ pub(crate) fn add(args: &AddArgs) -> Result<(), CliError> {
                 args.name
             ))),
             Err(e) => Err(CliError::Io(e.to_string())),
+        }
+    })
+}
+
+/// Arguments of `gatehouse users list`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ListArgs {
+    /// One JSON object a line: name, created_at, failed_sign_ins.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    target: Target,
+}
+
+/// `gatehouse users list`: every local user, by name.
+pub(crate) fn list(args: &ListArgs) -> Result<(), CliError> {
+    runtime()?.block_on(async {
+        let store = args.target.open().await?;
+        let users = store
+            .users()
+            .await
+            .map_err(|e| CliError::Io(e.to_string()))?;
+        for user in &users {
+            let failures = store
+                .sign_in_failures(&user.name)
+                .await
+                .map_err(|e| CliError::Io(e.to_string()))?
+                .unwrap_or_default();
+            let created = i64::try_from(user.created_at.as_secs()).unwrap_or(i64::MAX);
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "name": user.name,
+                        "created_at": crate::time::utc(created),
+                        "failed_sign_ins": failures.count,
+                    })
+                );
+            } else {
+                println!(
+                    "{}\tadded {}\t{} failed sign-in(s) in a row",
+                    user.name,
+                    crate::time::utc(created),
+                    failures.count
+                );
+            }
+        }
+        eprintln!("{} user(s)", users.len());
+        Ok(())
+    })
+}
+
+/// Arguments naming one user.
+#[derive(Debug, clap::Args)]
+pub(crate) struct UserArgs {
+    /// The user name.
+    name: String,
+    #[command(flatten)]
+    target: Target,
+}
+
+/// `gatehouse users delete NAME`: the user, their grants (refresh tokens and access tokens,
+/// refused by every running instance within seconds) and their sessions.
+pub(crate) fn delete(args: &UserArgs) -> Result<(), CliError> {
+    runtime()?.block_on(async {
+        let store = args.target.open().await?;
+        if store
+            .delete_user(&args.name)
+            .await
+            .map_err(|e| CliError::Io(e.to_string()))?
+        {
+            println!(
+                "deleted user {}; their grants are revoked and their sessions ended",
+                args.name
+            );
+            Ok(())
+        } else {
+            Err(CliError::Usage(format!("no user {}", args.name)))
+        }
+    })
+}
+
+/// `gatehouse users passwd NAME`: a new password (from standard input); the user's sessions end.
+pub(crate) fn passwd(args: &UserArgs) -> Result<(), CliError> {
+    runtime()?.block_on(async {
+        let store = args.target.open().await?;
+        if store
+            .user(&args.name)
+            .await
+            .map_err(|e| CliError::Io(e.to_string()))?
+            .is_none()
+        {
+            return Err(CliError::Usage(format!("no user {}", args.name)));
+        }
+        let hash = password_from_stdin(&args.name)?;
+        if store
+            .set_password(&args.name, hash)
+            .await
+            .map_err(|e| CliError::Io(e.to_string()))?
+        {
+            println!(
+                "changed the password of {}; their sessions are ended",
+                args.name
+            );
+            Ok(())
+        } else {
+            Err(CliError::Usage(format!("no user {}", args.name)))
         }
     })
 }

@@ -40,10 +40,47 @@ fn get(port: u16, path: &str) -> (String, String) {
     (status, body)
 }
 
+/// One HTTP/1.1 request; the status code, the response head and the body.
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    write!(stream, "{head}\r\n{body}").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
 /// Starts `serve --demo` in `dir`; returns the child and the lines it printed until it listens.
 fn start(dir: &std::path::Path, port: u16) -> (Child, Vec<String>) {
+    start_with(
+        dir,
+        &["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")],
+    )
+}
+
+/// Starts `gatehouse ARGS` in `dir`; returns the child and the lines it printed until it
+/// listens.
+fn start_with(dir: &std::path::Path, args: &[&str]) -> (Child, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
         .current_dir(dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -172,6 +209,45 @@ fn serve_demo_answers_stops_on_sigterm_and_keeps_its_state() {
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(2), "empty password refused");
+    let users = |args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("users")
+            .args(args)
+            .arg("--demo")
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let listed = users(&["list", "--json"], b"");
+    assert!(listed.status.success());
+    let names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["alice", "demo"]);
+    assert!(
+        users(&["passwd", "alice"], b"another long passphrase\n")
+            .status
+            .success()
+    );
+    assert_eq!(users(&["passwd", "nobody"], b"x\n").status.code(), Some(2));
+    assert_eq!(users(&["delete", "nobody"], b"").status.code(), Some(2));
+    assert!(users(&["delete", "alice"], b"").status.success());
+    let listed = String::from_utf8_lossy(&users(&["list"], b"").stdout).into_owned();
+    assert!(
+        !listed.contains("alice") && listed.contains("demo"),
+        "{listed}"
+    );
     // An immediate key rotation: after a restart the new key is published beside the old one.
     let rotate = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["keys", "rotate", "--demo"])
@@ -238,4 +314,143 @@ fn serve_refuses_a_bad_configuration_with_exit_status_2() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("GATEHOUSE_TEST_UNSET_KEY"), "{stderr}");
+}
+
+/// Revocations made by another process (`gatehouse clients delete`, `gatehouse users delete`)
+/// reach a running SQLite server's guard within about two seconds, not when the token expires.
+#[test]
+fn a_revocation_by_another_process_reaches_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("gatehouse.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://state.db\"\n\
+             [login]\nmode = \"auto-approve\"\nauto_approve_subject = \"alice\"\n\
+             [rate_limits]\nenabled = false\n\
+             [[resources]]\nresource = \"http://127.0.0.1:{port}/mcp\"\nscopes_supported = [\"mcp:tools\"]\nbuiltin = \"demo\"\n"
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let mut add = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["users", "add", "alice", "--config", &config])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long passphrase\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let (child, _) = start_with(dir.path(), &["serve", "--config", &config]);
+
+    // A client and an access token, as an MCP client gets them.
+    let token = |client_id: &str| {
+        let redirect = "http://127.0.0.1:33418/callback";
+        let (status, head, _) = request(
+            port,
+            "GET",
+            &format!(
+                "/authorize?response_type=code&client_id={client_id}&redirect_uri={redirect}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&scope=mcp:tools"
+            ),
+            &[],
+            "",
+        );
+        assert_eq!(status, 303, "{head}");
+        let code = head
+            .lines()
+            .find_map(|line| line.strip_prefix("location: "))
+            .and_then(|location| location.split("code=").nth(1))
+            .and_then(|rest| rest.split('&').next())
+            .unwrap()
+            .to_owned();
+        let form = format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={redirect}&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk&client_id={client_id}"
+        );
+        let (status, _, body) = request(
+            port,
+            "POST",
+            "/token",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            &form,
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let register = || {
+        let (status, _, body) = request(
+            port,
+            "POST",
+            "/register",
+            &[("Content-Type", "application/json")],
+            r#"{"redirect_uris":["http://127.0.0.1:33418/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}"#,
+        );
+        assert_eq!(status, 201, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["client_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let mcp = |token: &str| {
+        let authorization = format!("Bearer {token}");
+        request(
+            port,
+            "POST",
+            "/mcp",
+            &[
+                ("Authorization", &authorization),
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json, text/event-stream"),
+            ],
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+        )
+        .0
+    };
+    let until_refused = |token: &str| {
+        let start = Instant::now();
+        while mcp(token) != 401 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the running server still accepts a token revoked by another process"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        start.elapsed()
+    };
+    let cli = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(args)
+            .args(["--config", &config])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+
+    let client = register();
+    let access = token(&client);
+    assert_eq!(mcp(&access), 200);
+    cli(&["clients", "delete", &client]);
+    let by_client = until_refused(&access);
+
+    let client = register();
+    let access = token(&client);
+    assert_eq!(mcp(&access), 200);
+    cli(&["users", "delete", "alice"]);
+    let by_user = until_refused(&access);
+    eprintln!("refused after {by_client:?} (clients delete), {by_user:?} (users delete)");
+    assert!(terminate(child).success());
 }
