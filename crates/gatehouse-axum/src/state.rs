@@ -30,6 +30,11 @@ use gatehouse_guard::{Guard, SharedKeys};
 /// form or JSON document.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
+/// Registration documents are stored as sent (unknown members included, RFC 7591 §2), by
+/// whoever asks: kept to what real clients send (a few hundred bytes to a few KiB), so that
+/// anonymous registrations cannot fill the database quickly (CWE-770).
+pub(crate) const REGISTRATION_BODY_LIMIT: usize = 16 * 1024;
+
 /// Why the server could not start. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -266,11 +271,15 @@ impl Gatehouse {
         // What browser-based MCP clients call directly: CORS (see `cors`).
         let browser_api = Router::new()
             .route("/.well-known/jwks.json", get(discovery::jwks))
-            .route("/register", post(registration::register))
+            .route(
+                "/register",
+                post(registration::register).layer(DefaultBodyLimit::max(REGISTRATION_BODY_LIMIT)),
+            )
             .route(
                 "/register/{client_id}",
                 get(management::read)
                     .put(management::update)
+                    .layer(DefaultBodyLimit::max(REGISTRATION_BODY_LIMIT))
                     .delete(management::delete),
             )
             .route("/token", post(token::token))

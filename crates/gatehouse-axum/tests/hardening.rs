@@ -187,6 +187,28 @@ async fn cwe_770_dynamic_registration_has_its_own_budget_per_address() {
     assert_eq!(statuses, [201, 201, 429]);
 }
 
+#[tokio::test]
+async fn cwe_770_a_registration_is_stored_only_up_to_a_bounded_size() {
+    let base = serve(|_, _| {}).await;
+    let register = |padding: usize| {
+        let base = base.clone();
+        async move {
+            http()
+                .post(format!("{base}/register"))
+                .json(&serde_json::json!({
+                    "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+                    "x_padding": "p".repeat(padding)
+                }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(register(1_000).await, StatusCode::CREATED);
+    assert_eq!(register(20_000).await, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
 // ----- 2. CWE-400: slow and idle connections ---------------------------------------------------
 
 #[tokio::test]

@@ -25,6 +25,8 @@ use crate::{
 
 /// Default bound on the request bodies the guard reads (JSON-RPC for per-tool scopes, forms).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Default time a client has to send a body the guard reads.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Default number of verified tokens remembered.
 pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
 
@@ -96,6 +98,7 @@ pub struct GuardBuilder {
     jwks_cache_policy: JwksCachePolicy,
     clock: Option<Clock>,
     session_key: Option<[u8; 32]>,
+    body_timeout: std::time::Duration,
 }
 
 impl GuardBuilder {
@@ -139,6 +142,14 @@ impl GuardBuilder {
     /// outlive the token's `exp`; revocation is checked on every request regardless.
     pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
         self.token_cache_capacity = capacity;
+        self
+    }
+
+    /// How long a client has to send a body the guard reads (default 30 seconds); a body still
+    /// arriving after that is refused with `408`, so a client sending it a byte at a time cannot
+    /// hold the request (CWE-400).
+    pub fn body_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 
@@ -285,6 +296,7 @@ impl GuardBuilder {
                 tools: Arc::new(tools),
                 filter_tools_list: self.filter_tools_list,
                 max_body_bytes: self.max_body_bytes,
+                body_timeout: self.body_timeout,
                 verifier,
                 cache: TokenCache::new(self.token_cache_capacity),
                 revocation: self.revocation,
@@ -361,6 +373,7 @@ pub(crate) struct Shared {
     pub(crate) tools: Arc<ToolScopes>,
     pub(crate) filter_tools_list: bool,
     pub(crate) max_body_bytes: usize,
+    pub(crate) body_timeout: std::time::Duration,
     pub(crate) verifier: Verifier,
     pub(crate) cache: TokenCache<Principal>,
     pub(crate) revocation: Option<Arc<dyn RevocationCheck>>,
@@ -438,6 +451,7 @@ impl Guard {
             jwks_cache_policy: JwksCachePolicy::default(),
             clock: None,
             session_key: None,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 

@@ -88,7 +88,8 @@ mod verify;
 pub use cors::Cors;
 pub use error::{GuardConfigError, KeySourceError, RevocationError};
 pub use guard::{
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_CACHE_CAPACITY, Guard, GuardBuilder, Verification,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_CACHE_CAPACITY, Guard,
+    GuardBuilder, Verification,
 };
 pub use introspection::IntrospectionClient;
 pub use keys::{KeySource, SharedKeys, StaticKeys};

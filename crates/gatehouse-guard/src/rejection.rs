@@ -21,6 +21,8 @@ pub(crate) enum Rejection {
     InvalidRequest(&'static str),
     /// The body is larger than the guard reads (413).
     BodyTooLarge,
+    /// The body did not arrive within the guard's body timeout (408).
+    BodyTimeout,
     /// `invalid_token` (401): expired, revoked, malformed, for another resource, …
     InvalidToken(&'static str),
     /// `insufficient_scope` (403), with every scope the client should ask for.
@@ -85,6 +87,12 @@ impl Challenges {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorCode::InvalidRequest,
                 "The request body is larger than this resource accepts",
+                None,
+            ),
+            Rejection::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::InvalidRequest,
+                "The request body did not arrive in time",
                 None,
             ),
             Rejection::InvalidToken(description) => (

@@ -138,7 +138,12 @@ async fn admit(
     request: Request<Body>,
 ) -> Result<(Request<Body>, Option<ToolsListFilter>, Principal), Rejection> {
     let (mut parts, body) = request.into_parts();
-    let mut body = PendingBody::new(body, shared.max_body_bytes, &parts.headers);
+    let mut body = PendingBody::new(
+        body,
+        shared.max_body_bytes,
+        shared.body_timeout,
+        &parts.headers,
+    );
     // Nothing is read from the body before the token is verified: an anonymous request must
     // not make the guard buffer megabytes. (A token sent only in a form body is then a missing
     // token, 401; with one in the header too it is two methods, 400, below.)
@@ -240,11 +245,17 @@ struct PendingBody {
     body: Option<Body>,
     bytes: Option<Bytes>,
     max: usize,
+    timeout: std::time::Duration,
     declared_too_large: bool,
 }
 
 impl PendingBody {
-    fn new(body: Body, max: usize, headers: &axum::http::HeaderMap) -> Self {
+    fn new(
+        body: Body,
+        max: usize,
+        timeout: std::time::Duration,
+        headers: &axum::http::HeaderMap,
+    ) -> Self {
         let declared_too_large = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
@@ -254,6 +265,7 @@ impl PendingBody {
             body: Some(body),
             bytes: None,
             max,
+            timeout,
             declared_too_large,
         }
     }
@@ -264,12 +276,14 @@ impl PendingBody {
                 return Err(Rejection::BodyTooLarge);
             }
             let body = self.body.take().unwrap_or_default();
-            let bytes = match Limited::new(body, self.max).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            let read = tokio::time::timeout(self.timeout, Limited::new(body, self.max).collect());
+            let bytes = match read.await {
+                Err(_) => return Err(Rejection::BodyTimeout),
+                Ok(Ok(collected)) => collected.to_bytes(),
+                Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
                     return Err(Rejection::BodyTooLarge);
                 }
-                Err(_) => {
+                Ok(Err(_)) => {
                     return Err(Rejection::InvalidRequest(
                         "The request body could not be read",
                     ));

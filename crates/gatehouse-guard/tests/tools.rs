@@ -361,3 +361,33 @@ async fn params_with_many_members_are_read_in_linear_time() {
     let answer = send(&app, post_json(&ok, &body)).await;
     assert_eq!(answer.status, StatusCode::OK);
 }
+
+/// CWE-400: a body the guard must read (per-tool scopes) but that arrives a byte at a time, or
+/// never ends, is refused once the body timeout is over, before the server sees anything.
+#[tokio::test]
+async fn cwe_400_a_body_that_never_ends_is_refused_with_408() {
+    let key = key();
+    let guard = builder(&key, &TestClock::new())
+        .required_scopes(["mcp:tools"])
+        .tool_scope("admin_reset", "mcp:admin")
+        .body_timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = mcp_app(&guard, Arc::clone(&calls));
+    let endless = futures_util::stream::unfold((), |()| async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Some((Ok::<_, Infallible>(Bytes::from_static(b" ")), ()))
+    });
+    let request = axum::http::Request::post("/mcp")
+        .header(
+            "authorization",
+            format!("Bearer {}", token(&key, &claims("mcp:tools"))),
+        )
+        .header("content-type", "application/json")
+        .body(Body::from_stream(endless))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
