@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
-# Installs what the tests need beyond Rust: Debian's Chromium and ChromeDriver for the browser
-# test of the sign-in and consent pages. Idempotent; prints what it did. Exit status 0 when the
-# browser is available afterwards, 1 when it is not (no root, no network).
+# Installs what the tests need beyond Rust, from Debian's packages: Chromium and ChromeDriver for
+# the browser test of the sign-in and consent pages, and Prometheus (promtool and the server) for
+# the metrics test. Idempotent; prints what it did. Exit status 0 when all of them are available
+# afterwards, 1 when they are not (no root, no network).
 set -uo pipefail
 
-if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+have_all() {
+    command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+        && command -v promtool >/dev/null && command -v prometheus >/dev/null
+}
+if have_all; then
     exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
-    echo "test-deps: chromium/chromedriver missing and not root; install the Debian packages chromium and chromium-driver" >&2
+    echo "test-deps: missing some of chromium, chromedriver, promtool, prometheus and not root; install the Debian packages chromium, chromium-driver and prometheus" >&2
     exit 1
 fi
-echo "test-deps: installing chromium and chromium-driver (Debian packages)" >&2
+echo "test-deps: installing chromium, chromium-driver and prometheus (Debian packages)" >&2
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; then
+packages="chromium chromium-driver prometheus"
+if ! apt-get install -y -q $packages >/dev/null 2>&1; then
     apt-get update -q >/dev/null 2>&1
-    apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || {
-        echo "test-deps: apt-get could not install chromium" >&2
+    apt-get install -y -q $packages >/dev/null 2>&1 || {
+        echo "test-deps: apt-get could not install $packages" >&2
         exit 1
     }
 fi
-command -v chromium >/dev/null && command -v chromedriver >/dev/null
+# The package starts a Prometheus service where an init system runs; the tests start their own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+    systemctl stop prometheus >/dev/null 2>&1 || true
+fi
+have_all

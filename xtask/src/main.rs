@@ -156,8 +156,9 @@ fn ci() -> Result<(), String> {
     if let Some(url) = postgres_for_tests() {
         test.env(POSTGRES_ENV, url);
     }
-    if browser_for_tests(&root) {
+    if system_deps_for_tests(&root) {
         test.env(BROWSER_ENV, "1");
+        test.env(PROMETHEUS_ENV, "1");
     }
     if interop_for_tests(&root) {
         test.env(INTEROP_ENV, "1");
@@ -169,21 +170,23 @@ fn ci() -> Result<(), String> {
 
 /// Set when the browser test must run (and fail if it cannot).
 const BROWSER_ENV: &str = "GATEHOUSE_TEST_BROWSER";
+/// Set when the metrics test must run promtool and a Prometheus server (and fail without them).
+const PROMETHEUS_ENV: &str = "GATEHOUSE_TEST_PROMETHEUS";
 
-/// Makes Chromium and ChromeDriver available for the browser test (`scripts/test-deps.sh`
-/// installs the Debian packages when it can). With `GATEHOUSE_TEST_BROWSER` already set (as
-/// `.ci/run` does), the test runs whatever happens here, and fails if the browser is missing.
-fn browser_for_tests(root: &Path) -> bool {
+/// Makes Chromium, ChromeDriver and Prometheus available for the browser and metrics tests
+/// (`scripts/test-deps.sh` installs the Debian packages when it can). With the variables already
+/// set (as `.ci/run` does), the tests run whatever happens here, and fail if a tool is missing.
+fn system_deps_for_tests(root: &Path) -> bool {
     let installed = Command::new("bash")
         .arg(root.join("scripts/test-deps.sh"))
         .status()
         .is_ok_and(|s| s.success());
     if !installed {
         println!(
-            "xtask: no chromium/chromedriver: the browser test of the consent pages is skipped"
+            "xtask: chromium, chromedriver or prometheus missing: the browser test and the Prometheus checks are skipped"
         );
     }
-    installed || std::env::var_os(BROWSER_ENV).is_some()
+    installed
 }
 
 /// Set when the interop tests with the real MCP SDK clients must run (and fail if they cannot).

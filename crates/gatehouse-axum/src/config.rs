@@ -89,6 +89,51 @@ pub struct Config {
     /// Connection limits of the HTTP server.
     #[serde(default)]
     pub http: Http,
+    /// Prometheus metrics.
+    #[serde(default)]
+    pub metrics: Metrics,
+    /// Logging.
+    #[serde(default)]
+    pub log: Log,
+}
+
+/// `[metrics]`: Prometheus text at `/metrics` on an address of its own.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// The address to serve `/metrics` on (absent: no metrics). Keep it off the public port.
+    pub listen: Option<String>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `text` (for people) or `json` (one object a line, for collectors).
+    pub format: LogFormat,
+    /// The least severe level logged: `error`, `warn`, `info`, `debug` or `trace`, or a
+    /// `tracing` filter (`info,gatehouse::audit=warn`). `RUST_LOG`, when set, wins.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// Lines for people; colour only on a terminal.
+    #[default]
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// `[http]`: how long clients may take, and how many connections they may hold (see
@@ -409,6 +454,8 @@ impl Config {
             }],
             audit: Audit::default(),
             http: Http::default(),
+            metrics: Metrics::default(),
+            log: Log::default(),
         }
     }
 
@@ -439,6 +486,33 @@ impl Config {
             return Err(invalid(
                 "http.max_connections",
                 "must be between 1 and 1000000",
+            ));
+        }
+        if let Some(listen) = &self.metrics.listen {
+            let address = listen.parse::<SocketAddr>().map_err(|e| {
+                invalid(
+                    "metrics.listen",
+                    format!("{e} (expected e.g. 127.0.0.1:9090)"),
+                )
+            })?;
+            if self
+                .listen
+                .parse::<SocketAddr>()
+                .is_ok_and(|public| public.port() == address.port())
+            {
+                return Err(invalid(
+                    "metrics.listen",
+                    "must not be the public listen port: metrics are for operators only",
+                ));
+            }
+        }
+        if tracing_level_is_invalid(&self.log.level) {
+            return Err(invalid(
+                "log.level",
+                format!(
+                    "{:?} is not a level (error, warn, info, debug, trace) or a tracing filter",
+                    self.log.level
+                ),
             ));
         }
         if self.audit.retention_days == 0 {
@@ -603,4 +677,17 @@ impl Config {
             .iter()
             .find_map(|r| r.scope_descriptions.get(scope).map(String::as_str))
     }
+}
+
+/// Whether `level` is not a `tracing` filter directive list.
+fn tracing_level_is_invalid(level: &str) -> bool {
+    level.trim().is_empty()
+        || !level.split(',').all(|directive| {
+            let directive = directive.trim();
+            let level = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+            matches!(
+                level.to_ascii_lowercase().as_str(),
+                "error" | "warn" | "info" | "debug" | "trace" | "off"
+            )
+        })
 }

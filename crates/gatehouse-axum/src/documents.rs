@@ -223,19 +223,26 @@ impl ClientDocuments {
         check_host(self.addresses, &parsed).map_err(DocumentError::Address)?;
         let authority = format!("{host}:{}", parsed.port_or_known_default().unwrap_or(443));
         if let Some(reason) = self.failing_host(&authority, now) {
+            metrics::counter!("gatehouse_cimd_fetches_total", "result" => "host_failing")
+                .increment(1);
             return Err(DocumentError::HostFailing(reason));
         }
         let (body, freshness) = {
-            let _permit = self
-                .fetches
-                .try_acquire()
-                .map_err(|_| DocumentError::Busy)?;
+            let Ok(_permit) = self.fetches.try_acquire() else {
+                metrics::counter!("gatehouse_cimd_fetches_total", "result" => "busy").increment(1);
+                return Err(DocumentError::Busy);
+            };
             let requester = REQUESTER.try_with(Clone::clone).unwrap_or_default();
-            let _quota = self
-                .in_flight
-                .take(&authority, &requester)
-                .ok_or(DocumentError::Busy)?;
+            let Some(_quota) = self.in_flight.take(&authority, &requester) else {
+                metrics::counter!("gatehouse_cimd_fetches_total", "result" => "busy").increment(1);
+                return Err(DocumentError::Busy);
+            };
             let fetched = self.fetch(parsed).await;
+            metrics::counter!(
+                "gatehouse_cimd_fetches_total",
+                "result" => fetch_result(&fetched)
+            )
+            .increment(1);
             // A host that answers, even with an error, costs little; one that does not answer
             // in time costs a fetch slot for the whole deadline: that is what is remembered.
             if let Err(DocumentError::Unreachable(reason)) = &fetched {
@@ -428,6 +435,20 @@ impl Drop for Slot<'_> {
                 }
             }
         }
+    }
+}
+
+/// The `result` label of a fetch.
+fn fetch_result(fetched: &Result<(Vec<u8>, u64), DocumentError>) -> &'static str {
+    match fetched {
+        Ok(_) => "ok",
+        Err(DocumentError::Address(_)) => "address_refused",
+        Err(DocumentError::Redirect(_)) => "redirect",
+        Err(DocumentError::Status(_)) => "status",
+        Err(DocumentError::NotJson(_)) => "not_json",
+        Err(DocumentError::TooLarge) => "too_large",
+        Err(DocumentError::Unreachable(_)) => "unreachable",
+        Err(_) => "refused",
     }
 }
 

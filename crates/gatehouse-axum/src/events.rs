@@ -192,6 +192,7 @@ pub(crate) fn emit(state: &AppState, event: Event) {
         event
     };
     tracing::info!(target: "gatehouse::audit", kind = event.kind(), detail = %detail, "event");
+    count(&event);
     for hook in &state.hooks {
         hook.on_event(&event);
     }
@@ -204,6 +205,36 @@ pub(crate) fn emit(state: &AppState, event: Event) {
     };
     if state.audit.try_send(record).is_err() {
         tracing::warn!(target: "gatehouse::audit", kind = event.kind(), "audit queue full; record not stored");
+    }
+}
+
+/// The metrics of an event (see `metrics`).
+fn count(event: &Event) {
+    metrics::counter!("gatehouse_security_events_total", "kind" => event.kind()).increment(1);
+    match event {
+        // Issued tokens name a grant type the engine accepted: a handful of values.
+        Event::TokenIssued { grant_type, .. } => {
+            metrics::counter!("gatehouse_tokens_issued_total", "grant_type" => grant_type.clone())
+                .increment(1);
+        }
+        Event::ReuseDetected { credential, .. } => {
+            metrics::counter!(
+                "gatehouse_refresh_reuse_detected_total",
+                "credential" => credential.clone()
+            )
+            .increment(1);
+        }
+        Event::ClientAuthenticationFailed { endpoint, .. } => {
+            metrics::counter!(
+                "gatehouse_client_authentication_failures_total",
+                "endpoint" => endpoint.clone()
+            )
+            .increment(1);
+        }
+        Event::SignInFailed { .. } => {
+            metrics::counter!("gatehouse_sign_in_failures_total").increment(1);
+        }
+        _ => {}
     }
 }
 

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gatehouse_store::ServerStore;
 
 use crate::state::AppState;
 
@@ -14,15 +13,17 @@ pub(crate) async fn healthz() -> Response {
     (StatusCode::OK, "ok\n").into_response()
 }
 
-/// `GET /readyz`: the store answers too.
+/// `GET /readyz`: ready to serve: the store answers, and the signing keys in it can be read
+/// (unsealed with this instance's encryption key). A load balancer sends no traffic to an
+/// instance that would fail every token request.
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    match state.store().signing_keys().await {
-        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "not ready: the store does not answer");
+    match state.check_keys().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(reason) => {
+            tracing::warn!(%reason, "not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the store does not answer\n",
+                format!("not ready: {reason}\n"),
             )
                 .into_response()
         }

@@ -58,6 +58,8 @@ pub struct RotationPolicy {
 /// The key that signs access tokens, and every key whose tokens are still accepted.
 pub struct KeyRing {
     current: SigningKey,
+    /// When the current key was made.
+    current_created_at: UnixTime,
     verifying: KeySet,
     jwks_json: String,
 }
@@ -199,8 +201,12 @@ impl KeyRing {
             return Err(KeyRingError::Generate("no signing key".into()));
         }
         let current = opened.swap_remove(index);
+        let current_created_at = stored
+            .get(index)
+            .map_or(UnixTime::from_secs(0), |record| record.created_at);
         Ok(Self {
             current,
+            current_created_at,
             verifying: KeySet::new(verifying),
             jwks_json,
         })
@@ -209,6 +215,11 @@ impl KeyRing {
     /// The key that signs new access tokens.
     pub fn current(&self) -> &SigningKey {
         &self.current
+    }
+
+    /// When the current key was made.
+    pub fn current_created_at(&self) -> UnixTime {
+        self.current_created_at
     }
 
     /// Every published key (for revocation and introspection).

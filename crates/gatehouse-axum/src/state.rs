@@ -114,8 +114,11 @@ impl AppState {
 
     /// Applies the rotation schedule and reloads the keys.
     async fn maintain_keys(&self) -> Result<(), StartError> {
+        let now = now();
         let ring =
-            KeyRing::maintain(self.store(), &self.vault, self.rotation_policy()?, now()).await?;
+            KeyRing::maintain(self.store(), &self.vault, self.rotation_policy()?, now).await?;
+        metrics::gauge!("gatehouse_signing_key_age_seconds")
+            .set(now.secs_since(ring.current_created_at()) as f64);
         let kids = |keys: &gatehouse_jose::KeySet| -> Vec<String> {
             keys.keys()
                 .iter()
@@ -139,6 +142,16 @@ impl AppState {
             Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
         }
         Ok(())
+    }
+
+    /// Whether the stored signing keys can be read now: the store answers and every key
+    /// unseals with this instance's encryption key. The reason when not (no secret in it).
+    pub(crate) async fn check_keys(&self) -> Result<(), String> {
+        match KeyRing::load(self.store(), &self.vault, now()).await {
+            Ok(_) => Ok(()),
+            Err(KeyRingError::Store(_)) => Err("the store does not answer".to_owned()),
+            Err(error) => Err(format!("the signing keys cannot be read: {error}")),
+        }
     }
 
     /// An endpoint's URL: the issuer plus `path`.
@@ -325,8 +338,11 @@ impl Gatehouse {
             // The protected resources: their own guard, limits and body bounds, not the
             // authorization server's.
             .merge(resources::router(&self.state.protected))
-            // Outermost: a body left unread by an early answer is drained (`drain`).
+            .layer(axum::middleware::from_fn(crate::metrics::track))
+            // A body left unread by an early answer is drained (`drain`).
             .layer(axum::middleware::from_fn(crate::drain::middleware))
+            // Outermost: every log line of the request carries its id.
+            .layer(axum::middleware::from_fn(crate::request_id::request_id))
     }
 
     /// The guards of the resources served here, in configuration order (for embedding a
@@ -383,6 +399,40 @@ impl Gatehouse {
             }
         })
     }
+}
+
+/// Everything [`Gatehouse::start`] checks before it touches the database or the network: the
+/// configuration's values, the resources it serves (paths, built-in servers, tool scopes), the
+/// metadata-document fetcher's settings, and that the encryption key can be had (the variable
+/// set and well formed, or a loopback issuer that may use a key file). For `gatehouse config
+/// check`.
+pub fn check_config(config: &Config) -> Result<(), StartError> {
+    config.validate()?;
+    resources::build(
+        config,
+        &issuer_path(&config.issuer),
+        &SharedKeys::new(gatehouse_jose::KeySet::new(Vec::new())),
+        &StoreRevocation::default(),
+        &std::collections::BTreeMap::new(),
+        &[0; 32],
+    )?;
+    ClientDocuments::new(
+        &config.client_id_metadata_documents,
+        ClientMetadataPolicy::new(),
+    )?;
+    let variable = &config.keys.encryption_key_env;
+    match std::env::var(variable) {
+        Ok(value) if !value.trim().is_empty() => {
+            EncryptionKey::parse(&value, variable)?;
+        }
+        _ if config.issuer_is_loopback_http() => {}
+        _ => {
+            return Err(StartError::Sealing(SealingError::Missing {
+                var: variable.clone(),
+            }));
+        }
+    }
+    Ok(())
 }
 
 /// The rotation schedule of `config`.

@@ -2,6 +2,7 @@
 //! and key tools for operators of OAuth 2.1-protected MCP servers.
 
 mod clients;
+mod config;
 mod error;
 mod input;
 mod jws;
@@ -41,6 +42,9 @@ enum Command {
     /// Inspect and delete registered clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Check a configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Generate signing keys and derive their public JWKs.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -73,6 +77,12 @@ enum ClientsCommand {
     Show(clients::ClientArgs),
     /// Delete a client and revoke its grants.
     Delete(clients::ClientArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file without starting: exit 0, or 2 naming the key and why.
+    Check(config::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +124,7 @@ fn main() -> ExitCode {
         Command::Clients(ClientsCommand::List(target)) => clients::list(target),
         Command::Clients(ClientsCommand::Show(args)) => clients::show(args),
         Command::Clients(ClientsCommand::Delete(args)) => clients::delete(args),
+        Command::Config(ConfigCommand::Check(args)) => config::check(args),
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(args),
         Command::Keys(KeysCommand::Public(args)) => keys::public(args),
         Command::Keys(KeysCommand::Rotate(target)) => users::rotate(target),

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use base64ct::Encoding;
+use gatehouse_axum::config::LogFormat;
 use gatehouse_axum::{Config, Gatehouse};
 use gatehouse_store::{ServerStore, UserRecord, password};
 
@@ -48,18 +49,33 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 pub(crate) fn serve(args: &ServeArgs) -> Result<(), CliError> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let config = match &args.config {
         Some(path) => load_config(path)?,
         None => Config::demo(args.listen),
     };
+    init_logging(&config.log);
     runtime()?.block_on(run(config, args.demo))
+}
+
+/// Log lines on standard error as `[log]` says: text (colour only on a terminal: a log file
+/// gets no escape codes) or one JSON object a line; `RUST_LOG` overrides the level. Every line
+/// a request causes carries the request's id (the `request` span).
+fn init_logging(log: &gatehouse_axum::config::Log) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match log.format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 async fn run(config: Config, demo: bool) -> Result<(), CliError> {
@@ -69,6 +85,18 @@ async fn run(config: Config, demo: bool) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {address}: {e}")))?;
+    // The recorder goes in before the server is built, so that nothing it records is lost.
+    let metrics = match &config.metrics.listen {
+        Some(listen) => {
+            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+                CliError::Usage(format!("cannot listen on {listen} (metrics.listen): {e}"))
+            })?;
+            let handle = gatehouse_axum::metrics::install()
+                .map_err(|e| CliError::Io(format!("metrics: {e}")))?;
+            Some((listener, handle))
+        }
+        None => None,
+    };
     let gatehouse = Gatehouse::start(config)
         .await
         .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -90,6 +118,20 @@ async fn run(config: Config, demo: bool) -> Result<(), CliError> {
         };
         println!("  resource:  {}{served}", resource.resource);
     }
+    let metrics = metrics.map(|(listener, handle)| {
+        if let Ok(address) = listener.local_addr() {
+            println!("  metrics:   http://{address}/metrics");
+        }
+        let http = gatehouse.config().http.clone();
+        tokio::spawn(async move {
+            let router = gatehouse_axum::metrics::router(handle);
+            if let Err(error) =
+                gatehouse_axum::serve(listener, router, &http, std::future::pending()).await
+            {
+                tracing::warn!(%error, "the metrics listener stopped");
+            }
+        })
+    });
     let purger = gatehouse.spawn_purger();
     let served = gatehouse_axum::serve(
         listener,
@@ -99,6 +141,9 @@ async fn run(config: Config, demo: bool) -> Result<(), CliError> {
     )
     .await;
     purger.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     served.map_err(|e| CliError::Io(format!("the server stopped: {e}")))?;
     println!("Gatehouse stopped.");
     Ok(())

@@ -282,6 +282,7 @@ impl GuardBuilder {
             }
         };
         let sessions = SessionKey::new(session_key, resource.as_str());
+        let resource_label = metrics::SharedString::from(Arc::<str>::from(resource.as_str()));
         Ok(Guard {
             shared: Arc::new(Shared {
                 challenges: Challenges::new(metadata_url.clone(), &required),
@@ -302,6 +303,7 @@ impl GuardBuilder {
                 revocation: self.revocation,
                 cors: self.cors,
                 sessions,
+                resource_label,
                 clock,
             }),
         })
@@ -384,6 +386,8 @@ pub(crate) struct Shared {
     pub(crate) metadata_url: String,
     pub(crate) metadata_path: String,
     pub(crate) sessions: SessionKey,
+    /// The resource as a metrics label, shared rather than copied on every request.
+    pub(crate) resource_label: metrics::SharedString,
     pub(crate) clock: Clock,
 }
 

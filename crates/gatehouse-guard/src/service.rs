@@ -95,6 +95,7 @@ where
     let origin = request.headers().get(header::ORIGIN).cloned();
     let mut response = match admit(&shared, request).await {
         Ok((request, filter, principal)) => {
+            decided(&shared, metrics::SharedString::const_str("allowed"));
             let mut response = inner.call(request).await?.map(Body::new);
             bind_session(&shared, &principal, &mut response);
             match filter {
@@ -102,10 +103,24 @@ where
                 None => response,
             }
         }
-        Err(rejection) => shared.challenges.respond(rejection),
+        Err(rejection) => {
+            let response = shared.challenges.respond(rejection);
+            decided(&shared, response.status().as_u16().to_string().into());
+            response
+        }
     };
     shared.cors.apply(origin.as_ref(), &mut response);
     Ok(response)
+}
+
+/// Counts a decision (`gatehouse_guard_decisions_total`): `allowed`, or the refusal's status.
+fn decided(shared: &Shared, outcome: metrics::SharedString) {
+    metrics::counter!(
+        "gatehouse_guard_decisions_total",
+        "resource" => shared.resource_label.clone(),
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
 /// The MCP session header, which the guard binds to the caller (`sessions`).
@@ -212,8 +227,12 @@ async fn authenticate(shared: &Shared, token: &str) -> Result<Principal, Rejecti
     let hash = token_hash(token);
     let principal = match &shared.verifier {
         Verifier::Jwt(verifier) => match shared.cache.get(&hash, now) {
-            Some(principal) => principal,
+            Some(principal) => {
+                cache_result(shared, "hit");
+                principal
+            }
             None => {
+                cache_result(shared, "miss");
                 let principal = verifier.verify(token, now).await?;
                 // Until `exp` exactly: a token inside the leeway after `exp` is verified again
                 // rather than remembered past its lifetime.
@@ -238,6 +257,16 @@ async fn authenticate(shared: &Shared, token: &str) -> Result<Principal, Rejecti
         }
     }
     Ok(principal)
+}
+
+/// Counts a lookup in the verified-token cache (`gatehouse_guard_token_cache_total`).
+fn cache_result(shared: &Shared, result: &'static str) {
+    metrics::counter!(
+        "gatehouse_guard_token_cache_total",
+        "resource" => shared.resource_label.clone(),
+        "result" => result
+    )
+    .increment(1);
 }
 
 /// A request body read at most once, and only if needed.

@@ -47,6 +47,21 @@ pub async fn open(url: &DatabaseUrl) -> Result<AnyStore, OpenError> {
     })
 }
 
+/// Forwards a call to the backend, timing it (`gatehouse_store_operation_duration_seconds`).
+macro_rules! timed {
+    ($self:ident, $method:ident($($arg:expr),*)) => {{
+        let started = std::time::Instant::now();
+        let result = each!($self, s => s.$method($($arg),*).await);
+        metrics::histogram!(
+            "gatehouse_store_operation_duration_seconds",
+            "backend" => $self.backend(),
+            "operation" => stringify!($method)
+        )
+        .record(started.elapsed().as_secs_f64());
+        result
+    }};
+}
+
 /// Forwards a call to the backend.
 macro_rules! each {
     ($self:ident, $store:ident => $call:expr) => {
@@ -58,21 +73,32 @@ macro_rules! each {
     };
 }
 
+impl AnyStore {
+    /// The backend's name, as metrics label it.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "memory",
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
 impl Store for AnyStore {
     async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        each!(self, s => s.client(client_id).await)
+        timed!(self, client(client_id))
     }
 
     async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
-        each!(self, s => s.insert_client(client).await)
+        timed!(self, insert_client(client))
     }
 
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StoreError> {
-        each!(self, s => s.insert_code(code).await)
+        timed!(self, insert_code(code))
     }
 
     async fn code(&self, hash: &CredentialHash) -> Result<Option<CodeEntry>, StoreError> {
-        each!(self, s => s.code(hash).await)
+        timed!(self, code(hash))
     }
 
     async fn redeem_code(
@@ -82,11 +108,11 @@ impl Store for AnyStore {
         access_token: AccessTokenRecord,
         refresh_token: Option<RefreshRecord>,
     ) -> Result<TakeCode, StoreError> {
-        each!(self, s => s.redeem_code(hash, family, access_token, refresh_token).await)
+        timed!(self, redeem_code(hash, family, access_token, refresh_token))
     }
 
     async fn refresh(&self, hash: &CredentialHash) -> Result<Option<RefreshRecord>, StoreError> {
-        each!(self, s => s.refresh(hash).await)
+        timed!(self, refresh(hash))
     }
 
     async fn rotate_refresh(
@@ -97,69 +123,72 @@ impl Store for AnyStore {
         access_token: AccessTokenRecord,
         now: UnixTime,
     ) -> Result<RotateOutcome, StoreError> {
-        each!(self, s => s.rotate_refresh(old, successor, sealed_successor, access_token, now).await)
+        timed!(
+            self,
+            rotate_refresh(old, successor, sealed_successor, access_token, now)
+        )
     }
 
     async fn revoke_family(&self, family: &FamilyId) -> Result<(), StoreError> {
-        each!(self, s => s.revoke_family(family).await)
+        timed!(self, revoke_family(family))
     }
 
     async fn record_access_token(&self, token: AccessTokenRecord) -> Result<(), StoreError> {
-        each!(self, s => s.record_access_token(token).await)
+        timed!(self, record_access_token(token))
     }
 
     async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError> {
-        each!(self, s => s.revoke_access_token(jti, expires_at).await)
+        timed!(self, revoke_access_token(jti, expires_at))
     }
 
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        each!(self, s => s.is_access_token_revoked(jti).await)
+        timed!(self, is_access_token_revoked(jti))
     }
 
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
-        each!(self, s => s.purge(now, sealed_before).await)
+        timed!(self, purge(now, sealed_before))
     }
 }
 
 impl ServerStore for AnyStore {
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
-        each!(self, s => s.clients().await)
+        timed!(self, clients())
     }
 
     async fn replace_client(&self, client: ClientRecord) -> Result<bool, StoreError> {
-        each!(self, s => s.replace_client(client).await)
+        timed!(self, replace_client(client))
     }
 
     async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
-        each!(self, s => s.delete_client(client_id).await)
+        timed!(self, delete_client(client_id))
     }
 
     async fn grants_of(&self, subject: &str, now: UnixTime) -> Result<Vec<Grant>, StoreError> {
-        each!(self, s => s.grants_of(subject, now).await)
+        timed!(self, grants_of(subject, now))
     }
 
     async fn add_user(&self, user: UserRecord) -> Result<(), StoreError> {
-        each!(self, s => s.add_user(user).await)
+        timed!(self, add_user(user))
     }
 
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        each!(self, s => s.user(name).await)
+        timed!(self, user(name))
     }
 
     async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        each!(self, s => s.users().await)
+        timed!(self, users())
     }
 
     async fn set_password(&self, name: &str, password_hash: String) -> Result<bool, StoreError> {
-        each!(self, s => s.set_password(name, password_hash).await)
+        timed!(self, set_password(name, password_hash))
     }
 
     async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
-        each!(self, s => s.delete_user(name).await)
+        timed!(self, delete_user(name))
     }
 
     async fn sign_in_failures(&self, name: &str) -> Result<Option<SignInFailures>, StoreError> {
-        each!(self, s => s.sign_in_failures(name).await)
+        timed!(self, sign_in_failures(name))
     }
 
     async fn record_sign_in_failure(
@@ -167,15 +196,15 @@ impl ServerStore for AnyStore {
         name: &str,
         at: UnixTime,
     ) -> Result<Option<SignInFailures>, StoreError> {
-        each!(self, s => s.record_sign_in_failure(name, at).await)
+        timed!(self, record_sign_in_failure(name, at))
     }
 
     async fn clear_sign_in_failures(&self, name: &str) -> Result<(), StoreError> {
-        each!(self, s => s.clear_sign_in_failures(name).await)
+        timed!(self, clear_sign_in_failures(name))
     }
 
     async fn insert_session(&self, session: SessionRecord) -> Result<(), StoreError> {
-        each!(self, s => s.insert_session(session).await)
+        timed!(self, insert_session(session))
     }
 
     async fn session(
@@ -183,15 +212,15 @@ impl ServerStore for AnyStore {
         hash: &CredentialHash,
         now: UnixTime,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        each!(self, s => s.session(hash, now).await)
+        timed!(self, session(hash, now))
     }
 
     async fn delete_session(&self, hash: &CredentialHash) -> Result<bool, StoreError> {
-        each!(self, s => s.delete_session(hash).await)
+        timed!(self, delete_session(hash))
     }
 
     async fn grant_consent(&self, consent: Consent) -> Result<(), StoreError> {
-        each!(self, s => s.grant_consent(consent).await)
+        timed!(self, grant_consent(consent))
     }
 
     async fn consent(
@@ -200,11 +229,11 @@ impl ServerStore for AnyStore {
         client_id: &ClientId,
         resource: &ResourceUri,
     ) -> Result<Option<Consent>, StoreError> {
-        each!(self, s => s.consent(subject, client_id, resource).await)
+        timed!(self, consent(subject, client_id, resource))
     }
 
     async fn consents_of(&self, subject: &str) -> Result<Vec<Consent>, StoreError> {
-        each!(self, s => s.consents_of(subject).await)
+        timed!(self, consents_of(subject))
     }
 
     async fn withdraw_consent(
@@ -212,31 +241,31 @@ impl ServerStore for AnyStore {
         subject: &str,
         client_id: &ClientId,
     ) -> Result<u64, StoreError> {
-        each!(self, s => s.withdraw_consent(subject, client_id).await)
+        timed!(self, withdraw_consent(subject, client_id))
     }
 
     async fn insert_signing_key(&self, key: StoredSigningKey) -> Result<(), StoreError> {
-        each!(self, s => s.insert_signing_key(key).await)
+        timed!(self, insert_signing_key(key))
     }
 
     async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
-        each!(self, s => s.signing_keys().await)
+        timed!(self, signing_keys())
     }
 
     async fn retire_signing_key(&self, kid: &str, at: UnixTime) -> Result<bool, StoreError> {
-        each!(self, s => s.retire_signing_key(kid, at).await)
+        timed!(self, retire_signing_key(kid, at))
     }
 
     async fn delete_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
-        each!(self, s => s.delete_signing_key(kid).await)
+        timed!(self, delete_signing_key(kid))
     }
 
     async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
-        each!(self, s => s.append_audit(event).await)
+        timed!(self, append_audit(event))
     }
 
     async fn purge_audit(&self, before: UnixTime) -> Result<u64, StoreError> {
-        each!(self, s => s.purge_audit(before).await)
+        timed!(self, purge_audit(before))
     }
 
     async fn audit_events(
@@ -244,7 +273,7 @@ impl ServerStore for AnyStore {
         after: i64,
         limit: u32,
     ) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
-        each!(self, s => s.audit_events(after, limit).await)
+        timed!(self, audit_events(after, limit))
     }
 
     fn deny_list(&self) -> &DenyList {

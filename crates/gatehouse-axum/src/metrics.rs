@@ -1,0 +1,145 @@
+//! Metrics in the Prometheus text format (`[metrics] listen`).
+//!
+//! Every crate records through the `metrics` facade (docs/decisions/0013-metrics.md): the guard
+//! its decisions and cache, the store its latency, this crate its requests, security events,
+//! issued tokens, metadata-document fetches and the signing key's age. [`install`] sets up the
+//! Prometheus recorder once per process, and [`router`] serves what it holds at `/metrics`, on
+//! an address of its own, never the public port: the figures tell an outsider more than they
+//! should (which clients fail, how busy the server is).
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `gatehouse_http_requests_total` | counter | `endpoint` (the route), `status` |
+//! | `gatehouse_http_request_duration_seconds` | histogram | `endpoint` |
+//! | `gatehouse_tokens_issued_total` | counter | `grant_type` |
+//! | `gatehouse_refresh_reuse_detected_total` | counter | `credential` (`code`, `refresh_token`) |
+//! | `gatehouse_client_authentication_failures_total` | counter | `endpoint` |
+//! | `gatehouse_sign_in_failures_total` | counter | |
+//! | `gatehouse_security_events_total` | counter | `kind` |
+//! | `gatehouse_guard_decisions_total` | counter | `resource`, `outcome` (`allowed`, `401`, `403`, `404`, `429`, …) |
+//! | `gatehouse_guard_token_cache_total` | counter | `resource`, `result` (`hit`, `miss`) |
+//! | `gatehouse_store_operation_duration_seconds` | histogram | `backend`, `operation` |
+//! | `gatehouse_cimd_fetches_total` | counter | `result` (`ok`, or why not) |
+//! | `gatehouse_signing_key_age_seconds` | gauge | |
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Histogram buckets for durations, in seconds: a token issued in 200 µs and a metadata fetch
+/// that times out after 3 s both land in a bucket of their own.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// Installs the Prometheus recorder for this process. Call it before building the server, so
+/// that everything recorded from the start is kept. Fails if a recorder is installed already.
+pub fn install() -> Result<PrometheusHandle, BuildError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("duration_seconds".into()),
+            &DURATION_BUCKETS,
+        )?
+        .install_recorder()?;
+    describe();
+    Ok(handle)
+}
+
+/// The `# HELP` and unit of every metric in the table above.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "gatehouse_http_requests_total",
+        "Requests answered, by route and status."
+    );
+    describe_histogram!(
+        "gatehouse_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time from a request's arrival to its response head, by route."
+    );
+    describe_counter!(
+        "gatehouse_tokens_issued_total",
+        "Access tokens issued at the token endpoint, by grant type."
+    );
+    describe_counter!(
+        "gatehouse_refresh_reuse_detected_total",
+        "Used codes and rotated refresh tokens presented again (their grant is revoked)."
+    );
+    describe_counter!(
+        "gatehouse_client_authentication_failures_total",
+        "Failed client authentications, by endpoint."
+    );
+    describe_counter!(
+        "gatehouse_sign_in_failures_total",
+        "Failed sign-ins on the authorization pages."
+    );
+    describe_counter!(
+        "gatehouse_security_events_total",
+        "Security events (the audit log), by kind."
+    );
+    describe_counter!(
+        "gatehouse_guard_decisions_total",
+        "Requests to protected resources, by resource and outcome (allowed, or the refusal's status)."
+    );
+    describe_counter!(
+        "gatehouse_guard_token_cache_total",
+        "Lookups in the guard's verified-token cache, by resource and result (hit, miss)."
+    );
+    describe_histogram!(
+        "gatehouse_store_operation_duration_seconds",
+        Unit::Seconds,
+        "Time of one store operation, by backend and operation."
+    );
+    describe_counter!(
+        "gatehouse_cimd_fetches_total",
+        "Client ID Metadata Document fetches, by result."
+    );
+    describe_gauge!(
+        "gatehouse_signing_key_age_seconds",
+        Unit::Seconds,
+        "Age of the key that signs access tokens now."
+    );
+}
+
+/// `GET /metrics`: what `handle` holds, in the Prometheus text exposition format.
+pub fn router(handle: PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move {
+                let mut response = handle.render().into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                response
+            }
+        }),
+    )
+}
+
+/// The middleware: each request counted by route and status, and timed.
+pub(crate) async fn track(request: Request, next: Next) -> Response {
+    // The route, not the path: `/register/{client_id}`, never a client id.
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(
+        "gatehouse_http_requests_total",
+        "endpoint" => endpoint.clone(),
+        "status" => status
+    )
+    .increment(1);
+    metrics::histogram!("gatehouse_http_request_duration_seconds", "endpoint" => endpoint)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
