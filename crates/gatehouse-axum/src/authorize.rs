@@ -141,6 +141,11 @@ async fn handle(
     params: FormParams,
     step: Step,
 ) -> Response {
+    // Signing out never depends on the request still being valid: the session ends first.
+    let signed_out = match step {
+        Step::SignOut => Some(state.sessions.sign_out(state.store(), headers).await),
+        _ => None,
+    };
     if let Some(refusal) = document_refusal(state, &params).await {
         return refusal;
     }
@@ -159,6 +164,9 @@ async fn handle(
             );
         }
     };
+    if let Some(browser) = signed_out {
+        return sign_in_page(state, &browser, &params, &client, None);
+    }
     let now = now();
     if state.config.login.mode == LoginMode::AutoApprove {
         let subject = state.config.login.auto_approve_subject.clone();
@@ -169,37 +177,20 @@ async fn handle(
     let mut signed_in = None;
     let subject = match &step {
         Step::SignIn { username, password } => {
-            match signin::check(state, username, password, now).await {
-                Attempt::SignedIn(subject) => {
-                    emit(
-                        state,
-                        Event::SignedIn {
-                            subject: subject.clone(),
-                            client_id: client.client_id.as_str().to_owned(),
-                        },
-                    );
-                    match state.sessions.sign_in(state.store(), &subject, now).await {
-                        Ok(browser) => signed_in = Some(browser),
-                        Err(error) => {
-                            tracing::warn!(%error, "could not store a session");
-                            return message(
-                                state,
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "Try again later",
-                                "The sign-in could not be recorded.",
-                            );
-                        }
-                    }
+            match signin::attempt(
+                state,
+                username,
+                password,
+                Some(client.client_id.as_str()),
+                now,
+            )
+            .await
+            {
+                Attempt::SignedIn { subject, browser } => {
+                    signed_in = Some(browser);
                     Some(subject)
                 }
                 attempt => {
-                    emit(
-                        state,
-                        Event::SignInFailed {
-                            username: signin::loggable_username(state, username).await,
-                            client_id: client.client_id.as_str().to_owned(),
-                        },
-                    );
                     let (status, text, wait) = signin::refusal(&attempt);
                     return sign_in_page(
                         state,
@@ -210,10 +201,6 @@ async fn handle(
                     );
                 }
             }
-        }
-        Step::SignOut => {
-            let browser = state.sessions.sign_out(state.store(), headers).await;
-            return sign_in_page(state, &browser, &params, &client, None);
         }
         _ => signin::session_subject(state, headers, now).await,
     };

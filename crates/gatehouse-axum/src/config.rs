@@ -10,7 +10,7 @@ use gatehouse_jose::Algorithm;
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_store::DatabaseUrl;
 use gatehouse_types::ScopeSet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a configuration was refused. Each message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +36,7 @@ fn invalid(key: impl Into<String>, reason: impl ToString) -> ConfigError {
 }
 
 /// How people sign in at the authorization endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoginMode {
     /// A sign-in page for users added with `gatehouse users add` (argon2id), then consent.
@@ -48,7 +48,7 @@ pub enum LoginMode {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The issuer identifier, used byte for byte everywhere (`iss`, metadata).
@@ -98,7 +98,7 @@ pub struct Config {
 }
 
 /// `[metrics]`: Prometheus text at `/metrics` on an address of its own.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Metrics {
     /// The address to serve `/metrics` on (absent: no metrics). Keep it off the public port.
@@ -106,7 +106,7 @@ pub struct Metrics {
 }
 
 /// `[log]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Log {
     /// `text` (for people) or `json` (one object a line, for collectors).
@@ -126,7 +126,7 @@ impl Default for Log {
 }
 
 /// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum LogFormat {
     /// Lines for people; colour only on a terminal.
@@ -138,34 +138,38 @@ pub enum LogFormat {
 
 /// `[http]`: how long clients may take, and how many connections they may hold (see
 /// [`crate::serve`]).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Http {
     /// A request head must arrive whole within this, counted from when the connection is
     /// ready for one (so it is also how long a kept-alive connection waits for its next request).
     pub header_timeout_secs: u64,
-    /// A connection on which no byte moves either way for this long is closed.
+    /// A connection on which no byte moves either way for this long is closed. Longer than the
+    /// slowest tool call that answers nothing until it is done (the gateway waits up to 300 s).
     pub idle_timeout_secs: u64,
     /// An authorization-server request (pages, token, introspection, revocation, registration)
     /// must be read and answered within this, body included; `408` after.
     pub request_timeout_secs: u64,
     /// Connections open at once; more wait in the listen queue.
     pub max_connections: usize,
+    /// Connections one address (IPv6: one /64) may hold at once; more are closed at once.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for Http {
     fn default() -> Self {
         Self {
             header_timeout_secs: 10,
-            idle_timeout_secs: 120,
+            idle_timeout_secs: 360,
             request_timeout_secs: 30,
             max_connections: 1024,
+            max_connections_per_address: 64,
         }
     }
 }
 
 /// `[audit]`: the security events kept in the store.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Audit {
     /// Events older than this many days are purged by the maintenance task.
@@ -182,7 +186,7 @@ impl Default for Audit {
 /// metadata (MCP 2025-11-25, draft-ietf-oauth-client-id-metadata-document). The server fetches
 /// the document itself, so this is also a door to outbound requests: only public addresses,
 /// `https`, no redirects, a 5 KiB cap and a 5 s timeout (see `documents.rs`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientDocuments {
     /// Accept such clients and advertise `client_id_metadata_document_supported`.
@@ -213,7 +217,7 @@ impl Default for ClientDocuments {
 }
 
 /// `[tokens]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Tokens {
     /// Access token lifetime.
@@ -241,7 +245,7 @@ impl Default for Tokens {
 }
 
 /// `[keys]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Keys {
     /// Days between scheduled signing-key rotations.
@@ -260,7 +264,7 @@ impl Default for Keys {
 }
 
 /// `[guard]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Guard {
     /// Clock skew allowed on `exp`/`nbf`/`iat`.
@@ -274,7 +278,7 @@ impl Default for Guard {
 }
 
 /// `[login]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Login {
     /// `local` or `auto-approve`.
@@ -297,18 +301,23 @@ impl Default for Login {
 }
 
 /// `[rate_limits]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
-#[allow(missing_docs)]
 pub struct RateLimits {
+    /// Whether requests are limited at all.
     pub enabled: bool,
+    /// The authorization endpoint and the sign-in forms, per address.
     pub authorize_per_min: u32,
+    /// The token endpoint, per claimed client and address.
     pub token_per_min: u32,
+    /// The introspection endpoint, per claimed client and address.
     pub introspect_per_min: u32,
+    /// The revocation endpoint, per claimed client and address.
     pub revoke_per_min: u32,
     /// Dynamic client registrations (`POST /register`) per address: each one stores what an
     /// anonymous request sent.
     pub register_per_min: u32,
+    /// Every other limited endpoint, per address.
     pub other_per_min: u32,
     /// Requests to the token, introspection and revocation endpoints per address, whatever
     /// client they claim to be (the per-endpoint limits above are per claimed client).
@@ -336,7 +345,7 @@ impl Default for RateLimits {
 }
 
 /// `[branding]`: shown on the sign-in and consent pages.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Branding {
     /// The name people see.
@@ -361,7 +370,7 @@ impl Default for Branding {
 }
 
 /// One `[[resources]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
     /// The canonical resource URI: the `aud` of its tokens.
@@ -481,6 +490,12 @@ impl Config {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1 second"));
             }
+        }
+        if self.http.max_connections_per_address == 0 {
+            return Err(invalid(
+                "http.max_connections_per_address",
+                "must be at least 1",
+            ));
         }
         if self.http.max_connections == 0 || self.http.max_connections > 1_000_000 {
             return Err(invalid(

@@ -58,23 +58,9 @@ pub(crate) async fn post(
                 field("username").unwrap_or_default(),
                 field("password").unwrap_or_default(),
             );
-            match signin::check(&state, &username, &password, now).await {
-                Attempt::SignedIn(subject) => {
-                    match state.sessions.sign_in(state.store(), &subject, now).await {
-                        Ok(signed_in) => list(&state, &signed_in, &subject, None).await,
-                        Err(error) => {
-                            tracing::warn!(%error, "could not store a session");
-                            sign_in(
-                                &state,
-                                &browser,
-                                Some((
-                                    StatusCode::SERVICE_UNAVAILABLE,
-                                    "The sign-in could not be recorded; try again.",
-                                    None,
-                                )),
-                            )
-                        }
-                    }
+            match signin::attempt(&state, &username, &password, None, now).await {
+                Attempt::SignedIn { subject, browser } => {
+                    list(&state, &browser, &subject, None).await
                 }
                 attempt => {
                     let (status, text, wait) = signin::refusal(&attempt);

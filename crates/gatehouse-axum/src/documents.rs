@@ -16,8 +16,9 @@
 //!   [`FETCHES_PER_HOST`] in flight to one host (`host:port`), [`FETCHES_PER_REQUESTER`] for one
 //!   requesting address (see [`requester`]), and [`CONCURRENT_FETCHES`] in all; past a quota, a
 //!   fetch is refused as temporarily unavailable rather than queued;
-//! - a host whose fetch timed out or could not be reached is not asked again for
-//!   [`HOST_FAILURE_SECS`] (a negative cache): a slow host costs one timeout, not one per request;
+//! - a host whose fetch timed out, could not be reached or took longer than [`SLOW_FETCH`] is not
+//!   asked again for [`HOST_FAILURE_SECS`] (a negative cache): a slow host costs one slow fetch,
+//!   not one per request;
 //! - no proxy from the environment (it would move the address check to a machine we cannot see).
 //!
 //! A fetched document is trusted for as long as its `Cache-Control` allows (`max-age`, capped by
@@ -54,7 +55,11 @@ pub(crate) const CONCURRENT_FETCHES: usize = 64;
 pub(crate) const FETCHES_PER_HOST: usize = 4;
 /// Fetches in flight for one requesting address.
 pub(crate) const FETCHES_PER_REQUESTER: usize = 2;
-/// How long a host that failed (no answer in time, no connection) is not asked again.
+/// A fetch slower than this marks its host as failing, whatever the answer: a document is a few
+/// hundred bytes.
+pub(crate) const SLOW_FETCH: Duration = Duration::from_secs(1);
+/// How long a host that failed (no answer in time, no connection, a slow answer) is not asked
+/// again.
 pub(crate) const HOST_FAILURE_SECS: u64 = 30;
 /// Hosts remembered as failing, at most.
 const MAX_FAILED_HOSTS: usize = 1024;
@@ -237,16 +242,23 @@ impl ClientDocuments {
                 metrics::counter!("gatehouse_cimd_fetches_total", "result" => "busy").increment(1);
                 return Err(DocumentError::Busy);
             };
+            let started = std::time::Instant::now();
             let fetched = self.fetch(parsed).await;
             metrics::counter!(
                 "gatehouse_cimd_fetches_total",
                 "result" => fetch_result(&fetched)
             )
             .increment(1);
-            // A host that answers, even with an error, costs little; one that does not answer
-            // in time costs a fetch slot for the whole deadline: that is what is remembered.
-            if let Err(DocumentError::Unreachable(reason)) = &fetched {
-                self.remember_failure(authority, reason, now);
+            // A host that answers quickly, even with an error, costs little; one that does not
+            // answer in time, or answers slowly, holds a fetch slot: that is what is remembered.
+            match &fetched {
+                Err(DocumentError::Unreachable(reason)) => {
+                    self.remember_failure(authority, reason, now);
+                }
+                _ if started.elapsed() > SLOW_FETCH => {
+                    self.remember_failure(authority, "it answered slowly", now);
+                }
+                _ => {}
             }
             fetched?
         };

@@ -36,15 +36,16 @@ pub enum Event {
     SignedIn {
         /// Who.
         subject: String,
-        /// For which client's request.
-        client_id: String,
+        /// For which client's request (none on the connected-apps page).
+        client_id: Option<String>,
     },
-    /// A sign-in failed.
+    /// A sign-in failed (a wrong password, or an account throttled after too many).
     SignInFailed {
-        /// The user name given (not a secret; useful to spot guessing).
+        /// The user name given, when it names a user (people type passwords into the name
+        /// field; those must not reach the log).
         username: String,
-        /// For which client's request.
-        client_id: String,
+        /// For which client's request (none on the connected-apps page).
+        client_id: Option<String>,
     },
     /// A person allowed a client access.
     ConsentGiven {
@@ -146,13 +147,13 @@ impl Event {
             Self::ClientRegistered { client_id }
             | Self::ClientUpdated { client_id }
             | Self::ClientDeleted { client_id }
-            | Self::SignedIn { client_id, .. }
-            | Self::SignInFailed { client_id, .. }
             | Self::ConsentGiven { client_id, .. }
             | Self::ConsentRefused { client_id, .. }
             | Self::ConsentRevoked { client_id, .. }
             | Self::TokenIssued { client_id, .. } => Some(client_id),
             Self::ReuseDetected { client_id, .. }
+            | Self::SignedIn { client_id, .. }
+            | Self::SignInFailed { client_id, .. }
             | Self::TokenRevoked { client_id }
             | Self::ClientAuthenticationFailed { client_id, .. } => client_id.as_deref(),
         }

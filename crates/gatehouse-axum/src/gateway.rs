@@ -27,22 +27,22 @@ pub const IDENTITY_HEADERS: [&str; 4] = [
     "x-gatehouse-issuer",
 ];
 
-/// The request headers that cross the gateway: what MCP's Streamable HTTP transport needs
-/// (2025-11-25 and 2026-07-28), content negotiation, and trace context. An allow-list: anything
+/// The request headers that cross the gateway: what MCP's Streamable HTTP transport needs,
+/// content negotiation, and trace context. (Not yet the routing headers of MCP 2026-07-28,
+/// `Mcp-Method` and `Mcp-Name`: an upstream may route by them, so they may cross only once the
+/// guard checks them against the body.) An allow-list: anything
 /// else stays here, whatever an upstream stack might make of it: Gatehouse's own cookies (the
 /// person's sign-in session), `Authorization` (no token passthrough), proxy-trust headers
 /// (`X-Forwarded-*`, `X-Original-URL`, `X-Real-IP`, `CF-Connecting-IP`, …), method overrides
 /// (the guard judged the request by its real method), spellings that some stacks normalise into
 /// the identity headers (`X-Gatehouse.Subject`, `X_Gatehouse_Subject`), hop-by-hop headers, and
 /// `Accept-Encoding`, so that answers arrive unencoded and `tools/list` filtering can read them.
-const REQUEST_HEADERS: [&str; 12] = [
+const REQUEST_HEADERS: [&str; 10] = [
     "accept",
     "accept-language",
     "cache-control",
     "content-type",
     "last-event-id",
-    "mcp-method",
-    "mcp-name",
     "mcp-protocol-version",
     "mcp-session-id",
     "traceparent",
@@ -123,10 +123,9 @@ pub(crate) async fn forward(State(gateway): State<Gateway>, request: Request) ->
             .into_response();
     }
     let (parts, body) = request.into_parts();
-    let mut url = gateway.upstream.clone();
-    if let Some(query) = parts.uri.query() {
-        url.set_query(Some(query));
-    }
+    // The upstream URL as configured: Streamable HTTP carries nothing in the query, and a query
+    // the client chose (the legacy transport's `?sessionId=`) would bypass session binding.
+    let url = gateway.upstream.clone();
     let mut headers = allowed(&parts.headers, &REQUEST_HEADERS);
     for (name, value) in [
         (IDENTITY_HEADERS[0], principal.subject()),
@@ -268,8 +267,6 @@ mod tests {
             [
                 "mcp-session-id",
                 "mcp-protocol-version",
-                "mcp-method",
-                "mcp-name",
                 "accept",
                 "content-type",
                 "last-event-id",

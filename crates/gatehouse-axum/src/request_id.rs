@@ -35,7 +35,7 @@ pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
     let span = tracing::info_span!(
         "request",
         id = %id,
-        method = %request.method(),
+        method = %gatehouse_types::Untrusted(request.method().as_str()),
         path = %gatehouse_types::Untrusted(request.uri().path()),
     );
     let mut response = next.run(request).instrument(span).await;

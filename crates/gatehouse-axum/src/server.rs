@@ -12,6 +12,10 @@
 //!   servers send keep-alive comments for that.
 //! - `[http] max_connections`: connections open at once; beyond, new ones wait in the listen
 //!   queue until one closes.
+//! - `[http] max_connections_per_address`: connections one address (an IPv6 /64) may hold; a
+//!   connection beyond is closed at once, so one client cannot take every slot.
+//! - A request head may be at most [`MAX_HEAD_BYTES`]: a thousand slow connections hold at most
+//!   that much memory each.
 //!
 //! Every accepted socket gets `TCP_NODELAY`: MCP answers are small Server-Sent Events written in
 //! several pieces, and Nagle's algorithm with the client's delayed ACK held each for 40 ms.
@@ -38,6 +42,64 @@ use crate::config::Http;
 /// How long connections may take to finish their exchanges once shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The read buffer of a connection, and so the largest request head (hyper answers `431` past
+/// it): MCP and OAuth requests carry a token and a few headers, not hyper's default of ~400 KiB.
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Connections per address, with IPv6 grouped by /64 (one host usually holds a whole /64).
+#[derive(Default)]
+struct PerAddress(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+impl PerAddress {
+    fn key(address: std::net::IpAddr) -> std::net::IpAddr {
+        match address {
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => std::net::IpAddr::V4(v4),
+                None => {
+                    let s = v6.segments();
+                    std::net::IpAddr::V6(std::net::Ipv6Addr::new(
+                        s[0], s[1], s[2], s[3], 0, 0, 0, 0,
+                    ))
+                }
+            },
+            v4 => v4,
+        }
+    }
+
+    /// A place for one more connection from `address`, if it has room.
+    fn take(self: &Arc<Self>, address: std::net::IpAddr, max: usize) -> Option<AddressSlot> {
+        let key = Self::key(address);
+        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let count = counts.entry(key).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            counts: Arc::clone(self),
+            key,
+        })
+    }
+}
+
+/// One connection's place in its address's count, given back on drop.
+struct AddressSlot {
+    counts: Arc<PerAddress>,
+    key: std::net::IpAddr,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Serves `router` on `listener` with the bounds of `http` until `shutdown` completes; then
 /// stops accepting, lets exchanges in flight finish (at most ten seconds), and returns.
 /// Requests carry the peer's address as `ConnectInfo<SocketAddr>`, as rate limits need.
@@ -48,6 +110,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let slots = Arc::new(tokio::sync::Semaphore::new(http.max_connections));
+    let per_address = Arc::new(PerAddress::default());
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let header_timeout = Duration::from_secs(http.header_timeout_secs);
     let idle_timeout = Duration::from_secs(http.idle_timeout_secs);
@@ -73,6 +136,11 @@ pub async fn serve(
                 }
             },
         };
+        let Some(address_slot) = per_address.take(peer.ip(), http.max_connections_per_address)
+        else {
+            tracing::debug!(%peer, "too many connections from one address; closed");
+            continue;
+        };
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "TCP_NODELAY");
         }
@@ -94,7 +162,7 @@ pub async fn serve(
                 stopping,
             )
             .await;
-            drop(slot);
+            drop((slot, address_slot));
         });
     }
     drop(listener);
@@ -139,6 +207,8 @@ async fn connection<S>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let conn = builder.serve_connection(io, TowerToHyperService::new(service));
     tokio::pin!(conn);

@@ -7,6 +7,7 @@ use gatehouse_store::ServerStore;
 use gatehouse_types::UnixTime;
 
 use crate::authenticator::local_sign_in;
+use crate::events::{Event, emit};
 use crate::pages::{SignIn, render};
 use crate::respond::page;
 use crate::session::Browser;
@@ -18,45 +19,101 @@ static PASSWORD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_n
 
 /// What a sign-in attempt came to.
 pub(crate) enum Attempt {
-    /// Right: the subject.
-    SignedIn(String),
+    /// Right: the subject, signed in on a new session.
+    SignedIn {
+        /// Who.
+        subject: String,
+        /// The new session, with its cookie.
+        browser: Browser,
+    },
     /// Wrong name or password.
     Refused,
     /// The account had too many failures in a row; the password was not checked. Seconds to
     /// wait.
     Throttled(u64),
+    /// The session could not be stored.
+    Unavailable,
 }
 
-/// Checks `username` and `password`: with the plugged-in [`crate::Authenticator`], or against the
-/// store's local users; unless the account is throttled (`throttle`).
-pub(crate) async fn check(
+/// Signs a person in: checks `username` and `password` (with the plugged-in
+/// [`crate::Authenticator`], or against the store's local users) unless the account is throttled
+/// (`throttle`), starts a session, and records the events. `client_id` is the client the person
+/// is signing in for, if any.
+pub(crate) async fn attempt(
     state: &AppState,
     username: &str,
     password: &str,
+    client_id: Option<&str>,
     now: UnixTime,
 ) -> Attempt {
     let store = state.store();
-    if let Some(wait) = state.throttle.wait(store, username, now).await {
-        return Attempt::Throttled(wait);
-    }
-    let subject = {
-        let Ok(_permit) = PASSWORD_CHECKS.acquire().await else {
-            return Attempt::Refused;
-        };
-        match &state.authenticator {
-            Some(authenticator) => authenticator.authenticate(username, password).await,
-            None => local_sign_in(store, username, password).await,
+    // One attempt per account at a time: a burst cannot all pass the throttle at once.
+    let _account = state.throttle.hold(username).await;
+    let outcome = match state.throttle.wait(store, username, now).await {
+        Some(wait) => Err(Attempt::Throttled(wait)),
+        None => match verify(state, username, password).await {
+            Some(verified) => Ok(verified),
+            None => {
+                state.throttle.failed(store, username, now).await;
+                Err(Attempt::Refused)
+            }
+        },
+    };
+    let (subject, password_hash) = match outcome {
+        Ok(verified) => verified,
+        Err(refusal) => {
+            emit(
+                state,
+                Event::SignInFailed {
+                    username: loggable_username(state, username).await,
+                    client_id: client_id.map(str::to_owned),
+                },
+            );
+            return refusal;
         }
     };
-    match subject {
-        Some(subject) => {
-            state.throttle.succeeded(store, username).await;
-            Attempt::SignedIn(subject)
+    state.throttle.succeeded(store, username).await;
+    let browser = match state.sessions.sign_in(store, &subject, now).await {
+        Ok(browser) => browser,
+        Err(error) => {
+            tracing::warn!(%error, "could not store a session");
+            return Attempt::Unavailable;
         }
-        None => {
-            state.throttle.failed(store, username, now).await;
-            Attempt::Refused
+    };
+    // A new password or a deletion that committed while the old one was being checked deleted
+    // the user's sessions before this one existed: look again, and end this one too.
+    if let Some(verified) = password_hash {
+        let current = store.user(&subject).await.ok().flatten();
+        if current.is_none_or(|user| user.password_hash != verified) {
+            let _ = store.delete_session(&browser.id.hash()).await;
+            return Attempt::Refused;
         }
+    }
+    emit(
+        state,
+        Event::SignedIn {
+            subject: subject.clone(),
+            client_id: client_id.map(str::to_owned),
+        },
+    );
+    Attempt::SignedIn { subject, browser }
+}
+
+/// The subject if the credentials are right, with the password hash they matched (local users).
+async fn verify(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> Option<(String, Option<String>)> {
+    let _permit = PASSWORD_CHECKS.acquire().await.ok()?;
+    match &state.authenticator {
+        Some(authenticator) => authenticator
+            .authenticate(username, password)
+            .await
+            .map(|subject| (subject, None)),
+        None => local_sign_in(state.store(), username, password)
+            .await
+            .map(|user| (user.name, Some(user.password_hash))),
     }
 }
 
@@ -93,6 +150,11 @@ pub(crate) fn refusal(attempt: &Attempt) -> (StatusCode, String, Option<u64>) {
                 wait.max(&1)
             ),
             Some(*wait),
+        ),
+        Attempt::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The sign-in could not be recorded; try again.".to_owned(),
+            None,
         ),
         _ => (
             StatusCode::UNAUTHORIZED,

@@ -11,11 +11,18 @@
 //!
 //! The count of a local user is in the store, so every instance sees it and a restart does not
 //! reset it. Names that are not local users (mistyped, guessed, or checked by a plugged-in
-//! `Authenticator`) are counted in memory the same way, so that the answer does not tell an
-//! attacker which names exist; nothing a stranger typed is written to the database.
+//! `Authenticator`) are counted in memory the same way, keyed case-insensitively and without
+//! surrounding spaces (a directory behind an `Authenticator` often matches names so), so that
+//! the answer does not tell an attacker which names exist; nothing a stranger typed is written
+//! to the database. When memory is full, names that are not being delayed are forgotten first.
+//!
+//! Attempts on one account are taken one at a time on an instance ([`SignInThrottle::hold`]):
+//! otherwise a burst of concurrent guesses would all pass the check before the first failure was
+//! counted. Across instances sharing a database, at most one attempt per instance can be in
+//! flight at once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use gatehouse_store::{ServerStore, SignInFailures};
 use gatehouse_types::UnixTime;
@@ -23,8 +30,8 @@ use gatehouse_types::UnixTime;
 /// The first delay, and the longest.
 const FIRST_DELAY_SECS: u64 = 30;
 const MAX_DELAY_SECS: u64 = 15 * 60;
-/// Names counted in memory at most; beyond, the oldest are forgotten first.
-const MAX_REMEMBERED: usize = 10_000;
+/// Names counted in memory at most (each under 1 KiB).
+const MAX_REMEMBERED: usize = 50_000;
 /// A name is remembered for this long after its last failure.
 const REMEMBER_SECS: u64 = 24 * 3600;
 /// Characters of a name used as the key: a name is whatever the form held.
@@ -34,6 +41,13 @@ const MAX_KEY_CHARS: usize = 256;
 pub(crate) struct SignInThrottle {
     threshold: u32,
     others: Mutex<HashMap<String, SignInFailures>>,
+    /// One lock per account being tried now; an entry lives while someone holds it.
+    attempts: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// An account held for one attempt (see [`SignInThrottle::hold`]).
+pub(crate) struct Held {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl SignInThrottle {
@@ -41,6 +55,21 @@ impl SignInThrottle {
         Self {
             threshold: threshold.max(1),
             others: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits until no other attempt on `name` runs on this instance, and holds it until the
+    /// returned value is dropped.
+    pub(crate) async fn hold(&self, name: &str) -> Held {
+        let lock = {
+            let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+            // Locks nobody holds or waits for are dropped, so the map holds only live attempts.
+            attempts.retain(|_, lock| Arc::strong_count(lock) > 1);
+            Arc::clone(attempts.entry(Self::key(name)).or_default())
+        };
+        Held {
+            _guard: lock.lock_owned().await,
         }
     }
 
@@ -55,8 +84,13 @@ impl SignInThrottle {
             .min(MAX_DELAY_SECS)
     }
 
+    /// The key of a name counted in memory: trimmed, lowercase, bounded.
     fn key(name: &str) -> String {
-        name.chars().take(MAX_KEY_CHARS).collect()
+        name.trim()
+            .chars()
+            .flat_map(char::to_lowercase)
+            .take(MAX_KEY_CHARS)
+            .collect()
     }
 
     async fn failures(&self, store: &impl ServerStore, name: &str) -> SignInFailures {
@@ -97,13 +131,22 @@ impl SignInThrottle {
                 if others.len() >= MAX_REMEMBERED {
                     forget_old(&mut others, now);
                 }
-                if others.len() >= MAX_REMEMBERED
-                    && let Some(oldest) = others
+                if others.len() >= MAX_REMEMBERED {
+                    // Names being delayed are kept: flooding new names must not reset them.
+                    let delayed = |failures: &SignInFailures| {
+                        failures.last_at.is_some_and(|last| {
+                            now < last.saturating_add_secs(self.delay(failures.count))
+                        })
+                    };
+                    let victim = others
                         .iter()
+                        .filter(|(_, failures)| !delayed(failures))
                         .min_by_key(|(_, failures)| failures.last_at)
-                        .map(|(key, _)| key.clone())
-                {
-                    others.remove(&oldest);
+                        .or_else(|| others.iter().min_by_key(|(_, f)| f.last_at))
+                        .map(|(key, _)| key.clone());
+                    if let Some(victim) = victim {
+                        others.remove(&victim);
+                    }
                 }
                 let entry = others.entry(Self::key(name)).or_default();
                 entry.count = entry.count.saturating_add(1);
@@ -195,6 +238,38 @@ mod tests {
             1
         );
         assert_eq!(store.sign_in_failures("no-such-user").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn names_in_memory_are_matched_case_insensitively_and_delayed_ones_kept() {
+        let store = MemoryBackend::new();
+        let throttle = SignInThrottle::new(2);
+        let now = UnixTime::from_secs(1_000);
+        throttle.failed(&store, "Bob", now).await;
+        throttle.failed(&store, " bob ", now).await;
+        assert!(throttle.wait(&store, "BOB", now).await.is_some());
+        // A flood of other names does not reset a name being delayed.
+        for n in 0..(MAX_REMEMBERED + 10) {
+            throttle.failed(&store, &format!("guess-{n}"), now).await;
+        }
+        assert!(throttle.wait(&store, "bob", now).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn attempts_on_one_account_are_taken_one_at_a_time() {
+        let throttle = Arc::new(SignInThrottle::new(3));
+        let first = throttle.hold("alice").await;
+        let waiting = {
+            let throttle = Arc::clone(&throttle);
+            tokio::spawn(async move { throttle.hold("ALICE").await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "a second attempt waits");
+        let other = throttle.hold("bob").await;
+        drop(first);
+        waiting.await.unwrap();
+        drop(other);
+        assert!(throttle.attempts.lock().unwrap().len() <= 2);
     }
 
     #[tokio::test]

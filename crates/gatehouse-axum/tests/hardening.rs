@@ -335,6 +335,48 @@ async fn cwe_400_connections_beyond_the_cap_wait_until_one_closes() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
 }
 
+#[tokio::test]
+async fn cwe_400_one_address_cannot_take_every_connection() {
+    let base = serve(|config, _| {
+        config.http.max_connections_per_address = 2;
+        config.http.header_timeout_secs = 30;
+    })
+    .await;
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", host(&base));
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(host(&base)).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        read_response(&mut stream).await;
+        held.push(stream);
+    }
+    // A third from the same address is closed at once, not queued behind the others.
+    let mut third = TcpStream::connect(host(&base)).await.unwrap();
+    let _ = third.write_all(request.as_bytes()).await;
+    closed_within(&mut third, Duration::from_secs(5)).await;
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut again = TcpStream::connect(host(&base)).await.unwrap();
+    again.write_all(request.as_bytes()).await.unwrap();
+    let (head, _) = read_response(&mut again).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
+
+#[tokio::test]
+async fn cwe_400_a_huge_request_head_is_refused_with_431() {
+    let base = serve(|_, _| {}).await;
+    let response = http()
+        .get(format!("{base}/healthz"))
+        .header("x-padding", "p".repeat(100 * 1024))
+        .send()
+        .await;
+    match response {
+        Ok(response) => assert_eq!(response.status().as_u16(), 431),
+        // The server may close before the client finished sending.
+        Err(error) => assert!(error.is_request() || error.is_connect(), "{error}"),
+    }
+}
+
 // ----- 12. RFC 9112 §9.6: early answers are not lost to a reset -------------------------------
 
 #[tokio::test]
@@ -579,6 +621,31 @@ async fn sessions_end_at_sign_out_on_user_deletion_and_on_a_new_password() {
     assert_eq!(out.status(), StatusCode::OK);
     assert!(!pages.signed_in(&session).await, "signed out on the server");
 
+    // Signing out from the consent page works even when the application's request no longer
+    // does (its registration gone, say).
+    let signed_in = pages.sign_in("correct horse").await;
+    let session = set_cookie(&signed_in);
+    let csrf = token(&signed_in.text().await.unwrap());
+    let out = http()
+        .post(format!("{}/authorize", pages.base))
+        .header(CONTENT_TYPE, FORM)
+        .header("cookie", &session)
+        .body(form(&[
+            ("gatehouse_action", "sign_out"),
+            ("csrf", &csrf),
+            ("client_id", "deleted-client"),
+            ("response_type", "code"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status(),
+        StatusCode::BAD_REQUEST,
+        "the request is refused"
+    );
+    assert!(!pages.signed_in(&session).await, "but the session ended");
+
     // A new password ends every session of the user.
     let session = set_cookie(&pages.sign_in("correct horse").await);
     assert!(pages.signed_in(&session).await);
@@ -642,6 +709,27 @@ async fn nist_800_63b_section_5_2_2_guesses_are_throttled_per_account_not_only_p
             .count,
         3,
         "counted in the store: every instance sees it"
+    );
+    // Failures on the connected-apps page are audited like those at /authorize.
+    let mut failures = 0;
+    for _ in 0..100 {
+        failures = pages
+            .gatehouse
+            .store()
+            .audit_events(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, event)| event.kind == "sign_in_failed")
+            .count();
+        if failures >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        failures, 8,
+        "3 wrong and 1 throttled for alice, 4 for mallory"
     );
 }
 

@@ -175,7 +175,33 @@ impl Store for MemoryBackend {
         self.extras()?
             .sessions
             .retain(|_, session| session.expires_at > now);
-        self.engine.purge(now, sealed_before).await
+        self.engine.purge(now, sealed_before).await?;
+        // What links subjects to codes and families goes with the codes and tokens themselves.
+        let codes: Vec<CredentialHash> = {
+            let extras = self.extras()?;
+            extras
+                .codes_of_subject
+                .values()
+                .flatten()
+                .chain(extras.void_codes.iter())
+                .copied()
+                .collect()
+        };
+        let mut gone = BTreeSet::new();
+        for code in codes {
+            if self.engine.code(&code).await?.is_none() {
+                gone.insert(code);
+            }
+        }
+        let mut extras = self.extras()?;
+        for hashes in extras.codes_of_subject.values_mut() {
+            hashes.retain(|hash| !gone.contains(hash));
+        }
+        extras
+            .codes_of_subject
+            .retain(|_, hashes| !hashes.is_empty());
+        extras.void_codes.retain(|hash| !gone.contains(hash));
+        Ok(())
     }
 }
 
