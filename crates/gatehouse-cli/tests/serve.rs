@@ -9,63 +9,30 @@
     missing_docs
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, get, request, terminate};
 
-/// A plain HTTP/1.1 GET; the status line and the body.
-fn get(port: u16, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.lines().next().unwrap_or("").to_owned();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned();
-    (status, body)
-}
-
-/// One HTTP/1.1 request; the status code, the response head and the body.
-fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    write!(stream, "{head}\r\n{body}").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_owned(), body.to_owned())
+/// Runs `gatehouse ARGS` in `dir` with `stdin` on its standard input.
+fn gatehouse_with_stdin(
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: &[u8],
+) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// Starts `serve --demo` in `dir`; returns the child and the lines it printed until it listens.
@@ -79,47 +46,8 @@ fn start(dir: &std::path::Path, port: u16) -> (Child, Vec<String>) {
 /// Starts `gatehouse ARGS` in `dir`; returns the child and the lines it printed until it
 /// listens.
 fn start_with(dir: &std::path::Path, args: &[&str]) -> (Child, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = Vec::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap() == 0 {
-            let _ = child.wait();
-            panic!("serve exited early: {lines:?}");
-        }
-        let listening = line.contains("listening");
-        lines.push(line.trim_end().to_owned());
-        if listening {
-            // Keep draining stdout so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in out.lines() {});
-            return (child, lines);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("serve did not start: {lines:?}");
-}
-
-fn terminate(mut child: Child) -> std::process::ExitStatus {
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "serve ignored SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let running = support::start(dir, args, &[("RUST_LOG", "warn")]);
+    (running.child, running.lines)
 }
 
 #[test]
@@ -183,20 +111,11 @@ fn serve_demo_answers_stops_on_sigterm_and_keeps_its_state() {
     assert!(terminate(child).success());
 
     // The commands that work on the same database.
-    let mut add = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["users", "add", "alice", "--demo"])
-        .current_dir(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long passphrase\n")
-        .unwrap();
-    let added = add.wait_with_output().unwrap();
+    let added = gatehouse_with_stdin(
+        dir.path(),
+        &["users", "add", "alice", "--demo"],
+        b"a long passphrase\n",
+    );
     assert!(
         added.status.success(),
         "{}",
@@ -210,18 +129,12 @@ fn serve_demo_answers_stops_on_sigterm_and_keeps_its_state() {
         .unwrap();
     assert_eq!(again.status.code(), Some(2), "empty password refused");
     let users = |args: &[&str], stdin: &[u8]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .arg("users")
-            .args(args)
-            .arg("--demo")
-            .current_dir(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
+        let args: Vec<&str> = ["users"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .chain(["--demo"])
+            .collect();
+        gatehouse_with_stdin(dir.path(), &args, stdin)
     };
     let listed = users(&["list", "--json"], b"");
     assert!(listed.status.success());
@@ -334,20 +247,12 @@ fn a_revocation_by_another_process_reaches_the_running_server() {
     )
     .unwrap();
     let config = config.to_str().unwrap().to_owned();
-    let mut add = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["users", "add", "alice", "--config", &config])
-        .current_dir(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long passphrase\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    let added = gatehouse_with_stdin(
+        dir.path(),
+        &["users", "add", "alice", "--config", &config],
+        b"a long passphrase\n",
+    );
+    assert!(added.status.success());
     let (child, _) = start_with(dir.path(), &["serve", "--config", &config]);
 
     // A client and an access token, as an MCP client gets them.
