@@ -47,7 +47,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let root = workspace_root();
-    let out = root.join("target/conformance");
+    let out = crate::target_dir(&root).join("conformance");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     step(
         "cargo build -p gatehouse -p gatehouse-conformance",
@@ -72,7 +72,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     };
 
     let ours = {
-        let mut checks = Command::new(root.join("target/debug/gatehouse-conformance"));
+        let mut checks = Command::new(crate::target_dir(&root).join("debug/gatehouse-conformance"));
         checks
             .args(["--issuer", &issuer, "--resource", &resource])
             .arg("--expectations")
@@ -161,7 +161,7 @@ builtin = "demo"
     )
     .map_err(|e| format!("{}: {e}", config.display()))?;
     let log = std::fs::File::create(out.join("gatehouse.log")).map_err(|e| e.to_string())?;
-    let child = Command::new(root.join("target/debug/gatehouse"))
+    let child = Command::new(crate::target_dir(root).join("debug/gatehouse"))
         .args(["serve", "--config"])
         .arg(&config)
         .current_dir(out)

@@ -89,9 +89,9 @@ fn bench_mcp(args: &[String]) -> Result<(), String> {
             ],
         ),
     )?;
-    let mut run = Command::new(root.join("target/release/examples/mcp_load"));
+    let mut run = Command::new(target_dir(&root).join("release/examples/mcp_load"));
     run.current_dir(&root)
-        .arg(root.join("target/release/gatehouse"))
+        .arg(target_dir(&root).join("release/gatehouse"))
         .arg(root.join("peers/ts-sdk-oauth-example.sh"))
         .arg(seconds)
         .arg(connections);
@@ -124,9 +124,9 @@ fn soak(args: &[String]) -> Result<(), String> {
             ],
         ),
     )?;
-    let mut run = Command::new(root.join("target/release/examples/soak"));
+    let mut run = Command::new(target_dir(&root).join("release/examples/soak"));
     run.current_dir(&root)
-        .arg(root.join("target/release/gatehouse"))
+        .arg(target_dir(&root).join("release/gatehouse"))
         .arg(seconds);
     step("soak", run)
 }
@@ -254,6 +254,15 @@ pub(crate) fn cargo(dir: &Path, args: &[&str]) -> Command {
 }
 
 /// The workspace root: the parent of this crate's directory.
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR` when set (relative to the workspace),
+/// else `target/` in the workspace.
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
 pub(crate) fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest_dir
