@@ -149,7 +149,7 @@ fn instructions(root: &Path) -> Result<(), String> {
             ),
         )?;
     }
-    let examples = crate::target_dir(&root).join("release").join("examples");
+    let examples = crate::target_dir(root).join("release").join("examples");
     let count = |program: &str, alg: &str, mode: &str, n: u64| -> Result<u64, String> {
         let output = std::process::Command::new("valgrind")
             .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
