@@ -12,11 +12,12 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gatehouse_engine::store::ClientRecord;
-use gatehouse_engine::{AuthorizationRequest, AuthorizeError};
+use gatehouse_engine::{AuthorizationRequest, AuthorizeError, requested_client};
 use gatehouse_store::{Consent, ServerStore};
-use gatehouse_types::UnixTime;
 use gatehouse_types::form::{FormParams, encode};
+use gatehouse_types::{ClientId, UnixTime};
 
+use crate::clients::Unresolved;
 use crate::clock::{OsRandom, now};
 use crate::config::LoginMode;
 use crate::events::{Event, emit};
@@ -146,23 +147,30 @@ async fn handle(
         Step::SignOut => Some(state.sessions.sign_out(state.store(), headers).await),
         _ => None,
     };
-    if let Some(refusal) = document_refusal(state, &params).await {
-        return refusal;
-    }
-    let request = match state.engine.validate_authorization(&params).await {
-        Ok(request) => request,
-        Err(error) => return refused(state, &params, error).await,
+    // Parse who the request names, resolve it once, and let the engine decide with it.
+    let client = match requested_client(&params) {
+        Ok(client_id) => match state.client(&client_id).await {
+            Ok(client) => client,
+            Err(unresolved) => return unresolved_page(state, &client_id, unresolved),
+        },
+        Err(error) => return refused(state, None, error),
     };
-    let client = match state.client(request.client_id()).await {
-        Ok(Some(client)) => client,
-        _ => {
-            return message(
-                state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again later",
-                "The server could not load the application's registration.",
-            );
-        }
+    let request = match state
+        .engine
+        .validate_authorization(&params, client.as_ref())
+    {
+        Ok(request) => request,
+        Err(error) => return refused(state, client.as_ref(), error),
+    };
+    // A validated request has its client.
+    let Some(client) = client else {
+        return unresolved_page(
+            state,
+            request.client_id(),
+            Unresolved::Store(gatehouse_engine::store::StoreError::Unavailable(
+                "the client vanished".into(),
+            )),
+        );
     };
     if let Some(browser) = signed_out {
         return sign_in_page(state, &browser, &params, &client, None);
@@ -170,7 +178,7 @@ async fn handle(
     let now = now();
     if state.config.login.mode == LoginMode::AutoApprove {
         let subject = state.config.login.auto_approve_subject.clone();
-        return approve(state, &request, &subject, now, Vec::new()).await;
+        return approve(state, &request, &client, &subject, now, Vec::new()).await;
     }
 
     // The session this request signs in, if it does; otherwise the browser's own.
@@ -236,7 +244,7 @@ async fn handle(
                         .collect(),
                 },
             );
-            approve(state, &request, &subject, now, cookies).await
+            approve(state, &request, &client, &subject, now, cookies).await
         }
         Step::Deny => {
             emit(
@@ -255,7 +263,7 @@ async fn handle(
             // and PKCE pair, so the person is asked every time.
             let proven = client.secret_hash.is_some();
             if proven && remembered(state, &subject, &client, &request).await {
-                approve(state, &request, &subject, now, cookies).await
+                approve(state, &request, &client, &subject, now, cookies).await
             } else {
                 consent_page(state, &browser, &params, &client, &request, &subject)
             }
@@ -287,13 +295,14 @@ async fn remembered(
 async fn approve(
     state: &Arc<AppState>,
     request: &AuthorizationRequest,
+    client: &ClientRecord,
     subject: &str,
     now: UnixTime,
     cookies: Vec<String>,
 ) -> Response {
     match state
         .engine
-        .approve(request, subject, &mut OsRandom, now)
+        .approve(request, Some(client), subject, &mut OsRandom, now)
         .await
     {
         Ok(redirect) => see_other(&redirect, &cookies),
@@ -307,35 +316,51 @@ async fn approve(
     }
 }
 
-/// For a `client_id` that is a metadata document URL: the page saying why the document cannot be
-/// used, if it cannot. The engine would only call such a client unknown; the person (and the
-/// client's developer) should learn what to fix. Shown, never redirected: without a usable
-/// document there is no registered redirect URI (OAuth 2.1 §4.1.2.1).
-async fn document_refusal(state: &Arc<AppState>, params: &FormParams) -> Option<Response> {
-    let client_id = params.single("client_id").ok().flatten()?;
-    let client_id = gatehouse_types::ClientId::new(client_id).ok()?;
-    if !client_id.is_metadata_document_url() || !state.documents().enabled() {
-        return None;
+/// The page for a client that could not be resolved: for a `client_id` that is a metadata
+/// document URL, why the document cannot be used (the engine would only call such a client
+/// unknown; the person, and the client's developer, should learn what to fix); for a store that
+/// failed, a request to try again. Shown, never redirected: without a usable client there is no
+/// registered redirect URI (OAuth 2.1 §4.1.2.1).
+fn unresolved_page(
+    state: &Arc<AppState>,
+    client_id: &ClientId,
+    unresolved: Unresolved,
+) -> Response {
+    match unresolved {
+        Unresolved::Document(error) => {
+            tracing::info!(client_id = client_id.as_str(), %error, "client metadata document refused");
+            let status = if error.is_transient() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            message(
+                state,
+                status,
+                "This application cannot be identified",
+                &error.to_string(),
+            )
+        }
+        Unresolved::Store(error) => {
+            tracing::warn!(%error, "could not load a client");
+            message(
+                state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again later",
+                "The server could not load the application's registration.",
+            )
+        }
     }
-    let error = state.documents().client(&client_id, now()).await.err()?;
-    tracing::info!(client_id = client_id.as_str(), %error, "client metadata document refused");
-    let status = if error.is_transient() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    Some(message(
-        state,
-        status,
-        "This application cannot be identified",
-        &error.to_string(),
-    ))
 }
 
 /// A refused request: shown when there is nowhere safe to send the person (OAuth 2.1
 /// §4.1.2.1); otherwise redirected with the error — but for a client that registered itself,
 /// only after a page that says where they are going (RFC 9700 §4.11.2: no open redirector).
-async fn refused(state: &Arc<AppState>, params: &FormParams, error: AuthorizeError) -> Response {
+fn refused(
+    state: &Arc<AppState>,
+    client: Option<&ClientRecord>,
+    error: AuthorizeError,
+) -> Response {
     match error {
         AuthorizeError::Display(error) => message(
             state,
@@ -344,14 +369,7 @@ async fn refused(state: &Arc<AppState>, params: &FormParams, error: AuthorizeErr
             error.description(),
         ),
         AuthorizeError::Redirect(redirect) => {
-            let client_id = params.single("client_id").ok().flatten().unwrap_or("");
-            let vetted = match gatehouse_types::ClientId::new(client_id) {
-                Ok(id) => {
-                    matches!(state.client(&id).await, Ok(Some(c)) if c.is_vetted())
-                }
-                Err(_) => false,
-            };
-            if vetted {
+            if client.is_some_and(ClientRecord::is_vetted) {
                 return see_other(&redirect, &[]);
             }
             let brand = &state.config.branding;

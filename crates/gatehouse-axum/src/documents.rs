@@ -391,10 +391,13 @@ tokio::task_local! {
 /// The middleware that makes the request's address the requester of the fetches it causes.
 pub(crate) async fn requester(
     axum::extract::State(state): axum::extract::State<std::sync::Arc<crate::state::AppState>>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let address = crate::limits::peer(&request, state.config.rate_limits.trust_forwarded_for);
+    request
+        .extensions_mut()
+        .insert(crate::limits::Peer(address.clone()));
     REQUESTER.scope(address, next.run(request)).await
 }
 

@@ -26,13 +26,13 @@
 
 mod authenticator;
 mod authorize;
+mod clients;
 mod clock;
 pub mod config;
 mod connected;
 mod cors;
 #[cfg(feature = "demo")]
 mod demo_mcp;
-mod directory;
 mod discovery;
 mod documents;
 mod drain;

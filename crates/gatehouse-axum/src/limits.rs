@@ -2,8 +2,7 @@
 //! peer address otherwise; `429 Too Many Requests` with `Retry-After` past the limit.
 //!
 //! The client is known from HTTP Basic credentials or the `client_id` form parameter at the
-//! token, introspection and revocation endpoints (reading the body costs nothing extra: it is at
-//! most 64 KiB and read anyway). Keying those by client means one busy client cannot exhaust the
+//! token, introspection and revocation endpoints, once their handler has parsed the request. Keying those by client means one busy client cannot exhaust the
 //! budget of others behind the same NAT, and a client cannot escape its limit by changing address.
 //! The `client_id` is not authenticated at this point, so a forged one only spends that client's
 //! budget: the limit is about load, not identity. And since anyone can claim a new `client_id`
@@ -17,9 +16,8 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -33,7 +31,7 @@ use crate::state::AppState;
 
 /// The endpoint classes of the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
+pub(crate) enum Class {
     Authorize,
     Token,
     Introspect,
@@ -163,7 +161,14 @@ fn bounded(client: &str) -> &str {
     client.get(..end).unwrap_or("")
 }
 
-/// The middleware.
+/// The peer as the rate limits key it (see [`peer`]): put into every request's extensions by
+/// `documents::requester`, which also makes it the requester of metadata-document fetches.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer(pub(crate) String);
+
+/// The middleware. The credential endpoints (token, introspection, revocation) are limited here
+/// by address as a whole, before their body is read; per claimed client they are limited in
+/// their handlers, once the request is parsed ([`per_client`]), so the body is parsed once.
 pub(crate) async fn limit(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -175,89 +180,78 @@ pub(crate) async fn limit(
     let Some(class) = classify(request.method(), request.uri().path()) else {
         return next.run(request).await;
     };
-    let address = peer(&request, state.config.rate_limits.trust_forwarded_for);
-    let cross_origin = request.headers().contains_key("origin");
-    let (key, request) = match class {
-        Class::Token | Class::Introspect | Class::Revoke => {
-            let is_form = request
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-            let (parts, body) = request.into_parts();
-            let bytes = match to_bytes(body, crate::state::BODY_LIMIT).await {
-                Ok(bytes) => bytes,
-                Err(_) => {
-                    let mut response = oauth_error(
-                        &HttpError::new(ErrorCode::InvalidRequest, "the request body is too large"),
-                        None,
-                    )
-                    .map_status(StatusCode::PAYLOAD_TOO_LARGE);
-                    if cross_origin {
-                        crate::cors::allow(response.headers_mut());
-                    }
-                    return response;
-                }
-            };
-            let body: &[u8] = if is_form { &bytes } else { &[] };
-            // The client id is not authenticated yet: keyed with the address, a forger can
-            // neither exhaust a real client's budget from elsewhere nor escape their own.
-            let key = crate::respond::claimed_client_id(&parts.headers, body).map_or_else(
-                || format!("addr:{address}"),
-                |client| format!("client:{}@{address}", bounded(&client)),
-            );
-            (key, Request::from_parts(parts, Body::from(bytes)))
-        }
-        _ => (format!("addr:{address}"), request),
+    let address = match request.extensions().get::<Peer>() {
+        Some(Peer(address)) => address.clone(),
+        None => peer(&request, state.config.rate_limits.trust_forwarded_for),
     };
-    let by_address = matches!(class, Class::Token | Class::Introspect | Class::Revoke)
-        .then(|| limits.address.check_key(&format!("addr:{address}")));
-    match by_address
-        .unwrap_or(Ok(()))
-        .and_then(|()| limits.limiter(class).check_key(&key))
-    {
+    let cross_origin = request.headers().contains_key("origin");
+    let key = format!("addr:{address}");
+    let limiter = match class {
+        Class::Token | Class::Introspect | Class::Revoke => &limits.address,
+        _ => limits.limiter(class),
+    };
+    match limiter.check_key(&key) {
         Ok(()) => next.run(request).await,
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            tracing::info!(key = %Untrusted(&key), ?class, "rate limited");
-            let mut response = if matches!(class, Class::Authorize) {
-                crate::respond::page(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "<!doctype html><title>Too many requests</title><p>Too many requests. Try again in {seconds} seconds."
-                    ),
-                    &[],
-                )
-            } else {
-                oauth_error(
-                    &HttpError::new(
-                        ErrorCode::TemporarilyUnavailable,
-                        format!("too many requests; retry after {seconds} seconds"),
-                    ),
-                    None,
-                )
-                .map_status(StatusCode::TOO_MANY_REQUESTS)
-            };
-            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-                response.headers_mut().insert(RETRY_AFTER, value);
-            }
-            // A browser client must be able to read the 429 and its Retry-After.
-            if cross_origin && class != Class::Authorize {
-                crate::cors::allow(response.headers_mut());
-            }
-            response
-        }
+        Err(not_until) => too_many(class, &key, &not_until, cross_origin),
     }
 }
 
-trait MapStatus {
-    fn map_status(self, status: StatusCode) -> Self;
+/// The limit of a credential endpoint per claimed client (with the address: the client id is not
+/// authenticated yet, so a forger can neither exhaust a real client's budget from elsewhere nor
+/// escape their own). `Err` is the 429 to send.
+pub(crate) fn per_client(
+    state: &AppState,
+    class: Class,
+    headers: &axum::http::HeaderMap,
+    peer: Option<&Peer>,
+    client: &gatehouse_types::ClientId,
+) -> Result<(), Response> {
+    let Some(limits) = &state.limits else {
+        return Ok(());
+    };
+    let address = peer.map_or("unknown", |Peer(address)| address.as_str());
+    let key = format!("client:{}@{address}", bounded(client.as_str()));
+    limits
+        .limiter(class)
+        .check_key(&key)
+        .map_err(|not_until| too_many(class, &key, &not_until, headers.contains_key("origin")))
 }
 
-impl MapStatus for Response {
-    fn map_status(mut self, status: StatusCode) -> Self {
-        *self.status_mut() = status;
-        self
+/// The 429, with `Retry-After`: a page at the authorization endpoint, an OAuth error elsewhere.
+fn too_many(
+    class: Class,
+    key: &str,
+    not_until: &governor::NotUntil<governor::clock::QuantaInstant>,
+    cross_origin: bool,
+) -> Response {
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    tracing::info!(key = %Untrusted(key), ?class, "rate limited");
+    let mut response = if matches!(class, Class::Authorize) {
+        crate::respond::page(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "<!doctype html><title>Too many requests</title><p>Too many requests. Try again in {seconds} seconds."
+            ),
+            &[],
+        )
+    } else {
+        let mut response = oauth_error(
+            &HttpError::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!("too many requests; retry after {seconds} seconds"),
+            ),
+            None,
+        );
+        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        response
+    };
+    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
     }
+    // A browser client must be able to read the 429 and its Retry-After.
+    if cross_origin && class != Class::Authorize {
+        crate::cors::allow(response.headers_mut());
+    }
+    response
 }

@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gatehouse_engine::Store;
 use gatehouse_engine::opaque::CredentialHash;
 use gatehouse_engine::store::ClientRecord;
 use gatehouse_registration::{ClientUpdateRequest, RegistrationAccessToken, RegistrationResponse};

@@ -147,21 +147,3 @@ pub(crate) fn see_other(location: &str, cookies: &[String]) -> Response {
     }
     response
 }
-
-/// The client a request claims to be: the HTTP Basic user name (RFC 6749 §2.3.1, form-decoded),
-/// else the `client_id` form parameter. Not authenticated: for keys and logs only.
-pub(crate) fn claimed_client_id(headers: &axum::http::HeaderMap, body: &[u8]) -> Option<String> {
-    let basic = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| gatehouse_engine::parse_basic(v).ok())
-        .map(|(id, _)| id.as_str().to_owned());
-    basic.or_else(|| {
-        gatehouse_types::form::FormParams::parse(body)
-            .ok()?
-            .single("client_id")
-            .ok()
-            .flatten()
-            .map(str::to_owned)
-    })
-}

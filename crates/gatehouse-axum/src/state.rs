@@ -13,7 +13,6 @@ use gatehouse_store::{AnyStore, DatabaseUrl, OpenError, ServerStore};
 use crate::authenticator::Authenticator;
 use crate::clock::now;
 use crate::config::{Config, ConfigError};
-use crate::directory::Directory;
 use crate::documents::{ClientDocuments, DocumentSetupError};
 use crate::events::Hook;
 use crate::keys::{KeyRing, KeyRingError, RotationPolicy};
@@ -57,7 +56,9 @@ pub enum StartError {
 
 pub(crate) struct AppState {
     pub(crate) config: Config,
-    pub(crate) engine: Engine<Directory>,
+    pub(crate) engine: Engine<AnyStore>,
+    /// Client ID Metadata Documents.
+    documents: ClientDocuments,
     keys: std::sync::RwLock<Arc<KeyRing>>,
     vault: EncryptionKey,
     pub(crate) sessions: Sessions,
@@ -81,23 +82,20 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn store(&self) -> &AnyStore {
-        self.engine.store().store()
+        self.engine.store()
     }
 
-    /// A client by id, as the engine sees it: registered, or described by its metadata
-    /// document.
+    /// The client `client_id` names: registered, or described by its metadata document.
     pub(crate) async fn client(
         &self,
         client_id: &gatehouse_types::ClientId,
-    ) -> Result<Option<gatehouse_engine::store::ClientRecord>, gatehouse_engine::store::StoreError>
-    {
-        use gatehouse_engine::Store;
-        self.engine.store().client(client_id).await
+    ) -> Result<Option<gatehouse_engine::store::ClientRecord>, crate::clients::Unresolved> {
+        crate::clients::resolve(self.store(), &self.documents, client_id, now()).await
     }
 
     /// Client ID Metadata Documents.
     pub(crate) fn documents(&self) -> &ClientDocuments {
-        self.engine.store().documents()
+        &self.documents
     }
 
     /// The signing keys as of the last maintenance.
@@ -222,9 +220,8 @@ impl Gatehouse {
                 "client_id_metadata_documents has dangerous test settings on: documents on loopback addresses or signed by an extra root are accepted"
             );
         }
-        let directory = Directory::new(store, documents);
         let engine =
-            Engine::new(config.engine_config()?, directory).map_err(|e| ConfigError::Value {
+            Engine::new(config.engine_config()?, store).map_err(|e| ConfigError::Value {
                 key: "tokens".into(),
                 reason: e.to_string(),
             })?;
@@ -258,6 +255,7 @@ impl Gatehouse {
             prefix,
             guard_keys,
             protected,
+            documents,
         });
         revocation.bind(&state);
         tokio::spawn(crate::events::audit_writer(

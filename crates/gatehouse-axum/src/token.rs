@@ -1,108 +1,119 @@
-//! The token, introspection and revocation endpoints: form body in, engine decision, JSON out.
+//! The token, introspection and revocation endpoints, each in the engine's three steps: parse
+//! the request (pure), resolve the client it names (the store, or a metadata document: the IO),
+//! decide and commit (the engine). What the engine decided comes back whole, so the events and
+//! metrics are made from it, never worked out again from the response.
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gatehouse_types::OAuthError;
+use gatehouse_engine::{
+    ClaimedClient, EndpointError, IntrospectRequest, Issued, RevokeRequest, TokenRequest,
+};
+use gatehouse_types::{ClientId, OAuthError};
 
 use crate::clock::{OsRandom, now};
 use crate::events::{Event, emit};
-use crate::respond::{json, no_store, oauth_error, require_form};
+use crate::limits::{Class, Peer, per_client};
+use crate::respond::{no_store, oauth_error, require_form};
 use crate::state::AppState;
 
 fn authorization(headers: &HeaderMap) -> Option<&str> {
     headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
 }
 
+/// The client a parsed request names, resolved (a store row, or a metadata document), once the
+/// per-client rate limit allowed the request.
+async fn resolve(
+    state: &AppState,
+    class: Class,
+    headers: &HeaderMap,
+    peer: Option<&Peer>,
+    claimed: &ClaimedClient,
+) -> Result<Option<gatehouse_engine::store::ClientRecord>, Response> {
+    per_client(state, class, headers, peer, claimed.id())?;
+    match state.client(claimed.id()).await {
+        Ok(client) => Ok(client),
+        Err(unresolved) => unresolved
+            .for_endpoint(claimed.id())
+            .map_err(|error| oauth_error(&error, error.www_authenticate())),
+    }
+}
+
 /// `POST /token` (OAuth 2.1 §3.2): 200 with the tokens, `Cache-Control: no-store`; errors per
 /// RFC 6749 §5.2, `invalid_client` as 401 with `WWW-Authenticate`.
 pub(crate) async fn token(
     State(state): State<Arc<AppState>>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if let Err(refusal) = require_form(&headers) {
         return refusal;
     }
+    let request = match TokenRequest::parse(&body, authorization(&headers)) {
+        Ok(request) => request,
+        Err(error) => return refused(&state, None, &error, "token"),
+    };
+    let claimed = request.client().id().clone();
+    let peer = peer.map(|Extension(peer)| peer);
+    let client = match resolve(
+        &state,
+        Class::Token,
+        &headers,
+        peer.as_ref(),
+        request.client(),
+    )
+    .await
+    {
+        Ok(client) => client,
+        Err(refusal) => return refusal,
+    };
+    let key = state.key_ring();
     match state
         .engine
-        .token(
-            &body,
-            authorization(&headers),
-            state.key_ring().current(),
-            &mut OsRandom,
-            now(),
-        )
+        .token(request, client, key.current(), &mut OsRandom, now())
         .await
     {
-        Ok(response) => {
-            issued(&state, &body, &response.access_token);
-            json(
+        Ok(issued) => {
+            let response = crate::respond::json(
                 StatusCode::OK,
-                serde_json::to_string(&response).unwrap_or_default(),
-            )
+                serde_json::to_string(&issued.response).unwrap_or_default(),
+            );
+            emit(&state, token_issued(issued));
+            response
         }
-        Err(error) => {
-            tracing::info!(error = %error.error_code(), "token request refused");
-            refused(&state, &headers, &body, &error, "token");
-            oauth_error(&error, error.www_authenticate())
-        }
+        Err(error) => refused(&state, Some(&claimed), &error, "token"),
     }
 }
 
-/// The `token_issued` event, from the claims of the access token just signed.
-fn issued(state: &Arc<AppState>, body: &[u8], access_token: &str) {
-    let Ok((_, payload)) = gatehouse_jose::jws::dangerous_decode_unverified(access_token) else {
-        return;
-    };
-    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&payload) else {
-        return;
-    };
-    let text = |name: &str| {
-        claims
-            .get(name)
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let audience = match claims.get("aud").unwrap_or(&serde_json::Value::Null) {
-        serde_json::Value::String(one) => vec![one.clone()],
-        serde_json::Value::Array(many) => many
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    };
-    let grant_type = gatehouse_types::form::FormParams::parse(body)
-        .ok()
-        .and_then(|form| form.single("grant_type").ok().flatten().map(str::to_owned))
-        .unwrap_or_default();
-    emit(
-        state,
-        Event::TokenIssued {
-            grant_type,
-            client_id: text("client_id"),
-            subject: text("sub"),
-            scope: text("scope"),
-            audience,
-            jti: text("jti"),
-        },
-    );
+/// The `token_issued` event: from the claims the engine signed.
+fn token_issued(issued: Issued) -> Event {
+    let claims = issued.claims;
+    Event::TokenIssued {
+        grant_type: issued.grant_type.as_str().to_owned(),
+        client_id: issued.client.client_id.as_str().to_owned(),
+        subject: claims.sub,
+        scope: claims.scope.unwrap_or_default(),
+        audience: claims.aud.iter().map(ToString::to_string).collect(),
+        jti: claims.jti,
+    }
 }
 
-/// Events for a refused request: reuse detections and failed client authentication.
+/// A refused request: its events (reuse detections, failed client authentication), a log line,
+/// and the OAuth error. `claimed` is the client the request named, if it got that far.
 fn refused(
-    state: &Arc<AppState>,
-    headers: &HeaderMap,
-    body: &[u8],
-    error: &gatehouse_engine::EndpointError,
+    state: &AppState,
+    claimed: Option<&ClientId>,
+    error: &EndpointError,
     endpoint: &str,
-) {
-    let client_id = crate::respond::claimed_client_id(headers, body);
+) -> Response {
+    tracing::info!(error = %error.error_code(), endpoint, "request refused");
+    let client_id = claimed.map(|id| id.as_str().to_owned());
     if let Some((reuse, family)) = error.reuse() {
         let credential = match reuse {
             gatehouse_engine::Reuse::Code => "code",
@@ -130,68 +141,93 @@ fn refused(
             },
         );
     }
+    oauth_error(error, error.www_authenticate())
 }
 
 /// `POST /introspect` (RFC 7662): the caller must authenticate as a client (§2.1).
 pub(crate) async fn introspect(
     State(state): State<Arc<AppState>>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if let Err(refusal) = require_form(&headers) {
         return refusal;
     }
+    let request = match IntrospectRequest::parse(&body, authorization(&headers)) {
+        Ok(request) => request,
+        Err(error) => return refused(&state, None, &error, "introspect"),
+    };
+    let claimed = request.client().id().clone();
+    let peer = peer.map(|Extension(peer)| peer);
+    let client = match resolve(
+        &state,
+        Class::Introspect,
+        &headers,
+        peer.as_ref(),
+        request.client(),
+    )
+    .await
+    {
+        Ok(client) => client,
+        Err(refusal) => return refusal,
+    };
+    let keys = state.key_ring();
     match state
         .engine
-        .introspect(
-            &body,
-            authorization(&headers),
-            state.key_ring().verifying(),
-            now(),
-        )
+        .introspect(request, client, keys.verifying(), now())
         .await
     {
-        Ok(response) => json(StatusCode::OK, response.to_json()),
-        Err(error) => {
-            refused(&state, &headers, &body, &error, "introspect");
-            oauth_error(&error, error.www_authenticate())
-        }
+        Ok(response) => crate::respond::json(StatusCode::OK, response.to_json()),
+        Err(error) => refused(&state, Some(&claimed), &error, "introspect"),
     }
 }
 
 /// `POST /revoke` (RFC 7009): 200 also for unknown tokens (§2.2).
 pub(crate) async fn revoke(
     State(state): State<Arc<AppState>>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if let Err(refusal) = require_form(&headers) {
         return refusal;
     }
+    let request = match RevokeRequest::parse(&body, authorization(&headers)) {
+        Ok(request) => request,
+        Err(error) => return refused(&state, None, &error, "revoke"),
+    };
+    let claimed = request.client().id().clone();
+    let peer = peer.map(|Extension(peer)| peer);
+    let client = match resolve(
+        &state,
+        Class::Revoke,
+        &headers,
+        peer.as_ref(),
+        request.client(),
+    )
+    .await
+    {
+        Ok(client) => client,
+        Err(refusal) => return refusal,
+    };
+    let keys = state.key_ring();
     match state
         .engine
-        .revoke(
-            &body,
-            authorization(&headers),
-            state.key_ring().verifying(),
-            now(),
-        )
+        .revoke(request, client, keys.verifying(), now())
         .await
     {
-        Ok(()) => {
+        Ok(_) => {
             emit(
                 &state,
                 Event::TokenRevoked {
-                    client_id: crate::respond::claimed_client_id(&headers, &body),
+                    client_id: Some(claimed.as_str().to_owned()),
                 },
             );
             let mut response = StatusCode::OK.into_response();
             no_store(&mut response);
             response
         }
-        Err(error) => {
-            refused(&state, &headers, &body, &error, "revoke");
-            oauth_error(&error, error.www_authenticate())
-        }
+        Err(error) => refused(&state, Some(&claimed), &error, "revoke"),
     }
 }

@@ -1,6 +1,5 @@
 //! `gatehouse clients list | show ID | delete ID`.
 
-use gatehouse_engine::Store;
 use gatehouse_store::ServerStore;
 use gatehouse_types::ClientId;
 

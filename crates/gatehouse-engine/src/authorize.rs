@@ -88,13 +88,28 @@ fn with_query(url: &str, params: &[(&str, &str)]) -> String {
     format!("{url}{separator}{}", encode(params.iter().copied()))
 }
 
+/// The client an authorization request names (its `client_id`), for the caller to resolve
+/// before [`Engine::validate_authorization`]. A missing or malformed `client_id` is shown to the
+/// person, never redirected (OAuth 2.1 §4.1.2.1).
+pub fn requested_client(params: &FormParams) -> Result<ClientId, AuthorizeError> {
+    let display =
+        |description: String| AuthorizeError::Display(EndpointError::invalid_request(description));
+    let client_id = params
+        .single("client_id")
+        .map_err(|e| display(e.to_string()))?
+        .ok_or_else(|| display("client_id is required".into()))?;
+    ClientId::new(client_id).map_err(|e| display(e.to_string()))
+}
+
 impl<S: Store> Engine<S> {
-    /// Validates an authorization request from its query (GET) or form (POST) parameters.
-    pub async fn validate_authorization(
+    /// Validates an authorization request from its query (GET) or form (POST) parameters, with
+    /// the client the caller resolved for [`requested_client`] (`None`: no such client).
+    pub fn validate_authorization(
         &self,
         params: &FormParams,
+        client: Option<&ClientRecord>,
     ) -> Result<AuthorizationRequest, AuthorizeError> {
-        let (client, redirect_uri, explicit) = self.client_and_redirect(params).await?;
+        let (client, redirect_uri, explicit) = client_and_redirect(params, client)?;
         let state = params.single("state").ok().flatten().map(str::to_owned);
         let fail = |code: ErrorCode, description: &str| {
             AuthorizeError::Redirect(self.error_redirect(
@@ -141,7 +156,7 @@ impl<S: Store> Engine<S> {
             self.resolve(&requested_resources)
                 .map_err(|e| fail(ErrorCode::InvalidTarget, &e.to_string()))?
         };
-        let scopes = self.grantable_scopes(&client, &resources, &requested_scopes);
+        let scopes = self.grantable_scopes(client, &resources, &requested_scopes);
         if scopes.is_empty() && !self.resources_have_no_scopes(&resources) {
             // RFC 6749 §3.3: "process the request using a pre-defined default value or fail the
             // request indicating an invalid scope requirement" — there is no default left.
@@ -152,7 +167,7 @@ impl<S: Store> Engine<S> {
         }
 
         Ok(AuthorizationRequest {
-            client_id: client.client_id,
+            client_id: client.client_id.clone(),
             redirect_uri,
             redirect_uri_was_explicit: explicit,
             state,
@@ -163,15 +178,17 @@ impl<S: Store> Engine<S> {
     }
 
     /// The user approved: issues a code bound to the request and `subject` and returns the
-    /// redirect URL carrying `code`, `state` and `iss` (RFC 9207 §2).
+    /// redirect URL carrying `code`, `state` and `iss` (RFC 9207 §2). `client` is the request's
+    /// client as the caller resolved it now (`None`: it no longer exists).
     pub async fn approve(
         &self,
         request: &AuthorizationRequest,
+        client: Option<&ClientRecord>,
         subject: &str,
         rng: &mut impl RandomSource,
         now: UnixTime,
     ) -> Result<String, AuthorizeError> {
-        self.recheck(request).await?;
+        self.recheck(request, client)?;
         let code = opaque::generate(CredentialKind::Code, rng);
         let record = CodeRecord {
             hash: CredentialHash::of(code.expose_secret()),
@@ -202,18 +219,19 @@ impl<S: Store> Engine<S> {
         Ok(with_query(request.redirect_uri.as_str(), &params))
     }
 
-    /// Checks again what [`Engine::validate_authorization`] established, against the store as it
-    /// is now: the client may have been deleted or changed while the user was signing in, and an
+    /// Checks again what [`Engine::validate_authorization`] established, against the client as
+    /// it is now: it may have been deleted or changed while the user was signing in, and an
     /// `AuthorizationRequest` that was kept anywhere but on the server could have been altered.
-    async fn recheck(&self, request: &AuthorizationRequest) -> Result<(), AuthorizeError> {
+    fn recheck(
+        &self,
+        request: &AuthorizationRequest,
+        client: Option<&ClientRecord>,
+    ) -> Result<(), AuthorizeError> {
         let display = |description: &str| {
             AuthorizeError::Display(EndpointError::invalid_request(description))
         };
-        let client = self
-            .store()
-            .client(&request.client_id)
-            .await
-            .map_err(|e| AuthorizeError::Display(e.into()))?
+        let client = client
+            .filter(|client| client.client_id == request.client_id)
             .ok_or_else(|| display("the client no longer exists"))?;
         if !client.metadata.allows_redirect_uri(&request.redirect_uri) {
             return Err(display(
@@ -224,7 +242,7 @@ impl<S: Store> Engine<S> {
             .resources
             .iter()
             .all(|r| self.config().resource(r).is_some());
-        let grantable = self.grantable_scopes(&client, &request.resources, &request.scopes);
+        let grantable = self.grantable_scopes(client, &request.resources, &request.scopes);
         if !configured || !request.scopes.is_subset(&grantable) {
             return Err(display(
                 "the authorization request is no longer valid; start again",
@@ -261,54 +279,6 @@ impl<S: Store> Engine<S> {
         }
         params.push(("iss", self.config().issuer()));
         with_query(redirect_uri.as_str(), &params)
-    }
-
-    /// Establishes the client and the redirect URI; every failure here is [`AuthorizeError::Display`].
-    async fn client_and_redirect(
-        &self,
-        params: &FormParams,
-    ) -> Result<(ClientRecord, RedirectUri, bool), AuthorizeError> {
-        let display = |description: String| {
-            AuthorizeError::Display(EndpointError::invalid_request(description))
-        };
-        let client_id = params
-            .single("client_id")
-            .map_err(|e| display(e.to_string()))?
-            .ok_or_else(|| display("client_id is required".into()))?;
-        let client_id = ClientId::new(client_id).map_err(|e| display(e.to_string()))?;
-        let client = self
-            .store()
-            .client(&client_id)
-            .await
-            .map_err(|e| AuthorizeError::Display(e.into()))?
-            .ok_or_else(|| display(format!("unknown client_id {client_id}")))?;
-        let requested = params
-            .single("redirect_uri")
-            .map_err(|e| display(e.to_string()))?;
-        match requested {
-            Some(requested) => {
-                let uri = RedirectUri::new(requested)
-                    .map_err(|e| display(format!("redirect_uri is not acceptable: {e}")))?;
-                if !client.metadata.allows_redirect_uri(&uri) {
-                    return Err(display(
-                        "redirect_uri is not registered for this client (OAuth 2.1 section 4.1.1: exact match)"
-                            .into(),
-                    ));
-                }
-                Ok((client, uri, true))
-            }
-            // OAuth 2.1 §4.1.1: redirect_uri is "OPTIONAL if only one redirect URI is registered
-            // for this client. REQUIRED if multiple redirect URIs are registered".
-            None => match client.metadata.redirect_uris() {
-                [only] => {
-                    let only = only.clone();
-                    Ok((client, only, false))
-                }
-                _ => Err(display(
-                    "redirect_uri is required: the client registered several".into(),
-                )),
-            },
-        }
     }
 
     /// The configured resources named by `requested`, or the default resource.
@@ -388,6 +358,43 @@ impl<S: Store> Engine<S> {
         } else {
             granted
         }
+    }
+}
+
+/// Establishes the client and the redirect URI; every failure here is [`AuthorizeError::Display`].
+fn client_and_redirect<'a>(
+    params: &FormParams,
+    client: Option<&'a ClientRecord>,
+) -> Result<(&'a ClientRecord, RedirectUri, bool), AuthorizeError> {
+    let display =
+        |description: String| AuthorizeError::Display(EndpointError::invalid_request(description));
+    let client_id = requested_client(params)?;
+    let client = client
+        .filter(|client| client.client_id == client_id)
+        .ok_or_else(|| display(format!("unknown client_id {client_id}")))?;
+    let requested = params
+        .single("redirect_uri")
+        .map_err(|e| display(e.to_string()))?;
+    match requested {
+        Some(requested) => {
+            let uri = RedirectUri::new(requested)
+                .map_err(|e| display(format!("redirect_uri is not acceptable: {e}")))?;
+            if !client.metadata.allows_redirect_uri(&uri) {
+                return Err(display(
+                    "redirect_uri is not registered for this client (OAuth 2.1 section 4.1.1: exact match)"
+                        .into(),
+                ));
+            }
+            Ok((client, uri, true))
+        }
+        // OAuth 2.1 §4.1.1: redirect_uri is "OPTIONAL if only one redirect URI is registered for
+        // this client. REQUIRED if multiple redirect URIs are registered".
+        None => match client.metadata.redirect_uris() {
+            [only] => Ok((client, only.clone(), false)),
+            _ => Err(display(
+                "redirect_uri is required: the client registered several".into(),
+            )),
+        },
     }
 }
 

@@ -1,6 +1,8 @@
 //! Client authentication at the token, revocation and introspection endpoints
 //! ([RFC 6749 §2.3](https://www.rfc-editor.org/rfc/rfc6749#section-2.3)): `none`,
-//! `client_secret_basic` and `client_secret_post`.
+//! `client_secret_basic` and `client_secret_post`. Parsing what a request presents is one step,
+//! checking it against the resolved client another, with the resolution (IO) between them, in the
+//! caller.
 
 use base64ct::{Base64, Encoding};
 use gatehouse_types::form::FormParams;
@@ -9,88 +11,115 @@ use zeroize::Zeroizing;
 
 use crate::error::EndpointError;
 use crate::opaque::CredentialHash;
-use crate::store::{ClientRecord, Store};
+use crate::store::ClientRecord;
 
-/// How the client presented itself.
-enum Presented {
-    Basic { id: ClientId, secret: SecretString },
-    Post { id: ClientId, secret: SecretString },
-    IdOnly(ClientId),
+/// What a client presented to prove itself.
+enum Credential {
+    Basic(SecretString),
+    Post(SecretString),
+    None,
 }
 
-/// Reads the client's credentials from the `Authorization` header value and the form, looks the
-/// client up and checks them against its registered method. Secrets are compared as hashes in
-/// constant time.
-pub(crate) async fn authenticate<S: Store>(
-    store: &S,
-    form: &FormParams,
-    authorization: Option<&str>,
-    now: UnixTime,
-) -> Result<ClientRecord, EndpointError> {
-    let presented = presented(form, authorization)?;
-    let (id, secret, method_used) = match presented {
-        Presented::Basic { id, secret } => {
-            (id, Some(secret), TokenEndpointAuthMethod::ClientSecretBasic)
-        }
-        Presented::Post { id, secret } => {
-            (id, Some(secret), TokenEndpointAuthMethod::ClientSecretPost)
-        }
-        Presented::IdOnly(id) => (id, None, TokenEndpointAuthMethod::None),
-    };
-    // One answer for an unknown client, a wrong secret and a wrong method, so the endpoint
-    // cannot be used to learn which client ids exist or how they authenticate.
-    let unknown = || {
-        EndpointError::invalid_client(
-            "client authentication failed: unknown client, wrong secret, or not the registered \
-             authentication method",
-        )
-    };
-    let client = store.client(&id).await?.ok_or_else(unknown)?;
-    if *client.metadata.token_endpoint_auth_method() != method_used {
-        return Err(unknown());
+/// The client a request says it comes from, and what it presented to prove it: parsed from the
+/// request, not yet checked. The caller resolves [`ClaimedClient::id`] (a store row, a Client ID
+/// Metadata Document) and hands the engine the result; the engine then checks the credential.
+pub struct ClaimedClient {
+    id: ClientId,
+    credential: Credential,
+}
+
+impl std::fmt::Debug for ClaimedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimedClient")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
-    if let Some(secret) = secret {
-        let Some(stored) = client.secret_hash else {
-            return Err(unknown());
+}
+
+impl ClaimedClient {
+    /// Reads the client's credentials from the `Authorization` header value and the form.
+    pub(crate) fn parse(
+        form: &FormParams,
+        authorization: Option<&str>,
+    ) -> Result<Self, EndpointError> {
+        let form_id = form
+            .single("client_id")
+            .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
+        let form_secret = form
+            .single("client_secret")
+            .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
+        let basic = authorization.map(parse_basic).transpose()?;
+        let (id, credential) = match (basic, form_id, form_secret) {
+            // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in
+            // each request."
+            (Some(_), _, Some(_)) => {
+                return Err(EndpointError::invalid_request(
+                    "client credentials in both the Authorization header and the body (RFC 6749 section 2.3)",
+                ));
+            }
+            (Some((id, _)), Some(form_id), None) if id.as_str() != form_id => {
+                return Err(EndpointError::invalid_request(
+                    "client_id in the body differs from the Authorization header",
+                ));
+            }
+            (Some((id, secret)), _, None) => (id, Credential::Basic(secret)),
+            (None, Some(id), Some(secret)) => {
+                (client_id(id)?, Credential::Post(SecretString::new(secret)))
+            }
+            (None, Some(id), None) => (client_id(id)?, Credential::None),
+            (None, None, _) => {
+                return Err(EndpointError::invalid_client(
+                    "no client authentication: send client_id (public clients) or client credentials",
+                ));
+            }
         };
-        if CredentialHash::of(secret.expose_secret()) != stored {
+        Ok(Self { id, credential })
+    }
+
+    /// The client it claims to be (not authenticated).
+    pub fn id(&self) -> &ClientId {
+        &self.id
+    }
+
+    /// Checks the presented credential against `client`, the resolved [`ClaimedClient::id`]
+    /// (`None`: no such client), and its registered method. Secrets are compared as hashes in
+    /// constant time.
+    pub(crate) fn authenticate(
+        &self,
+        client: Option<ClientRecord>,
+        now: UnixTime,
+    ) -> Result<ClientRecord, EndpointError> {
+        let (secret, method_used) = match &self.credential {
+            Credential::Basic(secret) => (Some(secret), TokenEndpointAuthMethod::ClientSecretBasic),
+            Credential::Post(secret) => (Some(secret), TokenEndpointAuthMethod::ClientSecretPost),
+            Credential::None => (None, TokenEndpointAuthMethod::None),
+        };
+        // One answer for an unknown client, a wrong secret and a wrong method, so the endpoint
+        // cannot be used to learn which client ids exist or how they authenticate.
+        let unknown = || {
+            EndpointError::invalid_client(
+                "client authentication failed: unknown client, wrong secret, or not the registered \
+                 authentication method",
+            )
+        };
+        let client = client
+            .filter(|client| client.client_id == self.id)
+            .ok_or_else(unknown)?;
+        if *client.metadata.token_endpoint_auth_method() != method_used {
             return Err(unknown());
         }
-        if client.secret_expires_at.is_some_and(|expiry| now >= expiry) {
-            return Err(EndpointError::invalid_client("client secret expired"));
+        if let Some(secret) = secret {
+            let Some(stored) = client.secret_hash else {
+                return Err(unknown());
+            };
+            if CredentialHash::of(secret.expose_secret()) != stored {
+                return Err(unknown());
+            }
+            if client.secret_expires_at.is_some_and(|expiry| now >= expiry) {
+                return Err(EndpointError::invalid_client("client secret expired"));
+            }
         }
-    }
-    Ok(client)
-}
-
-fn presented(form: &FormParams, authorization: Option<&str>) -> Result<Presented, EndpointError> {
-    let form_id = form
-        .single("client_id")
-        .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
-    let form_secret = form
-        .single("client_secret")
-        .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
-    let basic = authorization.map(parse_basic).transpose()?;
-    match (basic, form_id, form_secret) {
-        // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each
-        // request."
-        (Some(_), _, Some(_)) => Err(EndpointError::invalid_request(
-            "client credentials in both the Authorization header and the body (RFC 6749 section 2.3)",
-        )),
-        (Some((id, _)), Some(form_id), None) if id.as_str() != form_id => {
-            Err(EndpointError::invalid_request(
-                "client_id in the body differs from the Authorization header",
-            ))
-        }
-        (Some((id, secret)), _, None) => Ok(Presented::Basic { id, secret }),
-        (None, Some(id), Some(secret)) => Ok(Presented::Post {
-            id: client_id(id)?,
-            secret: SecretString::new(secret),
-        }),
-        (None, Some(id), None) => Ok(Presented::IdOnly(client_id(id)?)),
-        (None, None, _) => Err(EndpointError::invalid_client(
-            "no client authentication: send client_id (public clients) or client credentials",
-        )),
+        Ok(client)
     }
 }
 
@@ -150,7 +179,7 @@ mod tests {
     #[test]
     fn rfc6749_section_2_3_one_method_per_request() {
         let form = FormParams::parse(b"client_id=a&client_secret=b").unwrap();
-        let result = presented(&form, Some("Basic YTpi"));
+        let result = ClaimedClient::parse(&form, Some("Basic YTpi"));
         assert!(matches!(result, Err(e) if e.description().contains("both")));
     }
 }

@@ -29,15 +29,16 @@ mod revoke;
 pub mod store;
 mod token;
 
-pub use authorize::{AuthorizationRequest, AuthorizeError};
-pub use client_auth::parse_basic;
+pub use authorize::{AuthorizationRequest, AuthorizeError, requested_client};
+pub use client_auth::{ClaimedClient, parse_basic};
 pub use config::{ConfigError, EngineConfig, NoResources, ResourceConfig};
 pub use error::{CLIENT_CHALLENGE, EndpointError, Reuse};
 pub use memory::MemoryStore;
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
 pub use random::RandomSource;
+pub use revoke::{IntrospectRequest, RevokeRequest, Revoked};
 pub use store::Store;
-pub use token::TokenResponse;
+pub use token::{Issued, TokenRequest, TokenResponse};
 
 /// The engine: a configuration and a store. Cheap to share behind an `Arc`.
 #[derive(Debug)]

@@ -54,6 +54,12 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// A registered client by id: how a caller of the engine over this store resolves the
+    /// client a request names.
+    pub fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        Ok(self.lock()?.clients.get(client_id).cloned())
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
         self.inner
             .lock()
@@ -62,10 +68,6 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        Ok(self.lock()?.clients.get(client_id).cloned())
-    }
-
     async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
         if inner.clients.contains_key(&client.client_id) {

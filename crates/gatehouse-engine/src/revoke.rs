@@ -8,10 +8,10 @@ use gatehouse_types::form::FormParams;
 use gatehouse_types::{ClientId, ErrorCode, TokenTypeHint, UnixTime};
 
 use crate::Engine;
-use crate::client_auth::authenticate;
+use crate::client_auth::ClaimedClient;
 use crate::error::EndpointError;
 use crate::opaque::CredentialHash;
-use crate::store::{RefreshRecord, RefreshState, Store};
+use crate::store::{ClientRecord, RefreshRecord, RefreshState, Store};
 
 /// What a presented token turned out to be.
 enum Found {
@@ -24,19 +24,17 @@ enum Found {
     Nothing,
 }
 
-impl<S: Store> Engine<S> {
-    /// Handles a revocation request. `Ok(())` is answered with 200 — also for unknown, invalid
-    /// and expired tokens ([RFC 7009 §2.2](https://www.rfc-editor.org/rfc/rfc7009#section-2.2)).
-    /// Revoking a refresh token revokes its whole family, access tokens included (RFC 7009 §2.1:
-    /// the server "SHOULD also invalidate all access tokens based on the same authorization
-    /// grant").
-    pub async fn revoke(
-        &self,
-        body: &[u8],
-        authorization: Option<&str>,
-        keys: &KeySet,
-        now: UnixTime,
-    ) -> Result<(), EndpointError> {
+/// A revocation request, parsed: what to revoke and the client that asks. The caller resolves
+/// [`RevokeRequest::client`] and calls [`Engine::revoke`].
+#[derive(Debug)]
+pub struct RevokeRequest {
+    request: RevocationRequest,
+    client: ClaimedClient,
+}
+
+impl RevokeRequest {
+    /// Parses the form body and the `Authorization` header value, if any (RFC 7009 §2.1).
+    pub fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError> {
         let form =
             FormParams::parse(body).map_err(|e| EndpointError::invalid_request(e.to_string()))?;
         let request = RevocationRequest::from(
@@ -46,44 +44,27 @@ impl<S: Store> Engine<S> {
                 )
             })?,
         );
-        let client = authenticate(self.store(), &form, authorization, now).await?;
-        let order =
-            request.search_order(&[TokenTypeHint::RefreshToken, TokenTypeHint::AccessToken]);
-        match self
-            .find(request.token.expose_secret(), &order, keys, now, false)
-            .await?
-        {
-            Found::Refresh(record) => {
-                ensure_owner(&client.client_id, record.client_id.as_str())?;
-                self.store().revoke_family(&record.family).await?;
-            }
-            Found::Access {
-                jti,
-                client_id,
-                claims,
-            } => {
-                ensure_owner(&client.client_id, &client_id)?;
-                self.store()
-                    .revoke_access_token(&jti, UnixTime::from_secs(claims.exp))
-                    .await?;
-            }
-            Found::Nothing => {}
-        }
-        Ok(())
+        let client = ClaimedClient::parse(&form, authorization)?;
+        Ok(Self { request, client })
     }
 
-    /// Handles an introspection request. Revoked, expired, rotated, unknown and foreign tokens
-    /// are all `{"active": false}` ([RFC 7662 §2.2](https://www.rfc-editor.org/rfc/rfc7662#section-2.2)).
-    /// The caller must authenticate with a secret, and sees as active only its own tokens, or, if
-    /// it is the credential of a resource server, access tokens whose `aud` names one of its
-    /// resources: introspection cannot be used to scan for other clients' tokens.
-    pub async fn introspect(
-        &self,
-        body: &[u8],
-        authorization: Option<&str>,
-        keys: &KeySet,
-        now: UnixTime,
-    ) -> Result<IntrospectionResponse, EndpointError> {
+    /// The client that asks (not authenticated yet).
+    pub fn client(&self) -> &ClaimedClient {
+        &self.client
+    }
+}
+
+/// An introspection request, parsed: the token and the client that asks. The caller resolves
+/// [`IntrospectRequest::client`] and calls [`Engine::introspect`].
+#[derive(Debug)]
+pub struct IntrospectRequest {
+    request: IntrospectionRequest,
+    client: ClaimedClient,
+}
+
+impl IntrospectRequest {
+    /// Parses the form body and the `Authorization` header value, if any (RFC 7662 §2.1).
+    pub fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError> {
         let form =
             FormParams::parse(body).map_err(|e| EndpointError::invalid_request(e.to_string()))?;
         let request = IntrospectionRequest::from(
@@ -93,10 +74,98 @@ impl<S: Store> Engine<S> {
                 )
             })?,
         );
+        let client = ClaimedClient::parse(&form, authorization)?;
+        Ok(Self { request, client })
+    }
+
+    /// The client that asks (not authenticated yet).
+    pub fn client(&self) -> &ClaimedClient {
+        &self.client
+    }
+}
+
+/// What a revocation did, for the events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Revoked {
+    /// A refresh token: its whole grant.
+    Grant(crate::store::FamilyId),
+    /// One access token.
+    AccessToken {
+        /// Its `jti`.
+        jti: String,
+    },
+    /// Nothing this server knows (answered 200 all the same, RFC 7009 §2.2).
+    Nothing,
+}
+
+impl<S: Store> Engine<S> {
+    /// Decides a revocation request whose client the caller resolved. `Ok` is answered with
+    /// 200, also for unknown, invalid and expired tokens
+    /// ([RFC 7009 §2.2](https://www.rfc-editor.org/rfc/rfc7009#section-2.2)). Revoking a refresh
+    /// token revokes its whole family, access tokens included (RFC 7009 §2.1: the server "SHOULD
+    /// also invalidate all access tokens based on the same authorization grant").
+    pub async fn revoke(
+        &self,
+        request: RevokeRequest,
+        client: Option<ClientRecord>,
+        keys: &KeySet,
+        now: UnixTime,
+    ) -> Result<Revoked, EndpointError> {
+        let RevokeRequest {
+            request,
+            client: claimed,
+        } = request;
+        let client = claimed.authenticate(client, now)?;
+        let order =
+            request.search_order(&[TokenTypeHint::RefreshToken, TokenTypeHint::AccessToken]);
+        Ok(
+            match self
+                .find(request.token.expose_secret(), &order, keys, now, false)
+                .await?
+            {
+                Found::Refresh(record) => {
+                    ensure_owner(&client.client_id, record.client_id.as_str())?;
+                    self.store().revoke_family(&record.family).await?;
+                    Revoked::Grant(record.family)
+                }
+                Found::Access {
+                    jti,
+                    client_id,
+                    claims,
+                } => {
+                    ensure_owner(&client.client_id, &client_id)?;
+                    self.store()
+                        .revoke_access_token(&jti, UnixTime::from_secs(claims.exp))
+                        .await?;
+                    Revoked::AccessToken { jti }
+                }
+                Found::Nothing => Revoked::Nothing,
+            },
+        )
+    }
+
+    /// Decides an introspection request whose client the caller resolved. Revoked, expired,
+    /// rotated, unknown and foreign tokens are all `{"active": false}`
+    /// ([RFC 7662 §2.2](https://www.rfc-editor.org/rfc/rfc7662#section-2.2)). The caller must
+    /// authenticate with a secret, and sees as active only its own tokens, or, if it is the
+    /// credential of a resource server, access tokens whose `aud` names one of its resources:
+    /// introspection cannot be used to scan for other clients' tokens.
+    pub async fn introspect(
+        &self,
+        request: IntrospectRequest,
+        client: Option<ClientRecord>,
+        keys: &KeySet,
+        now: UnixTime,
+    ) -> Result<IntrospectionResponse, EndpointError> {
+        let IntrospectRequest {
+            request,
+            client: claimed,
+        } = request;
         // RFC 7662 §2.1: "the endpoint MUST also require some form of authorization". A public
         // client presents nothing secret, so it cannot introspect: otherwise anyone could use
         // the endpoint as an oracle for stolen tokens.
-        let client = authenticate(self.store(), &form, authorization, now).await?;
+        let client = claimed.authenticate(client, now)?;
         if *client.metadata.token_endpoint_auth_method()
             == gatehouse_types::TokenEndpointAuthMethod::None
         {

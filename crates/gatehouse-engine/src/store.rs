@@ -238,15 +238,12 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// The storage the engine needs. Implementations: [`crate::MemoryStore`] here; SQLite and
+/// The storage the engine needs: the records it writes, and the reads that belong to its
+/// atomic operations. Finding a client is not among them: the caller resolves the party a request
+/// names (a store row, a Client ID Metadata Document, later a JWKS or an identity provider) and
+/// hands the engine the result. Implementations: [`crate::MemoryStore`] here; SQLite and
 /// PostgreSQL in `gatehouse-store`, which run the same behaviour suite.
 pub trait Store: Send + Sync {
-    /// A client by id.
-    fn client(
-        &self,
-        client_id: &ClientId,
-    ) -> impl Future<Output = Result<Option<ClientRecord>, StoreError>> + Send;
-
     /// Registers a client; [`StoreError::Duplicate`] if the id is taken.
     fn insert_client(
         &self,

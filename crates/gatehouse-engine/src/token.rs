@@ -11,12 +11,12 @@ use gatehouse_types::{ClientId, ErrorCode, GrantType, ScopeSet, UnixTime};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::client_auth::authenticate;
+use crate::client_auth::ClaimedClient;
 use crate::error::{EndpointError, Reuse};
 use crate::opaque::{self, CREDENTIAL_BYTES, CredentialHash, CredentialKind};
 use crate::store::{
-    AccessTokenRecord, CodeRecord, FamilyId, RefreshRecord, RefreshState, RotateOutcome, Store,
-    TakeCode,
+    AccessTokenRecord, ClientRecord, CodeRecord, FamilyId, RefreshRecord, RefreshState,
+    RotateOutcome, Store, TakeCode,
 };
 use crate::{CodeVerifier, Engine, RandomSource};
 
@@ -55,6 +55,47 @@ impl fmt::Debug for TokenResponse {
 /// Parameters that may repeat in a token request (RFC 8707 `resource`).
 const REPEATABLE: &[&str] = &["resource"];
 
+/// A token request, parsed: the form and the client it claims to come from. The first step of
+/// the token endpoint; the caller then resolves [`TokenRequest::client`] and calls
+/// [`Engine::token`].
+#[derive(Debug)]
+pub struct TokenRequest {
+    form: FormParams,
+    client: ClaimedClient,
+}
+
+impl TokenRequest {
+    /// Parses the form body and the `Authorization` header value, if any.
+    pub fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError> {
+        let form =
+            FormParams::parse(body).map_err(|e| EndpointError::invalid_request(e.to_string()))?;
+        form.refuse_repeats(REPEATABLE)
+            .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
+        let client = ClaimedClient::parse(&form, authorization)?;
+        Ok(Self { form, client })
+    }
+
+    /// The client the request claims to come from: resolve it, then call [`Engine::token`].
+    pub fn client(&self) -> &ClaimedClient {
+        &self.client
+    }
+}
+
+/// What the token endpoint issued, with what an event or a metric needs, so that nobody has to
+/// work it out again from the response.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Issued {
+    /// The response to send.
+    pub response: TokenResponse,
+    /// The claims of the access token in it.
+    pub claims: AccessTokenClaims,
+    /// The authenticated client.
+    pub client: ClientRecord,
+    /// The grant that was used.
+    pub grant_type: GrantType,
+}
+
 /// The grant an access token is issued for.
 struct Grant<'a> {
     family: &'a FamilyId,
@@ -64,21 +105,31 @@ struct Grant<'a> {
     resources: &'a [ResourceUri],
 }
 
+/// An access token just signed, its record, and its claims.
+struct Minted {
+    token: String,
+    record: AccessTokenRecord,
+    claims: AccessTokenClaims,
+    scopes: ScopeSet,
+}
+
 impl<S: Store> Engine<S> {
-    /// Handles a token request: the form body and the `Authorization` header, if any.
+    /// Decides a token request whose client the caller resolved (`client`: the record of
+    /// [`TokenRequest::client`]'s id, or `None` if there is none), and commits what the grant
+    /// needs: a code taken once, a refresh token rotated, a family revoked on reuse.
     pub async fn token(
         &self,
-        body: &[u8],
-        authorization: Option<&str>,
+        request: TokenRequest,
+        client: Option<ClientRecord>,
         key: &SigningKey,
         rng: &mut impl RandomSource,
         now: UnixTime,
-    ) -> Result<TokenResponse, EndpointError> {
-        let form =
-            FormParams::parse(body).map_err(|e| EndpointError::invalid_request(e.to_string()))?;
-        form.refuse_repeats(REPEATABLE)
-            .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
-        let client = authenticate(self.store(), &form, authorization, now).await?;
+    ) -> Result<Issued, EndpointError> {
+        let TokenRequest {
+            form,
+            client: claimed,
+        } = request;
+        let client = claimed.authenticate(client, now)?;
         let grant_type = form
             .single("grant_type")
             .ok()
@@ -104,16 +155,22 @@ impl<S: Store> Engine<S> {
             ));
         }
         let refreshable = client.metadata.has_grant_type(&GrantType::RefreshToken);
-        match grant_type {
+        let (response, claims) = match grant_type {
             GrantType::AuthorizationCode => {
                 self.redeem_code(&form, &client.client_id, refreshable, key, rng, now)
-                    .await
+                    .await?
             }
             _ => {
                 self.refresh_grant(&form, &client.client_id, key, rng, now)
-                    .await
+                    .await?
             }
-        }
+        };
+        Ok(Issued {
+            response,
+            claims,
+            client,
+            grant_type,
+        })
     }
 
     /// The `authorization_code` grant (OAuth 2.1 §4.1.3).
@@ -125,7 +182,7 @@ impl<S: Store> Engine<S> {
         key: &SigningKey,
         rng: &mut impl RandomSource,
         now: UnixTime,
-    ) -> Result<TokenResponse, EndpointError> {
+    ) -> Result<(TokenResponse, AccessTokenClaims), EndpointError> {
         let code = single(form, "code")?
             .ok_or_else(|| EndpointError::invalid_request("code is required"))?;
         let hash = CredentialHash::of(code);
@@ -155,8 +212,7 @@ impl<S: Store> Engine<S> {
             scopes: &record.scopes,
             resources: &resources,
         };
-        let (access_token, access_record, scopes) =
-            self.mint_access_token(&grant, key, rng, now)?;
+        let minted = self.mint_access_token(&grant, key, rng, now)?;
         let refresh_token =
             refreshable.then(|| opaque::generate(CredentialKind::RefreshToken, rng));
         let refresh_record = refresh_token.as_ref().map(|token| RefreshRecord {
@@ -172,7 +228,7 @@ impl<S: Store> Engine<S> {
         });
         match self
             .store()
-            .redeem_code(&hash, &family, access_record, refresh_record)
+            .redeem_code(&hash, &family, minted.record, refresh_record)
             .await?
         {
             TakeCode::Taken(_) => {}
@@ -183,11 +239,14 @@ impl<S: Store> Engine<S> {
             }
             TakeCode::NotFound => return Err(unknown()),
         }
-        Ok(response(
-            access_token,
-            self.config().access_ttl_secs,
-            refresh_token.map(|t| t.expose_secret().to_owned()),
-            &scopes,
+        Ok((
+            response(
+                minted.token,
+                self.config().access_ttl_secs,
+                refresh_token.map(|t| t.expose_secret().to_owned()),
+                &minted.scopes,
+            ),
+            minted.claims,
         ))
     }
 
@@ -273,7 +332,7 @@ impl<S: Store> Engine<S> {
         key: &SigningKey,
         rng: &mut impl RandomSource,
         now: UnixTime,
-    ) -> Result<TokenResponse, EndpointError> {
+    ) -> Result<(TokenResponse, AccessTokenClaims), EndpointError> {
         let presented = single(form, "refresh_token")?
             .ok_or_else(|| EndpointError::invalid_request("refresh_token is required"))?;
         let hash = CredentialHash::of(presented);
@@ -301,8 +360,12 @@ impl<S: Store> Engine<S> {
             scopes: &scopes,
             resources: &resources,
         };
-        let (access_token, access_record, granted) =
-            self.mint_access_token(&grant, key, rng, now)?;
+        let Minted {
+            token,
+            record: access_record,
+            claims,
+            scopes: granted,
+        } = self.mint_access_token(&grant, key, rng, now)?;
         let successor = match replayed {
             Some(successor) => {
                 self.store().record_access_token(access_record).await?;
@@ -334,11 +397,14 @@ impl<S: Store> Engine<S> {
                 }
             }
         };
-        Ok(response(
-            access_token,
-            self.config().access_ttl_secs,
-            Some(successor),
-            &granted,
+        Ok((
+            response(
+                token,
+                self.config().access_ttl_secs,
+                Some(successor),
+                &granted,
+            ),
+            claims,
         ))
     }
 
@@ -417,7 +483,7 @@ impl<S: Store> Engine<S> {
         key: &SigningKey,
         rng: &mut impl RandomSource,
         now: UnixTime,
-    ) -> Result<(String, AccessTokenRecord, ScopeSet), EndpointError> {
+    ) -> Result<Minted, EndpointError> {
         let ttl = self.config().access_ttl_secs;
         let jti = random_id(rng);
         let audience = match grant.resources {
@@ -459,7 +525,12 @@ impl<S: Store> Engine<S> {
             client_id: grant.client_id.clone(),
             expires_at: now.saturating_add_secs(ttl),
         };
-        Ok((token, record, scopes))
+        Ok(Minted {
+            token,
+            record,
+            claims,
+            scopes,
+        })
     }
 }
 

@@ -36,7 +36,8 @@ fn whole_flow_register_authorize_redeem_refresh_revoke_introspect() {
         .validate(&world.authorize_params(&client, &[("scope", "mcp:tools offline_access")]))
         .unwrap();
     assert_eq!(request.scopes().to_string(), "mcp:tools");
-    let redirect = support::block_on(world.engine.approve(
+    let redirect = support::block_on(support::approve_call(
+        &world.engine,
         &request,
         "alice",
         &mut world.rng,
@@ -124,7 +125,8 @@ fn rfc8252_section_7_3_loopback_redirect_on_any_port() {
     let request = world
         .validate(&world.authorize_params(&client, &[("redirect_uri", other_port)]))
         .unwrap();
-    let redirect = support::block_on(world.engine.approve(
+    let redirect = support::block_on(support::approve_call(
+        &world.engine,
         &request,
         "alice",
         &mut world.rng,
@@ -146,7 +148,8 @@ fn oauth21_section_4_1_1_redirect_uri_optional_when_one_is_registered() {
         .unwrap();
     assert_eq!(request.redirect_uri().as_str(), REDIRECT);
     // ...and then the token request need not repeat it.
-    let redirect = support::block_on(world.engine.approve(
+    let redirect = support::block_on(support::approve_call(
+        &world.engine,
         &request,
         "alice",
         &mut world.rng,
@@ -790,7 +793,8 @@ fn rfc7662_section_2_1_introspection_requires_client_authentication() {
     let code = world.code_for(&public, &[]);
     let tokens = world.redeem(&public, &code).unwrap();
     let body = gatehouse_types::form::encode([("token", "x")]);
-    let error = support::block_on(world.engine.introspect(
+    let error = support::block_on(support::introspect_call(
+        &world.engine,
         body.as_bytes(),
         None,
         &world.keys,
@@ -901,7 +905,8 @@ fn approve_rechecks_a_request_that_was_altered_or_went_stale() {
     let mut json: serde_json::Value = serde_json::to_value(&request).unwrap();
     json["redirect_uri"] = serde_json::json!("https://evil.example.com/cb");
     let forged: gatehouse_engine::AuthorizationRequest = serde_json::from_value(json).unwrap();
-    let result = support::block_on(world.engine.approve(
+    let result = support::block_on(support::approve_call(
+        &world.engine,
         &forged,
         "alice",
         &mut world.rng,
@@ -914,7 +919,8 @@ fn approve_rechecks_a_request_that_was_altered_or_went_stale() {
     let mut json: serde_json::Value = serde_json::to_value(&request).unwrap();
     json["scopes"] = serde_json::json!("mcp:tools files:read mcp:admin");
     let widened: gatehouse_engine::AuthorizationRequest = serde_json::from_value(json).unwrap();
-    let result = support::block_on(world.engine.approve(
+    let result = support::block_on(support::approve_call(
+        &world.engine,
         &widened,
         "alice",
         &mut world.rng,

@@ -85,10 +85,6 @@ impl AnyStore {
 }
 
 impl Store for AnyStore {
-    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        timed!(self, client(client_id))
-    }
-
     async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
         timed!(self, insert_client(client))
     }
@@ -151,6 +147,10 @@ impl Store for AnyStore {
 }
 
 impl ServerStore for AnyStore {
+    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        timed!(self, client(client_id))
+    }
+
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
         timed!(self, clients())
     }

@@ -68,10 +68,6 @@ impl MemoryBackend {
 }
 
 impl Store for MemoryBackend {
-    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        Ok(self.extras()?.clients.get(client_id.as_str()).cloned())
-    }
-
     async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
         let mut extras = self.extras()?;
         let id = client.client_id.as_str().to_owned();
@@ -206,6 +202,10 @@ impl Store for MemoryBackend {
 }
 
 impl ServerStore for MemoryBackend {
+    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        Ok(self.extras()?.clients.get(client_id.as_str()).cloned())
+    }
+
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
         Ok(self.extras()?.clients.values().cloned().collect())
     }

@@ -134,6 +134,12 @@ pub struct AuditEvent {
 /// The storage of the whole server: the engine's [`Store`] plus the rest. Every method is one
 /// transaction.
 pub trait ServerStore: Store {
+    /// A registered client by id.
+    fn client(
+        &self,
+        client_id: &ClientId,
+    ) -> impl Future<Output = Result<Option<ClientRecord>, StoreError>> + Send;
+
     /// Every registered client, ordered by id.
     fn clients(&self) -> impl Future<Output = Result<Vec<ClientRecord>, StoreError>> + Send;
 

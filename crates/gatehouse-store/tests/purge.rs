@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gatehouse_engine::Store;
-use gatehouse_store::{PurgeSchedule, spawn_purger};
+use gatehouse_store::{PurgeSchedule, ServerStore, spawn_purger};
 use gatehouse_types::{ClientId, UnixTime};
 use support::*;
 

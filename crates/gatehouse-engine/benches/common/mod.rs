@@ -97,7 +97,10 @@ impl Harness {
             .as_bytes(),
         )
         .unwrap();
-        let request = block_on(engine.validate_authorization(&params)).unwrap();
+        let client_record = engine.store().client(&client).unwrap();
+        let request = engine
+            .validate_authorization(&params, client_record.as_ref())
+            .unwrap();
         Self {
             engine,
             client,
@@ -107,7 +110,13 @@ impl Harness {
 
     /// Approves the request and returns the code from the redirect.
     pub fn new_code(&self, rng: &mut Rng) -> String {
-        let redirect = block_on(self.engine.approve(&self.request, "alice", rng, NOW)).unwrap();
+        let client = self.engine.store().client(&self.client).unwrap();
+        let redirect =
+            block_on(
+                self.engine
+                    .approve(&self.request, client.as_ref(), "alice", rng, NOW),
+            )
+            .unwrap();
         let query = redirect.split_once('?').unwrap().1;
         let form = FormParams::parse(query.as_bytes()).unwrap();
         form.single("code").unwrap().unwrap().to_owned()
@@ -131,8 +140,13 @@ impl Harness {
         ])
     }
 
+    /// The token endpoint's three steps: parse, resolve the client, decide.
     pub fn token(&self, body: &str, key: &SigningKey, rng: &mut Rng) -> TokenResponse {
-        block_on(self.engine.token(body.as_bytes(), None, key, rng, NOW)).unwrap()
+        let request = gatehouse_engine::TokenRequest::parse(body.as_bytes(), None).unwrap();
+        let client = self.engine.store().client(request.client().id()).unwrap();
+        block_on(self.engine.token(request, client, key, rng, NOW))
+            .unwrap()
+            .response
     }
 
     /// Claims like the engine's, for signing alone.

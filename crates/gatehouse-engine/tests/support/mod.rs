@@ -16,8 +16,8 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use gatehouse_engine::{
-    AuthorizationRequest, Engine, EngineConfig, MemoryStore, RandomSource, ResourceConfig,
-    TokenResponse,
+    AuthorizationRequest, EndpointError, Engine, EngineConfig, IntrospectRequest, MemoryStore,
+    RandomSource, ResourceConfig, RevokeRequest, TokenRequest, TokenResponse,
 };
 use gatehouse_jose::{AccessTokenValidator, Algorithm, KeySet, SigningKey};
 use gatehouse_registration::{ClientMetadata, ClientMetadataPolicy, RegistrationResponse};
@@ -31,6 +31,81 @@ pub const OTHER_RESOURCE: &str = "https://files.example.com/mcp";
 pub const REDIRECT: &str = "http://127.0.0.1:33418/callback";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+// ----- the engine's three steps, over the memory store -------------------------------------
+// Parse the request (pure), resolve the party it names (the caller's IO: here, the memory
+// store's clients), decide and commit.
+
+/// A token request: parsed, its client resolved in `clients`, decided.
+pub async fn token_call<S: gatehouse_engine::Store>(
+    engine: &Engine<S>,
+    clients: &MemoryStore,
+    body: &[u8],
+    authorization: Option<&str>,
+    key: &SigningKey,
+    rng: &mut impl RandomSource,
+    now: UnixTime,
+) -> Result<TokenResponse, EndpointError> {
+    let request = TokenRequest::parse(body, authorization)?;
+    let client = clients.client(request.client().id())?;
+    Ok(engine.token(request, client, key, rng, now).await?.response)
+}
+
+/// A revocation request: parsed, its client resolved, decided.
+pub async fn revoke_call(
+    engine: &Engine<MemoryStore>,
+    body: &[u8],
+    authorization: Option<&str>,
+    keys: &KeySet,
+    now: UnixTime,
+) -> Result<(), EndpointError> {
+    let request = RevokeRequest::parse(body, authorization)?;
+    let client = engine.store().client(request.client().id())?;
+    engine.revoke(request, client, keys, now).await.map(drop)
+}
+
+/// An introspection request: parsed, its client resolved, decided.
+pub async fn introspect_call(
+    engine: &Engine<MemoryStore>,
+    body: &[u8],
+    authorization: Option<&str>,
+    keys: &KeySet,
+    now: UnixTime,
+) -> Result<gatehouse_introspection::IntrospectionResponse, EndpointError> {
+    let request = IntrospectRequest::parse(body, authorization)?;
+    let client = engine.store().client(request.client().id())?;
+    engine.introspect(request, client, keys, now).await
+}
+
+/// An authorization request validated with its client resolved.
+pub fn validate_call(
+    engine: &Engine<MemoryStore>,
+    params: &FormParams,
+) -> Result<AuthorizationRequest, gatehouse_engine::AuthorizeError> {
+    let client_id = gatehouse_engine::requested_client(params)?;
+    let client = engine
+        .store()
+        .client(&client_id)
+        .map_err(|e| gatehouse_engine::AuthorizeError::Display(EndpointError::from(e)))?;
+    engine.validate_authorization(params, client.as_ref())
+}
+
+/// An approval, with the request's client resolved as it is now.
+pub async fn approve_call(
+    engine: &Engine<MemoryStore>,
+    request: &AuthorizationRequest,
+    subject: &str,
+    rng: &mut impl RandomSource,
+    now: UnixTime,
+) -> Result<String, gatehouse_engine::AuthorizeError> {
+    let client = engine
+        .store()
+        .client(request.client_id())
+        .map_err(|e| gatehouse_engine::AuthorizeError::Display(EndpointError::from(e)))?;
+    engine
+        .approve(request, client.as_ref(), subject, rng, now)
+        .await
+}
 
 /// Runs a future that never waits (the memory store answers at once).
 pub fn block_on<F: Future>(future: F) -> F::Output {
@@ -135,12 +210,10 @@ impl World {
     pub fn resource_server(&mut self) -> String {
         let id = self.confidential_client();
         let store = self.engine.store();
-        let mut record = block_on(gatehouse_engine::Store::client(
-            store,
-            &gatehouse_types::ClientId::new(id.clone()).unwrap(),
-        ))
-        .unwrap()
-        .unwrap();
+        let mut record = store
+            .client(&gatehouse_types::ClientId::new(id.clone()).unwrap())
+            .unwrap()
+            .unwrap();
         record.client_id = gatehouse_types::ClientId::new(format!("{id}-rs")).unwrap();
         record.introspection_resources = vec![ResourceUri::parse(RESOURCE).unwrap()];
         block_on(gatehouse_engine::Store::insert_client(store, record)).unwrap();
@@ -178,9 +251,7 @@ impl World {
         let response = self.register(metadata);
         use gatehouse_engine::Store;
         let store = self.engine.store();
-        let mut record = block_on(store.client(&response.client_id))
-            .unwrap()
-            .unwrap();
+        let mut record = store.client(&response.client_id).unwrap().unwrap();
         record.registration_token_hash = None;
         let vetted =
             gatehouse_types::ClientId::new(format!("{}-vetted", record.client_id.as_str()))
@@ -221,7 +292,7 @@ impl World {
         &self,
         params: &FormParams,
     ) -> Result<AuthorizationRequest, gatehouse_engine::AuthorizeError> {
-        block_on(self.engine.validate_authorization(params))
+        validate_call(&self.engine, params)
     }
 
     /// Authorizes `client_id` as `alice` and returns the code from the redirect.
@@ -229,10 +300,13 @@ impl World {
         let request = self
             .validate(&self.authorize_params(client_id, extra))
             .unwrap();
-        let redirect = block_on(
-            self.engine
-                .approve(&request, "alice", &mut self.rng, self.now),
-        )
+        let redirect = block_on(approve_call(
+            &self.engine,
+            &request,
+            "alice",
+            &mut self.rng,
+            self.now,
+        ))
         .unwrap();
         query_param(&redirect, "code").unwrap()
     }
@@ -250,7 +324,9 @@ impl World {
         authorization: Option<&str>,
     ) -> Result<TokenResponse, gatehouse_engine::EndpointError> {
         let body = encode(body.iter().copied());
-        block_on(self.engine.token(
+        block_on(token_call(
+            &self.engine,
+            self.engine.store(),
             body.as_bytes(),
             authorization,
             &self.key,
@@ -308,10 +384,13 @@ impl World {
         let mut params = vec![("token", token)];
         params.extend(self.credentials(client_id));
         let body = encode(params);
-        block_on(
-            self.engine
-                .revoke(body.as_bytes(), None, &self.keys, self.now),
-        )
+        block_on(revoke_call(
+            &self.engine,
+            body.as_bytes(),
+            None,
+            &self.keys,
+            self.now,
+        ))
     }
 
     /// Introspects `token` as `client_id` (a confidential client or resource server of this
@@ -334,10 +413,13 @@ impl World {
         let mut params = vec![("token", token)];
         params.extend(self.credentials(client_id));
         let body = encode(params);
-        block_on(
-            self.engine
-                .introspect(body.as_bytes(), None, &self.keys, self.now),
-        )
+        block_on(introspect_call(
+            &self.engine,
+            body.as_bytes(),
+            None,
+            &self.keys,
+            self.now,
+        ))
     }
 
     /// Whether a resource server would accept the access token now (signature, claims, and the

@@ -503,20 +503,6 @@ async fn lock_family(
 // ----- the engine's contract --------------------------------------------------------------------
 
 impl Store for PostgresStore {
-    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        let client = self.client().await?;
-        client
-            .query_opt(
-                &format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"),
-                &[&client_id.as_str()],
-            )
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(client_row)
-            .transpose()
-    }
-
     async fn insert_client(&self, record: ClientRecord) -> Result<(), StoreError> {
         let client = self.client().await?;
         let values = ClientValues::of(&record);
@@ -836,6 +822,20 @@ fn count(n: u64) -> bool {
 }
 
 impl ServerStore for PostgresStore {
+    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1"),
+                &[&client_id.as_str()],
+            )
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(client_row)
+            .transpose()
+    }
+
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
         let client = self.client().await?;
         client

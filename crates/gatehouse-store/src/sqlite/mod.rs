@@ -479,21 +479,6 @@ fn collect<T>(
 // ----- the engine's contract --------------------------------------------------------------------
 
 impl Store for SqliteStore {
-    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        let id = client_id.as_str().to_owned();
-        self.run(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1"
-            ))
-            .map_err(db)?
-            .query_row([id], client_row)
-            .optional()
-            .map_err(db)?
-            .transpose()
-        })
-        .await
-    }
-
     async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
         self.write(move |tx| {
             let values = client_params(&client);
@@ -822,6 +807,21 @@ fn key_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredSigningKey, StoreErro
 const CONSENT_COLUMNS: &str = "subject, client_id, resource, scopes, granted_at";
 
 impl ServerStore for SqliteStore {
+    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        let id = client_id.as_str().to_owned();
+        self.run(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1"
+            ))
+            .map_err(db)?
+            .query_row([id], client_row)
+            .optional()
+            .map_err(db)?
+            .transpose()
+        })
+        .await
+    }
+
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
         self.run(|conn| {
             let mut statement = conn

@@ -60,7 +60,13 @@ impl Harness {
 
     pub(super) fn revocation(&self, body: &str) -> Result<(), EndpointError> {
         let w = &self.world;
-        block_on(w.engine.revoke(body.as_bytes(), None, &w.keys, w.now))
+        block_on(crate::support::revoke_call(
+            &w.engine,
+            body.as_bytes(),
+            None,
+            &w.keys,
+            w.now,
+        ))
     }
 
     /// Introspects `token` as `presenter`: `None` when the engine refuses the caller, which it
@@ -72,7 +78,13 @@ impl Harness {
     ) -> Option<IntrospectionResponse> {
         let body = self.body(presenter, &[("token", token)]);
         let w = &self.world;
-        let result = block_on(w.engine.introspect(body.as_bytes(), None, &w.keys, w.now));
+        let result = block_on(crate::support::introspect_call(
+            &w.engine,
+            body.as_bytes(),
+            None,
+            &w.keys,
+            w.now,
+        ));
         match (result, self.clients[presenter].secret.is_some()) {
             (Ok(response), true) => Some(response),
             (Err(error), false) => {

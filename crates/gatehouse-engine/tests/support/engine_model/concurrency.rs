@@ -11,7 +11,7 @@ use gatehouse_engine::store::{
     StoreError, TakeCode,
 };
 use gatehouse_engine::{MemoryStore, Store};
-use gatehouse_types::{ClientId, UnixTime};
+use gatehouse_types::UnixTime;
 
 /// Pending once, then ready: an await point where another request can run.
 struct YieldOnce(bool);
@@ -35,11 +35,6 @@ impl Future for YieldOnce {
 pub struct Yielding<'a>(pub &'a MemoryStore);
 
 impl Store for Yielding<'_> {
-    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        YieldOnce(false).await;
-        self.0.client(client_id).await
-    }
-
     async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
         YieldOnce(false).await;
         self.0.insert_client(client).await

@@ -91,7 +91,7 @@ impl Harness {
             params.push(("resource", resource));
         }
         let form = FormParams::parse(encode(params).as_bytes()).unwrap();
-        let result = block_on(self.world.engine.validate_authorization(&form));
+        let result = crate::support::validate_call(&self.world.engine, &form);
         let resources = if resources.is_empty() {
             Self::inferred_resources(scope)
         } else {
@@ -120,8 +120,10 @@ impl Harness {
         let granted_resources: Vec<&str> = request.resources().iter().map(|r| r.as_str()).collect();
         assert_eq!(granted_resources, resources, "{}: resources", self.context);
         let w = &mut self.world;
-        let redirect = block_on(w.engine.approve(&request, SUBJECT, &mut w.rng, w.now))
-            .unwrap_or_else(|e| panic!("{}: approve failed: {e:?}", self.context));
+        let redirect = block_on(crate::support::approve_call(
+            &w.engine, &request, SUBJECT, &mut w.rng, w.now,
+        ))
+        .unwrap_or_else(|e| panic!("{}: approve failed: {e:?}", self.context));
         let code = query_param(&redirect, "code").unwrap();
         let expires_at = self.now() + self.world.engine.config().code_ttl_secs;
         self.codes.push(CodeM {

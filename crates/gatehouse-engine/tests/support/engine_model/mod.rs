@@ -569,10 +569,15 @@ impl Harness {
 
     fn token(&mut self, body: &str) -> TokenResult {
         let w = &mut self.world;
-        block_on(
-            w.engine
-                .token(body.as_bytes(), None, &w.key, &mut w.rng, w.now),
-        )
+        block_on(crate::support::token_call(
+            &w.engine,
+            w.engine.store(),
+            body.as_bytes(),
+            None,
+            &w.key,
+            &mut w.rng,
+            w.now,
+        ))
     }
 
     /// Sends two token requests at the same instant, interleaved at every store call as
@@ -582,8 +587,25 @@ impl Harness {
         let mut rng_b = SeededRng(next_u64(&mut self.world.rng));
         let w = &self.world;
         let engine = Engine::new(w.engine.config().clone(), Yielding(w.engine.store())).unwrap();
-        let a = engine.token(body.as_bytes(), None, &w.key, &mut rng_a, w.now);
-        let b = engine.token(body.as_bytes(), None, &w.key, &mut rng_b, w.now);
+        let clients = w.engine.store();
+        let a = crate::support::token_call(
+            &engine,
+            clients,
+            body.as_bytes(),
+            None,
+            &w.key,
+            &mut rng_a,
+            w.now,
+        );
+        let b = crate::support::token_call(
+            &engine,
+            clients,
+            body.as_bytes(),
+            None,
+            &w.key,
+            &mut rng_b,
+            w.now,
+        );
         run_pair(a, b, schedule)
     }
 
