@@ -20,7 +20,7 @@ use gatehouse_types::{ClientId, UnixTime};
 use crate::clients::Unresolved;
 use crate::clock::{OsRandom, now};
 use crate::config::LoginMode;
-use crate::events::{Event, emit};
+use crate::events::Event;
 use crate::pages::{ConsentPage, Message, render};
 use crate::respond::{page, see_other};
 use crate::session::Browser;
@@ -231,29 +231,23 @@ async fn handle(
                     tracing::warn!(%error, "could not remember a consent");
                 }
             }
-            emit(
-                state,
-                Event::ConsentGiven {
-                    subject: subject.clone(),
-                    client_id: client.client_id.as_str().to_owned(),
-                    scope: request.scopes().to_string(),
-                    resources: request
-                        .resources()
-                        .iter()
-                        .map(|r| r.as_str().to_owned())
-                        .collect(),
-                },
-            );
+            state.events.emit(Event::ConsentGiven {
+                subject: subject.clone(),
+                client_id: client.client_id.as_str().to_owned(),
+                scope: request.scopes().to_string(),
+                resources: request
+                    .resources()
+                    .iter()
+                    .map(|r| r.as_str().to_owned())
+                    .collect(),
+            });
             approve(state, &request, &client, &subject, now, cookies).await
         }
         Step::Deny => {
-            emit(
-                state,
-                Event::ConsentRefused {
-                    subject: subject.clone(),
-                    client_id: client.client_id.as_str().to_owned(),
-                },
-            );
+            state.events.emit(Event::ConsentRefused {
+                subject: subject.clone(),
+                client_id: client.client_id.as_str().to_owned(),
+            });
             see_other(&state.engine.deny(&request), &cookies)
         }
         Step::Arrive | Step::SignIn { .. } | Step::SignOut => {

@@ -597,6 +597,14 @@ impl Config {
         Ok(())
     }
 
+    /// The issuer's path without a trailing slash (`""` for an origin): where the endpoints
+    /// live (`https://host/tenant/` → `/tenant`).
+    pub fn issuer_path(&self) -> &str {
+        gatehouse_types::uri::split(&self.issuer)
+            .map_or("", |components| components.path)
+            .trim_end_matches('/')
+    }
+
     /// Whether the issuer is `http` on a loopback host (a development setup).
     pub fn issuer_is_loopback_http(&self) -> bool {
         self.issuer
@@ -705,4 +713,23 @@ fn tracing_level_is_invalid(level: &str) -> bool {
                 "error" | "warn" | "info" | "debug" | "trace" | "off"
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn endpoints_live_under_the_issuer_path() {
+        let path = |issuer: &str| {
+            let mut config = super::Config::demo("127.0.0.1:8080".parse().unwrap());
+            config.issuer = issuer.to_owned();
+            config.issuer_path().to_owned()
+        };
+        assert_eq!(path("https://auth.example.com"), "");
+        assert_eq!(path("https://auth.example.com/"), "");
+        assert_eq!(path("https://example.com/tenant/a"), "/tenant/a");
+        assert_eq!(path("https://example.com/tenant/"), "/tenant");
+        assert_eq!(path("http://127.0.0.1:8080"), "");
+    }
 }

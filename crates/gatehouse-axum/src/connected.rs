@@ -13,7 +13,7 @@ use gatehouse_store::ServerStore;
 use gatehouse_types::form::FormParams;
 
 use crate::clock::now;
-use crate::events::{Event, emit};
+use crate::events::Event;
 use crate::pages::{ConnectedApp, ConnectedApps, render};
 use crate::respond::{page, see_other};
 use crate::session::Browser;
@@ -105,14 +105,11 @@ pub(crate) async fn post(
                 .store()
                 .withdraw_consent(&subject, &grant.client_id)
                 .await;
-            emit(
-                &state,
-                Event::ConsentRevoked {
-                    subject: subject.clone(),
-                    client_id: grant.client_id.as_str().to_owned(),
-                    grant: grant.family.as_str().to_owned(),
-                },
-            );
+            state.events.emit(Event::ConsentRevoked {
+                subject: subject.clone(),
+                client_id: grant.client_id.as_str().to_owned(),
+                grant: grant.family.as_str().to_owned(),
+            });
             see_other(&state.endpoint("/connected-apps"), &[])
         }
         _ => sign_in(&state, &browser, None),

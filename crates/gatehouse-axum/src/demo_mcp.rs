@@ -20,7 +20,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::{Deserialize, Serialize};
 
-use crate::resources::BuiltinServer;
+use crate::builtin::BuiltinServer;
 
 /// The demo server's state: none beyond its tool table.
 #[derive(Debug, Clone)]

@@ -47,7 +47,7 @@ pub(crate) fn metadata_document(state: &AppState) -> AuthorizationServerMetadata
         .introspection_endpoint_auth_methods_supported(confidential_auth)
         .code_challenge_methods_supported([CodeChallengeMethod::S256])
         .authorization_response_iss_parameter_supported(true)
-        .client_id_metadata_document_supported(state.documents().enabled())
+        .client_id_metadata_document_supported(state.documents.enabled())
         .build()
 }
 

@@ -390,11 +390,11 @@ tokio::task_local! {
 
 /// The middleware that makes the request's address the requester of the fetches it causes.
 pub(crate) async fn requester(
-    axum::extract::State(state): axum::extract::State<std::sync::Arc<crate::state::AppState>>,
+    axum::extract::State(rates): axum::extract::State<std::sync::Arc<crate::limits::RateLimiting>>,
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let address = crate::limits::peer(&request, state.config.rate_limits.trust_forwarded_for);
+    let address = rates.peer(&request);
     request
         .extensions_mut()
         .insert(crate::limits::Peer(address.clone()));

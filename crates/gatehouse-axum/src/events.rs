@@ -6,11 +6,12 @@
 //! failed authentication claimed), so every text of an event is bounded and escaped
 //! ([`gatehouse_types::untrusted`]) before any of the three sees it.
 
-use gatehouse_store::{AuditEvent, ServerStore};
+use std::sync::Arc;
+
+use gatehouse_store::{AnyStore, AuditEvent, ServerStore};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::now;
-use crate::state::AppState;
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,11 +177,32 @@ impl<F: Fn(&Event) + Send + Sync + 'static> Hook for F {
 /// Audit records waiting to be written, at most. Under a burst that the store cannot absorb,
 /// further records are dropped (and counted in the log) rather than growing memory without bound;
 /// the `tracing` line of every event is written regardless.
-pub(crate) const AUDIT_QUEUE: usize = 4096;
+const AUDIT_QUEUE: usize = 4096;
 
-/// Logs, stores and hands `event` to the hooks. Storing happens on a background writer: an
-/// audit write never delays or fails the request that caused it.
-pub(crate) fn emit(state: &AppState, event: Event) {
+/// Where events go: the log, the hooks a library user installed, and the audit table (through a
+/// background writer, so that an audit write never delays or fails the request that caused it).
+pub(crate) struct Events {
+    hooks: Vec<Box<dyn Hook>>,
+    audit: tokio::sync::mpsc::Sender<AuditEvent>,
+}
+
+impl Events {
+    /// Events for `hooks`, stored in `store` by a writer task that ends when the last sender
+    /// goes (with the server).
+    pub(crate) fn new(hooks: Vec<Box<dyn Hook>>, store: Arc<AnyStore>) -> Self {
+        let (audit, queue) = tokio::sync::mpsc::channel(AUDIT_QUEUE);
+        tokio::spawn(audit_writer(store, queue));
+        Self { hooks, audit }
+    }
+
+    /// Logs, stores and hands `event` to the hooks.
+    pub(crate) fn emit(&self, event: Event) {
+        emit(self, event);
+    }
+}
+
+/// Logs, stores and hands `event` to the hooks.
+fn emit(events: &Events, event: Event) {
     let mut detail = serde_json::to_value(&event).unwrap_or(serde_json::Value::Null);
     // CWE-770 and CWE-117: what a request chose reaches the log, the store and the hooks
     // bounded and escaped. Events made of values this server issued are left as they are.
@@ -194,7 +216,7 @@ pub(crate) fn emit(state: &AppState, event: Event) {
     };
     tracing::info!(target: "gatehouse::audit", kind = event.kind(), detail = %detail, "event");
     count(&event);
-    for hook in &state.hooks {
+    for hook in &events.hooks {
         hook.on_event(&event);
     }
     let record = AuditEvent {
@@ -204,7 +226,7 @@ pub(crate) fn emit(state: &AppState, event: Event) {
         client_id: event.client_id().map(str::to_owned),
         detail,
     };
-    if state.audit.try_send(record).is_err() {
+    if events.audit.try_send(record).is_err() {
         tracing::warn!(target: "gatehouse::audit", kind = event.kind(), "audit queue full; record not stored");
     }
 }
@@ -261,15 +283,9 @@ fn make_log_safe(value: &mut serde_json::Value) -> bool {
 }
 
 /// Writes queued audit records to the store, one at a time, until the server is dropped.
-pub(crate) async fn audit_writer(
-    state: std::sync::Weak<AppState>,
-    mut queue: tokio::sync::mpsc::Receiver<AuditEvent>,
-) {
+async fn audit_writer(store: Arc<AnyStore>, mut queue: tokio::sync::mpsc::Receiver<AuditEvent>) {
     while let Some(record) = queue.recv().await {
-        let Some(state) = state.upgrade() else {
-            return;
-        };
-        if let Err(error) = state.store().append_audit(record).await {
+        if let Err(error) = store.append_audit(record).await {
             tracing::warn!(%error, "could not store an audit event");
         }
     }

@@ -26,6 +26,7 @@
 
 mod authenticator;
 mod authorize;
+mod builtin;
 mod clients;
 mod clock;
 pub mod config;
@@ -37,6 +38,7 @@ mod discovery;
 mod documents;
 mod drain;
 mod events;
+mod gatehouse;
 mod gateway;
 mod health;
 mod keys;
@@ -49,22 +51,24 @@ mod registration;
 mod request_id;
 mod resources;
 mod respond;
+mod router;
 mod server;
 mod session;
 mod signin;
+mod signing;
 mod state;
 mod throttle;
 mod token;
 
 pub use authenticator::{Authenticator, BoxFuture};
+pub use builtin::BuiltinServer;
 pub use config::{Config, ConfigError, LoginMode};
 pub use documents::DocumentSetupError;
 pub use events::{Event, Hook};
+pub use gatehouse::{Extensions, Gatehouse, StartError, check_config, open_vault};
 /// The resource-server side, re-exported for programs that mount their own servers.
 pub use gatehouse_guard;
 pub use gateway::{IDENTITY_HEADER_PREFIX, IDENTITY_HEADERS};
 pub use keys::{KeyRing, PUBLISH_LEAD, RotationPolicy, add_key, rotate_now};
 pub use request_id::REQUEST_ID;
-pub use resources::BuiltinServer;
 pub use server::serve;
-pub use state::{Extensions, Gatehouse, StartError, check_config, open_vault};

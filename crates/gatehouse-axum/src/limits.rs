@@ -27,7 +27,6 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::RateLimits;
 use crate::respond::{HttpError, oauth_error};
-use crate::state::AppState;
 
 /// The endpoint classes of the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +39,37 @@ pub(crate) enum Class {
     Other,
 }
 
+/// The rate limits of the server, and how it tells clients apart: what the limiting middleware
+/// and the credential endpoints share.
+pub(crate) struct RateLimiting {
+    /// The limiters, unless `rate_limits.enabled = false`.
+    limits: Option<Limits>,
+    trust_forwarded_for: bool,
+}
+
+impl RateLimiting {
+    pub(crate) fn new(config: &RateLimits) -> Self {
+        Self {
+            limits: Limits::new(config),
+            trust_forwarded_for: config.trust_forwarded_for,
+        }
+    }
+
+    /// The peer of `request` as a key (see [`peer`]).
+    pub(crate) fn peer(&self, request: &Request) -> String {
+        peer(request, self.trust_forwarded_for)
+    }
+
+    /// Forgets idle keys, so that the maps do not grow with every address ever seen.
+    pub(crate) fn shrink(&self) {
+        if let Some(limits) = &self.limits {
+            limits.shrink();
+        }
+    }
+}
+
 /// One keyed limiter per class.
-pub(crate) struct Limits {
+struct Limits {
     authorize: DefaultKeyedRateLimiter<String>,
     token: DefaultKeyedRateLimiter<String>,
     introspect: DefaultKeyedRateLimiter<String>,
@@ -59,7 +87,7 @@ fn per_minute(n: u32) -> Quota {
 
 impl Limits {
     /// The limiters of `config`, or `None` when limits are disabled.
-    pub(crate) fn new(config: &RateLimits) -> Option<Self> {
+    fn new(config: &RateLimits) -> Option<Self> {
         config.enabled.then(|| Self {
             authorize: RateLimiter::keyed(per_minute(config.authorize_per_min)),
             token: RateLimiter::keyed(per_minute(config.token_per_min)),
@@ -82,8 +110,7 @@ impl Limits {
         }
     }
 
-    /// Forgets idle keys, so that the maps do not grow with every address ever seen.
-    pub(crate) fn shrink(&self) {
+    fn shrink(&self) {
         for limiter in [
             &self.authorize,
             &self.token,
@@ -123,7 +150,7 @@ fn classify(method: &axum::http::Method, path: &str) -> Option<Class> {
 /// whole /64, so single addresses would be free to rotate). With
 /// `rate_limits.trust_forwarded_for`, the left-most `X-Forwarded-For` address, which only a
 /// reverse proxy that overwrites the header makes trustworthy.
-pub(crate) fn peer(request: &Request, trust_forwarded_for: bool) -> String {
+fn peer(request: &Request, trust_forwarded_for: bool) -> String {
     let forwarded = trust_forwarded_for
         .then(|| request.headers().get("x-forwarded-for"))
         .flatten()
@@ -170,11 +197,11 @@ pub(crate) struct Peer(pub(crate) String);
 /// by address as a whole, before their body is read; per claimed client they are limited in
 /// their handlers, once the request is parsed ([`per_client`]), so the body is parsed once.
 pub(crate) async fn limit(
-    State(state): State<Arc<AppState>>,
+    State(rates): State<Arc<RateLimiting>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(limits) = &state.limits else {
+    let Some(limits) = &rates.limits else {
         return next.run(request).await;
     };
     let Some(class) = classify(request.method(), request.uri().path()) else {
@@ -182,7 +209,7 @@ pub(crate) async fn limit(
     };
     let address = match request.extensions().get::<Peer>() {
         Some(Peer(address)) => address.clone(),
-        None => peer(&request, state.config.rate_limits.trust_forwarded_for),
+        None => rates.peer(&request),
     };
     let cross_origin = request.headers().contains_key("origin");
     let key = format!("addr:{address}");
@@ -200,13 +227,13 @@ pub(crate) async fn limit(
 /// authenticated yet, so a forger can neither exhaust a real client's budget from elsewhere nor
 /// escape their own). `Err` is the 429 to send.
 pub(crate) fn per_client(
-    state: &AppState,
+    rates: &RateLimiting,
     class: Class,
     headers: &axum::http::HeaderMap,
     peer: Option<&Peer>,
     client: &gatehouse_types::ClientId,
 ) -> Result<(), Response> {
-    let Some(limits) = &state.limits else {
+    let Some(limits) = &rates.limits else {
         return Ok(());
     };
     let address = peer.map_or("unknown", |Peer(address)| address.as_str());

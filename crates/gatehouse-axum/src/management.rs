@@ -14,7 +14,7 @@ use gatehouse_registration::{ClientUpdateRequest, RegistrationAccessToken, Regis
 use gatehouse_store::ServerStore;
 use gatehouse_types::{ClientId, ErrorCode};
 
-use crate::events::{Event, emit};
+use crate::events::Event;
 use crate::respond::{HttpError, json, no_store, oauth_error, require_json};
 use crate::state::AppState;
 
@@ -156,12 +156,9 @@ pub(crate) async fn update(
     updated.metadata = metadata;
     match state.store().replace_client(updated.clone()).await {
         Ok(true) => {
-            emit(
-                &state,
-                Event::ClientUpdated {
-                    client_id: updated.client_id.as_str().to_owned(),
-                },
-            );
+            state.events.emit(Event::ClientUpdated {
+                client_id: updated.client_id.as_str().to_owned(),
+            });
             information(&state, &updated, &token)
         }
         Ok(false) => unauthorized(),
@@ -181,12 +178,9 @@ pub(crate) async fn delete(
     };
     match state.store().delete_client(&record.client_id).await {
         Ok(_) => {
-            emit(
-                &state,
-                Event::ClientDeleted {
-                    client_id: record.client_id.as_str().to_owned(),
-                },
-            );
+            state.events.emit(Event::ClientDeleted {
+                client_id: record.client_id.as_str().to_owned(),
+            });
             let mut response = StatusCode::NO_CONTENT.into_response();
             no_store(&mut response);
             response

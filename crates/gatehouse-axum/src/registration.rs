@@ -10,7 +10,7 @@ use gatehouse_registration::ClientMetadata;
 use gatehouse_types::OAuthError;
 
 use crate::clock::{OsRandom, now};
-use crate::events::{Event, emit};
+use crate::events::Event;
 use crate::respond::{json, oauth_error, require_json};
 use crate::state::AppState;
 
@@ -34,12 +34,9 @@ pub(crate) async fn register(
         .await
     {
         Ok(response) => {
-            emit(
-                &state,
-                Event::ClientRegistered {
-                    client_id: response.client_id.as_str().to_owned(),
-                },
-            );
+            state.events.emit(Event::ClientRegistered {
+                client_id: response.client_id.as_str().to_owned(),
+            });
             json(StatusCode::CREATED, response.to_json())
         }
         Err(error) => {

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Request;
@@ -18,12 +18,9 @@ use gatehouse_resource_indicators::ResourceUri;
 
 use crate::config::{Config, ConfigError};
 use crate::gateway::{self, Gateway};
-use crate::state::AppState;
+use gatehouse_store::AnyStore;
 
-/// A built-in MCP server a program offers for `builtin = "NAME"` (the `gatehouse` binary offers
-/// `"demo"`): any tower service over axum requests. The guard runs in front of it and puts the
-/// verified `gatehouse_guard::Principal` into the request's extensions.
-pub type BuiltinServer = tower::util::BoxCloneSyncService<Request, Response, Infallible>;
+use crate::builtin::BuiltinServer;
 
 /// What serves a protected resource.
 #[derive(Clone)]
@@ -40,28 +37,22 @@ pub(crate) struct Protected {
     target: Target,
 }
 
-/// The deny list of the store, as the guard's revocation hook. It reaches the server state
-/// through a late-bound weak reference: the guards are built before the state that owns them.
-#[derive(Clone, Default)]
+/// The deny list of the store, as the guard's revocation hook.
+#[derive(Clone)]
 pub(crate) struct StoreRevocation {
-    state: Arc<OnceLock<Weak<AppState>>>,
+    store: Arc<AnyStore>,
 }
 
 impl StoreRevocation {
-    pub(crate) fn bind(&self, state: &Arc<AppState>) {
-        let _ = self.state.set(Arc::downgrade(state));
+    pub(crate) fn new(store: Arc<AnyStore>) -> Self {
+        Self { store }
     }
 }
 
 impl RevocationCheck for StoreRevocation {
     fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationError>> {
         Box::pin(async move {
-            let state = self
-                .state
-                .get()
-                .and_then(Weak::upgrade)
-                .ok_or_else(|| RevocationError::new("the authorization server is stopping"))?;
-            gatehouse_store::is_access_token_revoked_cached(state.store(), jti)
+            gatehouse_store::is_access_token_revoked_cached(&*self.store, jti)
                 .await
                 .map_err(|e| RevocationError::new(e.to_string()))
         })
@@ -170,14 +161,12 @@ pub(crate) fn build(
     Ok(protected)
 }
 
-/// The host of a resource URI (without port or brackets' contents changed), for servers that
-/// check the `Host` header.
+/// The host of a resource URI, for servers that check the `Host` header.
 #[cfg(feature = "demo")]
 fn resource_host(resource: &str) -> String {
-    let after_scheme = resource
-        .split_once("://")
-        .map_or(resource, |(_, rest)| rest);
-    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = gatehouse_types::uri::split(resource)
+        .and_then(|c| c.authority)
+        .unwrap_or("");
     gatehouse_types::uri::split_authority(authority)
         .host
         .to_owned()
@@ -185,14 +174,10 @@ fn resource_host(resource: &str) -> String {
 
 /// The path a resource URI is served at: its path, `/` when it has none, without the query.
 fn resource_path(resource: &str) -> String {
-    let after_scheme = resource
-        .split_once("://")
-        .map_or(resource, |(_, rest)| rest);
-    let path = after_scheme
-        .find('/')
-        .and_then(|start| after_scheme.get(start..))
-        .unwrap_or("/");
-    path.split(['?', '#']).next().unwrap_or("/").to_owned()
+    match gatehouse_types::uri::split(resource).map(|c| c.path) {
+        Some(path) if !path.is_empty() => path.to_owned(),
+        _ => "/".to_owned(),
+    }
 }
 
 /// The routes of the protected resources and their metadata documents.

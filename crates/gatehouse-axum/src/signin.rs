@@ -7,7 +7,7 @@ use gatehouse_store::ServerStore;
 use gatehouse_types::UnixTime;
 
 use crate::authenticator::local_sign_in;
-use crate::events::{Event, emit};
+use crate::events::Event;
 use crate::pages::{SignIn, render};
 use crate::respond::page;
 use crate::session::Browser;
@@ -62,13 +62,10 @@ pub(crate) async fn attempt(
     let (subject, password_hash) = match outcome {
         Ok(verified) => verified,
         Err(refusal) => {
-            emit(
-                state,
-                Event::SignInFailed {
-                    username: loggable_username(state, username).await,
-                    client_id: client_id.map(str::to_owned),
-                },
-            );
+            state.events.emit(Event::SignInFailed {
+                username: loggable_username(state, username).await,
+                client_id: client_id.map(str::to_owned),
+            });
             return refusal;
         }
     };
@@ -89,13 +86,10 @@ pub(crate) async fn attempt(
             return Attempt::Refused;
         }
     }
-    emit(
-        state,
-        Event::SignedIn {
-            subject: subject.clone(),
-            client_id: client_id.map(str::to_owned),
-        },
-    );
+    state.events.emit(Event::SignedIn {
+        subject: subject.clone(),
+        client_id: client_id.map(str::to_owned),
+    });
     Attempt::SignedIn { subject, browser }
 }
 

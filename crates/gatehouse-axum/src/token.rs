@@ -17,7 +17,7 @@ use gatehouse_engine::{
 use gatehouse_types::{ClientId, OAuthError};
 
 use crate::clock::{OsRandom, now};
-use crate::events::{Event, emit};
+use crate::events::Event;
 use crate::limits::{Class, Peer, per_client};
 use crate::respond::{no_store, oauth_error, require_form};
 use crate::state::AppState;
@@ -35,7 +35,7 @@ async fn resolve(
     peer: Option<&Peer>,
     claimed: &ClaimedClient,
 ) -> Result<Option<gatehouse_engine::store::ClientRecord>, Response> {
-    per_client(state, class, headers, peer, claimed.id())?;
+    per_client(&state.rates, class, headers, peer, claimed.id())?;
     match state.client(claimed.id()).await {
         Ok(client) => Ok(client),
         Err(unresolved) => unresolved
@@ -84,7 +84,7 @@ pub(crate) async fn token(
                 StatusCode::OK,
                 serde_json::to_string(&issued.response).unwrap_or_default(),
             );
-            emit(&state, token_issued(issued));
+            state.events.emit(token_issued(issued));
             response
         }
         Err(error) => refused(&state, Some(&claimed), &error, "token"),
@@ -124,22 +124,16 @@ fn refused(
             grant = family.as_str(),
             "a used credential came back; its grant is revoked"
         );
-        emit(
-            state,
-            Event::ReuseDetected {
-                credential: credential.to_owned(),
-                client_id,
-                grant: family.as_str().to_owned(),
-            },
-        );
+        state.events.emit(Event::ReuseDetected {
+            credential: credential.to_owned(),
+            client_id,
+            grant: family.as_str().to_owned(),
+        });
     } else if error.error_code() == gatehouse_types::ErrorCode::InvalidClient {
-        emit(
-            state,
-            Event::ClientAuthenticationFailed {
-                client_id,
-                endpoint: endpoint.to_owned(),
-            },
-        );
+        state.events.emit(Event::ClientAuthenticationFailed {
+            client_id,
+            endpoint: endpoint.to_owned(),
+        });
     }
     oauth_error(error, error.www_authenticate())
 }
@@ -218,12 +212,9 @@ pub(crate) async fn revoke(
         .await
     {
         Ok(_) => {
-            emit(
-                &state,
-                Event::TokenRevoked {
-                    client_id: Some(claimed.as_str().to_owned()),
-                },
-            );
+            state.events.emit(Event::TokenRevoked {
+                client_id: Some(claimed.as_str().to_owned()),
+            });
             let mut response = StatusCode::OK.into_response();
             no_store(&mut response);
             response

@@ -132,7 +132,6 @@ async fn run(config: Config, demo: bool) -> Result<(), CliError> {
             }
         })
     });
-    let purger = gatehouse.spawn_purger();
     let served = gatehouse_axum::serve(
         listener,
         gatehouse.router(),
@@ -140,7 +139,6 @@ async fn run(config: Config, demo: bool) -> Result<(), CliError> {
         shutdown_signal(),
     )
     .await;
-    purger.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
     }

@@ -44,13 +44,19 @@ pub use token::{Issued, TokenRequest, TokenResponse};
 #[derive(Debug)]
 pub struct Engine<S> {
     config: EngineConfig,
-    store: S,
+    store: std::sync::Arc<S>,
 }
 
 impl<S: Store> Engine<S> {
     /// An engine for `config` over `store`; the configuration must pass
     /// [`EngineConfig::validate`].
     pub fn new(config: EngineConfig, store: S) -> Result<Self, ConfigError> {
+        Self::shared(config, std::sync::Arc::new(store))
+    }
+
+    /// An engine over a store the caller shares with others (the server's other parts read
+    /// and write it too).
+    pub fn shared(config: EngineConfig, store: std::sync::Arc<S>) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self { config, store })
     }

@@ -13,13 +13,13 @@ use tower::Layer;
 
 use crate::cache::TokenCache;
 use crate::introspection::{Expected, Introspector};
-use crate::rejection::{Challenges, Rejection};
+use crate::rejection::Challenges;
 use crate::service::GuardService;
 use crate::sessions::SessionKey;
 use crate::tools::ToolScopes;
 use crate::verify::JwtVerifier;
 use crate::{
-    Cors, GuardConfigError, IntrospectionClient, JwksCachePolicy, KeySource, Principal, RemoteJwks,
+    Cors, GuardConfigError, IntrospectionClient, JwksCachePolicy, KeySource, RemoteJwks,
     RevocationCheck,
 };
 
@@ -77,7 +77,7 @@ impl std::fmt::Debug for Verification {
     }
 }
 
-type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
+use crate::shared::{Clock, Shared, Verifier};
 
 /// Builds a [`Guard`]; start with [`Guard::builder`].
 #[must_use]
@@ -359,58 +359,6 @@ fn metadata(
         .validate_for_mcp()
         .map_err(|e| GuardConfigError::Metadata(e.to_string()))?;
     Ok(metadata)
-}
-
-pub(crate) enum Verifier {
-    Jwt(JwtVerifier),
-    Introspection(Box<Introspector>),
-}
-
-/// Everything a request needs, shared.
-pub(crate) struct Shared {
-    pub(crate) issuer: String,
-    pub(crate) resource: ResourceUri,
-    pub(crate) required: ScopeSet,
-    pub(crate) supported: ScopeSet,
-    pub(crate) tools: Arc<ToolScopes>,
-    pub(crate) filter_tools_list: bool,
-    pub(crate) max_body_bytes: usize,
-    pub(crate) body_timeout: std::time::Duration,
-    pub(crate) verifier: Verifier,
-    pub(crate) cache: TokenCache<Principal>,
-    pub(crate) revocation: Option<Arc<dyn RevocationCheck>>,
-    pub(crate) cors: Cors,
-    pub(crate) challenges: Challenges,
-    pub(crate) metadata: ProtectedResourceMetadata,
-    pub(crate) metadata_json: Bytes,
-    pub(crate) metadata_url: String,
-    pub(crate) metadata_path: String,
-    pub(crate) sessions: SessionKey,
-    /// The resource as a metrics label, shared rather than copied on every request.
-    pub(crate) resource_label: metrics::SharedString,
-    pub(crate) clock: Clock,
-}
-
-impl Shared {
-    /// The `insufficient_scope` refusal. Its `scope` is what the client should ask for so that
-    /// the retried request succeeds without losing what it has: the resource's required
-    /// scopes, the scopes the operation needs, and the token's scopes this resource knows
-    /// (MCP 2025-11-25, scope challenge handling; RFC 6750 §3.1).
-    pub(crate) fn insufficient_scope(
-        &self,
-        principal: &Principal,
-        needed: impl IntoIterator<Item = Scope>,
-        description: &'static str,
-    ) -> Rejection {
-        let mut scope = self.required.clone();
-        for needed in needed {
-            scope.insert(needed);
-        }
-        for granted in principal.scopes().intersection(&self.supported).iter() {
-            scope.insert(granted.clone());
-        }
-        Rejection::InsufficientScope { scope, description }
-    }
 }
 
 /// The guard of one protected resource: a tower [`Layer`] that verifies bearer tokens, answers

@@ -80,6 +80,7 @@ mod remote_jwks;
 mod revocation;
 mod service;
 mod sessions;
+mod shared;
 mod sse;
 mod tools;
 mod tools_list;

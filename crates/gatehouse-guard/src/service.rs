@@ -27,8 +27,8 @@ use tower::Service;
 use crate::Principal;
 use crate::bearer;
 use crate::cache::token_hash;
-use crate::guard::{Shared, Verifier};
 use crate::rejection::Rejection;
+use crate::shared::{Shared, Verifier};
 use crate::tools;
 use crate::tools_list::ToolsListFilter;
 
