@@ -301,13 +301,22 @@ async fn approve(
     {
         Ok(redirect) => see_other(&redirect, &cookies),
         Err(AuthorizeError::Redirect(redirect)) => see_other(&redirect, &cookies),
-        Err(AuthorizeError::Display(error)) => message(
-            state,
-            StatusCode::BAD_REQUEST,
-            "This request cannot be completed",
-            error.description(),
-        ),
+        Err(other) => cannot_complete(state, &other),
     }
+}
+
+/// The page for a refusal shown to the person.
+fn cannot_complete(state: &Arc<AppState>, error: &AuthorizeError) -> Response {
+    let description = match error {
+        AuthorizeError::Display(error) => error.description().to_owned(),
+        other => other.to_string(),
+    };
+    message(
+        state,
+        StatusCode::BAD_REQUEST,
+        "This request cannot be completed",
+        &description,
+    )
 }
 
 /// The page for a client that could not be resolved: for a `client_id` that is a metadata
@@ -356,12 +365,6 @@ fn refused(
     error: AuthorizeError,
 ) -> Response {
     match error {
-        AuthorizeError::Display(error) => message(
-            state,
-            StatusCode::BAD_REQUEST,
-            "This request cannot be completed",
-            error.description(),
-        ),
         AuthorizeError::Redirect(redirect) => {
             if client.is_some_and(ClientRecord::is_vetted) {
                 return see_other(&redirect, &[]);
@@ -378,6 +381,7 @@ fn refused(
                 &[],
             )
         }
+        other => cannot_complete(state, &other),
     }
 }
 

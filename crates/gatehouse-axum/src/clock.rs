@@ -3,13 +3,10 @@
 use gatehouse_engine::RandomSource;
 use gatehouse_types::UnixTime;
 
-/// Now, in whole seconds.
-pub(crate) fn now() -> UnixTime {
-    UnixTime::from_secs(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
+/// Now, in whole seconds: the one reading of the clock for everything the server and its
+/// command line decide (the engine and the store are given it).
+pub fn now() -> UnixTime {
+    UnixTime::from(std::time::SystemTime::now())
 }
 
 /// The operating system's randomness. `getrandom` failing means the machine cannot do

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// Why a configuration was refused. Each message names the key.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// Not TOML, or not the expected shape (an unknown key, a wrong type).
     #[error("configuration: {0}")]
@@ -38,6 +39,7 @@ fn invalid(key: impl Into<String>, reason: impl ToString) -> ConfigError {
 /// How people sign in at the authorization endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum LoginMode {
     /// A sign-in page for users added with `gatehouse users add` (argon2id), then consent.
     #[default]
@@ -128,6 +130,7 @@ impl Default for Log {
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum LogFormat {
     /// Lines for people; colour only on a terminal.
     #[default]
@@ -607,9 +610,9 @@ impl Config {
 
     /// Whether the issuer is `http` on a loopback host (a development setup).
     pub fn issuer_is_loopback_http(&self) -> bool {
-        self.issuer
-            .strip_prefix("http://")
-            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""))
+        gatehouse_types::uri::split(&self.issuer)
+            .filter(|components| components.scheme == "http")
+            .and_then(|components| components.authority)
             .map(gatehouse_types::uri::split_authority)
             .is_some_and(|authority| gatehouse_types::uri::is_loopback_host(authority.host))
     }

@@ -151,6 +151,7 @@ pub(crate) struct ClientDocuments {
 
 /// Why the fetcher could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DocumentSetupError {
     /// `client_id_metadata_documents.dangerous_extra_root_certificate`.
     #[error("client_id_metadata_documents.dangerous_extra_root_certificate: {0}")]

@@ -27,6 +27,7 @@ pub const PUBLISH_LEAD: Duration = Duration::from_secs(3600);
 
 /// Why the keys could not be had.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyRingError {
     /// The store failed.
     #[error("signing keys: {0}")]

@@ -62,6 +62,7 @@ mod token;
 
 pub use authenticator::{Authenticator, BoxFuture};
 pub use builtin::BuiltinServer;
+pub use clock::now;
 pub use config::{Config, ConfigError, LoginMode};
 pub use documents::DocumentSetupError;
 pub use events::{Event, Hook};

@@ -13,7 +13,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::any;
 use futures_util::future::BoxFuture;
-use gatehouse_guard::{Guard, RevocationCheck, RevocationError, SharedKeys, Verification};
+use gatehouse_guard::{Guard, RevocationCheck, RevocationCheckError, SharedKeys, Verification};
 use gatehouse_resource_indicators::ResourceUri;
 
 use crate::config::{Config, ConfigError};
@@ -50,11 +50,11 @@ impl StoreRevocation {
 }
 
 impl RevocationCheck for StoreRevocation {
-    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationError>> {
+    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationCheckError>> {
         Box::pin(async move {
             gatehouse_store::is_access_token_revoked_cached(&*self.store, jti)
                 .await
-                .map_err(|e| RevocationError::new(e.to_string()))
+                .map_err(|e| RevocationCheckError::new(e.to_string()))
         })
     }
 }

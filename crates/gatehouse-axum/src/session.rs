@@ -72,15 +72,13 @@ impl Sessions {
     /// `key` signs ids and tokens; `issuer` says whether cookies are `Secure` and which origin
     /// forms must come from.
     pub(crate) fn new(key: Zeroizing<[u8; 32]>, issuer: &str) -> Self {
-        let after_scheme = issuer.find("://").map_or(0, |i| i + 3);
-        let end = issuer
-            .get(after_scheme..)
-            .and_then(|rest| rest.find(['/', '?', '#']))
-            .map_or(issuer.len(), |i| after_scheme + i);
+        let origin = gatehouse_types::uri::split(issuer).map_or_else(String::new, |c| {
+            format!("{}://{}", c.scheme, c.authority.unwrap_or_default())
+        });
         Self {
             key,
             secure: issuer.starts_with("https://"),
-            origin: issuer.get(..end).unwrap_or(issuer).to_ascii_lowercase(),
+            origin: origin.to_ascii_lowercase(),
         }
     }
 

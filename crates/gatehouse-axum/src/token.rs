@@ -115,10 +115,7 @@ fn refused(
     tracing::info!(error = %error.error_code(), endpoint, "request refused");
     let client_id = claimed.map(|id| id.as_str().to_owned());
     if let Some((reuse, family)) = error.reuse() {
-        let credential = match reuse {
-            gatehouse_engine::Reuse::Code => "code",
-            gatehouse_engine::Reuse::RefreshToken => "refresh_token",
-        };
+        let credential = reuse.as_str();
         tracing::warn!(
             credential,
             grant = family.as_str(),

@@ -3,7 +3,6 @@
 
 use std::io::Read as _;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::CliError;
 
@@ -61,11 +60,5 @@ fn read_limited(reader: impl std::io::Read, name: &str) -> Result<Vec<u8>, CliEr
 
 /// Seconds since the Unix epoch: `given` if the user passed `--now`, else the system clock.
 pub(crate) fn now(given: Option<u64>) -> Result<u64, CliError> {
-    if let Some(now) = given {
-        return Ok(now);
-    }
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .map_err(|_| CliError::Io("the system clock is set before 1970".to_owned()))
+    Ok(given.unwrap_or_else(|| gatehouse_axum::now().as_secs()))
 }

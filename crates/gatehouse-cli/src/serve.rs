@@ -68,13 +68,13 @@ fn init_logging(log: &gatehouse_axum::config::Log) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match log.format {
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
             .init(),
+        _ => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }
 
@@ -168,11 +168,7 @@ async fn demo_user(gatehouse: &Gatehouse) -> Result<(), CliError> {
         .add_user(UserRecord {
             name: "demo".into(),
             password_hash: hash,
-            created_at: gatehouse_types::UnixTime::from_secs(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-            ),
+            created_at: gatehouse_axum::now(),
         })
         .await
         .map_err(|e| CliError::Io(e.to_string()))?;

@@ -34,15 +34,6 @@ pub(crate) fn relative(when: i64, now: i64) -> String {
     }
 }
 
-/// Now, as stored in the database.
-pub(crate) fn now_unix() -> gatehouse_types::UnixTime {
-    gatehouse_types::UnixTime::from_secs(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

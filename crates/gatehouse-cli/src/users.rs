@@ -80,7 +80,7 @@ pub(crate) fn add(args: &AddArgs) -> Result<(), CliError> {
         let user = UserRecord {
             name: args.name.clone(),
             password_hash: hash,
-            created_at: crate::time::now_unix(),
+            created_at: gatehouse_axum::now(),
         };
         match store.add_user(user).await {
             Ok(()) => {
@@ -213,7 +213,7 @@ pub(crate) fn rotate(target: &Target) -> Result<(), CliError> {
         let store = target.open().await?;
         let vault =
             gatehouse_axum::open_vault(&config).map_err(|e| CliError::Usage(e.to_string()))?;
-        let kid = gatehouse_axum::rotate_now(&store, &vault, alg, crate::time::now_unix())
+        let kid = gatehouse_axum::rotate_now(&store, &vault, alg, gatehouse_axum::now())
             .await
             .map_err(|e| CliError::Io(e.to_string()))?;
         println!(

@@ -58,11 +58,13 @@ impl AuthorizationRequest {
 }
 
 /// Why an authorization request was refused, and how to tell.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthorizeError {
     /// Show this to the user: the client or redirect URI could not be established, so there is
     /// nowhere safe to redirect to. The description may quote request input (such as an unknown
     /// `client_id`): escape it when rendering HTML.
+    #[error("{0}")]
     Display(EndpointError),
     /// Redirect the user agent to this URL, which carries the error for the client.
     ///
@@ -71,6 +73,7 @@ pub enum AuthorizeError {
     /// should not send the user there unannounced: RFC 9700 §4.11.2 describes attackers who
     /// register a client and send deliberately broken requests to use the authorization server
     /// as an open redirector.
+    #[error("the request was refused; the client is told at its redirect URI")]
     Redirect(String),
 }
 

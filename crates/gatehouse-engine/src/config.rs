@@ -52,7 +52,7 @@ pub struct EngineConfig {
 /// Why a configuration was refused by [`EngineConfig::validate`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum EngineConfigError {
     /// The issuer is not an https URL without query and fragment (RFC 8414 §2; http only on
     /// loopback hosts, for development).
     #[error("issuer {0:?} must be an https URL without query or fragment (RFC 8414 section 2)")]
@@ -121,30 +121,32 @@ impl EngineConfig {
     }
 
     /// Checks the configuration as a whole; [`crate::Engine::new`] refuses one that fails.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), EngineConfigError> {
         gatehouse_types::uri::check_issuer_url(&self.issuer)
-            .map_err(|_| ConfigError::Issuer(self.issuer.clone()))?;
+            .map_err(|_| EngineConfigError::Issuer(self.issuer.clone()))?;
         for (name, value) in [
             ("access_ttl_secs", self.access_ttl_secs),
             ("refresh_ttl_secs", self.refresh_ttl_secs),
             ("code_ttl_secs", self.code_ttl_secs),
         ] {
             if value == 0 {
-                return Err(ConfigError::ZeroLifetime(name));
+                return Err(EngineConfigError::ZeroLifetime(name));
             }
         }
         if self.code_ttl_secs > 600 {
-            return Err(ConfigError::CodeLifetime);
+            return Err(EngineConfigError::CodeLifetime);
         }
         if self.refresh_reuse_grace_secs > 60 {
-            return Err(ConfigError::Grace);
+            return Err(EngineConfigError::Grace);
         }
         for (i, resource) in self.resources.iter().enumerate() {
             if !resource
                 .default_scopes
                 .is_subset(&resource.scopes_supported)
             {
-                return Err(ConfigError::DefaultScopes(resource.resource.to_string()));
+                return Err(EngineConfigError::DefaultScopes(
+                    resource.resource.to_string(),
+                ));
             }
             if self
                 .resources
@@ -152,7 +154,7 @@ impl EngineConfig {
                 .skip(i + 1)
                 .any(|r| r.resource == resource.resource)
             {
-                return Err(ConfigError::DuplicateResource(
+                return Err(EngineConfigError::DuplicateResource(
                     resource.resource.to_string(),
                 ));
             }
@@ -178,20 +180,23 @@ mod tests {
         assert_eq!(config().validate(), Ok(()));
         let mut c = config();
         c.refresh_reuse_grace_secs = 61;
-        assert_eq!(c.validate(), Err(ConfigError::Grace));
+        assert_eq!(c.validate(), Err(EngineConfigError::Grace));
         let mut c = config();
         c.code_ttl_secs = 601;
-        assert_eq!(c.validate(), Err(ConfigError::CodeLifetime));
+        assert_eq!(c.validate(), Err(EngineConfigError::CodeLifetime));
         let mut c = config();
         c.access_ttl_secs = 0;
         assert_eq!(
             c.validate(),
-            Err(ConfigError::ZeroLifetime("access_ttl_secs"))
+            Err(EngineConfigError::ZeroLifetime("access_ttl_secs"))
         );
         let c = EngineConfig::new("https://auth.example.com?x=1", config().resources).unwrap();
-        assert!(matches!(c.validate(), Err(ConfigError::Issuer(_))));
+        assert!(matches!(c.validate(), Err(EngineConfigError::Issuer(_))));
         let mut c = config();
         c.resources[0].default_scopes = ScopeSet::parse("c").unwrap();
-        assert!(matches!(c.validate(), Err(ConfigError::DefaultScopes(_))));
+        assert!(matches!(
+            c.validate(),
+            Err(EngineConfigError::DefaultScopes(_))
+        ));
     }
 }

@@ -23,11 +23,22 @@ pub struct EndpointError {
 /// A credential presented again after it was used: the grant it belongs to was revoked. The
 /// HTTP layer reports it as a security event; the client only sees `invalid_grant`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Reuse {
     /// An authorization code redeemed twice (OAuth 2.1 §4.1.3).
     Code,
     /// A rotated refresh token presented after the grace period (RFC 9700 §4.14.2).
     RefreshToken,
+}
+
+impl Reuse {
+    /// The credential's name in events and metrics: `code`, `refresh_token`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Code => "code",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
 }
 
 impl EndpointError {

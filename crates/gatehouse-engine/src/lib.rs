@@ -31,7 +31,7 @@ mod token;
 
 pub use authorize::{AuthorizationRequest, AuthorizeError, requested_client};
 pub use client_auth::{ClaimedClient, parse_basic};
-pub use config::{ConfigError, EngineConfig, NoResources, ResourceConfig};
+pub use config::{EngineConfig, EngineConfigError, NoResources, ResourceConfig};
 pub use error::{CLIENT_CHALLENGE, EndpointError, Reuse};
 pub use memory::MemoryStore;
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
@@ -50,13 +50,16 @@ pub struct Engine<S> {
 impl<S: Store> Engine<S> {
     /// An engine for `config` over `store`; the configuration must pass
     /// [`EngineConfig::validate`].
-    pub fn new(config: EngineConfig, store: S) -> Result<Self, ConfigError> {
+    pub fn new(config: EngineConfig, store: S) -> Result<Self, EngineConfigError> {
         Self::shared(config, std::sync::Arc::new(store))
     }
 
     /// An engine over a store the caller shares with others (the server's other parts read
     /// and write it too).
-    pub fn shared(config: EngineConfig, store: std::sync::Arc<S>) -> Result<Self, ConfigError> {
+    pub fn shared(
+        config: EngineConfig,
+        store: std::sync::Arc<S>,
+    ) -> Result<Self, EngineConfigError> {
         config.validate()?;
         Ok(Self { config, store })
     }

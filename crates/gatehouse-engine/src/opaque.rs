@@ -22,6 +22,7 @@ pub const CREDENTIAL_BYTES: usize = 32;
 
 /// What an opaque credential is, which decides its prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CredentialKind {
     /// An authorization code.
     Code,

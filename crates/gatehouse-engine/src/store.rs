@@ -129,6 +129,7 @@ pub struct CodeEntry {
 
 /// The result of [`Store::redeem_code`].
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::exhaustive_enums)] // the outcomes of taking a code once; a new one would change every store
 pub enum TakeCode {
     /// This call took the code; it is now redeemed into the family passed in.
     Taken(CodeRecord),
@@ -140,6 +141,7 @@ pub enum TakeCode {
 
 /// Where a refresh token stands.
 #[derive(Clone, PartialEq, Eq)]
+#[allow(clippy::exhaustive_enums)] // the states of a refresh token; a new one would change every store
 pub enum RefreshState {
     /// Usable.
     Active,
@@ -203,6 +205,7 @@ pub struct RefreshRecord {
 
 /// The result of [`Store::rotate_refresh`].
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::exhaustive_enums)] // the outcomes of a compare-and-set; there is no third
 pub enum RotateOutcome {
     /// This call rotated the token and stored the successor.
     Rotated,

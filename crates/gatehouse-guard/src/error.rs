@@ -84,11 +84,11 @@ impl std::error::Error for KeySourceError {}
 /// Why a [`RevocationCheck`](crate::RevocationCheck) could not answer. The guard fails closed:
 /// the request is answered `503`, never let through.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RevocationError {
+pub struct RevocationCheckError {
     reason: String,
 }
 
-impl RevocationError {
+impl RevocationCheckError {
     /// An error with a reason for the logs (never sent to clients).
     pub fn new(reason: impl fmt::Display) -> Self {
         Self {
@@ -97,16 +97,16 @@ impl RevocationError {
     }
 }
 
-impl fmt::Debug for RevocationError {
+impl fmt::Debug for RevocationCheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RevocationError({:?})", self.reason)
+        write!(f, "RevocationCheckError({:?})", self.reason)
     }
 }
 
-impl fmt::Display for RevocationError {
+impl fmt::Display for RevocationCheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "revocation check failed: {}", self.reason)
     }
 }
 
-impl std::error::Error for RevocationError {}
+impl std::error::Error for RevocationCheckError {}

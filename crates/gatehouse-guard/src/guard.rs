@@ -125,7 +125,8 @@ impl GuardBuilder {
     }
 
     /// Whether `tools/list` responses are filtered down to the tools the caller may call
-    /// (default: no).
+    /// (default: yes, as in `gatehouse serve`'s `filter_tools_list`: a client is not offered
+    /// tools it would be refused).
     pub fn filter_tools_list(mut self, filter: bool) -> Self {
         self.filter_tools_list = filter;
         self
@@ -393,7 +394,7 @@ impl Guard {
             required_scopes: Vec::new(),
             scopes_supported: Vec::new(),
             tool_scopes: Vec::new(),
-            filter_tools_list: false,
+            filter_tools_list: true,
             leeway_secs: DEFAULT_LEEWAY_SECS,
             token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,

@@ -87,7 +87,7 @@ mod tools_list;
 mod verify;
 
 pub use cors::Cors;
-pub use error::{GuardConfigError, KeySourceError, RevocationError};
+pub use error::{GuardConfigError, KeySourceError, RevocationCheckError};
 pub use guard::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_CACHE_CAPACITY, Guard,
     GuardBuilder, Verification,

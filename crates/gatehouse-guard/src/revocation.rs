@@ -3,7 +3,7 @@
 
 use futures_util::future::BoxFuture;
 
-use crate::RevocationError;
+use crate::RevocationCheckError;
 
 /// Says whether an access token was revoked, by its `jti`
 /// ([RFC 9068 §2.2](https://www.rfc-editor.org/rfc/rfc9068#section-2.2) makes `jti` required,
@@ -15,11 +15,11 @@ use crate::RevocationError;
 /// the request with `503`: the guard fails closed.
 pub trait RevocationCheck: Send + Sync + 'static {
     /// Whether the token with this `jti` was revoked.
-    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationError>>;
+    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationCheckError>>;
 }
 
 impl<R: RevocationCheck + ?Sized> RevocationCheck for std::sync::Arc<R> {
-    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationError>> {
+    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationCheckError>> {
         (**self).is_revoked(jti)
     }
 }

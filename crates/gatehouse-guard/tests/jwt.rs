@@ -13,7 +13,9 @@ use axum::http::{Request, StatusCode};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use common::*;
 use futures_util::future::{self, BoxFuture};
-use gatehouse_guard::{KeySource, KeySourceError, RevocationCheck, RevocationError, Verification};
+use gatehouse_guard::{
+    KeySource, KeySourceError, RevocationCheck, RevocationCheckError, Verification,
+};
 use gatehouse_jose::{Audience, KeySet, jws};
 
 fn b64(bytes: &[u8]) -> String {
@@ -461,7 +463,7 @@ async fn key_source_failure_is_503_not_401() {
 struct DenyList(Mutex<HashSet<String>>);
 
 impl RevocationCheck for DenyList {
-    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationError>> {
+    fn is_revoked<'a>(&'a self, jti: &'a str) -> BoxFuture<'a, Result<bool, RevocationCheckError>> {
         Box::pin(future::ready(Ok(self.0.lock().unwrap().contains(jti))))
     }
 }
@@ -486,8 +488,13 @@ async fn rfc7009_revoked_tokens_are_refused_from_the_next_request_even_when_cach
 async fn failing_revocation_check_fails_closed() {
     struct Failing;
     impl RevocationCheck for Failing {
-        fn is_revoked<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<bool, RevocationError>> {
-            Box::pin(future::ready(Err(RevocationError::new("database down"))))
+        fn is_revoked<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<bool, RevocationCheckError>> {
+            Box::pin(future::ready(Err(RevocationCheckError::new(
+                "database down",
+            ))))
         }
     }
     let (key, clock) = (key(), TestClock::new());

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
     untagged,
     expecting = "a string or an array of strings (RFC 7519 §4.1.3)"
 )]
+#[allow(clippy::exhaustive_enums)] // RFC 7662 §2.2: a string or an array, nothing else
 pub enum Audience {
     /// A single audience, written as a string.
     Single(String),

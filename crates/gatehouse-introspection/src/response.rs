@@ -36,6 +36,7 @@ const KNOWN_MEMBERS: [&str; 12] = [
 /// [`IntrospectionResponse::Inactive`] whatever else it carries: the server "SHOULD NOT include
 /// any additional claims" about an inactive token, and nothing it says about one can be trusted.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::exhaustive_enums)] // RFC 7662 §2.2: a token is active or it is not
 pub enum IntrospectionResponse {
     /// The token is not active (unknown, expired, revoked, or not for this caller).
     Inactive,

@@ -85,7 +85,7 @@ fn jsonwebtoken_keys(
             jsonwebtoken::DecodingKey::from_ed_pem(public.as_bytes()).unwrap(),
             jsonwebtoken::Algorithm::EdDSA,
         ),
-        Algorithm::Rs256 | Algorithm::Ps256 => (
+        _ => (
             jsonwebtoken::EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
             jsonwebtoken::DecodingKey::from_rsa_pem(public.as_bytes()).unwrap(),
             if key.algorithm() == Algorithm::Rs256 {
@@ -123,7 +123,7 @@ fn previous_generation(key: &SigningKey) -> Option<VerifyFn> {
                 vk.verify_strict(msg, &sig).is_ok()
             }))
         }
-        Algorithm::Rs256 | Algorithm::Ps256 => None,
+        _ => None,
     }
 }
 

@@ -94,6 +94,7 @@ fn main() {
             jsonwebtoken::DecodingKey::from_rsa_pem(public_pem.as_bytes()).unwrap(),
             jsonwebtoken::Algorithm::PS256,
         ),
+        other => panic!("no jsonwebtoken counterpart for {other}"),
     };
     let mut validation = jsonwebtoken::Validation::new(jwt_alg);
     validation.set_issuer(&[ISSUER]);

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// are refused before any cryptography runs
 /// ([RFC 8725 §2.1, §3.1](https://www.rfc-editor.org/rfc/rfc8725#section-3.1)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Algorithm {
     /// ECDSA on P-256 with SHA-256, signature `r‖s` (RFC 7518 §3.4). The default.
     Es256,

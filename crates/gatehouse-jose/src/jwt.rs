@@ -18,6 +18,7 @@ pub const DEFAULT_LEEWAY_SECS: u64 = 5;
 /// ([RFC 7519 §4.1.3](https://www.rfc-editor.org/rfc/rfc7519#section-4.1.3)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[allow(clippy::exhaustive_enums)] // RFC 7519 §4.1.3: a string or an array, nothing else
 pub enum Audience {
     /// `"aud": "https://mcp.example.com/mcp"`.
     One(String),

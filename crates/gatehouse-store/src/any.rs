@@ -17,6 +17,7 @@ use crate::{DatabaseUrl, DenyList, MemoryBackend, PostgresStore, SqliteStore};
 
 /// The store of a running server: the backend its `database` value selected.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum AnyStore {
     /// `memory` (boxed: its maps make it much larger than the handles of the others).
     Memory(Box<MemoryBackend>),

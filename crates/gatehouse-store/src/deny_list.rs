@@ -21,6 +21,7 @@ use gatehouse_types::UnixTime;
 
 /// What the deny-list knows about one `jti`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::exhaustive_enums)] // revoked, not revoked, or not known: there is no fourth answer
 pub enum RevocationCheck {
     /// Revoked.
     Revoked,

@@ -21,7 +21,6 @@ mod deny_list;
 mod memory;
 pub mod password;
 pub mod postgres;
-mod purge;
 pub mod sealing;
 mod server;
 pub mod sqlite;
@@ -31,7 +30,6 @@ pub use any::{AnyStore, OpenError, open};
 pub use deny_list::{DenyList, RevocationCheck};
 pub use memory::MemoryBackend;
 pub use postgres::PostgresStore;
-pub use purge::{PurgeSchedule, spawn_purger};
 pub use server::{
     AuditEvent, Consent, Grant, ServerStore, SessionRecord, SignInFailures, StoredSigningKey,
     UserRecord, is_access_token_revoked_cached,

@@ -22,6 +22,7 @@ const FORMAT_V1: u8 = 1;
 
 /// Why sealing or opening failed, or no key could be had.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SealingError {
     /// No key in production.
     #[error(
@@ -59,6 +60,7 @@ pub enum SealingError {
 
 /// Where the encryption key came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum KeySource {
     /// The environment variable.
     Environment(String),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 /// Where the server keeps its state: the parsed `database` configuration value.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DatabaseUrl {
     /// `memory`: nothing survives the process.
     Memory,
@@ -16,6 +17,7 @@ pub enum DatabaseUrl {
 
 /// Why a `database` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DatabaseUrlError {
     /// Not one of the three forms.
     #[error(
