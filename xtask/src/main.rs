@@ -1,8 +1,9 @@
 //! Project automation, run as `cargo xtask <command>` so that CI and a developer run the same
 //! steps (the rust-analyzer / ruma habit).
 //!
-//! - `cargo xtask ci`: formatting check, clippy with warnings denied, every test of the workspace
-//!   (the store tests against PostgreSQL too when one answers; see `postgres_for_tests`).
+//! - `cargo xtask ci`: formatting check, clippy with warnings denied, the engine's sans-IO check
+//!   (`sans_io`), every test of the workspace (the store tests against PostgreSQL too when one
+//!   answers; see `postgres_for_tests`).
 //! - `cargo xtask fuzz [--time SECS] [--target NAME] [--build-only]`: replays the saved
 //!   regressions, then runs each cargo-fuzz target for SECS seconds (default 60) from its seeds.
 //! - `cargo xtask soak [--seconds SECS]`: the release server under mixed traffic (default 180 s);
@@ -21,6 +22,7 @@
 mod bench;
 mod conformance;
 mod fuzz;
+mod sans_io;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -152,6 +154,7 @@ fn ci() -> Result<(), String> {
             ],
         ),
     )?;
+    sans_io::check(&root)?;
     let mut test = cargo(&root, &["test", "--workspace"]);
     if let Some(url) = postgres_for_tests() {
         test.env(POSTGRES_ENV, url);
@@ -253,7 +256,6 @@ pub(crate) fn cargo(dir: &Path, args: &[&str]) -> Command {
     command
 }
 
-/// The workspace root: the parent of this crate's directory.
 /// Where cargo puts what it builds: `CARGO_TARGET_DIR` when set (relative to the workspace),
 /// else `target/` in the workspace.
 pub(crate) fn target_dir(root: &Path) -> PathBuf {
@@ -263,6 +265,7 @@ pub(crate) fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
+/// The workspace root: the parent of this crate's directory.
 pub(crate) fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest_dir
