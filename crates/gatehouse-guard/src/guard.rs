@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use gatehouse_jose::DEFAULT_LEEWAY_SECS;
+use gatehouse_jose::{DEFAULT_LEEWAY_SECS, TokenExpectations};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_resource_metadata::{BearerMethod, ProtectedResourceMetadata, well_known_url};
 use gatehouse_types::{Scope, ScopeSet, UnixTime};
 use tower::Layer;
 
 use crate::cache::TokenCache;
-use crate::introspection::{Expected, Introspector};
+use crate::introspection::Introspector;
 use crate::rejection::Challenges;
 use crate::service::GuardService;
 use crate::sessions::SessionKey;
@@ -241,33 +241,24 @@ impl GuardBuilder {
             .map(|c| c.path.to_owned())
             .unwrap_or_default();
 
+        let mut expected = TokenExpectations::new(self.issuer.clone(), resource.as_str())
+            .with_leeway(self.leeway_secs);
+        for also in audiences.iter().skip(1) {
+            expected = expected.also_accept_audience(also.clone());
+        }
         let verifier = match self.verification.0 {
             Plan::DiscoveredJwks => Verifier::Jwt(JwtVerifier::new(
                 Arc::new(RemoteJwks::discover(&self.issuer, self.jwks_cache_policy)?),
-                &self.issuer,
-                &audiences,
-                self.leeway_secs,
+                expected,
             )),
             Plan::JwksUri(uri) => Verifier::Jwt(JwtVerifier::new(
                 Arc::new(RemoteJwks::from_uri(&uri, self.jwks_cache_policy)?),
-                &self.issuer,
-                &audiences,
-                self.leeway_secs,
+                expected,
             )),
-            Plan::Keys(source) => Verifier::Jwt(JwtVerifier::new(
-                source,
-                &self.issuer,
-                &audiences,
-                self.leeway_secs,
-            )),
-            Plan::Introspection(client) => Verifier::Introspection(Box::new(Introspector::new(
-                client,
-                Expected {
-                    issuer: self.issuer.clone(),
-                    audiences: audiences.clone(),
-                    leeway_secs: self.leeway_secs,
-                },
-            )?)),
+            Plan::Keys(source) => Verifier::Jwt(JwtVerifier::new(source, expected)),
+            Plan::Introspection(client) => {
+                Verifier::Introspection(Box::new(Introspector::new(client, expected)?))
+            }
         };
 
         let clock = self

@@ -21,12 +21,13 @@ use std::time::{Duration, Instant};
 
 use base64ct::{Base64, Encoding};
 use gatehouse_introspection::{IntrospectionRequest, IntrospectionResponse, TokenTypeHint};
+use gatehouse_jose::{TokenExpectations, Validity};
 use gatehouse_types::{ScopeSet, SecretString, UnixTime};
 
 use crate::GuardConfigError;
 use crate::cache::{TokenCache, TokenHash};
 use crate::fetch::{self, Http, check_fetch_url};
-use crate::principal::{Principal, PrincipalParts};
+use crate::principal::{Principal, PrincipalParts, canonical_resource, refuse_key_bound};
 use crate::rejection::Rejection;
 
 /// Default reuse of an active answer.
@@ -100,16 +101,8 @@ impl IntrospectionClient {
     }
 }
 
-/// What the guard checks an answer against.
-pub(crate) struct Expected {
-    pub(crate) issuer: String,
-    /// The spellings of the resource `aud` may use; the first is the canonical one.
-    pub(crate) audiences: Vec<String>,
-    pub(crate) leeway_secs: u64,
-}
-
 pub(crate) struct Introspector {
-    expected: Expected,
+    expected: TokenExpectations,
     authorization: SecretString,
     freshness: Duration,
     inactive_ttl: Duration,
@@ -136,7 +129,7 @@ const IN_FLIGHT_WAIT: Duration = Duration::from_secs(5);
 impl Introspector {
     pub(crate) fn new(
         client: IntrospectionClient,
-        expected: Expected,
+        expected: TokenExpectations,
     ) -> Result<Self, GuardConfigError> {
         if let Some(endpoint) = &client.endpoint {
             check_fetch_url(endpoint)?;
@@ -250,7 +243,7 @@ impl Introspector {
         if failed_recently {
             return Err(unreachable_as());
         }
-        let discovered = fetch::discover(&self.http, &self.expected.issuer)
+        let discovered = fetch::discover(&self.http, self.expected.issuer())
             .await
             .and_then(|metadata| {
                 metadata
@@ -285,53 +278,29 @@ impl Introspector {
         let IntrospectionResponse::Active(token) = response else {
             return Err(inactive());
         };
-        let expected = &self.expected;
-        // RFC 7662 §4: the resource "MUST also check" the token is meant for it; RFC 8707 says
-        // with `aud`.
-        let for_us = token.aud.as_ref().is_some_and(|aud| {
-            aud.iter()
-                .any(|aud| expected.audiences.iter().any(|ours| ours == aud))
-        });
-        if !for_us {
-            return Err(Rejection::InvalidToken(
-                "The access token was not issued for this resource",
-            ));
-        }
-        if token
-            .iss
-            .as_ref()
-            .is_some_and(|iss| *iss != expected.issuer)
-        {
-            return Err(Rejection::InvalidToken(
-                "The access token was not issued by the expected issuer",
-            ));
-        }
         let Some(exp) = token.exp else {
             return Err(Rejection::InvalidToken(
                 "The authorization server gave no expiry for the access token",
             ));
         };
-        if now >= exp.as_secs().saturating_add(expected.leeway_secs) {
-            return Err(Rejection::InvalidToken("The access token expired"));
-        }
-        if token
-            .nbf
-            .is_some_and(|nbf| nbf.as_secs() > now.saturating_add(expected.leeway_secs))
-        {
-            return Err(Rejection::InvalidToken("The access token is not valid yet"));
-        }
+        // RFC 7662 §4: the resource "MUST also check" the token is meant for it (RFC 8707: with
+        // `aud`), with the checks a JWT meets too. An answer may omit `iss`: the authorization
+        // server that answers vouches for it. `iat` is information here, not a validity claim.
+        self.expected
+            .check(
+                token.iss.as_deref(),
+                token.aud.iter().flat_map(|aud| aud.iter()),
+                Validity::until(exp.as_secs()).not_before(token.nbf.map(|nbf| nbf.as_secs())),
+                now,
+            )
+            .map_err(|error| Rejection::InvalidToken(error.public_description()))?;
         let is_access_token = token.token_type.as_deref().is_none_or(|kind| {
             kind.eq_ignore_ascii_case("Bearer") || kind.eq_ignore_ascii_case("access_token")
         });
         if !is_access_token {
             return Err(Rejection::InvalidToken("The token is not an access token"));
         }
-        // A key-bound token (RFC 7800 `cnf`, DPoP or mTLS) is not a bearer token here.
-        if token.extra.contains_key("cnf") {
-            return Err(Rejection::InvalidToken(
-                "The access token is bound to a key (cnf); this resource accepts only bearer tokens",
-            ));
-        }
+        refuse_key_bound(&token.extra)?;
         let client_id = token
             .client_id
             .as_ref()
@@ -344,8 +313,8 @@ impl Introspector {
             scopes: token.scope.unwrap_or_else(ScopeSet::new),
             jti: token.jti,
             expires_at: UnixTime::from_secs(exp.as_secs()),
-            issuer: expected.issuer.clone(),
-            resource: expected.audiences.first().cloned().unwrap_or_default(),
+            issuer: self.expected.issuer().to_owned(),
+            resource: canonical_resource(&self.expected),
             claims: token.extra,
         }))
     }

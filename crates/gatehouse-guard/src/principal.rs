@@ -10,7 +10,10 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use gatehouse_jose::TokenExpectations;
 use gatehouse_types::{ScopeSet, UnixTime};
+
+use crate::rejection::Rejection;
 
 /// Who is calling, as the guard verified it. Cheap to clone (one reference count).
 ///
@@ -173,4 +176,23 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
     ) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<Principal>().cloned())
     }
+}
+
+/// RFC 7800 / RFC 9449 / RFC 8705: a `cnf` claim binds the token to a key the client must prove.
+/// This guard checks no proof, so such a token used as a plain bearer token may be a stolen one;
+/// it is refused whether the claims came from a JWT or from introspection.
+pub(crate) fn refuse_key_bound(
+    claims: &BTreeMap<String, serde_json::Value>,
+) -> Result<(), Rejection> {
+    if claims.contains_key("cnf") {
+        return Err(Rejection::InvalidToken(
+            "The access token is bound to a key (cnf); this resource accepts only bearer tokens",
+        ));
+    }
+    Ok(())
+}
+
+/// The resource a principal's token was accepted for: the canonical spelling.
+pub(crate) fn canonical_resource(expected: &TokenExpectations) -> String {
+    expected.audiences().first().cloned().unwrap_or_default()
 }

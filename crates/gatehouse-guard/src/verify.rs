@@ -4,40 +4,25 @@
 
 use std::sync::Arc;
 
-use gatehouse_jose::{AccessToken, AccessTokenValidator, JwsError, JwtError, jws};
+use gatehouse_jose::{
+    AccessToken, AccessTokenValidator, JwsError, JwtError, TokenExpectations, jws,
+};
 use gatehouse_types::{ScopeSet, UnixTime};
 
 use crate::KeySource;
-use crate::principal::{Principal, PrincipalParts};
+use crate::principal::{Principal, PrincipalParts, canonical_resource, refuse_key_bound};
 use crate::rejection::Rejection;
 
 pub(crate) struct JwtVerifier {
     source: Arc<dyn KeySource>,
     validator: AccessTokenValidator,
-    issuer: String,
-    resource: String,
 }
 
 impl JwtVerifier {
-    /// `audiences` are the spellings of the resource a token's `aud` may use: its canonical
-    /// form, and for a resource without a path also the form with (or without) the `/`.
-    pub(crate) fn new(
-        source: Arc<dyn KeySource>,
-        issuer: &str,
-        audiences: &[String],
-        leeway_secs: u64,
-    ) -> Self {
-        let resource = audiences.first().cloned().unwrap_or_default();
-        let mut validator =
-            AccessTokenValidator::new(issuer, resource.clone()).with_leeway(leeway_secs);
-        for also in audiences.iter().skip(1) {
-            validator = validator.also_accept_audience(also.clone());
-        }
+    pub(crate) fn new(source: Arc<dyn KeySource>, expected: TokenExpectations) -> Self {
         Self {
             source,
-            validator,
-            issuer: issuer.to_owned(),
-            resource,
+            validator: AccessTokenValidator::expecting(expected),
         }
     }
 
@@ -69,14 +54,7 @@ impl JwtVerifier {
 
     fn principal(&self, token: AccessToken) -> Result<Principal, Rejection> {
         let claims = token.into_claims();
-        // RFC 7800 / RFC 9449 / RFC 8705: a `cnf` claim binds the token to a key the client
-        // must prove. This guard checks no proof, so such a token used as a plain bearer token
-        // may be a stolen one.
-        if claims.extra.contains_key("cnf") {
-            return Err(Rejection::InvalidToken(
-                "The access token is bound to a key (cnf); this resource accepts only bearer tokens",
-            ));
-        }
+        refuse_key_bound(&claims.extra)?;
         // RFC 9068 §2.2.3: `scope` is a space-separated list as in RFC 6749 §3.3.
         let scopes = match &claims.scope {
             Some(scope) => ScopeSet::parse(scope).map_err(|_| {
@@ -90,8 +68,8 @@ impl JwtVerifier {
             scopes,
             jti: Some(claims.jti),
             expires_at: UnixTime::from_secs(claims.exp),
-            issuer: self.issuer.clone(),
-            resource: self.resource.clone(),
+            issuer: self.validator.expectations().issuer().to_owned(),
+            resource: canonical_resource(self.validator.expectations()),
             claims: claims.extra,
         }))
     }

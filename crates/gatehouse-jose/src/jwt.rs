@@ -155,16 +155,55 @@ pub fn sign_access_token(key: &SigningKey, claims: &AccessTokenClaims) -> Result
     Ok(jws::sign(key, Some(ACCESS_TOKEN_TYPE), &payload)?)
 }
 
-/// What a resource server expects of its access tokens. The issuer and audience are constructor
-/// arguments: a validator that checks neither cannot be built.
+/// What a resource server expects of an access token, whichever way it learned the claims:
+/// verified from a JWT ([RFC 9068 §4](https://www.rfc-editor.org/rfc/rfc9068#section-4)) or told
+/// by the authorization server through introspection
+/// ([RFC 7662 §4](https://www.rfc-editor.org/rfc/rfc7662#section-4)). One set of checks serves
+/// both, so the two ways of accepting a token cannot drift apart. The issuer and audience are
+/// constructor arguments: expectations that check neither cannot be built.
 #[derive(Debug, Clone)]
-pub struct AccessTokenValidator {
+pub struct TokenExpectations {
     issuer: String,
     audiences: Vec<String>,
     leeway_secs: u64,
 }
 
-impl AccessTokenValidator {
+/// The validity window of a token, in seconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Validity {
+    /// `exp`: the token is refused from this moment on (leeway added).
+    pub expires_at: u64,
+    /// `nbf`: the token is refused before this moment (leeway subtracted).
+    pub not_before: Option<u64>,
+    /// `iat`: a token issued in the future (beyond the leeway) is refused.
+    pub issued_at: Option<u64>,
+}
+
+impl Validity {
+    /// A token valid until `expires_at`, with no `nbf` and no `iat` to check.
+    pub fn until(expires_at: u64) -> Self {
+        Self {
+            expires_at,
+            not_before: None,
+            issued_at: None,
+        }
+    }
+
+    /// Also refused before `not_before`.
+    pub fn not_before(mut self, not_before: Option<u64>) -> Self {
+        self.not_before = not_before;
+        self
+    }
+
+    /// Also refused when issued after now (beyond the leeway).
+    pub fn issued_at(mut self, issued_at: Option<u64>) -> Self {
+        self.issued_at = issued_at;
+        self
+    }
+}
+
+impl TokenExpectations {
     /// Tokens must come from `issuer` (exact string) and name `audience` in `aud`.
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         Self {
@@ -186,11 +225,88 @@ impl AccessTokenValidator {
         self
     }
 
+    /// The expected issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The audiences accepted; the first is the canonical one.
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
+
+    /// Checks a token's claims at `now`: `iss` equal to the issuer (`None` where the source
+    /// vouches for it, as an introspection answer may omit `iss`); `aud` naming this resource;
+    /// `exp` in the future; `nbf` and `iat` not in the future, each with the leeway.
+    pub fn check<'a>(
+        &self,
+        iss: Option<&str>,
+        aud: impl IntoIterator<Item = &'a str>,
+        validity: Validity,
+        now: u64,
+    ) -> Result<(), JwtError> {
+        if iss.is_some_and(|iss| iss != self.issuer) {
+            return Err(JwtError::WrongIssuer);
+        }
+        if !aud
+            .into_iter()
+            .any(|aud| self.audiences.iter().any(|ours| ours == aud))
+        {
+            return Err(JwtError::WrongAudience);
+        }
+        if now >= validity.expires_at.saturating_add(self.leeway_secs) {
+            return Err(JwtError::Expired);
+        }
+        let latest = now.saturating_add(self.leeway_secs);
+        if validity.not_before.is_some_and(|nbf| nbf > latest) {
+            return Err(JwtError::NotYetValid);
+        }
+        if validity.issued_at.is_some_and(|iat| iat > latest) {
+            return Err(JwtError::IssuedInFuture);
+        }
+        Ok(())
+    }
+}
+
+/// Validates JWT access tokens against [`TokenExpectations`].
+#[derive(Debug, Clone)]
+pub struct AccessTokenValidator {
+    expected: TokenExpectations,
+}
+
+impl AccessTokenValidator {
+    /// Tokens must come from `issuer` (exact string) and name `audience` in `aud`.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self::expecting(TokenExpectations::new(issuer, audience))
+    }
+
+    /// Tokens must meet `expected`.
+    pub fn expecting(expected: TokenExpectations) -> Self {
+        Self { expected }
+    }
+
+    /// Also accepts tokens for `audience` (e.g. the same resource spelled with a trailing `/`).
+    pub fn also_accept_audience(mut self, audience: impl Into<String>) -> Self {
+        self.expected = self.expected.also_accept_audience(audience);
+        self
+    }
+
+    /// The clock skew allowed on `exp`, `nbf` and `iat` (default 5 seconds).
+    pub fn with_leeway(mut self, secs: u64) -> Self {
+        self.expected = self.expected.with_leeway(secs);
+        self
+    }
+
+    /// What this validator expects.
+    pub fn expectations(&self) -> &TokenExpectations {
+        &self.expected
+    }
+
     /// Verifies `token` with `keys` at time `now` (seconds since the epoch) and checks it as
     /// [RFC 9068 §4](https://www.rfc-editor.org/rfc/rfc9068#section-4) requires: signature by a
     /// key of the issuer with the key's own algorithm; `typ` `at+jwt` or `application/at+jwt`;
-    /// `iss` equal to the issuer; `aud` containing this resource; `exp` in the future; `nbf` and
-    /// `iat` not in the future (each with the leeway).
+    /// then [`TokenExpectations::check`]: `iss` equal to the issuer; `aud` containing this
+    /// resource; `exp` in the future; `nbf` and `iat` not in the future (each with the leeway).
     pub fn validate(&self, token: &str, keys: &KeySet, now: u64) -> Result<AccessToken, JwtError> {
         let unverified = jws::parse(token)?;
         if !is_access_token_type(unverified.header().typ()) {
@@ -200,22 +316,14 @@ impl AccessTokenValidator {
         // One pass; duplicate claims are refused by the claims' own `Deserialize`.
         let claims: AccessTokenClaims = serde_json::from_slice(&payload)
             .map_err(|e| JwtError::MalformedClaims(e.to_string()))?;
-        if claims.iss != self.issuer {
-            return Err(JwtError::WrongIssuer);
-        }
-        if !self.audiences.iter().any(|aud| claims.aud.contains(aud)) {
-            return Err(JwtError::WrongAudience);
-        }
-        if now >= claims.exp.saturating_add(self.leeway_secs) {
-            return Err(JwtError::Expired);
-        }
-        let latest = now.saturating_add(self.leeway_secs);
-        if claims.nbf.is_some_and(|nbf| nbf > latest) {
-            return Err(JwtError::NotYetValid);
-        }
-        if claims.iat > latest {
-            return Err(JwtError::IssuedInFuture);
-        }
+        self.expected.check(
+            Some(&claims.iss),
+            claims.aud.iter(),
+            Validity::until(claims.exp)
+                .not_before(claims.nbf)
+                .issued_at(Some(claims.iat)),
+            now,
+        )?;
         Ok(AccessToken { header, claims })
     }
 }
@@ -408,6 +516,53 @@ mod tests {
         assert_eq!(
             JwtError::Expired.public_description(),
             "The access token expired"
+        );
+    }
+
+    /// RFC 7662 §4 through the same checks as RFC 9068 §4: an introspection answer may omit
+    /// `iss` (the authorization server vouches), but a wrong one, a foreign `aud`, a passed `exp`
+    /// or a future `nbf` is refused exactly as in a JWT.
+    #[test]
+    fn rfc7662_section_4_claims_told_by_introspection_meet_the_same_checks() {
+        let expected =
+            TokenExpectations::new("https://auth.example.com", "https://mcp.example.com")
+                .also_accept_audience("https://mcp.example.com/")
+                .with_leeway(5);
+        let ours = ["https://mcp.example.com/"];
+        let valid = Validity::until(2_000);
+        assert_eq!(expected.check(None, ours, valid, 1_000), Ok(()));
+        assert_eq!(
+            expected.check(Some("https://auth.example.com"), ours, valid, 1_000),
+            Ok(())
+        );
+        assert_eq!(
+            expected.check(Some("https://evil.example"), ours, valid, 1_000),
+            Err(JwtError::WrongIssuer)
+        );
+        assert_eq!(
+            expected.check(None, ["https://other.example"], valid, 1_000),
+            Err(JwtError::WrongAudience)
+        );
+        assert_eq!(
+            expected.check(None, [], valid, 1_000),
+            Err(JwtError::WrongAudience)
+        );
+        assert_eq!(expected.check(None, ours, valid, 2_004), Ok(()));
+        assert_eq!(
+            expected.check(None, ours, valid, 2_005),
+            Err(JwtError::Expired)
+        );
+        assert_eq!(
+            expected.check(None, ours, valid.not_before(Some(1_006)), 1_000),
+            Err(JwtError::NotYetValid)
+        );
+        assert_eq!(
+            expected.check(None, ours, valid.issued_at(Some(1_006)), 1_000),
+            Err(JwtError::IssuedInFuture)
+        );
+        assert_eq!(
+            expected.check(None, ours, valid.issued_at(Some(1_005)), 1_000),
+            Ok(())
         );
     }
 }

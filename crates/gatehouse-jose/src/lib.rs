@@ -60,6 +60,6 @@ pub use jwk::{Jwk, PrivateParam};
 pub use jwks::{Jwks, KeySet, MAX_KEYS, PublicJwks};
 pub use jwt::{
     ACCESS_TOKEN_TYPE, AccessToken, AccessTokenClaims, AccessTokenValidator, Audience,
-    DEFAULT_LEEWAY_SECS, sign_access_token,
+    DEFAULT_LEEWAY_SECS, TokenExpectations, Validity, sign_access_token,
 };
 pub use keys::{MAX_RSA_BITS, MIN_RSA_BITS, SignatureError, SigningKey, VerifyingKey};
