@@ -56,11 +56,15 @@ pub struct Config {
     /// The issuer identifier, used byte for byte everywhere (`iss`, metadata).
     pub issuer: String,
     /// The address to listen on.
-    #[serde(default = "defaults::listen")]
-    pub listen: String,
+    #[serde(default = "defaults::listen", deserialize_with = "typed::listen")]
+    pub listen: SocketAddr,
     /// `sqlite://…`, `postgres://…` or `memory`.
-    #[serde(default = "defaults::database")]
-    pub database: String,
+    #[serde(
+        default = "defaults::database",
+        deserialize_with = "typed::database",
+        serialize_with = "typed::serialize_database"
+    )]
+    pub database: DatabaseUrl,
     /// Token lifetimes and the signing algorithm.
     #[serde(default)]
     pub tokens: Tokens,
@@ -104,7 +108,8 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct Metrics {
     /// The address to serve `/metrics` on (absent: no metrics). Keep it off the public port.
-    pub listen: Option<String>,
+    #[serde(deserialize_with = "typed::metrics_listen")]
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[log]`.
@@ -232,7 +237,8 @@ pub struct Tokens {
     /// Replay window of a rotated refresh token (at most 60).
     pub refresh_reuse_grace_secs: u64,
     /// `ES256`, `EdDSA`, `RS256` or `PS256`.
-    pub signing_alg: String,
+    #[serde(deserialize_with = "typed::signing_alg")]
+    pub signing_alg: Algorithm,
 }
 
 impl Default for Tokens {
@@ -242,7 +248,7 @@ impl Default for Tokens {
             refresh_ttl_secs: 2_592_000,
             code_ttl_secs: 600,
             refresh_reuse_grace_secs: 10,
-            signing_alg: "ES256".into(),
+            signing_alg: Algorithm::Es256,
         }
     }
 }
@@ -409,11 +415,71 @@ mod defaults {
     pub(super) fn yes() -> bool {
         true
     }
-    pub(super) fn listen() -> String {
-        "127.0.0.1:8080".into()
+    pub(super) fn listen() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
     }
-    pub(super) fn database() -> String {
-        "sqlite://gatehouse.db".into()
+    pub(super) fn database() -> gatehouse_store::DatabaseUrl {
+        gatehouse_store::DatabaseUrl::Sqlite("gatehouse.db".into())
+    }
+}
+
+/// The values parsed as the file is read, so that the rest of the server holds a socket address,
+/// a database URL and an algorithm, never a string to parse again. Each refusal names its key
+/// (TOML's own error adds the line and column).
+mod typed {
+    use std::net::SocketAddr;
+
+    use gatehouse_jose::Algorithm;
+    use gatehouse_store::DatabaseUrl;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    fn text<'de, D: Deserializer<'de>>(d: D) -> Result<std::borrow::Cow<'de, str>, D::Error> {
+        std::borrow::Cow::<'de, str>::deserialize(d)
+    }
+
+    fn address<E: serde::de::Error>(
+        key: &str,
+        value: &str,
+        example: &str,
+    ) -> Result<SocketAddr, E> {
+        value
+            .parse()
+            .map_err(|e| E::custom(format!("`{key}`: {e} (expected e.g. {example})")))
+    }
+
+    pub(super) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+        address("listen", &text(d)?, "127.0.0.1:8080")
+    }
+
+    pub(super) fn metrics_listen<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
+        address("metrics.listen", &text(d)?, "127.0.0.1:9090").map(Some)
+    }
+
+    pub(super) fn database<'de, D: Deserializer<'de>>(d: D) -> Result<DatabaseUrl, D::Error> {
+        // The error names `database` itself.
+        DatabaseUrl::parse(&text(d)?).map_err(D::Error::custom)
+    }
+
+    /// Written with the password replaced (`DatabaseUrl`'s `Debug`): a serialized configuration
+    /// is for showing, and must not carry the secret.
+    pub(super) fn serialize_database<S: Serializer>(
+        url: &DatabaseUrl,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{url:?}"))
+    }
+
+    pub(super) fn signing_alg<'de, D: Deserializer<'de>>(d: D) -> Result<Algorithm, D::Error> {
+        let name = text(d)?;
+        name.parse().map_err(|_| {
+            D::Error::custom(format!(
+                "`tokens.signing_alg`: {:?} is not one of ES256, EdDSA, RS256, PS256",
+                name.chars().take(32).collect::<String>()
+            ))
+        })
     }
 }
 
@@ -436,8 +502,8 @@ impl Config {
         ];
         Self {
             issuer: origin.clone(),
-            listen: listen.to_string(),
-            database: "sqlite://gatehouse-demo.db".into(),
+            listen,
+            database: DatabaseUrl::Sqlite("gatehouse-demo.db".into()),
             tokens: Tokens::default(),
             keys: Keys::default(),
             guard: Guard::default(),
@@ -474,11 +540,6 @@ impl Config {
     /// Checks everything that parsing alone does not.
     pub fn validate(&self) -> Result<(), ConfigError> {
         gatehouse_types::uri::check_issuer_url(&self.issuer).map_err(|e| invalid("issuer", e))?;
-        self.listen
-            .parse::<SocketAddr>()
-            .map_err(|e| invalid("listen", format!("{e} (expected e.g. 127.0.0.1:8080)")))?;
-        DatabaseUrl::parse(&self.database).map_err(|e| invalid("database", e))?;
-        self.signing_alg()?;
         if self.login.mode == LoginMode::AutoApprove && !self.issuer_is_loopback_http() {
             return Err(invalid(
                 "login.mode",
@@ -506,23 +567,15 @@ impl Config {
                 "must be between 1 and 1000000",
             ));
         }
-        if let Some(listen) = &self.metrics.listen {
-            let address = listen.parse::<SocketAddr>().map_err(|e| {
-                invalid(
-                    "metrics.listen",
-                    format!("{e} (expected e.g. 127.0.0.1:9090)"),
-                )
-            })?;
-            if self
-                .listen
-                .parse::<SocketAddr>()
-                .is_ok_and(|public| public.port() == address.port())
-            {
-                return Err(invalid(
-                    "metrics.listen",
-                    "must not be the public listen port: metrics are for operators only",
-                ));
-            }
+        if self
+            .metrics
+            .listen
+            .is_some_and(|metrics| metrics.port() == self.listen.port())
+        {
+            return Err(invalid(
+                "metrics.listen",
+                "must not be the public listen port: metrics are for operators only",
+            ));
         }
         if tracing_level_is_invalid(&self.log.level) {
             return Err(invalid(
@@ -615,27 +668,6 @@ impl Config {
             .and_then(|components| components.authority)
             .map(gatehouse_types::uri::split_authority)
             .is_some_and(|authority| gatehouse_types::uri::is_loopback_host(authority.host))
-    }
-
-    /// The listen address (checked by [`validate`](Self::validate)).
-    pub fn listen_addr(&self) -> SocketAddr {
-        self.listen
-            .parse()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
-    }
-
-    /// The signing algorithm.
-    pub fn signing_alg(&self) -> Result<Algorithm, ConfigError> {
-        match self.tokens.signing_alg.as_str() {
-            "ES256" => Ok(Algorithm::Es256),
-            "EdDSA" => Ok(Algorithm::EdDsa),
-            "RS256" => Ok(Algorithm::Rs256),
-            "PS256" => Ok(Algorithm::Ps256),
-            other => Err(invalid(
-                "tokens.signing_alg",
-                format!("{other:?} is not one of ES256, EdDSA, RS256, PS256"),
-            )),
-        }
     }
 
     /// The engine's part of the configuration.

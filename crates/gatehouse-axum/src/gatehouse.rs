@@ -79,8 +79,7 @@ impl Gatehouse {
     /// loopback issuer a key file beside the database) and the signing keys.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         config.validate()?;
-        let url = database_url(&config)?;
-        let store = gatehouse_store::open(&url).await?;
+        let store = gatehouse_store::open(&config.database).await?;
         let vault = open_vault(&config)?;
         Self::with_store(config, store, vault, Extensions::default()).await
     }
@@ -265,22 +264,15 @@ pub fn check_config(config: &Config) -> Result<(), StartError> {
     Ok(())
 }
 
-fn database_url(config: &Config) -> Result<DatabaseUrl, ConfigError> {
-    DatabaseUrl::parse(&config.database).map_err(|e| ConfigError::Value {
-        key: "database".into(),
-        reason: e.to_string(),
-    })
-}
-
 /// The encryption key for signing keys: from `keys.encryption_key_env`; for a loopback issuer
 /// without it, a key file beside the database (with a warning); for `memory`, a fresh key.
 pub fn open_vault(config: &Config) -> Result<EncryptionKey, StartError> {
-    let url = database_url(config)?;
-    if url == DatabaseUrl::Memory {
+    let url = &config.database;
+    if *url == DatabaseUrl::Memory {
         // Nothing outlives the process: a fresh key is as good as any.
         return Ok(EncryptionKey::generate()?);
     }
-    let key_file = match &url {
+    let key_file = match url {
         DatabaseUrl::Sqlite(path) => path.with_extension("key"),
         _ => "gatehouse.key".into(),
     };

@@ -7,7 +7,7 @@
 //! use gatehouse_axum::{Config, Gatehouse};
 //! let config = Config::from_toml(&std::fs::read_to_string("gatehouse.toml")?)?;
 //! let gatehouse = Gatehouse::start(config).await?;
-//! let listener = tokio::net::TcpListener::bind(gatehouse.config().listen_addr()).await?;
+//! let listener = tokio::net::TcpListener::bind(gatehouse.config().listen).await?;
 //! // Header, idle and request timeouts and a connection cap (`[http]`), TCP_NODELAY, the peer's
 //! // address for rate limits; until Ctrl-C.
 //! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };

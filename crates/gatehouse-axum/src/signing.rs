@@ -96,7 +96,7 @@ impl Signing {
 /// The rotation schedule of `config`.
 pub(crate) fn rotation_policy(config: &Config) -> Result<RotationPolicy, ConfigError> {
     Ok(RotationPolicy {
-        alg: config.signing_alg()?,
+        alg: config.tokens.signing_alg,
         period: std::time::Duration::from_secs(config.keys.rotation_days.saturating_mul(86_400)),
         retention: std::time::Duration::from_secs(
             config

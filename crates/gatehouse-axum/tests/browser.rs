@@ -223,7 +223,7 @@ async fn chromium_signs_in_consents_and_lands_on_the_redirect_uri_with_a_code() 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let mut config = Config::demo(address);
-    config.database = "memory".into();
+    config.database = gatehouse_store::DatabaseUrl::Memory;
     config.login.mode = LoginMode::Local;
     let store = AnyStore::Memory(Box::new(MemoryBackend::new()));
     let gatehouse = Gatehouse::with_store(

@@ -49,7 +49,7 @@ async fn server_with_extensions(
     let address = listener.local_addr().unwrap();
     let mut config = Config::demo(address);
     config.issuer = format!("http://{address}{path}");
-    config.database = "memory".into();
+    config.database = gatehouse_store::DatabaseUrl::Memory;
     config.login.mode = mode;
     config.login.auto_approve_subject = "alice".into();
     config.resources[0].resource = format!("http://{address}/mcp");

@@ -598,7 +598,7 @@ async fn an_unreachable_upstream_is_a_bad_gateway() {
 /// Why the `--demo` configuration, changed by `edit`, does not start.
 async fn start_error(edit: impl FnOnce(&mut Config)) -> String {
     let mut config = Config::demo("127.0.0.1:8080".parse().unwrap());
-    config.database = "memory".into();
+    config.database = gatehouse_store::DatabaseUrl::Memory;
     edit(&mut config);
     support::build(config).await.unwrap_err().to_string()
 }

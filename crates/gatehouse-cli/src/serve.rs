@@ -79,7 +79,7 @@ fn init_logging(log: &gatehouse_axum::config::Log) {
 }
 
 async fn run(config: Config, demo: bool) -> Result<(), CliError> {
-    let address = config.listen_addr();
+    let address = config.listen;
     // Bind first: a port in use is the most common start-up error, and it should not leave a
     // half-initialised database behind.
     let listener = tokio::net::TcpListener::bind(address)

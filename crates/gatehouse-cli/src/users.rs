@@ -3,7 +3,7 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use gatehouse_store::{DatabaseUrl, ServerStore, UserRecord, password};
+use gatehouse_store::{ServerStore, UserRecord, password};
 
 use crate::error::CliError;
 use crate::serve::{load_config, runtime};
@@ -38,9 +38,7 @@ impl Target {
     }
 
     pub(crate) async fn open(&self) -> Result<gatehouse_store::AnyStore, CliError> {
-        let database = self.config()?.database;
-        let url = DatabaseUrl::parse(&database).map_err(|e| CliError::Usage(e.to_string()))?;
-        gatehouse_store::open(&url)
+        gatehouse_store::open(&self.config()?.database)
             .await
             .map_err(|e| CliError::Io(e.to_string()))
     }
@@ -206,9 +204,7 @@ pub(crate) fn passwd(args: &UserArgs) -> Result<(), CliError> {
 /// `gatehouse keys rotate`.
 pub(crate) fn rotate(target: &Target) -> Result<(), CliError> {
     let config = target.config()?;
-    let alg = config
-        .signing_alg()
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let alg = config.tokens.signing_alg;
     runtime()?.block_on(async {
         let store = target.open().await?;
         let vault =

@@ -35,7 +35,7 @@ pub async fn start(edit: impl FnOnce(&mut Config, &str)) -> (String, Gatehouse) 
     let address = listener.local_addr().unwrap();
     let base = format!("http://{address}");
     let mut config = Config::demo(address);
-    config.database = "memory".into();
+    config.database = gatehouse_store::DatabaseUrl::Memory;
     config.login.mode = LoginMode::AutoApprove;
     config.login.auto_approve_subject = "alice".into();
     config.rate_limits.enabled = false;
