@@ -23,6 +23,7 @@ pub mod password;
 pub mod postgres;
 pub mod sealing;
 mod server;
+mod sql;
 pub mod sqlite;
 mod url;
 

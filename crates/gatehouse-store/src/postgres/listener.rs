@@ -17,9 +17,11 @@ use std::time::Duration;
 use futures_util::future::poll_fn;
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
-use super::{FAMILY_JTIS, REVOCATION_CHANNEL, REVOKED_JTIS, jti_entries};
+use super::{REVOCATION_CHANNEL, db, parameters};
 use crate::DenyList;
 use crate::codec::{Revocation, time_from_sql};
+use crate::sql::statements::{FAMILY_JTIS, REVOKED_JTIS};
+use crate::sql::{Row, Statement, Value, rows};
 
 /// Time between reconnection attempts.
 pub(crate) const RETRY: Duration = Duration::from_secs(1);
@@ -77,11 +79,11 @@ async fn feed(
         .batch_execute(&format!("LISTEN {REVOCATION_CHANNEL}"))
         .await
         .map_err(|e| e.to_string())?;
-    let rows = client
-        .query(REVOKED_JTIS, &[])
-        .await
-        .map_err(|e| e.to_string())?;
-    deny.replace_all(jti_entries(&rows).map_err(|e| e.to_string())?);
+    deny.replace_all(
+        jti_entries(client, &REVOKED_JTIS, &[])
+            .await
+            .map_err(|e| e.to_string())?,
+    );
 
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -105,11 +107,10 @@ async fn feed(
                         deny.insert([(jti, exp)]);
                     }
                     Ok(Revocation::Family { family }) => {
-                        let rows = client
-                            .query(FAMILY_JTIS, &[&family])
+                        let revoked = jti_entries(client, &FAMILY_JTIS, &[Value::from(family)])
                             .await
                             .map_err(|e| e.to_string())?;
-                        deny.insert(jti_entries(&rows).map_err(|e| e.to_string())?);
+                        deny.insert(revoked);
                     }
                     Ok(Revocation::Ping { from, sequence: n }) => {
                         if from == me && n == sequence {
@@ -135,4 +136,19 @@ async fn feed(
             }
         }
     }
+}
+
+/// The `(jti, expires_at)` rows of `statement` as deny-list entries.
+async fn jti_entries(
+    client: &Client,
+    statement: &Statement,
+    params: &[Value],
+) -> Result<Vec<(String, gatehouse_types::UnixTime)>, gatehouse_engine::store::StoreError> {
+    client
+        .query(statement.postgres(), &parameters(params))
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|row| rows::jti_entry(&Row::from_postgres(row)?))
+        .collect()
 }

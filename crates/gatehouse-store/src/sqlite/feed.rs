@@ -19,12 +19,20 @@ use rusqlite::{Connection, params};
 use super::db;
 use crate::DenyList;
 use crate::codec::{time_from_sql, time_to_sql};
+use crate::sql::Statement;
 
 /// Time between polls: a revocation made by another process reaches the guard within this.
 pub(crate) const POLL: Duration = Duration::from_secs(1);
 
 /// Rows read per query.
 const BATCH: i64 = 1000;
+
+/// Forgets what the feed no longer needs to say: rows whose token has expired (`$1`), at most
+/// `$2` at a time.
+pub(super) static PURGE: Statement = Statement::new(
+    "DELETE FROM revocation_feed WHERE seq IN
+     (SELECT seq FROM revocation_feed WHERE expires_at <= $1 LIMIT $2)",
+);
 
 /// Appends revoked tokens to the feed, in the revoking transaction.
 pub(super) fn announce(

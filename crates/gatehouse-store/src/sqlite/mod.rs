@@ -12,33 +12,25 @@
 //! that the server polls (`feed`), so its in-memory deny-list learns of revocations made by any
 //! process within [`feed::POLL`]. Several servers share state through PostgreSQL.
 
-mod accounts;
 mod feed;
 mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use gatehouse_engine::Store;
 use gatehouse_engine::opaque::{CREDENTIAL_BYTES, CredentialHash};
 use gatehouse_engine::store::{
-    AccessTokenRecord, ClientRecord, CodeEntry, CodeRecord, FamilyId, RefreshRecord, RefreshState,
-    RotateOutcome, StoreError, TakeCode,
+    AccessTokenRecord, ClientRecord, CodeEntry, CodeRecord, FamilyId, RefreshRecord, RotateOutcome,
+    StoreError, TakeCode,
 };
-use gatehouse_engine::{CodeChallenge, Store};
-use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::{ClientId, UnixTime};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use crate::DenyList;
-use crate::codec::{self, corrupt, time_from_sql, time_to_sql};
-use crate::server::{
-    AuditEvent, Consent, Grant, ServerStore, SessionRecord, SignInFailures, StoredSigningKey,
-    UserRecord,
-};
-
-/// Rows a purge statement deletes at a time, so that the connection is released between batches
-/// and requests never wait behind a long clean-up.
-const PURGE_BATCH: i64 = 500;
+use crate::codec::{corrupt, time_to_sql};
+use crate::sql::statements as sql;
+use crate::sql::{self as shared, Database, Row, SqlBackend, Statement, Value, rows};
 
 /// The SQLite store. Cheap to clone; clones share the connection.
 #[derive(Clone)]
@@ -192,26 +184,10 @@ impl SqliteStore {
         let (entries, seen) = self
             .run(|conn| {
                 let tx = conn.transaction().map_err(db)?;
-                let entries = {
-                    let mut statement = tx
-                        .prepare(
-                            "SELECT jti, expires_at FROM revoked_jtis
-                             UNION
-                             SELECT a.jti, a.expires_at FROM access_tokens a
-                             JOIN families f ON f.id = a.family WHERE f.revoked = 1",
-                        )
-                        .map_err(db)?;
-                    let rows = statement
-                        .query_map([], |row| {
-                            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                        })
-                        .map_err(db)?;
-                    rows.map(|row| {
-                        let (jti, exp) = row.map_err(db)?;
-                        Ok((jti, time_from_sql(exp)?))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?
-                };
+                let entries = query(&tx, &sql::REVOKED_JTIS, &[])?
+                    .iter()
+                    .map(rows::jti_entry)
+                    .collect::<Result<Vec<_>, _>>()?;
                 let seen = feed::position(&tx)?;
                 tx.commit().map_err(db)?;
                 Ok((entries, seen))
@@ -254,281 +230,131 @@ impl SqliteStore {
     }
 }
 
-// ----- rows -------------------------------------------------------------------------------------
+// ----- statements -------------------------------------------------------------------------------
 
-const CLIENT_COLUMNS: &str = "client_id, metadata, secret_hash, secret_expires_at, \
-     registration_token_hash, issued_at, introspection_resources";
-
-fn client_row(row: &Row<'_>) -> rusqlite::Result<Result<ClientRecord, StoreError>> {
-    let client_id: String = row.get(0)?;
-    let metadata: String = row.get(1)?;
-    let secret_hash: Option<Vec<u8>> = row.get(2)?;
-    let secret_expires_at: Option<i64> = row.get(3)?;
-    let registration_token_hash: Option<Vec<u8>> = row.get(4)?;
-    let issued_at: i64 = row.get(5)?;
-    let introspection_resources: String = row.get(6)?;
-    Ok((|| {
-        Ok(ClientRecord {
-            client_id: codec::client_id_from_sql(client_id)?,
-            metadata: codec::metadata_from_sql(&metadata)?,
-            secret_hash: secret_hash
-                .as_deref()
-                .map(codec::hash_from_sql)
-                .transpose()?,
-            secret_expires_at: secret_expires_at.map(time_from_sql).transpose()?,
-            registration_token_hash: registration_token_hash
-                .as_deref()
-                .map(codec::hash_from_sql)
-                .transpose()?,
-            issued_at: time_from_sql(issued_at)?,
-            introspection_resources: codec::resources_from_sql(&introspection_resources)?,
-        })
-    })())
-}
-
-fn client_params(client: &ClientRecord) -> [Box<dyn rusqlite::ToSql>; 7] {
-    [
-        Box::new(client.client_id.as_str().to_owned()),
-        Box::new(codec::metadata_to_sql(&client.metadata)),
-        Box::new(client.secret_hash.map(|h| h.as_bytes().to_vec())),
-        Box::new(client.secret_expires_at.map(time_to_sql)),
-        Box::new(
-            client
-                .registration_token_hash
-                .map(|h| h.as_bytes().to_vec()),
-        ),
-        Box::new(time_to_sql(client.issued_at)),
-        Box::new(codec::resources_to_sql(&client.introspection_resources)),
-    ]
-}
-
-const CODE_COLUMNS: &str = "hash, client_id, redirect_uri, redirect_uri_explicit, challenge, \
-     scopes, resources, subject, issued_at, expires_at, redeemed_into";
-
-fn code_row(row: &Row<'_>) -> rusqlite::Result<Result<CodeEntry, StoreError>> {
-    let hash: Vec<u8> = row.get(0)?;
-    let client_id: String = row.get(1)?;
-    let redirect_uri: String = row.get(2)?;
-    let explicit: bool = row.get(3)?;
-    let challenge: String = row.get(4)?;
-    let scopes: String = row.get(5)?;
-    let resources: String = row.get(6)?;
-    let subject: String = row.get(7)?;
-    let issued_at: i64 = row.get(8)?;
-    let expires_at: i64 = row.get(9)?;
-    let redeemed_into: Option<String> = row.get(10)?;
-    Ok((|| {
-        Ok(CodeEntry {
-            record: CodeRecord {
-                hash: codec::hash_from_sql(&hash)?,
-                client_id: codec::client_id_from_sql(client_id)?,
-                redirect_uri: codec::redirect_uri_from_sql(redirect_uri)?,
-                redirect_uri_was_explicit: explicit,
-                challenge: CodeChallenge::parse(&challenge).map_err(|_| corrupt("challenge"))?,
-                scopes: codec::scopes_from_sql(&scopes)?,
-                resources: codec::resources_from_sql(&resources)?,
-                subject,
-                issued_at: time_from_sql(issued_at)?,
-                expires_at: time_from_sql(expires_at)?,
-            },
-            redeemed_into: redeemed_into.map(FamilyId::new),
-        })
-    })())
-}
-
-const REFRESH_COLUMNS: &str = "r.hash, r.family, r.client_id, r.subject, r.scopes, r.resources, \
-     r.issued_at, r.expires_at, r.successor, r.sealed_successor, r.rotated_at, \
-     COALESCE(f.revoked, 0)";
-
-const REFRESH_FROM: &str = "refresh_tokens r LEFT JOIN families f ON f.id = r.family";
-
-fn refresh_row(row: &Row<'_>) -> rusqlite::Result<Result<RefreshRecord, StoreError>> {
-    let hash: Vec<u8> = row.get(0)?;
-    let family: String = row.get(1)?;
-    let client_id: String = row.get(2)?;
-    let subject: String = row.get(3)?;
-    let scopes: String = row.get(4)?;
-    let resources: String = row.get(5)?;
-    let issued_at: i64 = row.get(6)?;
-    let expires_at: i64 = row.get(7)?;
-    let successor: Option<Vec<u8>> = row.get(8)?;
-    let sealed: Option<Vec<u8>> = row.get(9)?;
-    let rotated_at: Option<i64> = row.get(10)?;
-    let revoked: bool = row.get(11)?;
-    Ok((|| {
-        let state = codec::refresh_state_from_sql(
-            revoked,
-            successor.as_deref(),
-            sealed.as_deref(),
-            rotated_at,
-        )?;
-        Ok(RefreshRecord {
-            hash: codec::hash_from_sql(&hash)?,
-            family: FamilyId::new(family),
-            client_id: codec::client_id_from_sql(client_id)?,
-            subject,
-            scopes: codec::scopes_from_sql(&scopes)?,
-            resources: codec::resources_from_sql(&resources)?,
-            issued_at: time_from_sql(issued_at)?,
-            expires_at: time_from_sql(expires_at)?,
-            state,
-        })
-    })())
-}
-
-fn read_refresh(
+/// Runs `statement` on `conn` (a transaction derefs to its connection); its rows.
+fn query(
     conn: &Connection,
-    hash: &CredentialHash,
-) -> Result<Option<RefreshRecord>, StoreError> {
-    conn.prepare_cached(&format!(
-        "SELECT {REFRESH_COLUMNS} FROM {REFRESH_FROM} WHERE r.hash = ?1"
-    ))
-    .map_err(db)?
-    .query_row([hash.as_bytes().as_slice()], refresh_row)
-    .optional()
-    .map_err(db)?
-    .transpose()
+    statement: &Statement,
+    params: &[Value],
+) -> Result<Vec<Row>, StoreError> {
+    let mut prepared = conn.prepare_cached(statement.sqlite()).map_err(db)?;
+    let rows = prepared
+        .query_map(rusqlite::params_from_iter(params), Row::from_sqlite)
+        .map_err(db)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(db)
 }
 
-fn insert_refresh(tx: &Transaction<'_>, token: &RefreshRecord) -> Result<(), StoreError> {
-    if token.state != RefreshState::Active {
-        return Err(StoreError::Unavailable(
-            "only active refresh tokens are inserted".into(),
-        ));
+/// Runs `statement` on `conn`; how many rows it changed.
+fn execute(conn: &Connection, statement: &Statement, params: &[Value]) -> Result<u64, StoreError> {
+    let changed = conn
+        .prepare_cached(statement.sqlite())
+        .map_err(db)?
+        .execute(rusqlite::params_from_iter(params))
+        .map_err(db)?;
+    Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+}
+
+impl Database for SqliteStore {
+    async fn query(
+        &self,
+        statement: &'static Statement,
+        params: Vec<Value>,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.run(move |conn| query(conn, statement, &params)).await
     }
-    tx.prepare_cached(
-        "INSERT INTO refresh_tokens
-         (hash, family, client_id, subject, scopes, resources, issued_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .map_err(db)?
-    .execute(params![
-        token.hash.as_bytes().as_slice(),
-        token.family.as_str(),
-        token.client_id.as_str(),
-        token.subject,
-        token.scopes.to_string(),
-        codec::resources_to_sql(&token.resources),
-        time_to_sql(token.issued_at),
-        time_to_sql(token.expires_at),
-    ])
-    .map_err(db)?;
-    Ok(())
+
+    async fn execute(
+        &self,
+        statement: &'static Statement,
+        params: Vec<Value>,
+    ) -> Result<u64, StoreError> {
+        self.write(move |tx| execute(tx, statement, &params)).await
+    }
+
+    async fn execute_returning(
+        &self,
+        statement: &'static Statement,
+        params: Vec<Value>,
+    ) -> Result<Vec<Row>, StoreError> {
+        self.write(move |tx| query(tx, statement, &params)).await
+    }
 }
 
-fn insert_access_token(tx: &Transaction<'_>, token: &AccessTokenRecord) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO access_tokens (jti, family, client_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
-    )
-    .map_err(db)?
-    .execute(params![
-        token.jti,
-        token.family.as_str(),
-        token.client_id.as_str(),
-        time_to_sql(token.expires_at),
-    ])
-    .map_err(db)?;
-    Ok(())
-}
+/// What only SQLite says this way: `MAX` of two values (PostgreSQL's `GREATEST`).
+static REVOKE_ACCESS_TOKEN: Statement = Statement::new(
+    "INSERT INTO revoked_jtis (jti, expires_at) VALUES ($1, $2)
+     ON CONFLICT (jti) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
+);
+
+/// A family with no token and no code left has nothing more to revoke.
+static PURGE_FAMILIES: Statement = Statement::new(
+    "DELETE FROM families WHERE id IN
+     (SELECT f.id FROM families f
+      WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family = f.id)
+        AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.family = f.id)
+        AND NOT EXISTS (SELECT 1 FROM codes c WHERE c.redeemed_into = f.id)
+      LIMIT $1)",
+);
+
+/// Every SQLite-only statement, for the test that prepares each.
+#[cfg(test)]
+pub(crate) static OWN: &[&Statement] = &[&REVOKE_ACCESS_TOKEN, &PURGE_FAMILIES, &feed::PURGE];
 
 fn family_revoked(tx: &Transaction<'_>, family: &FamilyId) -> Result<bool, StoreError> {
-    tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM families WHERE id = ?1 AND revoked = 1)")
-        .map_err(db)?
-        .query_row([family.as_str()], |row| row.get(0))
-        .map_err(db)
+    query(tx, &sql::FAMILY_REVOKED, &[family.as_str().into()])?
+        .first()
+        .map_or(Ok(false), |row| row.boolean(0))
 }
 
-/// Marks families revoked (creating their rows if needed) and returns the access tokens they
-/// hold, for the deny-list.
+fn read_refresh(conn: &Connection, hash: &CredentialHash) -> Result<RefreshRecord, StoreError> {
+    query(conn, &sql::REFRESH, &[rows::hash_param(hash)])?
+        .first()
+        .map(rows::refresh)
+        .ok_or_else(|| StoreError::Unavailable("rotated token vanished".into()))?
+}
+
+/// Marks families revoked (creating their rows if needed), appends their access tokens to the
+/// feed, and returns them, for the deny-list.
 fn revoke_families(
     tx: &Transaction<'_>,
     families: &[String],
 ) -> Result<Vec<(String, UnixTime)>, StoreError> {
     let mut revoked = Vec::new();
     for family in families {
-        tx.prepare_cached(
-            "INSERT INTO families (id, revoked) VALUES (?1, 1)
-             ON CONFLICT (id) DO UPDATE SET revoked = 1",
-        )
-        .map_err(db)?
-        .execute([family])
-        .map_err(db)?;
-        let mut statement = tx
-            .prepare_cached("SELECT jti, expires_at FROM access_tokens WHERE family = ?1")
-            .map_err(db)?;
-        let rows = statement
-            .query_map([family], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-            })
-            .map_err(db)?;
-        for row in rows {
-            let (jti, exp) = row.map_err(db)?;
-            revoked.push((jti, time_from_sql(exp)?));
+        execute(tx, &sql::REVOKE_FAMILY, &[family.as_str().into()])?;
+        for row in query(tx, &sql::FAMILY_JTIS, &[family.as_str().into()])? {
+            revoked.push(rows::jti_entry(&row)?);
         }
     }
     feed::announce(tx, &revoked)?;
     Ok(revoked)
 }
 
-fn collect<T>(
-    rows: impl Iterator<Item = rusqlite::Result<Result<T, StoreError>>>,
-) -> Result<Vec<T>, StoreError> {
-    rows.map(|row| row.map_err(db)?).collect()
+/// The families in the first column of `rows`, each once.
+fn families(rows: &[Row]) -> Result<Vec<String>, StoreError> {
+    let mut families = rows
+        .iter()
+        .filter_map(|row| rows::family(row).transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    families.sort();
+    families.dedup();
+    Ok(families)
 }
 
 // ----- the engine's contract --------------------------------------------------------------------
 
 impl Store for SqliteStore {
     async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            let values = client_params(&client);
-            tx.prepare_cached(&format!(
-                "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-            ))
-            .map_err(db)?
-            .execute(rusqlite::params_from_iter(values.iter()))
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        shared::insert_client(self, &client).await
     }
 
     async fn insert_code(&self, code: CodeRecord) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            tx.prepare_cached(&format!(
-                "INSERT INTO codes ({CODE_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL)"
-            ))
-            .map_err(db)?
-            .execute(params![
-                code.hash.as_bytes().as_slice(),
-                code.client_id.as_str(),
-                code.redirect_uri.as_str(),
-                code.redirect_uri_was_explicit,
-                code.challenge.as_str(),
-                code.scopes.to_string(),
-                codec::resources_to_sql(&code.resources),
-                code.subject,
-                time_to_sql(code.issued_at),
-                time_to_sql(code.expires_at),
-            ])
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        shared::insert_code(self, &code).await
     }
 
     async fn code(&self, hash: &CredentialHash) -> Result<Option<CodeEntry>, StoreError> {
-        let hash = *hash;
-        self.run(move |conn| {
-            conn.prepare_cached(&format!("SELECT {CODE_COLUMNS} FROM codes WHERE hash = ?1"))
-                .map_err(db)?
-                .query_row([hash.as_bytes().as_slice()], code_row)
-                .optional()
-                .map_err(db)?
-                .transpose()
-        })
-        .await
+        shared::code(self, hash).await
     }
 
     async fn redeem_code(
@@ -539,42 +365,34 @@ impl Store for SqliteStore {
         refresh_token: Option<RefreshRecord>,
     ) -> Result<TakeCode, StoreError> {
         let (hash, family) = (*hash, family.clone());
+        let refresh = refresh_token
+            .as_ref()
+            .map(rows::refresh_params)
+            .transpose()?;
         self.write(move |tx| {
             // The conditional UPDATE is the whole "exactly once": see `docs/storage.md`.
-            let taken = tx
-                .prepare_cached(&format!(
-                    "UPDATE codes SET redeemed_into = ?2
-                     WHERE hash = ?1 AND redeemed_into IS NULL
-                     RETURNING {CODE_COLUMNS}"
-                ))
-                .map_err(db)?
-                .query_row(
-                    params![hash.as_bytes().as_slice(), family.as_str()],
-                    code_row,
-                )
-                .optional()
-                .map_err(db)?
-                .transpose()?;
-            let Some(entry) = taken else {
-                let earlier: Option<Option<String>> = tx
-                    .prepare_cached("SELECT redeemed_into FROM codes WHERE hash = ?1")
-                    .map_err(db)?
-                    .query_row([hash.as_bytes().as_slice()], |row| row.get(0))
-                    .optional()
-                    .map_err(db)?;
-                return Ok(match earlier {
-                    Some(Some(family)) => TakeCode::AlreadyUsed(FamilyId::new(family)),
-                    Some(None) => return Err(corrupt("code redemption")),
-                    None => TakeCode::NotFound,
-                });
+            let taken = query(
+                tx,
+                &sql::TAKE_CODE,
+                &[rows::hash_param(&hash), family.as_str().into()],
+            )?;
+            let Some(row) = taken.first() else {
+                let earlier = query(tx, &sql::CODE_REDEEMED_INTO, &[rows::hash_param(&hash)])?;
+                return match earlier.first().map(rows::family).transpose()? {
+                    Some(Some(family)) => Ok(TakeCode::AlreadyUsed(FamilyId::new(family))),
+                    Some(None) => Err(corrupt("code redemption")),
+                    None => Ok(TakeCode::NotFound),
+                };
             };
-            tx.prepare_cached("INSERT INTO families (id) VALUES (?1)")
-                .map_err(db)?
-                .execute([family.as_str()])
-                .map_err(db)?;
-            insert_access_token(tx, &access_token)?;
-            if let Some(token) = &refresh_token {
-                insert_refresh(tx, token)?;
+            let entry = rows::code(row)?;
+            execute(tx, &sql::INSERT_FAMILY, &[family.as_str().into()])?;
+            execute(
+                tx,
+                &sql::INSERT_ACCESS_TOKEN,
+                &rows::access_token_params(&access_token),
+            )?;
+            if let Some(refresh) = &refresh {
+                execute(tx, &sql::INSERT_REFRESH, refresh)?;
             }
             Ok(TakeCode::Taken(entry.record))
         })
@@ -582,8 +400,7 @@ impl Store for SqliteStore {
     }
 
     async fn refresh(&self, hash: &CredentialHash) -> Result<Option<RefreshRecord>, StoreError> {
-        let hash = *hash;
-        self.run(move |conn| read_refresh(conn, &hash)).await
+        shared::refresh(self, hash).await
     }
 
     async fn rotate_refresh(
@@ -595,45 +412,37 @@ impl Store for SqliteStore {
         now: UnixTime,
     ) -> Result<RotateOutcome, StoreError> {
         let old = *old;
+        let successor_params = rows::refresh_params(&successor)?;
         self.write(move |tx| {
+            let lost = || Ok(RotateOutcome::Lost(Box::new(read_refresh(tx, &old)?)));
             if family_revoked(tx, &successor.family)? {
-                let current = read_refresh(tx, &old)?
-                    .ok_or_else(|| StoreError::Unavailable("rotated token vanished".into()))?;
-                return Ok(RotateOutcome::Lost(Box::new(current)));
+                return lost();
             }
             // The compare-and-set.
-            let rotated = tx
-                .prepare_cached(
-                    "UPDATE refresh_tokens
-                     SET successor = ?2, sealed_successor = ?3, rotated_at = ?4
-                     WHERE hash = ?1 AND successor IS NULL",
-                )
-                .map_err(db)?
-                .execute(params![
-                    old.as_bytes().as_slice(),
-                    successor.hash.as_bytes().as_slice(),
-                    sealed_successor.as_slice(),
-                    time_to_sql(now),
-                ])
-                .map_err(db)?;
+            let rotated = execute(
+                tx,
+                &sql::ROTATE_REFRESH,
+                &[
+                    rows::hash_param(&old),
+                    rows::hash_param(&successor.hash),
+                    sealed_successor.as_slice().into(),
+                    rows::time_param(now),
+                ],
+            )?;
             if rotated == 0 {
-                let current = read_refresh(tx, &old)?
-                    .ok_or_else(|| StoreError::Unavailable("rotated token vanished".into()))?;
-                return Ok(RotateOutcome::Lost(Box::new(current)));
+                return lost();
             }
-            // Only the newest predecessor may open its successor.
-            tx.prepare_cached(
-                "UPDATE refresh_tokens SET sealed_successor = NULL
-                 WHERE family = ?1 AND hash <> ?2 AND sealed_successor IS NOT NULL",
-            )
-            .map_err(db)?
-            .execute(params![
-                successor.family.as_str(),
-                old.as_bytes().as_slice()
-            ])
-            .map_err(db)?;
-            insert_refresh(tx, &successor)?;
-            insert_access_token(tx, &access_token)?;
+            execute(
+                tx,
+                &sql::FORGET_OLDER_SUCCESSORS,
+                &[successor.family.as_str().into(), rows::hash_param(&old)],
+            )?;
+            execute(tx, &sql::INSERT_REFRESH, &successor_params)?;
+            execute(
+                tx,
+                &sql::INSERT_ACCESS_TOKEN,
+                &rows::access_token_params(&access_token),
+            )?;
             Ok(RotateOutcome::Rotated)
         })
         .await
@@ -653,23 +462,26 @@ impl Store for SqliteStore {
             if family_revoked(tx, &token.family)? {
                 return Err(StoreError::FamilyRevoked);
             }
-            insert_access_token(tx, &token)
+            execute(
+                tx,
+                &sql::INSERT_ACCESS_TOKEN,
+                &rows::access_token_params(&token),
+            )
+            .map(drop)
         })
         .await
     }
 
     async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError> {
-        let jti = jti.to_owned();
-        let entry = (jti.clone(), expires_at);
+        let entry = (jti.to_owned(), expires_at);
+        let announced = entry.clone();
         self.write(move |tx| {
-            tx.prepare_cached(
-                "INSERT INTO revoked_jtis (jti, expires_at) VALUES (?1, ?2)
-                 ON CONFLICT (jti) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
-            )
-            .map_err(db)?
-            .execute(params![jti, time_to_sql(expires_at)])
-            .map_err(db)?;
-            feed::announce(tx, std::slice::from_ref(&(jti, expires_at)))
+            execute(
+                tx,
+                &REVOKE_ACCESS_TOKEN,
+                &[announced.0.as_str().into(), rows::time_param(expires_at)],
+            )?;
+            feed::announce(tx, std::slice::from_ref(&announced))
         })
         .await?;
         self.deny.insert([entry]);
@@ -677,204 +489,33 @@ impl Store for SqliteStore {
     }
 
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        let jti = jti.to_owned();
-        self.run(move |conn| {
-            conn.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM revoked_jtis WHERE jti = ?1)
-                     OR EXISTS (SELECT 1 FROM access_tokens a JOIN families f ON f.id = a.family
-                                WHERE a.jti = ?1 AND f.revoked = 1)",
-            )
-            .map_err(db)?
-            .query_row([jti], |row| row.get(0))
-            .map_err(db)
-        })
-        .await
+        shared::is_access_token_revoked(self, jti).await
     }
 
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
-        let (now, sealed_before) = (time_to_sql(now), time_to_sql(sealed_before));
-        let statements: [(&str, i64); 8] = [
-            (
-                "DELETE FROM refresh_tokens WHERE rowid IN
-                 (SELECT rowid FROM refresh_tokens WHERE expires_at <= ?1 LIMIT ?2)",
-                now,
-            ),
-            (
-                "UPDATE refresh_tokens SET sealed_successor = NULL WHERE rowid IN
-                 (SELECT rowid FROM refresh_tokens
-                  WHERE sealed_successor IS NOT NULL AND rotated_at < ?1 LIMIT ?2)",
-                sealed_before,
-            ),
-            (
-                "DELETE FROM access_tokens WHERE rowid IN
-                 (SELECT rowid FROM access_tokens WHERE expires_at <= ?1 LIMIT ?2)",
-                now,
-            ),
-            // A redeemed code is kept while its grant has access tokens: it is how deleting a
-            // user finds a grant that has no refresh token.
-            (
-                "DELETE FROM codes WHERE rowid IN
-                 (SELECT c.rowid FROM codes c WHERE c.expires_at <= ?1
-                    AND (c.redeemed_into IS NULL OR NOT EXISTS
-                         (SELECT 1 FROM access_tokens a WHERE a.family = c.redeemed_into))
-                  LIMIT ?2)",
-                now,
-            ),
-            (
-                "DELETE FROM revoked_jtis WHERE rowid IN
-                 (SELECT rowid FROM revoked_jtis WHERE expires_at <= ?1 LIMIT ?2)",
-                now,
-            ),
-            (
-                "DELETE FROM revocation_feed WHERE rowid IN
-                 (SELECT rowid FROM revocation_feed WHERE expires_at <= ?1 LIMIT ?2)",
-                now,
-            ),
-            (
-                "DELETE FROM sessions WHERE rowid IN
-                 (SELECT rowid FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
-                now,
-            ),
-            // A family with no token and no code left has nothing more to revoke.
-            (
-                "DELETE FROM families WHERE rowid IN
-                 (SELECT f.rowid FROM families f
-                  WHERE ?1 = ?1
-                    AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family = f.id)
-                    AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.family = f.id)
-                    AND NOT EXISTS (SELECT 1 FROM codes c WHERE c.redeemed_into = f.id)
-                  LIMIT ?2)",
-                now,
-            ),
+        let own = [
+            (&feed::PURGE, Some(time_to_sql(now))),
+            (&PURGE_FAMILIES, None),
         ];
-        for (sql, bound) in statements {
-            loop {
-                let changed = self
-                    .write(move |tx| {
-                        tx.prepare_cached(sql)
-                            .map_err(db)?
-                            .execute(params![bound, PURGE_BATCH])
-                            .map_err(db)
-                    })
-                    .await?;
-                if i64::try_from(changed).unwrap_or(i64::MAX) < PURGE_BATCH {
-                    break;
-                }
-            }
-        }
-        self.deny
-            .purge(UnixTime::from_secs(u64::try_from(now).unwrap_or(0)));
+        shared::purge(self, now, sealed_before, &own).await?;
+        self.deny.purge(now);
         Ok(())
     }
 }
 
-// ----- the rest of the server's state -----------------------------------------------------------
+// ----- what differs of the rest of the server's state -------------------------------------------
 
-fn consent_row(row: &Row<'_>) -> rusqlite::Result<Result<Consent, StoreError>> {
-    let subject: String = row.get(0)?;
-    let client_id: String = row.get(1)?;
-    let resource: String = row.get(2)?;
-    let scopes: String = row.get(3)?;
-    let granted_at: i64 = row.get(4)?;
-    Ok((|| {
-        Ok(Consent {
-            subject,
-            client_id: codec::client_id_from_sql(client_id)?,
-            resource: codec::resource_from_sql(&resource)?,
-            scopes: codec::scopes_from_sql(&scopes)?,
-            granted_at: time_from_sql(granted_at)?,
-        })
-    })())
-}
-
-fn key_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredSigningKey, StoreError>> {
-    let kid: String = row.get(0)?;
-    let alg: String = row.get(1)?;
-    let sealed_private_jwk: Vec<u8> = row.get(2)?;
-    let created_at: i64 = row.get(3)?;
-    let retired_at: Option<i64> = row.get(4)?;
-    Ok((|| {
-        Ok(StoredSigningKey {
-            kid,
-            alg,
-            sealed_private_jwk,
-            created_at: time_from_sql(created_at)?,
-            retired_at: retired_at.map(time_from_sql).transpose()?,
-        })
-    })())
-}
-
-const CONSENT_COLUMNS: &str = "subject, client_id, resource, scopes, granted_at";
-
-impl ServerStore for SqliteStore {
-    async fn client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        let id = client_id.as_str().to_owned();
-        self.run(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?1"
-            ))
-            .map_err(db)?
-            .query_row([id], client_row)
-            .optional()
-            .map_err(db)?
-            .transpose()
-        })
-        .await
-    }
-
-    async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
-        self.run(|conn| {
-            let mut statement = conn
-                .prepare_cached(&format!(
-                    "SELECT {CLIENT_COLUMNS} FROM clients ORDER BY client_id"
-                ))
-                .map_err(db)?;
-            collect(statement.query_map([], client_row).map_err(db)?)
-        })
-        .await
-    }
-
-    async fn replace_client(&self, client: ClientRecord) -> Result<bool, StoreError> {
-        self.write(move |tx| {
-            let values = client_params(&client);
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE clients SET metadata = ?2, secret_hash = ?3, secret_expires_at = ?4,
-                     registration_token_hash = ?5, issued_at = ?6, introspection_resources = ?7
-                     WHERE client_id = ?1",
-                )
-                .map_err(db)?
-                .execute(rusqlite::params_from_iter(values.iter()))
-                .map_err(db)?;
-            Ok(changed == 1)
-        })
-        .await
-    }
-
-    async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
-        let id = client_id.as_str().to_owned();
+impl SqlBackend for SqliteStore {
+    async fn delete_client_and_grants(&self, client_id: &ClientId) -> Result<bool, StoreError> {
+        let id = Value::from(client_id.as_str());
         let (existed, revoked) = self
             .write(move |tx| {
-                let families: Vec<String> = {
-                    let mut statement = tx
-                        .prepare_cached(
-                            "SELECT family FROM refresh_tokens WHERE client_id = ?1
-                             UNION SELECT family FROM access_tokens WHERE client_id = ?1
-                             UNION SELECT redeemed_into FROM codes
-                                   WHERE client_id = ?1 AND redeemed_into IS NOT NULL",
-                        )
-                        .map_err(db)?;
-                    let rows = statement.query_map([&id], |row| row.get(0)).map_err(db)?;
-                    rows.collect::<rusqlite::Result<_>>().map_err(db)?
-                };
-                let revoked = revoke_families(tx, &families)?;
-                tx.execute("DELETE FROM codes WHERE client_id = ?1", [&id])
-                    .map_err(db)?;
-                tx.execute("DELETE FROM consents WHERE client_id = ?1", [&id])
-                    .map_err(db)?;
-                let existed = tx
-                    .execute("DELETE FROM clients WHERE client_id = ?1", [&id])
-                    .map_err(db)?;
+                let id = std::slice::from_ref(&id);
+                let mut found = query(tx, &sql::DELETE_CODES_OF_CLIENT, id)?;
+                found.extend(query(tx, &sql::FAMILIES_OF_CLIENT, id)?);
+                let revoked = revoke_families(tx, &families(&found)?)?;
+                execute(tx, &sql::DELETE_CONSENTS_OF_CLIENT, id)?;
+                let existed = execute(tx, &sql::DELETE_CLIENT, id)?;
                 Ok((existed == 1, revoked))
             })
             .await?;
@@ -882,348 +523,43 @@ impl ServerStore for SqliteStore {
         Ok(existed)
     }
 
-    async fn grants_of(&self, subject: &str, now: UnixTime) -> Result<Vec<Grant>, StoreError> {
-        let subject = subject.to_owned();
-        self.run(move |conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT r.family, r.client_id, r.scopes, r.resources, r.issued_at
-                     FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family
-                     WHERE r.subject = ?1 AND r.successor IS NULL AND r.expires_at > ?2
-                       AND COALESCE(f.revoked, 0) = 0
-                     ORDER BY r.issued_at DESC, r.family",
-                )
-                .map_err(db)?;
-            let rows = statement
-                .query_map(params![subject, time_to_sql(now)], |row| {
-                    let family: String = row.get(0)?;
-                    let client_id: String = row.get(1)?;
-                    let scopes: String = row.get(2)?;
-                    let resources: String = row.get(3)?;
-                    let issued_at: i64 = row.get(4)?;
-                    Ok((|| {
-                        Ok(Grant {
-                            family: FamilyId::new(family),
-                            client_id: codec::client_id_from_sql(client_id)?,
-                            scopes: codec::scopes_from_sql(&scopes)?,
-                            resources: codec::resources_from_sql(&resources)?,
-                            last_used: time_from_sql(issued_at)?,
-                        })
-                    })())
-                })
-                .map_err(db)?;
-            collect(rows)
-        })
-        .await
-    }
-
-    async fn add_user(&self, user: UserRecord) -> Result<(), StoreError> {
+    async fn set_password_ending_sessions(
+        &self,
+        name: &str,
+        password_hash: String,
+    ) -> Result<bool, StoreError> {
+        let name = Value::from(name);
         self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO users (name, password_hash, created_at) VALUES (?1, ?2, ?3)",
-                params![user.name, user.password_hash, time_to_sql(user.created_at)],
-            )
-            .map_err(db)?;
-            Ok(())
+            let changed = execute(
+                tx,
+                &sql::SET_PASSWORD,
+                &[name.clone(), password_hash.into()],
+            )?;
+            execute(tx, &sql::DELETE_SESSIONS_OF_SUBJECT, &[name])?;
+            Ok(changed == 1)
         })
         .await
     }
 
-    async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        let name = name.to_owned();
-        self.run(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {} FROM users WHERE name = ?1",
-                accounts::USER_COLUMNS
-            ))
-            .map_err(db)?
-            .query_row([name], accounts::user_row)
-            .optional()
-            .map_err(db)?
-            .transpose()
-        })
-        .await
-    }
-
-    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        self.run(|conn| accounts::users(conn)).await
-    }
-
-    async fn set_password(&self, name: &str, password_hash: String) -> Result<bool, StoreError> {
-        let name = name.to_owned();
-        self.write(move |tx| accounts::set_password(tx, &name, &password_hash))
-            .await
-    }
-
-    async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
-        let name = name.to_owned();
+    async fn delete_user_and_grants(&self, name: &str) -> Result<bool, StoreError> {
+        let name = Value::from(name);
         let (existed, revoked) = self
-            .write(move |tx| accounts::delete_user(tx, &name))
+            .write(move |tx| {
+                let name = std::slice::from_ref(&name);
+                let mut found = query(tx, &sql::DELETE_CODES_OF_SUBJECT, name)?;
+                found.extend(query(tx, &sql::FAMILIES_OF_SUBJECT, name)?);
+                let revoked = revoke_families(tx, &families(&found)?)?;
+                execute(tx, &sql::DELETE_SESSIONS_OF_SUBJECT, name)?;
+                execute(tx, &sql::DELETE_CONSENTS_OF_SUBJECT, name)?;
+                let existed = execute(tx, &sql::DELETE_USER, name)?;
+                Ok((existed == 1, revoked))
+            })
             .await?;
         self.deny.insert(revoked);
         Ok(existed)
     }
 
-    async fn sign_in_failures(&self, name: &str) -> Result<Option<SignInFailures>, StoreError> {
-        let name = name.to_owned();
-        self.run(move |conn| accounts::sign_in_failures(conn, &name))
-            .await
-    }
-
-    async fn record_sign_in_failure(
-        &self,
-        name: &str,
-        at: UnixTime,
-    ) -> Result<Option<SignInFailures>, StoreError> {
-        let name = name.to_owned();
-        self.write(move |tx| accounts::record_sign_in_failure(tx, &name, at))
-            .await
-    }
-
-    async fn clear_sign_in_failures(&self, name: &str) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.write(move |tx| accounts::clear_sign_in_failures(tx, &name))
-            .await
-    }
-
-    async fn insert_session(&self, session: SessionRecord) -> Result<(), StoreError> {
-        self.write(move |tx| accounts::insert_session(tx, &session))
-            .await
-    }
-
-    async fn session(
-        &self,
-        hash: &CredentialHash,
-        now: UnixTime,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        let hash = *hash;
-        self.run(move |conn| accounts::session(conn, &hash, now))
-            .await
-    }
-
-    async fn delete_session(&self, hash: &CredentialHash) -> Result<bool, StoreError> {
-        let hash = *hash;
-        self.write(move |tx| accounts::delete_session(tx, &hash))
-            .await
-    }
-
-    async fn grant_consent(&self, consent: Consent) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            tx.prepare_cached(&format!(
-                "INSERT INTO consents ({CONSENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (subject, client_id, resource)
-                 DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at"
-            ))
-            .map_err(db)?
-            .execute(params![
-                consent.subject,
-                consent.client_id.as_str(),
-                consent.resource.as_str(),
-                consent.scopes.to_string(),
-                time_to_sql(consent.granted_at),
-            ])
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn consent(
-        &self,
-        subject: &str,
-        client_id: &ClientId,
-        resource: &ResourceUri,
-    ) -> Result<Option<Consent>, StoreError> {
-        let key = (
-            subject.to_owned(),
-            client_id.as_str().to_owned(),
-            resource.as_str().to_owned(),
-        );
-        self.run(move |conn| {
-            conn.prepare_cached(&format!(
-                "SELECT {CONSENT_COLUMNS} FROM consents
-                 WHERE subject = ?1 AND client_id = ?2 AND resource = ?3"
-            ))
-            .map_err(db)?
-            .query_row(params![key.0, key.1, key.2], consent_row)
-            .optional()
-            .map_err(db)?
-            .transpose()
-        })
-        .await
-    }
-
-    async fn consents_of(&self, subject: &str) -> Result<Vec<Consent>, StoreError> {
-        let subject = subject.to_owned();
-        self.run(move |conn| {
-            let mut statement = conn
-                .prepare_cached(&format!(
-                    "SELECT {CONSENT_COLUMNS} FROM consents WHERE subject = ?1
-                     ORDER BY client_id, resource"
-                ))
-                .map_err(db)?;
-            collect(statement.query_map([subject], consent_row).map_err(db)?)
-        })
-        .await
-    }
-
-    async fn withdraw_consent(
-        &self,
-        subject: &str,
-        client_id: &ClientId,
-    ) -> Result<u64, StoreError> {
-        let key = (subject.to_owned(), client_id.as_str().to_owned());
-        self.write(move |tx| {
-            let n = tx
-                .execute(
-                    "DELETE FROM consents WHERE subject = ?1 AND client_id = ?2",
-                    params![key.0, key.1],
-                )
-                .map_err(db)?;
-            Ok(u64::try_from(n).unwrap_or(u64::MAX))
-        })
-        .await
-    }
-
-    async fn insert_signing_key(&self, key: StoredSigningKey) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO signing_keys (kid, alg, sealed_private_jwk, created_at, retired_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    key.kid,
-                    key.alg,
-                    key.sealed_private_jwk,
-                    time_to_sql(key.created_at),
-                    key.retired_at.map(time_to_sql),
-                ],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
-        self.run(|conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT kid, alg, sealed_private_jwk, created_at, retired_at
-                     FROM signing_keys ORDER BY created_at, kid",
-                )
-                .map_err(db)?;
-            collect(statement.query_map([], key_row).map_err(db)?)
-        })
-        .await
-    }
-
-    async fn retire_signing_key(&self, kid: &str, at: UnixTime) -> Result<bool, StoreError> {
-        let kid = kid.to_owned();
-        self.write(move |tx| {
-            let n = tx
-                .execute(
-                    "UPDATE signing_keys SET retired_at = COALESCE(retired_at, ?2) WHERE kid = ?1",
-                    params![kid, time_to_sql(at)],
-                )
-                .map_err(db)?;
-            Ok(n == 1)
-        })
-        .await
-    }
-
-    async fn delete_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
-        let kid = kid.to_owned();
-        self.write(move |tx| {
-            let n = tx
-                .execute("DELETE FROM signing_keys WHERE kid = ?1", [kid])
-                .map_err(db)?;
-            Ok(n == 1)
-        })
-        .await
-    }
-
-    async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            tx.prepare_cached(
-                "INSERT INTO audit_events (at, kind, subject, client_id, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .map_err(db)?
-            .execute(params![
-                time_to_sql(event.at),
-                event.kind,
-                event.subject,
-                event.client_id,
-                event.detail.to_string(),
-            ])
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn purge_audit(&self, before: UnixTime) -> Result<u64, StoreError> {
-        let before = time_to_sql(before);
-        let mut purged = 0;
-        loop {
-            let deleted = self
-                .write(move |tx| {
-                    tx.prepare_cached(
-                        "DELETE FROM audit_events WHERE id IN
-                         (SELECT id FROM audit_events WHERE at < ?1 LIMIT ?2)",
-                    )
-                    .map_err(db)?
-                    .execute(params![before, PURGE_BATCH])
-                    .map_err(db)
-                })
-                .await?;
-            purged += u64::try_from(deleted).unwrap_or(0);
-            if i64::try_from(deleted).unwrap_or(i64::MAX) < PURGE_BATCH {
-                return Ok(purged);
-            }
-        }
-    }
-
-    async fn audit_events(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
-        self.run(move |conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT id, at, kind, subject, client_id, detail FROM audit_events
-                     WHERE id > ?1 ORDER BY id LIMIT ?2",
-                )
-                .map_err(db)?;
-            let rows = statement
-                .query_map(params![after, limit], |row| {
-                    let id: i64 = row.get(0)?;
-                    let at: i64 = row.get(1)?;
-                    let kind: String = row.get(2)?;
-                    let subject: Option<String> = row.get(3)?;
-                    let client_id: Option<String> = row.get(4)?;
-                    let detail: String = row.get(5)?;
-                    Ok((|| {
-                        Ok((
-                            id,
-                            AuditEvent {
-                                at: time_from_sql(at)?,
-                                kind,
-                                subject,
-                                client_id,
-                                detail: codec::detail_from_sql(&detail)?,
-                            },
-                        ))
-                    })())
-                })
-                .map_err(db)?;
-            collect(rows)
-        })
-        .await
-    }
-
-    fn deny_list(&self) -> &DenyList {
+    fn deny(&self) -> &DenyList {
         &self.deny
     }
 }

@@ -1,0 +1,343 @@
+//! Every statement the two SQL backends share, each written once in PostgreSQL's spelling
+//! ([`Statement`] derives SQLite's). The column lists are macros so that a statement is one
+//! `concat!`ed literal: what is read here is what runs.
+
+use super::Statement;
+
+macro_rules! client_columns {
+    () => {
+        "client_id, metadata, secret_hash, secret_expires_at, registration_token_hash, \
+         issued_at, introspection_resources"
+    };
+}
+macro_rules! code_columns {
+    () => {
+        "hash, client_id, redirect_uri, redirect_uri_explicit, challenge, scopes, resources, \
+         subject, issued_at, expires_at, redeemed_into"
+    };
+}
+macro_rules! consent_columns {
+    () => {
+        "subject, client_id, resource, scopes, granted_at"
+    };
+}
+macro_rules! user_columns {
+    () => {
+        "name, password_hash, created_at"
+    };
+}
+macro_rules! key_columns {
+    () => {
+        "kid, alg, sealed_private_jwk, created_at, retired_at"
+    };
+}
+
+// ----- clients ----------------------------------------------------------------------------------
+
+pub(crate) static INSERT_CLIENT: Statement = Statement::new(concat!(
+    "INSERT INTO clients (",
+    client_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+));
+pub(crate) static CLIENT: Statement = Statement::new(concat!(
+    "SELECT ",
+    client_columns!(),
+    " FROM clients WHERE client_id = $1"
+));
+pub(crate) static CLIENTS: Statement = Statement::new(concat!(
+    "SELECT ",
+    client_columns!(),
+    " FROM clients ORDER BY client_id"
+));
+pub(crate) static REPLACE_CLIENT: Statement = Statement::new(
+    "UPDATE clients SET metadata = $2, secret_hash = $3, secret_expires_at = $4,
+     registration_token_hash = $5, issued_at = $6, introspection_resources = $7
+     WHERE client_id = $1",
+);
+/// Deleting a client's codes first waits (on PostgreSQL) for a redemption in flight, which holds
+/// the code's row lock, and returns the families redeemed codes made.
+pub(crate) static DELETE_CODES_OF_CLIENT: Statement =
+    Statement::new("DELETE FROM codes WHERE client_id = $1 RETURNING redeemed_into");
+pub(crate) static FAMILIES_OF_CLIENT: Statement = Statement::new(
+    "SELECT family FROM refresh_tokens WHERE client_id = $1
+     UNION SELECT family FROM access_tokens WHERE client_id = $1",
+);
+pub(crate) static DELETE_CONSENTS_OF_CLIENT: Statement =
+    Statement::new("DELETE FROM consents WHERE client_id = $1");
+pub(crate) static DELETE_CLIENT: Statement =
+    Statement::new("DELETE FROM clients WHERE client_id = $1");
+
+// ----- codes ------------------------------------------------------------------------------------
+
+pub(crate) static INSERT_CODE: Statement = Statement::new(concat!(
+    "INSERT INTO codes (",
+    code_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)"
+));
+pub(crate) static CODE: Statement = Statement::new(concat!(
+    "SELECT ",
+    code_columns!(),
+    " FROM codes WHERE hash = $1"
+));
+/// The whole "exactly once" of a code: the conditional `UPDATE` (see `docs/storage.md`).
+pub(crate) static TAKE_CODE: Statement = Statement::new(concat!(
+    "UPDATE codes SET redeemed_into = $2 WHERE hash = $1 AND redeemed_into IS NULL RETURNING ",
+    code_columns!()
+));
+pub(crate) static CODE_REDEEMED_INTO: Statement =
+    Statement::new("SELECT redeemed_into FROM codes WHERE hash = $1");
+
+// ----- families, refresh and access tokens ------------------------------------------------------
+
+pub(crate) static INSERT_FAMILY: Statement =
+    Statement::new("INSERT INTO families (id) VALUES ($1)");
+pub(crate) static FAMILY_REVOKED: Statement =
+    Statement::new("SELECT EXISTS (SELECT 1 FROM families WHERE id = $1 AND revoked)");
+/// Marks a family revoked, creating its row if needed (on PostgreSQL the upsert also takes the
+/// row's lock: it waits for rotations and insertions in flight).
+pub(crate) static REVOKE_FAMILY: Statement = Statement::new(
+    "INSERT INTO families (id, revoked) VALUES ($1, TRUE)
+     ON CONFLICT (id) DO UPDATE SET revoked = TRUE",
+);
+/// The `jti`s of a family, for the deny-list.
+pub(crate) static FAMILY_JTIS: Statement =
+    Statement::new("SELECT jti, expires_at FROM access_tokens WHERE family = $1");
+/// Every revoked, unexpired `jti`: what a deny-list loads when it (re)starts.
+pub(crate) static REVOKED_JTIS: Statement = Statement::new(
+    "SELECT jti, expires_at FROM revoked_jtis
+     UNION
+     SELECT a.jti, a.expires_at FROM access_tokens a
+     JOIN families f ON f.id = a.family WHERE f.revoked",
+);
+pub(crate) static INSERT_REFRESH: Statement = Statement::new(
+    "INSERT INTO refresh_tokens
+     (hash, family, client_id, subject, scopes, resources, issued_at, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+);
+pub(crate) static REFRESH: Statement = Statement::new(
+    "SELECT r.hash, r.family, r.client_id, r.subject, r.scopes, r.resources, r.issued_at,
+            r.expires_at, r.successor, r.sealed_successor, r.rotated_at,
+            COALESCE(f.revoked, FALSE)
+     FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family WHERE r.hash = $1",
+);
+/// The compare-and-set of a rotation.
+pub(crate) static ROTATE_REFRESH: Statement = Statement::new(
+    "UPDATE refresh_tokens SET successor = $2, sealed_successor = $3, rotated_at = $4
+     WHERE hash = $1 AND successor IS NULL",
+);
+/// Only the newest predecessor may open its successor.
+pub(crate) static FORGET_OLDER_SUCCESSORS: Statement = Statement::new(
+    "UPDATE refresh_tokens SET sealed_successor = NULL
+     WHERE family = $1 AND hash <> $2 AND sealed_successor IS NOT NULL",
+);
+pub(crate) static INSERT_ACCESS_TOKEN: Statement = Statement::new(
+    "INSERT INTO access_tokens (jti, family, client_id, expires_at) VALUES ($1, $2, $3, $4)",
+);
+pub(crate) static IS_ACCESS_TOKEN_REVOKED: Statement = Statement::new(
+    "SELECT EXISTS (SELECT 1 FROM revoked_jtis WHERE jti = $1)
+         OR EXISTS (SELECT 1 FROM access_tokens a JOIN families f ON f.id = a.family
+                    WHERE a.jti = $1 AND f.revoked)",
+);
+pub(crate) static GRANTS_OF: Statement = Statement::new(
+    "SELECT r.family, r.client_id, r.scopes, r.resources, r.issued_at
+     FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family
+     WHERE r.subject = $1 AND r.successor IS NULL AND r.expires_at > $2
+       AND NOT COALESCE(f.revoked, FALSE)
+     ORDER BY r.issued_at DESC, r.family",
+);
+
+// ----- users, sign-in failures, sessions --------------------------------------------------------
+
+pub(crate) static INSERT_USER: Statement =
+    Statement::new("INSERT INTO users (name, password_hash, created_at) VALUES ($1, $2, $3)");
+pub(crate) static USER: Statement = Statement::new(concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users WHERE name = $1"
+));
+pub(crate) static USERS: Statement = Statement::new(concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM users ORDER BY name"
+));
+pub(crate) static SET_PASSWORD: Statement = Statement::new(
+    "UPDATE users SET password_hash = $2, failed_sign_ins = 0, last_failed_sign_in = NULL
+     WHERE name = $1",
+);
+/// Deleting a user's codes first waits (on PostgreSQL) for a redemption in flight and returns
+/// the families redeemed codes made.
+pub(crate) static DELETE_CODES_OF_SUBJECT: Statement =
+    Statement::new("DELETE FROM codes WHERE subject = $1 RETURNING redeemed_into");
+pub(crate) static FAMILIES_OF_SUBJECT: Statement =
+    Statement::new("SELECT DISTINCT family FROM refresh_tokens WHERE subject = $1");
+pub(crate) static DELETE_SESSIONS_OF_SUBJECT: Statement =
+    Statement::new("DELETE FROM sessions WHERE subject = $1");
+pub(crate) static DELETE_CONSENTS_OF_SUBJECT: Statement =
+    Statement::new("DELETE FROM consents WHERE subject = $1");
+pub(crate) static DELETE_USER: Statement = Statement::new("DELETE FROM users WHERE name = $1");
+pub(crate) static SIGN_IN_FAILURES: Statement =
+    Statement::new("SELECT failed_sign_ins, last_failed_sign_in FROM users WHERE name = $1");
+pub(crate) static RECORD_SIGN_IN_FAILURE: Statement = Statement::new(
+    "UPDATE users SET failed_sign_ins = failed_sign_ins + 1, last_failed_sign_in = $2
+     WHERE name = $1 RETURNING failed_sign_ins, last_failed_sign_in",
+);
+pub(crate) static CLEAR_SIGN_IN_FAILURES: Statement = Statement::new(
+    "UPDATE users SET failed_sign_ins = 0, last_failed_sign_in = NULL
+     WHERE name = $1 AND failed_sign_ins <> 0",
+);
+pub(crate) static INSERT_SESSION: Statement = Statement::new(
+    "INSERT INTO sessions (hash, subject, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+);
+pub(crate) static SESSION: Statement = Statement::new(
+    "SELECT subject, created_at, expires_at FROM sessions WHERE hash = $1 AND expires_at > $2",
+);
+pub(crate) static DELETE_SESSION: Statement =
+    Statement::new("DELETE FROM sessions WHERE hash = $1");
+
+// ----- consents ---------------------------------------------------------------------------------
+
+pub(crate) static GRANT_CONSENT: Statement = Statement::new(concat!(
+    "INSERT INTO consents (",
+    consent_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (subject, client_id, resource)
+     DO UPDATE SET scopes = EXCLUDED.scopes, granted_at = EXCLUDED.granted_at"
+));
+pub(crate) static CONSENT: Statement = Statement::new(concat!(
+    "SELECT ",
+    consent_columns!(),
+    " FROM consents WHERE subject = $1 AND client_id = $2 AND resource = $3"
+));
+pub(crate) static CONSENTS_OF: Statement = Statement::new(concat!(
+    "SELECT ",
+    consent_columns!(),
+    " FROM consents WHERE subject = $1 ORDER BY client_id, resource"
+));
+pub(crate) static WITHDRAW_CONSENT: Statement =
+    Statement::new("DELETE FROM consents WHERE subject = $1 AND client_id = $2");
+
+// ----- signing keys -----------------------------------------------------------------------------
+
+pub(crate) static INSERT_SIGNING_KEY: Statement = Statement::new(concat!(
+    "INSERT INTO signing_keys (",
+    key_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5)"
+));
+pub(crate) static SIGNING_KEYS: Statement = Statement::new(concat!(
+    "SELECT ",
+    key_columns!(),
+    " FROM signing_keys ORDER BY created_at, kid"
+));
+pub(crate) static RETIRE_SIGNING_KEY: Statement =
+    Statement::new("UPDATE signing_keys SET retired_at = COALESCE(retired_at, $2) WHERE kid = $1");
+pub(crate) static DELETE_SIGNING_KEY: Statement =
+    Statement::new("DELETE FROM signing_keys WHERE kid = $1");
+
+// ----- audit events -----------------------------------------------------------------------------
+
+pub(crate) static APPEND_AUDIT: Statement = Statement::new(
+    "INSERT INTO audit_events (at, kind, subject, client_id, detail) VALUES ($1, $2, $3, $4, $5)",
+);
+pub(crate) static AUDIT_EVENTS: Statement = Statement::new(
+    "SELECT id, at, kind, subject, client_id, detail FROM audit_events
+     WHERE id > $1 ORDER BY id LIMIT $2",
+);
+
+// ----- purging ----------------------------------------------------------------------------------
+// Each deletes at most `$2` rows whose time (`$1`) has passed, by primary key, so that a long
+// clean-up runs as short transactions that requests interleave with.
+
+pub(crate) static PURGE_REFRESH_TOKENS: Statement = Statement::new(
+    "DELETE FROM refresh_tokens WHERE hash IN
+     (SELECT hash FROM refresh_tokens WHERE expires_at <= $1 LIMIT $2)",
+);
+pub(crate) static PURGE_SEALED_SUCCESSORS: Statement = Statement::new(
+    "UPDATE refresh_tokens SET sealed_successor = NULL WHERE hash IN
+     (SELECT hash FROM refresh_tokens
+      WHERE sealed_successor IS NOT NULL AND rotated_at < $1 LIMIT $2)",
+);
+pub(crate) static PURGE_ACCESS_TOKENS: Statement = Statement::new(
+    "DELETE FROM access_tokens WHERE jti IN
+     (SELECT jti FROM access_tokens WHERE expires_at <= $1 LIMIT $2)",
+);
+/// A redeemed code is kept while its grant has access tokens: it is how deleting a user finds a
+/// grant that has no refresh token.
+pub(crate) static PURGE_CODES: Statement = Statement::new(
+    "DELETE FROM codes WHERE hash IN
+     (SELECT c.hash FROM codes c WHERE c.expires_at <= $1
+        AND (c.redeemed_into IS NULL OR NOT EXISTS
+             (SELECT 1 FROM access_tokens a WHERE a.family = c.redeemed_into))
+      LIMIT $2)",
+);
+pub(crate) static PURGE_REVOKED_JTIS: Statement = Statement::new(
+    "DELETE FROM revoked_jtis WHERE jti IN
+     (SELECT jti FROM revoked_jtis WHERE expires_at <= $1 LIMIT $2)",
+);
+pub(crate) static PURGE_SESSIONS: Statement = Statement::new(
+    "DELETE FROM sessions WHERE hash IN
+     (SELECT hash FROM sessions WHERE expires_at <= $1 LIMIT $2)",
+);
+pub(crate) static PURGE_AUDIT: Statement = Statement::new(
+    "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",
+);
+
+/// Every shared statement, for the test that prepares each on both databases.
+#[cfg(test)]
+pub(crate) static ALL: &[&Statement] = &[
+    &INSERT_CLIENT,
+    &CLIENT,
+    &CLIENTS,
+    &REPLACE_CLIENT,
+    &DELETE_CODES_OF_CLIENT,
+    &FAMILIES_OF_CLIENT,
+    &DELETE_CONSENTS_OF_CLIENT,
+    &DELETE_CLIENT,
+    &INSERT_CODE,
+    &CODE,
+    &TAKE_CODE,
+    &CODE_REDEEMED_INTO,
+    &INSERT_FAMILY,
+    &FAMILY_REVOKED,
+    &REVOKE_FAMILY,
+    &FAMILY_JTIS,
+    &REVOKED_JTIS,
+    &INSERT_REFRESH,
+    &REFRESH,
+    &ROTATE_REFRESH,
+    &FORGET_OLDER_SUCCESSORS,
+    &INSERT_ACCESS_TOKEN,
+    &IS_ACCESS_TOKEN_REVOKED,
+    &GRANTS_OF,
+    &INSERT_USER,
+    &USER,
+    &USERS,
+    &SET_PASSWORD,
+    &DELETE_CODES_OF_SUBJECT,
+    &FAMILIES_OF_SUBJECT,
+    &DELETE_SESSIONS_OF_SUBJECT,
+    &DELETE_CONSENTS_OF_SUBJECT,
+    &DELETE_USER,
+    &SIGN_IN_FAILURES,
+    &RECORD_SIGN_IN_FAILURE,
+    &CLEAR_SIGN_IN_FAILURES,
+    &INSERT_SESSION,
+    &SESSION,
+    &DELETE_SESSION,
+    &GRANT_CONSENT,
+    &CONSENT,
+    &CONSENTS_OF,
+    &WITHDRAW_CONSENT,
+    &INSERT_SIGNING_KEY,
+    &SIGNING_KEYS,
+    &RETIRE_SIGNING_KEY,
+    &DELETE_SIGNING_KEY,
+    &APPEND_AUDIT,
+    &AUDIT_EVENTS,
+    &PURGE_REFRESH_TOKENS,
+    &PURGE_SEALED_SUCCESSORS,
+    &PURGE_ACCESS_TOKENS,
+    &PURGE_CODES,
+    &PURGE_REVOKED_JTIS,
+    &PURGE_SESSIONS,
+    &PURGE_AUDIT,
+];
