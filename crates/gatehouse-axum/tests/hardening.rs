@@ -16,23 +16,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use gatehouse_axum::LoginMode;
-use gatehouse_store::{ServerStore, UserRecord, password};
+use gatehouse_store::{ServerStore, password};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, SET_COOKIE};
+use reqwest::header::CONTENT_TYPE;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-const FORM: &str = "application/x-www-form-urlencoded";
-
-fn now() -> gatehouse_types::UnixTime {
-    gatehouse_types::UnixTime::from_secs(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-}
 
 /// Reads one HTTP/1.1 response with a `Content-Length` from `stream`: its head and body.
 async fn read_response(stream: &mut TcpStream) -> (String, String) {
@@ -472,15 +461,7 @@ impl Pages {
             edit(config);
         })
         .await;
-        gatehouse
-            .store()
-            .add_user(UserRecord {
-                name: "alice".into(),
-                password_hash: password::hash("correct horse").unwrap(),
-                created_at: now(),
-            })
-            .await
-            .unwrap();
+        add_user(&gatehouse, "alice", "correct horse").await;
         Self { base, gatehouse }
     }
 
@@ -491,8 +472,8 @@ impl Pages {
             .send()
             .await
             .unwrap();
-        let cookie = set_cookie(&page);
-        (cookie, token(&page.text().await.unwrap()))
+        let cookie = session_cookie(page.headers());
+        (cookie, form_token(&page.text().await.unwrap()))
     }
 
     async fn post(
@@ -540,24 +521,6 @@ impl Pages {
             .unwrap();
         page.contains("Signed in as")
     }
-}
-
-fn set_cookie(response: &reqwest::Response) -> String {
-    response.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-fn token(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]
@@ -608,8 +571,8 @@ async fn sessions_end_at_sign_out_on_user_deletion_and_on_a_new_password() {
     let pages = Pages::start(|_| {}).await;
     let signed_in = pages.sign_in("correct horse").await;
     assert_eq!(signed_in.status(), StatusCode::OK);
-    let session = set_cookie(&signed_in);
-    let csrf = token(&signed_in.text().await.unwrap());
+    let session = session_cookie(signed_in.headers());
+    let csrf = form_token(&signed_in.text().await.unwrap());
     assert!(pages.signed_in(&session).await);
     // Sign-out: the copied cookie is worth nothing afterwards.
     let out = pages
@@ -625,8 +588,8 @@ async fn sessions_end_at_sign_out_on_user_deletion_and_on_a_new_password() {
     // Signing out from the consent page works even when the application's request no longer
     // does (its registration gone, say).
     let signed_in = pages.sign_in("correct horse").await;
-    let session = set_cookie(&signed_in);
-    let csrf = token(&signed_in.text().await.unwrap());
+    let session = session_cookie(signed_in.headers());
+    let csrf = form_token(&signed_in.text().await.unwrap());
     let out = http()
         .post(format!("{}/authorize", pages.base))
         .header(CONTENT_TYPE, FORM)
@@ -648,7 +611,7 @@ async fn sessions_end_at_sign_out_on_user_deletion_and_on_a_new_password() {
     assert!(!pages.signed_in(&session).await, "but the session ended");
 
     // A new password ends every session of the user.
-    let session = set_cookie(&pages.sign_in("correct horse").await);
+    let session = session_cookie(pages.sign_in("correct horse").await.headers());
     assert!(pages.signed_in(&session).await);
     let store = pages.gatehouse.store();
     store
@@ -658,7 +621,7 @@ async fn sessions_end_at_sign_out_on_user_deletion_and_on_a_new_password() {
     assert!(!pages.signed_in(&session).await);
 
     // So does deleting the user.
-    let session = set_cookie(&pages.sign_in("new horse").await);
+    let session = session_cookie(pages.sign_in("new horse").await.headers());
     assert!(pages.signed_in(&session).await);
     assert!(store.delete_user("alice").await.unwrap());
     assert!(!pages.signed_in(&session).await);
