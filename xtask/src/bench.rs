@@ -140,6 +140,7 @@ fn instructions(root: &Path) -> Result<(), String> {
     for (package, example) in [
         ("gatehouse-jose", "verify_cost"),
         ("gatehouse-engine", "engine_cost"),
+        ("gatehouse-guard", "guard_cost"),
     ] {
         step(
             &format!("cargo build --release -p {package} --example {example}"),
@@ -203,6 +204,17 @@ fn instructions(root: &Path) -> Result<(), String> {
             100.0 * sign / redeem,
             100.0 * sign / refresh
         );
+    }
+    println!();
+    println!(
+        "| algorithm | guard, warm (cache hit) | guard, cold (verify) | cold / access-token validate |"
+    );
+    println!("|---|---|---|---|");
+    for alg in ["ES256", "EdDSA"] {
+        let warm = per_op("guard_cost", alg, "warm")?;
+        let cold = per_op("guard_cost", alg, "cold")?;
+        let at = per_op("verify_cost", alg, "at")?;
+        println!("| {alg} | {warm:.0} | {cold:.0} | {:.3} |", cold / at);
     }
     Ok(())
 }

@@ -1,0 +1,80 @@
+//! Runs one request through the guard N times, for counting instructions under valgrind:
+//! `cargo xtask bench --instructions` runs this with two values of N and reports the difference
+//! per request, which, unlike wall-clock time, does not move with the machine's load.
+//!
+//! `guard_cost ALG MODE N` with ALG `ES256` or `EdDSA` and MODE `warm` (the verified-token cache
+//! answers: the path of every request after a token's first) or `cold` (cache disabled: the
+//! signature is verified on every request).
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::convert::Infallible;
+use std::hint::black_box;
+
+use axum::body::Body;
+use axum::http::{Request, Response};
+use futures_util::FutureExt;
+use gatehouse_guard::{Guard, StaticKeys, Verification};
+use gatehouse_jose::{
+    AccessTokenClaims, Algorithm, Audience, KeySet, SigningKey, sign_access_token,
+};
+use gatehouse_types::UnixTime;
+use tower::{Layer, ServiceExt};
+
+const NOW: u64 = 1_700_000_000;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, alg, mode, n] = args.as_slice() else {
+        panic!("usage: guard_cost ES256|EdDSA warm|cold N");
+    };
+    let alg: Algorithm = alg.parse().unwrap();
+    let cache = match mode.as_str() {
+        "warm" => 10_000,
+        "cold" => 0,
+        other => panic!("unknown mode {other}"),
+    };
+    let n: u64 = n.parse().unwrap();
+
+    let key = SigningKey::generate(alg).unwrap();
+    let claims = AccessTokenClaims {
+        iss: "https://auth.example.com".into(),
+        sub: "alice".into(),
+        aud: Audience::One("https://mcp.example.com/mcp".into()),
+        exp: NOW + 600,
+        iat: NOW,
+        jti: "0b0d3e0f-5c43-4a4e-9b7c-5a1d3c7e2f10".into(),
+        client_id: "client-1".into(),
+        nbf: None,
+        scope: Some("mcp:tools mcp:admin".into()),
+        extra: Default::default(),
+    };
+    let token = sign_access_token(&key, &claims).unwrap();
+    let guard = Guard::builder(
+        "https://auth.example.com",
+        "https://mcp.example.com/mcp",
+        Verification::key_source(StaticKeys::new(KeySet::new(vec![key.verifying_key()]))),
+    )
+    .required_scopes(["mcp:tools"])
+    .token_cache_capacity(cache)
+    .clock(|| UnixTime::from_secs(NOW))
+    .build()
+    .unwrap();
+    let service = guard.layer(tower::service_fn(|_request: Request<Body>| async {
+        Ok::<_, Infallible>(Response::new(Body::empty()))
+    }));
+    let authorization = format!("Bearer {token}");
+    for _ in 0..n {
+        let request = Request::get("/mcp")
+            .header("authorization", authorization.as_str())
+            .body(Body::empty())
+            .unwrap();
+        let response = service
+            .clone()
+            .oneshot(request)
+            .now_or_never()
+            .expect("the guard completes synchronously with static keys")
+            .unwrap();
+        assert_eq!(black_box(response).status(), 200);
+    }
+}
