@@ -16,12 +16,17 @@ use axum::http::{Request, Response};
 use futures_util::FutureExt;
 use gatehouse_guard::{Guard, StaticKeys, Verification};
 use gatehouse_jose::{
-    AccessTokenClaims, Algorithm, Audience, KeySet, SigningKey, sign_access_token,
+    AccessTokenClaims, Algorithm, Audience, Jwk, KeySet, SigningKey, sign_access_token,
 };
 use gatehouse_types::UnixTime;
 use tower::{Layer, ServiceExt};
 
 const NOW: u64 = 1_700_000_000;
+
+/// Fixed keys (RFC 7515 Appendix A.3, RFC 8037 Appendix A), so that every run verifies the same
+/// signature and the counts compare across builds.
+const ES256_KEY: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+const ED25519_KEY: &str = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}"#;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -36,7 +41,12 @@ fn main() {
     };
     let n: u64 = n.parse().unwrap();
 
-    let key = SigningKey::generate(alg).unwrap();
+    let jwk = match alg {
+        Algorithm::Es256 => ES256_KEY,
+        Algorithm::EdDsa => ED25519_KEY,
+        other => panic!("{other} is not measured here"),
+    };
+    let key = SigningKey::from_jwk(&Jwk::from_json(jwk.as_bytes()).unwrap()).unwrap();
     let claims = AccessTokenClaims {
         iss: "https://auth.example.com".into(),
         sub: "alice".into(),
