@@ -141,10 +141,7 @@ async fn a_failed_redemption_burns_nothing<S: ServerStore>(store: &S) {
     let (c1, c2, r) = (hash(10), hash(11), hash(12));
     store.insert_code(code(c1, "c")).await.unwrap();
     store.insert_code(code(c2, "c")).await.unwrap();
-    store
-        .redeem_code(&c1, &f1, access("a1", &f1, "c"), Some(refresh(r, &f1, "c")))
-        .await
-        .unwrap();
+    redeem(store, &c1, &f1, "c", "a1", Some(r)).await;
     let collision = store
         .redeem_code(&c2, &f2, access("a2", &f2, "c"), Some(refresh(r, &f2, "c")))
         .await;
@@ -156,10 +153,7 @@ async fn refresh_rotation_is_a_compare_and_set<S: ServerStore>(store: &S) {
     let (f, c) = (family("f"), hash(20));
     let (r1, r2, r3, r4) = (hash(21), hash(22), hash(23), hash(24));
     store.insert_code(code(c, "c")).await.unwrap();
-    store
-        .redeem_code(&c, &f, access("j0", &f, "c"), Some(refresh(r1, &f, "c")))
-        .await
-        .unwrap();
+    redeem(store, &c, &f, "c", "j0", Some(r1)).await;
     let later = NOW.saturating_add_secs(60);
 
     let outcome = store
@@ -202,16 +196,10 @@ async fn refresh_rotation_is_a_compare_and_set<S: ServerStore>(store: &S) {
     assert_eq!(store.refresh(&r3).await.unwrap(), None);
 
     // Only the newest predecessor keeps its sealed successor.
-    store
-        .rotate_refresh(
-            &r2,
-            refresh(r4, &f, "c"),
-            [9; 32],
-            access("j3", &f, "c"),
-            later,
-        )
-        .await
-        .unwrap();
+    assert_eq!(
+        rotate(store, &r2, refresh(r4, &f, "c"), 9, "j3", later).await,
+        RotateOutcome::Rotated
+    );
     let RefreshState::Rotated {
         sealed_successor, ..
     } = store.refresh(&r1).await.unwrap().unwrap().state
@@ -231,20 +219,11 @@ async fn refresh_rotation_is_a_compare_and_set<S: ServerStore>(store: &S) {
 async fn revoking_a_family_revokes_all_of_it_now_and_later<S: ServerStore>(store: &S) {
     let (f, c, r1, r2) = (family("f"), hash(30), hash(31), hash(32));
     store.insert_code(code(c, "c")).await.unwrap();
-    store
-        .redeem_code(&c, &f, access("k0", &f, "c"), Some(refresh(r1, &f, "c")))
-        .await
-        .unwrap();
-    store
-        .rotate_refresh(
-            &r1,
-            refresh(r2, &f, "c"),
-            [1; 32],
-            access("k1", &f, "c"),
-            NOW,
-        )
-        .await
-        .unwrap();
+    redeem(store, &c, &f, "c", "k0", Some(r1)).await;
+    assert_eq!(
+        rotate(store, &r1, refresh(r2, &f, "c"), 1, "k1", NOW).await,
+        RotateOutcome::Rotated
+    );
     store.revoke_family(&f).await.unwrap();
 
     for token in [r1, r2] {
@@ -327,25 +306,11 @@ async fn purge_forgets_only_what_expired<S: ServerStore>(store: &S) {
     dead.expires_at = NOW.saturating_add_secs(10);
     store.insert_code(dead).await.unwrap();
     store.insert_code(code(c_live, "c")).await.unwrap();
-    store
-        .redeem_code(
-            &c_live,
-            &f,
-            access("p0", &f, "c"),
-            Some(refresh(r1, &f, "c")),
-        )
-        .await
-        .unwrap();
-    store
-        .rotate_refresh(
-            &r1,
-            refresh(r2, &f, "c"),
-            [3; 32],
-            access("p1", &f, "c"),
-            NOW,
-        )
-        .await
-        .unwrap();
+    redeem(store, &c_live, &f, "c", "p0", Some(r1)).await;
+    assert_eq!(
+        rotate(store, &r1, refresh(r2, &f, "c"), 3, "p1", NOW).await,
+        RotateOutcome::Rotated
+    );
 
     // 60 s later: the short code is gone; the sealed successor outlived the grace period.
     let later = NOW.saturating_add_secs(60);
@@ -378,26 +343,10 @@ async fn deleting_a_client_revokes_its_grants_and_consents<S: ServerStore>(store
     let resource = ResourceUri::parse(RESOURCE).unwrap();
     let (f, c, r) = (family("f"), hash(50), hash(51));
     store.insert_code(code(c, "doomed")).await.unwrap();
-    store
-        .redeem_code(
-            &c,
-            &f,
-            access("d0", &f, "doomed"),
-            Some(refresh(r, &f, "doomed")),
-        )
-        .await
-        .unwrap();
+    redeem(store, &c, &f, "doomed", "d0", Some(r)).await;
     let (kept_family, kept_code) = (family("k"), hash(52));
     store.insert_code(code(kept_code, "kept")).await.unwrap();
-    store
-        .redeem_code(
-            &kept_code,
-            &kept_family,
-            access("k0", &kept_family, "kept"),
-            None,
-        )
-        .await
-        .unwrap();
+    redeem(store, &kept_code, &kept_family, "kept", "k0", None).await;
     for id in ["doomed", "kept"] {
         store
             .grant_consent(Consent {
@@ -572,10 +521,7 @@ async fn audit_events_are_appended_in_order<S: ServerStore>(store: &S) {
 async fn live_grants_are_listed_per_person_until_revoked_or_expired<S: ServerStore>(store: &S) {
     let (f, c, r1, r2) = (family("f"), hash(60), hash(61), hash(62));
     store.insert_code(code(c, "c")).await.unwrap();
-    store
-        .redeem_code(&c, &f, access("g0", &f, "c"), Some(refresh(r1, &f, "c")))
-        .await
-        .unwrap();
+    redeem(store, &c, &f, "c", "g0", Some(r1)).await;
     let grants = store.grants_of("alice", NOW).await.unwrap();
     assert_eq!(grants.len(), 1);
     assert_eq!((&grants[0].family, grants[0].client_id.as_str()), (&f, "c"));
@@ -679,24 +625,8 @@ async fn deleting_a_user_revokes_their_grants_and_ends_their_sessions<S: ServerS
     for c in [c1, c2, pending] {
         store.insert_code(code(c, "c")).await.unwrap();
     }
-    store
-        .redeem_code(
-            &c1,
-            &with_refresh,
-            access("u1", &with_refresh, "c"),
-            Some(refresh(r, &with_refresh, "c")),
-        )
-        .await
-        .unwrap();
-    store
-        .redeem_code(
-            &c2,
-            &without_refresh,
-            access("u2", &without_refresh, "c"),
-            None,
-        )
-        .await
-        .unwrap();
+    redeem(store, &c1, &with_refresh, "c", "u1", Some(r)).await;
+    redeem(store, &c2, &without_refresh, "c", "u2", None).await;
     let alice = session("alice", 64);
     let bob = session("bob", 65);
     store.insert_session(alice.clone()).await.unwrap();

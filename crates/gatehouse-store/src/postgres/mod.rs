@@ -26,8 +26,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use gatehouse_engine::Store;
 use gatehouse_engine::opaque::{CREDENTIAL_BYTES, CredentialHash};
 use gatehouse_engine::store::{
-    AccessTokenRecord, ClientRecord, CodeEntry, CodeRecord, FamilyId, RefreshRecord, RotateOutcome,
-    StoreError, TakeCode,
+    AccessTokenRecord, FamilyId, RefreshRecord, RotateOutcome, StoreError, TakeCode,
 };
 use gatehouse_types::{ClientId, UnixTime};
 use tokio_postgres::NoTls;
@@ -398,17 +397,7 @@ fn families(rows: &[Row]) -> Result<Vec<String>, StoreError> {
 // ----- the engine's contract --------------------------------------------------------------------
 
 impl Store for PostgresStore {
-    async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
-        shared::insert_client(self, &client).await
-    }
-
-    async fn insert_code(&self, code: CodeRecord) -> Result<(), StoreError> {
-        shared::insert_code(self, &code).await
-    }
-
-    async fn code(&self, hash: &CredentialHash) -> Result<Option<CodeEntry>, StoreError> {
-        shared::code(self, hash).await
-    }
+    shared::shared_store_methods!();
 
     async fn redeem_code(
         &self,
@@ -451,10 +440,6 @@ impl Store for PostgresStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(TakeCode::Taken(entry.record))
-    }
-
-    async fn refresh(&self, hash: &CredentialHash) -> Result<Option<RefreshRecord>, StoreError> {
-        shared::refresh(self, hash).await
     }
 
     async fn rotate_refresh(
@@ -545,10 +530,6 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(db)?;
         self.deny.insert([(jti.to_owned(), expires_at)]);
         Ok(())
-    }
-
-    async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        shared::is_access_token_revoked(self, jti).await
     }
 
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {

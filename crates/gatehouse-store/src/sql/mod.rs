@@ -202,6 +202,53 @@ pub(crate) async fn purge(
     Ok(())
 }
 
+/// The engine's `Store` methods that are one statement on either database, written into a
+/// backend's `impl Store` block: the engine's trait is foreign to this crate, so no blanket impl
+/// can provide them.
+macro_rules! shared_store_methods {
+    () => {
+        async fn insert_client(
+            &self,
+            client: gatehouse_engine::store::ClientRecord,
+        ) -> Result<(), gatehouse_engine::store::StoreError> {
+            $crate::sql::insert_client(self, &client).await
+        }
+
+        async fn insert_code(
+            &self,
+            code: gatehouse_engine::store::CodeRecord,
+        ) -> Result<(), gatehouse_engine::store::StoreError> {
+            $crate::sql::insert_code(self, &code).await
+        }
+
+        async fn code(
+            &self,
+            hash: &gatehouse_engine::opaque::CredentialHash,
+        ) -> Result<Option<gatehouse_engine::store::CodeEntry>, gatehouse_engine::store::StoreError>
+        {
+            $crate::sql::code(self, hash).await
+        }
+
+        async fn refresh(
+            &self,
+            hash: &gatehouse_engine::opaque::CredentialHash,
+        ) -> Result<
+            Option<gatehouse_engine::store::RefreshRecord>,
+            gatehouse_engine::store::StoreError,
+        > {
+            $crate::sql::refresh(self, hash).await
+        }
+
+        async fn is_access_token_revoked(
+            &self,
+            jti: &str,
+        ) -> Result<bool, gatehouse_engine::store::StoreError> {
+            $crate::sql::is_access_token_revoked(self, jti).await
+        }
+    };
+}
+pub(crate) use shared_store_methods;
+
 // ----- the server's state -----------------------------------------------------------------------
 
 impl<B: SqlBackend> ServerStore for B {

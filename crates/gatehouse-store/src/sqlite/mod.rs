@@ -21,8 +21,7 @@ use std::sync::{Arc, Mutex};
 use gatehouse_engine::Store;
 use gatehouse_engine::opaque::{CREDENTIAL_BYTES, CredentialHash};
 use gatehouse_engine::store::{
-    AccessTokenRecord, ClientRecord, CodeEntry, CodeRecord, FamilyId, RefreshRecord, RotateOutcome,
-    StoreError, TakeCode,
+    AccessTokenRecord, FamilyId, RefreshRecord, RotateOutcome, StoreError, TakeCode,
 };
 use gatehouse_types::{ClientId, UnixTime};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
@@ -345,17 +344,7 @@ fn families(rows: &[Row]) -> Result<Vec<String>, StoreError> {
 // ----- the engine's contract --------------------------------------------------------------------
 
 impl Store for SqliteStore {
-    async fn insert_client(&self, client: ClientRecord) -> Result<(), StoreError> {
-        shared::insert_client(self, &client).await
-    }
-
-    async fn insert_code(&self, code: CodeRecord) -> Result<(), StoreError> {
-        shared::insert_code(self, &code).await
-    }
-
-    async fn code(&self, hash: &CredentialHash) -> Result<Option<CodeEntry>, StoreError> {
-        shared::code(self, hash).await
-    }
+    shared::shared_store_methods!();
 
     async fn redeem_code(
         &self,
@@ -397,10 +386,6 @@ impl Store for SqliteStore {
             Ok(TakeCode::Taken(entry.record))
         })
         .await
-    }
-
-    async fn refresh(&self, hash: &CredentialHash) -> Result<Option<RefreshRecord>, StoreError> {
-        shared::refresh(self, hash).await
     }
 
     async fn rotate_refresh(
@@ -486,10 +471,6 @@ impl Store for SqliteStore {
         .await?;
         self.deny.insert([entry]);
         Ok(())
-    }
-
-    async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        shared::is_access_token_revoked(self, jti).await
     }
 
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {

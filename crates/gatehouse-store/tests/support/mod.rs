@@ -17,11 +17,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use gatehouse_engine::CodeChallenge;
 use gatehouse_engine::opaque::CredentialHash;
 use gatehouse_engine::store::{
     AccessTokenRecord, ClientRecord, CodeRecord, FamilyId, RefreshRecord, RefreshState,
+    RotateOutcome, TakeCode,
 };
+use gatehouse_engine::{CodeChallenge, Store};
 use gatehouse_registration::{ClientMetadata, ClientMetadataPolicy};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_store::{MemoryBackend, SqliteStore};
@@ -187,4 +188,45 @@ pub fn access(jti: &str, family: &FamilyId, client_id: &str) -> AccessTokenRecor
 
 pub fn family(name: &str) -> FamilyId {
     FamilyId::new(format!("{name}-{}", nanos()))
+}
+
+// ----- steps ------------------------------------------------------------------------------------
+
+/// Redeems the code `code` into `family` for `client_id`: an access token `jti`, and the refresh
+/// token `refresh_hash` if given. The code must be taken.
+pub async fn redeem<S: Store>(
+    store: &S,
+    code: &CredentialHash,
+    family: &FamilyId,
+    client_id: &str,
+    jti: &str,
+    refresh_hash: Option<CredentialHash>,
+) {
+    let taken = store
+        .redeem_code(
+            code,
+            family,
+            access(jti, family, client_id),
+            refresh_hash.map(|hash| refresh(hash, family, client_id)),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(taken, TakeCode::Taken(_)), "{taken:?}");
+}
+
+/// Rotates `old` into `successor` at `at`, with the sealed successor `[sealed; 32]` and a new
+/// access token `jti` in the successor's family.
+pub async fn rotate<S: Store>(
+    store: &S,
+    old: &CredentialHash,
+    successor: RefreshRecord,
+    sealed: u8,
+    jti: &str,
+    at: UnixTime,
+) -> RotateOutcome {
+    let token = access(jti, &successor.family, successor.client_id.as_str());
+    store
+        .rotate_refresh(old, successor, [sealed; 32], token, at)
+        .await
+        .unwrap()
 }
