@@ -44,6 +44,76 @@ async fn resolve(
     }
 }
 
+/// A request to a credential endpoint, as the engine parses it: what the endpoint is called,
+/// which rate limit it answers to, and the client it claims to come from.
+trait CredentialRequest: Sized {
+    const ENDPOINT: &'static str;
+    const CLASS: Class;
+    fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError>;
+    fn client(&self) -> &ClaimedClient;
+}
+
+impl CredentialRequest for TokenRequest {
+    const ENDPOINT: &'static str = "token";
+    const CLASS: Class = Class::Token;
+    fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError> {
+        Self::parse(body, authorization)
+    }
+    fn client(&self) -> &ClaimedClient {
+        self.client()
+    }
+}
+
+impl CredentialRequest for IntrospectRequest {
+    const ENDPOINT: &'static str = "introspect";
+    const CLASS: Class = Class::Introspect;
+    fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError> {
+        Self::parse(body, authorization)
+    }
+    fn client(&self) -> &ClaimedClient {
+        self.client()
+    }
+}
+
+impl CredentialRequest for RevokeRequest {
+    const ENDPOINT: &'static str = "revoke";
+    const CLASS: Class = Class::Revoke;
+    fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError> {
+        Self::parse(body, authorization)
+    }
+    fn client(&self) -> &ClaimedClient {
+        self.client()
+    }
+}
+
+/// A parsed request with its claimed client resolved: what the engine decides with.
+struct Resolved<R> {
+    request: R,
+    claimed: ClientId,
+    client: Option<gatehouse_engine::store::ClientRecord>,
+}
+
+/// The first two steps of every credential endpoint: parse the form (pure), then resolve the
+/// client it claims (IO), each refusal already answered.
+async fn parse_and_resolve<R: CredentialRequest>(
+    state: &AppState,
+    peer: Option<Extension<Peer>>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Resolved<R>, Response> {
+    require_form(headers)?;
+    let request = R::parse(body, authorization(headers))
+        .map_err(|error| refused(state, None, &error, R::ENDPOINT))?;
+    let claimed = request.client().id().clone();
+    let peer = peer.map(|Extension(peer)| peer);
+    let client = resolve(state, R::CLASS, headers, peer.as_ref(), request.client()).await?;
+    Ok(Resolved {
+        request,
+        claimed,
+        client,
+    })
+}
+
 /// `POST /token` (OAuth 2.1 §3.2): 200 with the tokens, `Cache-Control: no-store`; errors per
 /// RFC 6749 §5.2, `invalid_client` as 401 with `WWW-Authenticate`.
 pub(crate) async fn token(
@@ -52,25 +122,12 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = require_form(&headers) {
-        return refusal;
-    }
-    let request = match TokenRequest::parse(&body, authorization(&headers)) {
-        Ok(request) => request,
-        Err(error) => return refused(&state, None, &error, "token"),
-    };
-    let claimed = request.client().id().clone();
-    let peer = peer.map(|Extension(peer)| peer);
-    let client = match resolve(
-        &state,
-        Class::Token,
-        &headers,
-        peer.as_ref(),
-        request.client(),
-    )
-    .await
-    {
-        Ok(client) => client,
+    let Resolved {
+        request,
+        claimed,
+        client,
+    } = match parse_and_resolve::<TokenRequest>(&state, peer, &headers, &body).await {
+        Ok(resolved) => resolved,
         Err(refusal) => return refusal,
     };
     let key = state.key_ring();
@@ -142,25 +199,12 @@ pub(crate) async fn introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = require_form(&headers) {
-        return refusal;
-    }
-    let request = match IntrospectRequest::parse(&body, authorization(&headers)) {
-        Ok(request) => request,
-        Err(error) => return refused(&state, None, &error, "introspect"),
-    };
-    let claimed = request.client().id().clone();
-    let peer = peer.map(|Extension(peer)| peer);
-    let client = match resolve(
-        &state,
-        Class::Introspect,
-        &headers,
-        peer.as_ref(),
-        request.client(),
-    )
-    .await
-    {
-        Ok(client) => client,
+    let Resolved {
+        request,
+        claimed,
+        client,
+    } = match parse_and_resolve::<IntrospectRequest>(&state, peer, &headers, &body).await {
+        Ok(resolved) => resolved,
         Err(refusal) => return refusal,
     };
     let keys = state.key_ring();
@@ -181,25 +225,12 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = require_form(&headers) {
-        return refusal;
-    }
-    let request = match RevokeRequest::parse(&body, authorization(&headers)) {
-        Ok(request) => request,
-        Err(error) => return refused(&state, None, &error, "revoke"),
-    };
-    let claimed = request.client().id().clone();
-    let peer = peer.map(|Extension(peer)| peer);
-    let client = match resolve(
-        &state,
-        Class::Revoke,
-        &headers,
-        peer.as_ref(),
-        request.client(),
-    )
-    .await
-    {
-        Ok(client) => client,
+    let Resolved {
+        request,
+        claimed,
+        client,
+    } = match parse_and_resolve::<RevokeRequest>(&state, peer, &headers, &body).await {
+        Ok(resolved) => resolved,
         Err(refusal) => return refusal,
     };
     let keys = state.key_ring();

@@ -1,0 +1,88 @@
+//! What the guard's benchmark and its instruction-count example share: a guard around a trivial
+//! handler, with a static key source and fixed keys, and a token it accepts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::http::{Request, Response};
+use futures_util::FutureExt;
+use gatehouse_guard::{Guard, StaticKeys, Verification};
+use gatehouse_jose::{
+    AccessTokenClaims, Algorithm, Audience, Jwk, KeySet, SigningKey, sign_access_token,
+};
+use gatehouse_types::UnixTime;
+use tower::{Layer, Service, ServiceExt};
+
+pub(crate) const NOW: u64 = 1_700_000_000;
+
+/// Fixed keys (RFC 7515 Appendix A.3, RFC 8037 Appendix A), so that every run verifies the same
+/// signature and instruction counts compare across builds.
+const ES256_KEY: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+const ED25519_KEY: &str = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}"#;
+
+/// A guard for `https://mcp.example.com/mcp` requiring `mcp:tools`, with a verified-token cache
+/// of `cache` entries (0: verify every request), and a token signed with `alg` that it accepts.
+pub(crate) fn guarded(
+    alg: Algorithm,
+    cache: usize,
+) -> (
+    impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
+    String,
+) {
+    let jwk = match alg {
+        Algorithm::Es256 => ES256_KEY,
+        Algorithm::EdDsa => ED25519_KEY,
+        other => panic!("{other} is not measured here"),
+    };
+    let key = SigningKey::from_jwk(&Jwk::from_json(jwk.as_bytes()).unwrap()).unwrap();
+    let claims = AccessTokenClaims {
+        iss: "https://auth.example.com".into(),
+        sub: "alice".into(),
+        aud: Audience::One("https://mcp.example.com/mcp".into()),
+        exp: NOW + 600,
+        iat: NOW,
+        jti: "0b0d3e0f-5c43-4a4e-9b7c-5a1d3c7e2f10".into(),
+        client_id: "client-1".into(),
+        nbf: None,
+        scope: Some("mcp:tools mcp:admin".into()),
+        extra: Default::default(),
+    };
+    let token = sign_access_token(&key, &claims).unwrap();
+    let guard = Guard::builder(
+        "https://auth.example.com",
+        "https://mcp.example.com/mcp",
+        Verification::key_source(StaticKeys::new(KeySet::new(vec![key.verifying_key()]))),
+    )
+    .required_scopes(["mcp:tools"])
+    .token_cache_capacity(cache)
+    .clock(|| UnixTime::from_secs(NOW))
+    .build()
+    .unwrap();
+    let inner = tower::service_fn(|_request: Request<Body>| async {
+        Ok::<_, Infallible>(Response::new(Body::empty()))
+    });
+    (guard.layer(inner), token)
+}
+
+/// A request to the protected resource with `token`.
+pub(crate) fn request(token: &str) -> Request<Body> {
+    Request::get("/mcp")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// Drives one request; every step is ready at once with a static key source.
+pub(crate) fn run<S>(service: &S, request: Request<Body>) -> Response<Body>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
+{
+    service
+        .clone()
+        .oneshot(request)
+        .now_or_never()
+        .expect("the guard completes synchronously with static keys")
+        .unwrap()
+}
