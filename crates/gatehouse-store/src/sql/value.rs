@@ -161,7 +161,8 @@ impl Row {
             } else {
                 return Err(corrupt(&format!("column of type {ty}")));
             };
-            values.push(value.map_err(crate::postgres::db)?);
+            // The column's type was checked above: a failure here is a value it cannot hold.
+            values.push(value.map_err(|_| corrupt(&format!("column of type {ty}")))?);
         }
         Ok(Self(values))
     }
