@@ -29,7 +29,7 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(key: impl Into<String>, reason: impl ToString) -> ConfigError {
+pub(crate) fn invalid(key: impl Into<String>, reason: impl ToString) -> ConfigError {
     ConfigError::Value {
         key: key.into(),
         reason: reason.to_string(),
@@ -86,6 +86,9 @@ pub struct Config {
     /// Client ID Metadata Documents: `https` URLs as `client_id`.
     #[serde(default)]
     pub client_id_metadata_documents: ClientDocuments,
+    /// Clients the operator declares (MCP "pre-registration"), applied at every start.
+    #[serde(default)]
+    pub clients: Vec<DeclaredClient>,
     /// The protected resources; the first is the default.
     #[serde(default)]
     pub resources: Vec<Resource>,
@@ -378,6 +381,39 @@ impl Default for Branding {
     }
 }
 
+/// `[[clients]]`: a client the operator declares (MCP "pre-registration"). Applied at every
+/// start: added if new, updated if changed; a declaration that disappears is reported, and the
+/// client kept until `gatehouse clients delete`. See `docs/clients.md`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredClient {
+    /// The client's id (not an `https` URL: those name metadata documents).
+    pub client_id: String,
+    /// Shown on the consent page.
+    #[serde(default)]
+    pub client_name: Option<String>,
+    /// `none`, `client_secret_basic` (the default) or `client_secret_post`.
+    #[serde(default = "defaults::client_auth")]
+    pub token_endpoint_auth_method: String,
+    /// The environment variable holding the client secret (secret methods): at least 32
+    /// characters, stored only as a hash.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// Redirect URIs, required with `authorization_code`.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// RFC 7591 grant types: `authorization_code`, `refresh_token`, `client_credentials`.
+    #[serde(default = "defaults::client_grants")]
+    pub grant_types: Vec<String>,
+    /// The most this client may be granted (space-separated scopes).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Resources of this server whose tokens the client may introspect (RFC 7662 §4): it is
+    /// their resource server.
+    #[serde(default)]
+    pub introspection_resources: Vec<String>,
+}
+
 /// One `[[resources]]` entry.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -414,6 +450,12 @@ pub struct Resource {
 mod defaults {
     pub(super) fn yes() -> bool {
         true
+    }
+    pub(super) fn client_auth() -> String {
+        "client_secret_basic".into()
+    }
+    pub(super) fn client_grants() -> Vec<String> {
+        vec!["authorization_code".into(), "refresh_token".into()]
     }
     pub(super) fn listen() -> std::net::SocketAddr {
         std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
@@ -514,6 +556,7 @@ impl Config {
                 ..Branding::default()
             },
             client_id_metadata_documents: ClientDocuments::default(),
+            clients: Vec::new(),
             resources: vec![Resource {
                 resource: format!("{origin}/mcp"),
                 scopes_supported: vec!["mcp:tools".into(), "mcp:admin".into()],
@@ -650,6 +693,7 @@ impl Config {
         }
         self.engine_config()
             .and_then(|engine| engine.validate().map_err(|e| invalid("tokens", e)))?;
+        crate::declared::check(self)?;
         Ok(())
     }
 

@@ -39,7 +39,12 @@ pub(crate) fn metadata_document(state: &AppState) -> AuthorizationServerMetadata
         .registration_endpoint(state.endpoint("/register"))
         .scopes_supported(scopes)
         .response_types_supported([ResponseType::Code])
-        .grant_types_supported([GrantType::AuthorizationCode, GrantType::RefreshToken])
+        .grant_types_supported([
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            // Declared confidential clients (MCP client credentials extension, SEP-1046).
+            GrantType::ClientCredentials,
+        ])
         .token_endpoint_auth_methods_supported(client_auth.clone())
         .revocation_endpoint(state.endpoint("/revoke"))
         .revocation_endpoint_auth_methods_supported(client_auth)

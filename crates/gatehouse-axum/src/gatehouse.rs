@@ -93,6 +93,7 @@ impl Gatehouse {
         extensions: Extensions,
     ) -> Result<Self, StartError> {
         config.validate()?;
+        crate::declared::apply(&store, crate::declared::records(&config, now())?).await?;
         let store = Arc::new(store);
         let vault = Arc::new(vault);
         let signing = Signing::start(
@@ -249,6 +250,7 @@ pub fn check_config(config: &Config) -> Result<(), StartError> {
         &config.client_id_metadata_documents,
         ClientMetadataPolicy::new(),
     )?;
+    crate::declared::records(config, now())?;
     let variable = &config.keys.encryption_key_env;
     match std::env::var(variable) {
         Ok(value) if !value.trim().is_empty() => {

@@ -32,6 +32,7 @@ mod clock;
 pub mod config;
 mod connected;
 mod cors;
+mod declared;
 #[cfg(feature = "demo")]
 mod demo_mcp;
 mod discovery;

@@ -42,9 +42,13 @@ fn keys(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-/// The keys of the configuration struct: every field is serialized, `None` as `null`.
+/// The keys of the configuration struct: every field is serialized, `None` as `null`. The demo
+/// declares no client, so one is added to show the keys of `[[clients]]`.
 fn config_keys() -> BTreeSet<String> {
-    let config = Config::demo("127.0.0.1:8080".parse().unwrap());
+    let mut config = Config::demo("127.0.0.1:8080".parse().unwrap());
+    let declared: gatehouse_axum::config::DeclaredClient =
+        toml::from_str("client_id = \"app\"").unwrap();
+    config.clients = vec![declared];
     let mut out = BTreeSet::new();
     keys(&serde_json::to_value(&config).unwrap(), "", &mut out);
     out

@@ -305,21 +305,7 @@ fn a_revocation_by_another_process_reaches_the_running_server() {
             .unwrap()
             .to_owned()
     };
-    let mcp = |token: &str| {
-        let authorization = format!("Bearer {token}");
-        request(
-            port,
-            "POST",
-            "/mcp",
-            &[
-                ("Authorization", &authorization),
-                ("Content-Type", "application/json"),
-                ("Accept", "application/json, text/event-stream"),
-            ],
-            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
-        )
-        .0
-    };
+    let mcp = |token: &str| support::mcp_initialize(port, token).0;
     let until_refused = |token: &str| {
         let start = Instant::now();
         while mcp(token) != 401 {

@@ -302,7 +302,7 @@ impl<S: Store> Engine<S> {
     /// The resources a request without `resource` is for: the one resource that understands the
     /// requested scopes, if exactly one does (RFC 9068 §3: the server "SHOULD use it to infer the
     /// value of the default resource indicator"), else the default resource.
-    fn infer_resources(&self, requested: &ScopeSet) -> Vec<ResourceUri> {
+    pub(crate) fn infer_resources(&self, requested: &ScopeSet) -> Vec<ResourceUri> {
         let mut matching = self
             .config()
             .resources()
@@ -329,7 +329,7 @@ impl<S: Store> Engine<S> {
     /// The requested scopes the resources understand (and the client registered, if it
     /// registered any); unknown scopes are dropped, and an empty result falls back to the
     /// resources' defaults.
-    fn grantable_scopes(
+    pub(crate) fn grantable_scopes(
         &self,
         client: &ClientRecord,
         resources: &[ResourceUri],

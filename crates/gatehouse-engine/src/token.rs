@@ -7,7 +7,9 @@ use std::fmt;
 use gatehouse_jose::{AccessTokenClaims, Audience, SigningKey, sign_access_token};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::form::FormParams;
-use gatehouse_types::{ClientId, ErrorCode, GrantType, ScopeSet, UnixTime};
+use gatehouse_types::{
+    ClientId, ErrorCode, GrantType, ScopeSet, TokenEndpointAuthMethod, UnixTime,
+};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -139,12 +141,12 @@ impl<S: Store> Engine<S> {
             .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
         if !matches!(
             grant_type,
-            GrantType::AuthorizationCode | GrantType::RefreshToken
+            GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::ClientCredentials
         ) {
             return Err(EndpointError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!(
-                    "grant_type {grant_type} is not supported; use authorization_code or refresh_token"
+                    "grant_type {grant_type} is not supported; use authorization_code, refresh_token or client_credentials"
                 ),
             ));
         }
@@ -158,6 +160,10 @@ impl<S: Store> Engine<S> {
         let (response, claims) = match grant_type {
             GrantType::AuthorizationCode => {
                 self.redeem_code(&form, &client.client_id, refreshable, key, rng, now)
+                    .await?
+            }
+            GrantType::ClientCredentials => {
+                self.client_credentials(&form, &client, key, rng, now)
                     .await?
             }
             _ => {
@@ -322,6 +328,96 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(resources)
+    }
+
+    /// The `client_credentials` grant (OAuth 2.1 §4.2; MCP's client credentials extension,
+    /// SEP-1046): a confidential client acting for itself, with no person behind it. The token's
+    /// `sub` is the client id, its audience the requested (or inferred) resources (RFC 8707), its
+    /// scopes those asked for within the client's registered `scope`; no refresh token, since the
+    /// client can always authenticate again (OAuth 2.1 §4.2.2, RFC 6749 §4.4.3).
+    async fn client_credentials(
+        &self,
+        form: &FormParams,
+        client: &ClientRecord,
+        key: &SigningKey,
+        rng: &mut impl RandomSource,
+        now: UnixTime,
+    ) -> Result<(TokenResponse, AccessTokenClaims), EndpointError> {
+        // OAuth 2.1 §4.2: "The client credentials grant type MUST only be used by confidential
+        // clients." A public client listing it is refused whatever it registered.
+        if *client.metadata.token_endpoint_auth_method() == TokenEndpointAuthMethod::None
+            || client.secret_hash.is_none()
+        {
+            return Err(EndpointError::new(
+                ErrorCode::UnauthorizedClient,
+                "the client_credentials grant is for confidential clients only (OAuth 2.1 section 4.2)",
+            ));
+        }
+        let requested = match single(form, "scope")? {
+            Some(scope) => ScopeSet::parse(scope)
+                .map_err(|e| EndpointError::new(ErrorCode::InvalidScope, e.to_string()))?,
+            None => ScopeSet::new(),
+        };
+        let named: Vec<&str> = form.all("resource").collect();
+        let resources = if named.is_empty() {
+            self.infer_resources(&requested)
+        } else {
+            self.resolve(&named)
+                .map_err(|e| EndpointError::new(ErrorCode::InvalidTarget, e.to_string()))?
+        };
+        if resources.is_empty() {
+            return Err(EndpointError::new(
+                ErrorCode::InvalidTarget,
+                "this server protects no resource to issue a token for",
+            ));
+        }
+        // Without `scope`, the client gets what it registered (RFC 6749 §3.3: a pre-defined
+        // default), within what the resources understand.
+        let asked = if requested.is_empty() {
+            client.metadata.scope().cloned().unwrap_or_default()
+        } else {
+            requested.clone()
+        };
+        let scopes = self.grantable_scopes(client, &resources, &asked);
+        if !requested.is_empty() && scopes.intersection(&requested).is_empty() {
+            return Err(EndpointError::new(
+                ErrorCode::InvalidScope,
+                "none of the requested scopes may be granted to this client at these resources",
+            ));
+        }
+        // A resource that has scopes but none this client may hold: a token without scope would
+        // still pass a guard that requires none, so the operator's `scope` bound is the only
+        // thing keeping the machine out. No person consents here to widen it.
+        let scoped = resources
+            .iter()
+            .filter_map(|r| self.config().resource(r))
+            .any(|r| !r.scopes_supported.is_empty());
+        if scopes.is_empty() && scoped {
+            return Err(EndpointError::new(
+                ErrorCode::InvalidScope,
+                "this client may be granted none of these resources' scopes",
+            ));
+        }
+        let family = new_family(rng);
+        let grant = Grant {
+            family: &family,
+            client_id: &client.client_id,
+            subject: client.client_id.as_str(),
+            scopes: &scopes,
+            resources: &resources,
+        };
+        let minted = self.mint_access_token(&grant, key, rng, now)?;
+        // The record is what revocation and deleting the client find the token by.
+        self.store().record_access_token(minted.record).await?;
+        Ok((
+            response(
+                minted.token,
+                self.config().access_ttl_secs,
+                None,
+                &minted.scopes,
+            ),
+            minted.claims,
+        ))
     }
 
     /// The `refresh_token` grant (OAuth 2.1 §4.3) with rotation and reuse detection.

@@ -101,6 +101,7 @@ pub struct ClientMetadataPolicy {
     scopes: ScopeRule,
     software_statements: SoftwareStatementRule,
     max_redirect_uris: usize,
+    no_grant_types: bool,
 }
 
 impl Default for ClientMetadataPolicy {
@@ -124,6 +125,7 @@ impl ClientMetadataPolicy {
             scopes: ScopeRule::AcceptAny,
             software_statements: SoftwareStatementRule::Ignore,
             max_redirect_uris: DEFAULT_MAX_REDIRECT_URIS,
+            no_grant_types: false,
         }
     }
 
@@ -144,6 +146,7 @@ impl ClientMetadataPolicy {
             scopes: ScopeRule::AcceptAny,
             software_statements: SoftwareStatementRule::Ignore,
             max_redirect_uris: usize::MAX,
+            no_grant_types: metadata.grant_types.as_ref().is_some_and(Vec::is_empty),
         }
     }
 
@@ -186,6 +189,15 @@ impl ClientMetadataPolicy {
     /// Sets the most redirect URIs one client may register.
     pub fn with_max_redirect_uris(mut self, max: usize) -> Self {
         self.max_redirect_uris = max;
+        self
+    }
+
+    /// Admits `grant_types: []`: a client that uses no grant at all and only authenticates, such
+    /// as a resource server that introspects tokens (RFC 7662 §2.1). RFC 7591 §2 does not forbid
+    /// the empty list, but a self-registering client that sends it has made a mistake, so only
+    /// policies for clients an operator declares admit it.
+    pub fn with_no_grant_types_admitted(mut self) -> Self {
+        self.no_grant_types = true;
         self
     }
 
@@ -313,7 +325,7 @@ impl ClientMetadataPolicy {
     ) -> Result<Vec<GrantType>, RegistrationError> {
         let grant_types = match &metadata.grant_types {
             None => vec![GrantType::AuthorizationCode],
-            Some(requested) if requested.is_empty() => {
+            Some(requested) if requested.is_empty() && !self.no_grant_types => {
                 return Err(RegistrationError::EmptyGrantTypes);
             }
             Some(requested) => dedupe(requested),

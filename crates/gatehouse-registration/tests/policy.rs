@@ -163,6 +163,23 @@ fn rfc7591_section_2_unsupported_grant_types_are_refused() {
 }
 
 #[test]
+fn rfc7662_section_2_1_a_declared_client_may_use_no_grant_and_is_restored_as_such() {
+    // A resource server only authenticates to introspect; an operator's policy admits it.
+    let policy = ClientMetadataPolicy::new().with_no_grant_types_admitted();
+    let body = json!({
+        "grant_types": [],
+        "response_types": [],
+        "token_endpoint_auth_method": "client_secret_basic",
+    });
+    let registered = check_with(&policy, body).unwrap();
+    assert!(registered.grant_types().is_empty());
+    assert!(registered.redirect_uris().is_empty());
+    // Stored and read back, it does not turn into the RFC 7591 default (authorization_code).
+    let restored = RegisteredClientMetadata::restore(&registered.to_metadata()).unwrap();
+    assert_eq!(restored, registered);
+}
+
+#[test]
 fn rfc7591_section_2_unsupported_response_types_are_refused() {
     for response in ["token", "code id_token"] {
         let result = check(with(json!({"response_types": ["code", response]})));

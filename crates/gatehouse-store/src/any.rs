@@ -160,6 +160,14 @@ impl ServerStore for AnyStore {
         timed!(self, replace_client(client))
     }
 
+    async fn declare_client(&self, client: ClientRecord) -> Result<bool, StoreError> {
+        timed!(self, declare_client(client))
+    }
+
+    async fn declared_clients(&self) -> Result<Vec<ClientId>, StoreError> {
+        timed!(self, declared_clients())
+    }
+
     async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
         timed!(self, delete_client(client_id))
     }

@@ -22,6 +22,8 @@ use crate::server::{
 struct Extras {
     /// Registered clients, for listing and replacing (the engine's store has no such ops).
     clients: BTreeMap<String, ClientRecord>,
+    /// The ids of the clients the operator declared (`[[clients]]`).
+    declared: BTreeSet<String>,
     /// The families issued to each client, so that deleting a client revokes them.
     families_of: BTreeMap<String, Vec<FamilyId>>,
     /// The newest refresh token of each family, for listing grants.
@@ -221,9 +223,44 @@ impl ServerStore for MemoryBackend {
         }
     }
 
+    async fn declare_client(&self, client: ClientRecord) -> Result<bool, StoreError> {
+        let mut extras = self.extras()?;
+        let id = client.client_id.as_str().to_owned();
+        let declared = extras.declared.contains(&id);
+        match extras.clients.get_mut(&id) {
+            Some(_) if !declared => Ok(false),
+            Some(slot) => {
+                // As the SQL backends: the registration time stays the first declaration's.
+                let issued_at = slot.issued_at;
+                *slot = ClientRecord {
+                    issued_at,
+                    ..client
+                };
+                Ok(true)
+            }
+            None => {
+                extras.clients.insert(id.clone(), client);
+                extras.declared.insert(id);
+                Ok(true)
+            }
+        }
+    }
+
+    async fn declared_clients(&self) -> Result<Vec<ClientId>, StoreError> {
+        self.extras()?
+            .declared
+            .iter()
+            .map(|id| {
+                ClientId::new(id.clone())
+                    .map_err(|_| StoreError::Unavailable("corrupt declared client id".into()))
+            })
+            .collect()
+    }
+
     async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
         let families = {
             let mut extras = self.extras()?;
+            extras.declared.remove(client_id.as_str());
             extras
                 .consents
                 .retain(|(_, client, _), _| client != client_id.as_str());

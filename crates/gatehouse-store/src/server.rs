@@ -149,6 +149,17 @@ pub trait ServerStore: Store {
         client: ClientRecord,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Stores a client the operator declares (`[[clients]]`): inserts it, or updates it in place
+    /// if it was declared before (keeping its `issued_at`). `false`, and nothing written, if a
+    /// client of that id exists that was not declared.
+    fn declare_client(
+        &self,
+        client: ClientRecord,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The ids of the declared clients, ordered.
+    fn declared_clients(&self) -> impl Future<Output = Result<Vec<ClientId>, StoreError>> + Send;
+
     /// Deletes a client (RFC 7592 §2.3) and, in the same transaction, revokes every grant
     /// issued to it and forgets its consents; `false` if there was none.
     fn delete_client(

@@ -762,6 +762,51 @@ async fn audit_events_are_purged_after_their_retention<S: ServerStore>(store: &S
 }
 
 /// Instantiates each scenario for each backend.
+async fn declared_clients_are_upserted_and_never_take_another_clients_id<S: ServerStore>(
+    store: &S,
+) {
+    // First declaration: stored and listed as declared.
+    let mut declared = client("files-rs");
+    declared.registration_token_hash = None;
+    assert!(store.declare_client(declared.clone()).await.unwrap());
+    assert_eq!(
+        store.client(&declared.client_id).await.unwrap(),
+        Some(declared.clone())
+    );
+    // Declared again, changed: updated in place, its registration time kept.
+    let mut changed = declared.clone();
+    changed.secret_hash = Some(hash(70));
+    changed.introspection_resources = Vec::new();
+    changed.issued_at = NOW.saturating_add_secs(3_600);
+    assert!(store.declare_client(changed.clone()).await.unwrap());
+    let stored = store.client(&declared.client_id).await.unwrap().unwrap();
+    assert_eq!(stored.secret_hash, changed.secret_hash);
+    assert!(stored.introspection_resources.is_empty());
+    assert_eq!(stored.issued_at, declared.issued_at);
+    // A client that registered itself keeps its id: a declaration cannot take it over.
+    let registered = client("self-registered");
+    store.insert_client(registered.clone()).await.unwrap();
+    let mut usurper = registered.clone();
+    usurper.registration_token_hash = None;
+    usurper.secret_hash = Some(hash(71));
+    assert!(!store.declare_client(usurper).await.unwrap());
+    assert_eq!(
+        store.client(&registered.client_id).await.unwrap(),
+        Some(registered.clone())
+    );
+    let ids: Vec<_> = store
+        .declared_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|id| id.as_str().to_owned())
+        .collect();
+    assert_eq!(ids, ["files-rs"]);
+    // Deleted, it is no longer declared.
+    assert!(store.delete_client(&declared.client_id).await.unwrap());
+    assert!(store.declared_clients().await.unwrap().is_empty());
+}
+
 macro_rules! behaviour_suite {
     ($($scenario:ident),* $(,)?) => {
         mod memory {
@@ -818,4 +863,5 @@ behaviour_suite!(
     failed_sign_ins_are_counted_for_users_only,
     sessions_are_found_until_they_end_or_expire,
     audit_events_are_purged_after_their_retention,
+    declared_clients_are_upserted_and_never_take_another_clients_id,
 );

@@ -46,6 +46,23 @@ pub fn request(
     (status, head.to_owned(), body.to_owned())
 }
 
+/// An MCP `initialize` (2025-11-25) at `/mcp` with a bearer token; the status and the body.
+pub fn mcp_initialize(port: u16, token: &str) -> (u16, String) {
+    let authorization = format!("Bearer {token}");
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/mcp",
+        &[
+            ("Authorization", &authorization),
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+        ],
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"gatehouse-tests","version":"1"}}}"#,
+    );
+    (status, body)
+}
+
 /// A plain GET; the status line and the body.
 pub fn get(port: u16, path: &str) -> (String, String) {
     let (_, head, body) = request(port, "GET", path, &[], "");

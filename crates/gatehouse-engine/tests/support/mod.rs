@@ -249,16 +249,61 @@ impl World {
     /// token): a vetted client.
     pub fn register_vetted(&mut self, metadata: &str) -> String {
         let response = self.register(metadata);
+        self.vet(response.client_id.as_str())
+    }
+
+    /// A machine client as an operator declares it: confidential (`client_secret_basic`), the
+    /// `client_credentials` grant only, registered `scope` `scope`, no registration access token.
+    pub fn machine_client(&mut self, scope: &str) -> String {
+        let ordinary = std::mem::replace(
+            &mut self.policy,
+            ClientMetadataPolicy::new().with_grant_types([
+                gatehouse_types::GrantType::AuthorizationCode,
+                gatehouse_types::GrantType::RefreshToken,
+                gatehouse_types::GrantType::ClientCredentials,
+            ]),
+        );
+        let response = self.register(&format!(
+            r#"{{"token_endpoint_auth_method":"client_secret_post","grant_types":["client_credentials"],
+                "response_types":[],"client_name":"Machine","scope":"{scope}"}}"#
+        ));
+        self.policy = ordinary;
+        let secret = response
+            .client_secret
+            .as_ref()
+            .unwrap()
+            .expose_secret()
+            .to_owned();
+        let id = response.client_id.as_str().to_owned();
+        self.secrets.insert(id.clone(), secret.clone());
+        let vetted = self.vet(&id);
+        self.secrets.insert(vetted.clone(), secret);
+        vetted
+    }
+
+    /// The same client without its registration access token, under a new id: as an operator
+    /// would have provisioned it (a vetted client).
+    fn vet(&mut self, client_id: &str) -> String {
         use gatehouse_engine::Store;
         let store = self.engine.store();
-        let mut record = store.client(&response.client_id).unwrap().unwrap();
+        let mut record = store
+            .client(&gatehouse_types::ClientId::new(client_id).unwrap())
+            .unwrap()
+            .unwrap();
         record.registration_token_hash = None;
-        let vetted =
-            gatehouse_types::ClientId::new(format!("{}-vetted", record.client_id.as_str()))
-                .unwrap();
+        let vetted = gatehouse_types::ClientId::new(format!("{client_id}-vetted")).unwrap();
         record.client_id = vetted.clone();
         block_on(store.insert_client(record)).unwrap();
         vetted.as_str().to_owned()
+    }
+
+    /// A token request as `client_id`, its credentials added to `body`.
+    pub fn token_for(
+        &mut self,
+        client_id: &str,
+        body: &[(&str, &str)],
+    ) -> Result<TokenResponse, gatehouse_engine::EndpointError> {
+        self.token_as(client_id, body.to_vec())
     }
 
     /// A public client (`none`) with the loopback redirect, refresh allowed.

@@ -271,6 +271,20 @@ impl<B: SqlBackend> ServerStore for B {
         Ok(changed == 1)
     }
 
+    async fn declare_client(&self, client: ClientRecord) -> Result<bool, StoreError> {
+        let stored = self
+            .execute_returning(&sql::DECLARE_CLIENT, rows::client_params(&client))
+            .await?;
+        Ok(!stored.is_empty())
+    }
+
+    async fn declared_clients(&self) -> Result<Vec<ClientId>, StoreError> {
+        let rows = self.query(&sql::DECLARED_CLIENTS, Vec::new()).await?;
+        all(rows, |row| {
+            crate::codec::client_id_from_sql(row.text(0)?.to_owned())
+        })
+    }
+
     async fn delete_client(&self, client_id: &ClientId) -> Result<bool, StoreError> {
         self.delete_client_and_grants(client_id).await
     }

@@ -49,6 +49,21 @@ pub(crate) static CLIENTS: Statement = Statement::new(concat!(
     client_columns!(),
     " FROM clients ORDER BY client_id"
 ));
+/// A client the operator declares in the configuration (`[[clients]]`): inserted, or updated in
+/// place if it was declared before (its `issued_at` kept). A client of that id that was not
+/// declared (registered itself, or added on the command line) is left alone: no row returns.
+pub(crate) static DECLARE_CLIENT: Statement = Statement::new(concat!(
+    "INSERT INTO clients (",
+    client_columns!(),
+    ", declared) VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE)
+     ON CONFLICT (client_id) DO UPDATE SET metadata = EXCLUDED.metadata,
+       secret_hash = EXCLUDED.secret_hash, secret_expires_at = EXCLUDED.secret_expires_at,
+       introspection_resources = EXCLUDED.introspection_resources
+     WHERE clients.declared
+     RETURNING client_id"
+));
+pub(crate) static DECLARED_CLIENTS: Statement =
+    Statement::new("SELECT client_id FROM clients WHERE declared ORDER BY client_id");
 pub(crate) static REPLACE_CLIENT: Statement = Statement::new(
     "UPDATE clients SET metadata = $2, secret_hash = $3, secret_expires_at = $4,
      registration_token_hash = $5, issued_at = $6, introspection_resources = $7
@@ -287,6 +302,8 @@ pub(crate) static ALL: &[&Statement] = &[
     &INSERT_CLIENT,
     &CLIENT,
     &CLIENTS,
+    &DECLARE_CLIENT,
+    &DECLARED_CLIENTS,
     &REPLACE_CLIENT,
     &DELETE_CODES_OF_CLIENT,
     &FAMILIES_OF_CLIENT,

@@ -127,4 +127,11 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         CREATE INDEX codes_subject ON codes (subject);
         ",
     ),
+    (
+        4,
+        "declared clients",
+        "
+        ALTER TABLE clients ADD COLUMN declared INTEGER NOT NULL DEFAULT 0;
+        ",
+    ),
 ];

@@ -1,0 +1,300 @@
+//! Clients the operator declares in the configuration (`[[clients]]`): the MCP authorization
+//! specification's "pre-registration", for clients an operator vets — a resource server that
+//! introspects tokens (RFC 7662 §4), a machine client (`client_credentials`, MCP's client
+//! credentials extension, SEP-1046), a known first-party application.
+//!
+//! [`check`] validates the entries with the configuration; [`records`] builds the clients,
+//! reading their secrets from the environment; [`apply`] stores them at every start, added or
+//! updated in place, and reports a declaration that has gone. A declared client has no
+//! registration access token, so RFC 7592 management cannot change it, and the consent page
+//! does not warn about it as it does about clients that registered themselves.
+
+use std::collections::BTreeSet;
+
+use gatehouse_engine::opaque::CredentialHash;
+use gatehouse_engine::store::ClientRecord;
+use gatehouse_registration::{ClientMetadata, ClientMetadataPolicy, ScopeRule};
+use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_store::{AnyStore, ServerStore};
+use gatehouse_types::{
+    ClientId, GrantType, RedirectUri, ResponseType, ScopeSet, TokenEndpointAuthMethod, UnixTime,
+};
+
+use crate::config::{Config, ConfigError, DeclaredClient, invalid};
+use crate::gatehouse::StartError;
+
+/// The shortest client secret accepted from the environment. The store keeps a SHA-256 hash of
+/// it, which only a long random secret makes safe against guessing (OAuth 2.1 §7.4: secrets
+/// must be hard to guess); 32 characters of `openssl rand -base64 24` carry 192 bits.
+pub(crate) const MIN_SECRET_CHARS: usize = 32;
+
+/// The grants a declared client may list.
+const GRANTS: [GrantType; 3] = [
+    GrantType::AuthorizationCode,
+    GrantType::RefreshToken,
+    GrantType::ClientCredentials,
+];
+
+/// Checks every `[[clients]]` entry as far as the configuration alone allows (the secrets are
+/// read at start, by [`records`]).
+pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
+    let mut seen = BTreeSet::new();
+    for (index, entry) in config.clients.iter().enumerate() {
+        let client = build(config, index, entry, None, UnixTime::EPOCH)?;
+        if !seen.insert(client.client_id.as_str().to_owned()) {
+            return Err(invalid(
+                key(index, "client_id"),
+                format!("{} is declared twice", client.client_id.as_str()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The declared clients, with their secrets from the environment, as of `now`.
+pub(crate) fn records(config: &Config, now: UnixTime) -> Result<Vec<ClientRecord>, ConfigError> {
+    config
+        .clients
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let secret = match &entry.client_secret_env {
+                Some(variable) => Some(secret_from(index, variable)?),
+                None => None,
+            };
+            build(config, index, entry, secret.as_deref(), now)
+        })
+        .collect()
+}
+
+/// Stores the declared clients: each added, or updated in place (its registration time kept);
+/// a client that was declared before and no longer is, is reported and kept, with its grants,
+/// until an operator deletes it. Refuses to start if a declaration names a client that exists
+/// and was not declared (one added on the command line, say): it would take that client over.
+pub(crate) async fn apply(store: &AnyStore, clients: Vec<ClientRecord>) -> Result<(), StartError> {
+    let before = store.declared_clients().await.map_err(storage)?;
+    let mut now_declared = BTreeSet::new();
+    for (index, client) in clients.into_iter().enumerate() {
+        let id = client.client_id.clone();
+        let existing = store.client(&id).await.map_err(storage)?;
+        if !store
+            .declare_client(client.clone())
+            .await
+            .map_err(storage)?
+        {
+            return Err(invalid(
+                key(index, "client_id"),
+                format!(
+                    "a client {} exists that was not declared here (added with `gatehouse clients add`, or registered); delete it or declare another id",
+                    id.as_str()
+                ),
+            )
+            .into());
+        }
+        match existing {
+            None => tracing::info!(client_id = id.as_str(), "declared client added"),
+            Some(existing) if changed(&existing, &client) => {
+                tracing::info!(client_id = id.as_str(), "declared client updated");
+            }
+            Some(_) => {}
+        }
+        now_declared.insert(id);
+    }
+    for gone in before.iter().filter(|id| !now_declared.contains(*id)) {
+        tracing::warn!(
+            client_id = gone.as_str(),
+            "a client declared before is no longer in the configuration; it is kept, with its grants, until `gatehouse clients delete {}`",
+            gone.as_str()
+        );
+    }
+    Ok(())
+}
+
+fn storage(error: gatehouse_engine::store::StoreError) -> StartError {
+    invalid(
+        "clients",
+        format!("the declared clients cannot be stored: {error}"),
+    )
+    .into()
+}
+
+/// Whether a stored client differs from its declaration (its registration time aside).
+fn changed(stored: &ClientRecord, declared: &ClientRecord) -> bool {
+    stored.metadata != declared.metadata
+        || stored.secret_hash != declared.secret_hash
+        || stored.secret_expires_at != declared.secret_expires_at
+        || stored.introspection_resources != declared.introspection_resources
+}
+
+fn key(index: usize, field: &str) -> String {
+    format!("clients[{index}].{field}")
+}
+
+fn secret_from(index: usize, variable: &str) -> Result<String, ConfigError> {
+    let value = std::env::var(variable).unwrap_or_default();
+    if value.is_empty() {
+        return Err(invalid(
+            key(index, "client_secret_env"),
+            format!("the environment variable {variable} is not set"),
+        ));
+    }
+    if value.chars().count() < MIN_SECRET_CHARS {
+        return Err(invalid(
+            key(index, "client_secret_env"),
+            format!(
+                "the secret in {variable} has fewer than {MIN_SECRET_CHARS} characters; use a random one (openssl rand -base64 24)"
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+/// One declared client. Without `secret` (checking only), a secret method's hash is left out.
+fn build(
+    config: &Config,
+    index: usize,
+    entry: &DeclaredClient,
+    secret: Option<&str>,
+    now: UnixTime,
+) -> Result<ClientRecord, ConfigError> {
+    let key = |field: &str| key(index, field);
+    let client_id =
+        ClientId::new(entry.client_id.clone()).map_err(|e| invalid(key("client_id"), e))?;
+    if client_id.is_metadata_document_url() {
+        return Err(invalid(
+            key("client_id"),
+            "an https URL names a Client ID Metadata Document; a declared client needs another id",
+        ));
+    }
+
+    let method = TokenEndpointAuthMethod::parse(&entry.token_endpoint_auth_method)
+        .map_err(|e| invalid(key("token_endpoint_auth_method"), e))?;
+    match method {
+        TokenEndpointAuthMethod::None
+        | TokenEndpointAuthMethod::ClientSecretBasic
+        | TokenEndpointAuthMethod::ClientSecretPost => {}
+        TokenEndpointAuthMethod::PrivateKeyJwt => {
+            return Err(invalid(
+                key("token_endpoint_auth_method"),
+                "private_key_jwt is not supported yet; use client_secret_basic",
+            ));
+        }
+        other => {
+            return Err(invalid(
+                key("token_endpoint_auth_method"),
+                format!("{other} is not one of none, client_secret_basic, client_secret_post"),
+            ));
+        }
+    }
+    let confidential = method != TokenEndpointAuthMethod::None;
+    match (&entry.client_secret_env, confidential) {
+        (None, true) => {
+            return Err(invalid(
+                key("client_secret_env"),
+                format!("{method} needs a secret: name the environment variable that holds it"),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(invalid(
+                key("client_secret_env"),
+                "a public client (none) has no secret",
+            ));
+        }
+        _ => {}
+    }
+
+    let mut grants = Vec::new();
+    for grant in &entry.grant_types {
+        let grant = GrantType::parse(grant).map_err(|e| invalid(key("grant_types"), e))?;
+        if !GRANTS.contains(&grant) {
+            return Err(invalid(
+                key("grant_types"),
+                format!(
+                    "{grant} is not supported; declare authorization_code, refresh_token or client_credentials"
+                ),
+            ));
+        }
+        grants.push(grant);
+    }
+    // OAuth 2.1 §4.2: "The client credentials grant type MUST only be used by confidential
+    // clients"; SEP-1046: the client authenticates.
+    if grants.contains(&GrantType::ClientCredentials) && !confidential {
+        return Err(invalid(
+            key("grant_types"),
+            "client_credentials is for confidential clients only (OAuth 2.1 §4.2); give a secret method",
+        ));
+    }
+
+    let scope = match &entry.scope {
+        Some(scope) => {
+            let scope = ScopeSet::parse(scope).map_err(|e| invalid(key("scope"), e))?;
+            let supported: BTreeSet<&str> = config
+                .resources
+                .iter()
+                .flat_map(|r| r.scopes_supported.iter().map(String::as_str))
+                .collect();
+            if let Some(unknown) = scope.iter().find(|s| !supported.contains(s.as_str())) {
+                return Err(invalid(
+                    key("scope"),
+                    format!("{unknown} is not among any resource's scopes_supported"),
+                ));
+            }
+            Some(scope)
+        }
+        None => None,
+    };
+
+    let mut builder = ClientMetadata::builder()
+        .token_endpoint_auth_method(method)
+        .grant_types(grants.iter().cloned())
+        .response_types(
+            grants
+                .contains(&GrantType::AuthorizationCode)
+                .then_some(ResponseType::Code),
+        );
+    if let Some(name) = &entry.client_name {
+        builder = builder.client_name(name.clone());
+    }
+    if let Some(scope) = scope {
+        builder = builder.scope(scope);
+    }
+    for uri in &entry.redirect_uris {
+        builder = builder.redirect_uri(
+            RedirectUri::new(uri.clone()).map_err(|e| invalid(key("redirect_uris"), e))?,
+        );
+    }
+    let policy = ClientMetadataPolicy::new()
+        .with_grant_types(GRANTS)
+        .with_scopes(ScopeRule::AcceptAny)
+        .with_no_grant_types_admitted();
+    let metadata = policy
+        .check(&builder.build())
+        .map_err(|e| invalid(key("grant_types"), e))?;
+
+    let mut introspection_resources = Vec::new();
+    for resource in &entry.introspection_resources {
+        let uri =
+            ResourceUri::parse(resource).map_err(|e| invalid(key("introspection_resources"), e))?;
+        let served = config
+            .resources
+            .iter()
+            .any(|r| ResourceUri::parse(&r.resource).is_ok_and(|ours| ours == uri));
+        if !served {
+            return Err(invalid(
+                key("introspection_resources"),
+                format!("{resource} is not one of this server's [[resources]]"),
+            ));
+        }
+        introspection_resources.push(uri);
+    }
+
+    Ok(ClientRecord {
+        client_id,
+        metadata,
+        secret_hash: secret.map(CredentialHash::of),
+        secret_expires_at: None,
+        registration_token_hash: None,
+        issued_at: now,
+        introspection_resources,
+    })
+}
