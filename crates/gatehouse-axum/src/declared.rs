@@ -5,7 +5,8 @@
 //!
 //! [`check`] validates the entries with the configuration; [`records`] builds the clients,
 //! reading their secrets from the environment; [`apply`] stores them at every start, added or
-//! updated in place, and reports a declaration that has gone. A declared client has no
+//! updated in place, and reports a declaration that has gone. [`provision`] builds a client by
+//! the same rules for `gatehouse clients add` and `update`, with a secret it draws itself. A declared client has no
 //! registration access token, so RFC 7592 management cannot change it, and the consent page
 //! does not warn about it as it does about clients that registered themselves.
 
@@ -17,9 +18,11 @@ use gatehouse_registration::{ClientMetadata, ClientMetadataPolicy, ScopeRule};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_store::{AnyStore, ServerStore};
 use gatehouse_types::{
-    ClientId, GrantType, RedirectUri, ResponseType, ScopeSet, TokenEndpointAuthMethod, UnixTime,
+    ClientId, GrantType, RedirectUri, ResponseType, ScopeSet, SecretString,
+    TokenEndpointAuthMethod, UnixTime,
 };
 
+use crate::clock::OsRandom;
 use crate::config::{Config, ConfigError, DeclaredClient, invalid};
 use crate::gatehouse::StartError;
 
@@ -40,7 +43,8 @@ const GRANTS: [GrantType; 3] = [
 pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
     let mut seen = BTreeSet::new();
     for (index, entry) in config.clients.iter().enumerate() {
-        let client = build(config, index, entry, None, UnixTime::EPOCH)?;
+        let client = build(config, entry, &|field| key(index, field), UnixTime::EPOCH)?;
+        secret_env_matches(index, entry, &client)?;
         if !seen.insert(client.client_id.as_str().to_owned()) {
             return Err(invalid(
                 key(index, "client_id"),
@@ -58,11 +62,12 @@ pub(crate) fn records(config: &Config, now: UnixTime) -> Result<Vec<ClientRecord
         .iter()
         .enumerate()
         .map(|(index, entry)| {
-            let secret = match &entry.client_secret_env {
-                Some(variable) => Some(secret_from(index, variable)?),
-                None => None,
-            };
-            build(config, index, entry, secret.as_deref(), now)
+            let mut client = build(config, entry, &|field| key(index, field), now)?;
+            secret_env_matches(index, entry, &client)?;
+            if let Some(variable) = &entry.client_secret_env {
+                client.secret_hash = Some(CredentialHash::of(&secret_from(index, variable)?));
+            }
+            Ok(client)
         })
         .collect()
 }
@@ -110,6 +115,71 @@ pub(crate) async fn apply(store: &AnyStore, clients: Vec<ClientRecord>) -> Resul
     Ok(())
 }
 
+/// A client an operator adds or changes with `gatehouse clients add | update`, checked by the
+/// rules of `[[clients]]` (`name` says how an error names a field: the command's options). For
+/// a method that uses a secret, `keep_secret` is kept if given; otherwise a new random secret is
+/// drawn, returned to be shown once, and stored only as its hash.
+pub fn provision(
+    config: &Config,
+    entry: &DeclaredClient,
+    name: &dyn Fn(&str) -> String,
+    keep_secret: Option<CredentialHash>,
+    now: UnixTime,
+) -> Result<(ClientRecord, Option<SecretString>), ConfigError> {
+    let mut client = build(config, entry, name, now)?;
+    let mut secret = None;
+    if uses_secret(client.metadata.token_endpoint_auth_method()) {
+        client.secret_hash = match keep_secret {
+            Some(kept) => Some(kept),
+            None => {
+                let drawn = gatehouse_engine::opaque::generate(
+                    gatehouse_engine::opaque::CredentialKind::ClientSecret,
+                    &mut OsRandom,
+                );
+                let hash = CredentialHash::of(drawn.expose_secret());
+                secret = Some(drawn);
+                Some(hash)
+            }
+        };
+    }
+    Ok((client, secret))
+}
+
+/// A new client id: 128 random bits, like those of registered clients.
+pub fn new_client_id() -> String {
+    let mut bytes = [0u8; 16];
+    gatehouse_engine::RandomSource::fill(&mut OsRandom, &mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The entry that describes a stored client, to change it with [`provision`]: what
+/// `gatehouse clients update` starts from.
+pub fn entry_of(client: &ClientRecord) -> DeclaredClient {
+    let metadata = &client.metadata;
+    DeclaredClient {
+        client_id: client.client_id.as_str().to_owned(),
+        client_name: metadata.client_name().map(str::to_owned),
+        token_endpoint_auth_method: metadata.token_endpoint_auth_method().to_string(),
+        client_secret_env: None,
+        redirect_uris: metadata
+            .redirect_uris()
+            .iter()
+            .map(|uri| uri.as_str().to_owned())
+            .collect(),
+        grant_types: metadata
+            .grant_types()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        scope: metadata.scope().map(ToString::to_string),
+        introspection_resources: client
+            .introspection_resources
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    }
+}
+
 fn storage(error: gatehouse_engine::store::StoreError) -> StartError {
     invalid(
         "clients",
@@ -149,15 +219,42 @@ fn secret_from(index: usize, variable: &str) -> Result<String, ConfigError> {
     Ok(value)
 }
 
-/// One declared client. Without `secret` (checking only), a secret method's hash is left out.
-fn build(
-    config: &Config,
+/// `client_secret_env` is given exactly when the method uses a secret.
+fn secret_env_matches(
     index: usize,
     entry: &DeclaredClient,
-    secret: Option<&str>,
+    client: &ClientRecord,
+) -> Result<(), ConfigError> {
+    let method = client.metadata.token_endpoint_auth_method();
+    match (&entry.client_secret_env, uses_secret(method)) {
+        (None, true) => Err(invalid(
+            key(index, "client_secret_env"),
+            format!("{method} needs a secret: name the environment variable that holds it"),
+        )),
+        (Some(_), false) => Err(invalid(
+            key(index, "client_secret_env"),
+            format!("a client authenticating with {method} has no secret"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn uses_secret(method: &TokenEndpointAuthMethod) -> bool {
+    matches!(
+        method,
+        TokenEndpointAuthMethod::ClientSecretBasic | TokenEndpointAuthMethod::ClientSecretPost
+    )
+}
+
+/// A client an operator vets, by the rules of `[[clients]]`, without its secret (the caller
+/// adds it). `name` says how an error names a field: `clients[2].scope`, or `--scope`.
+fn build(
+    config: &Config,
+    entry: &DeclaredClient,
+    name: &dyn Fn(&str) -> String,
     now: UnixTime,
 ) -> Result<ClientRecord, ConfigError> {
-    let key = |field: &str| key(index, field);
+    let key = name;
     let client_id =
         ClientId::new(entry.client_id.clone()).map_err(|e| invalid(key("client_id"), e))?;
     if client_id.is_metadata_document_url() {
@@ -187,21 +284,6 @@ fn build(
         }
     }
     let confidential = method != TokenEndpointAuthMethod::None;
-    match (&entry.client_secret_env, confidential) {
-        (None, true) => {
-            return Err(invalid(
-                key("client_secret_env"),
-                format!("{method} needs a secret: name the environment variable that holds it"),
-            ));
-        }
-        (Some(_), false) => {
-            return Err(invalid(
-                key("client_secret_env"),
-                "a public client (none) has no secret",
-            ));
-        }
-        _ => {}
-    }
 
     let mut grants = Vec::new();
     for grant in &entry.grant_types {
@@ -291,7 +373,7 @@ fn build(
     Ok(ClientRecord {
         client_id,
         metadata,
-        secret_hash: secret.map(CredentialHash::of),
+        secret_hash: None,
         secret_expires_at: None,
         registration_token_hash: None,
         issued_at: now,

@@ -65,6 +65,7 @@ pub use authenticator::{Authenticator, BoxFuture};
 pub use builtin::BuiltinServer;
 pub use clock::now;
 pub use config::{Config, ConfigError, LoginMode};
+pub use declared::{entry_of, new_client_id, provision};
 pub use documents::DocumentSetupError;
 pub use events::{Event, Hook};
 pub use gatehouse::{Extensions, Gatehouse, StartError, check_config, open_vault};

@@ -71,6 +71,11 @@ enum UsersCommand {
 
 #[derive(Debug, Subcommand)]
 enum ClientsCommand {
+    /// Add a client an operator vets: a resource server that introspects, a machine client, a
+    /// first-party app. Prints its id and, for secret methods, its secret (only this once).
+    Add(clients::AddArgs),
+    /// Change a client added with `clients add`; options not given keep their values.
+    Update(clients::UpdateArgs),
     /// List the registered clients.
     List(users::Target),
     /// Show one client's registration.
@@ -121,6 +126,8 @@ fn main() -> ExitCode {
         Command::Users(UsersCommand::List(args)) => users::list(args),
         Command::Users(UsersCommand::Delete(args)) => users::delete(args),
         Command::Users(UsersCommand::Passwd(args)) => users::passwd(args),
+        Command::Clients(ClientsCommand::Add(args)) => clients::add(args),
+        Command::Clients(ClientsCommand::Update(args)) => clients::update(args),
         Command::Clients(ClientsCommand::List(target)) => clients::list(target),
         Command::Clients(ClientsCommand::Show(args)) => clients::show(args),
         Command::Clients(ClientsCommand::Delete(args)) => clients::delete(args),

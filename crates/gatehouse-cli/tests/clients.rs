@@ -311,3 +311,111 @@ fn a_declaration_that_cannot_be_applied_stops_the_start_with_exit_status_2() {
         "{output:?}"
     );
 }
+
+/// `clients add … --json` and `clients update`, the clients they make used at the token
+/// endpoint: the secret printed once works, and a rotated one replaces it at once.
+#[test]
+fn clients_added_on_the_command_line_work_and_can_be_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(dir.path(), port, "");
+    let json = |output: std::process::Output| -> Value {
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let added = json(gatehouse(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "Nightly reports",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "mcp:tools",
+            "--json",
+            "--config",
+            &config,
+        ],
+    ));
+    let id = added["client_id"].as_str().unwrap().to_owned();
+    let secret = added["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        added["grant_types"],
+        serde_json::json!(["client_credentials"])
+    );
+    assert_eq!(added["scope"], "mcp:tools");
+    // What the rules of [[clients]] refuse, the command refuses, naming its option.
+    let refused = gatehouse(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "Public",
+            "--grant",
+            "client_credentials",
+            "--auth",
+            "none",
+            "--config",
+            &config,
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--grant"),
+        "{refused:?}"
+    );
+
+    let server = support::start(dir.path(), &["serve", "--config", &config], &[]);
+    let (status, issued) = post(
+        port,
+        "/token",
+        &basic(&id, &secret),
+        "grant_type=client_credentials",
+    );
+    assert_eq!(status, 200, "{issued}");
+    assert_eq!(issued["scope"], "mcp:tools");
+
+    // Rotated while the server runs: the old secret stops working at once (the store is read
+    // at every authentication), the new one works.
+    let updated = json(gatehouse(
+        dir.path(),
+        &[
+            "clients",
+            "update",
+            &id,
+            "--rotate-secret",
+            "--scope",
+            "mcp:tools mcp:admin",
+            "--json",
+            "--config",
+            &config,
+        ],
+    ));
+    let rotated = updated["client_secret"].as_str().unwrap();
+    assert_ne!(rotated, secret);
+    let (status, _) = post(
+        port,
+        "/token",
+        &basic(&id, &secret),
+        "grant_type=client_credentials",
+    );
+    assert_eq!(status, 401);
+    let (status, issued) = post(
+        port,
+        "/token",
+        &basic(&id, rotated),
+        "grant_type=client_credentials&scope=mcp%3Aadmin",
+    );
+    assert_eq!(
+        (status, issued["scope"].as_str()),
+        (200, Some("mcp:admin")),
+        "{issued}"
+    );
+    assert!(terminate(server.child).success());
+
+    assert_eq!(
+        listed(dir.path(), &config),
+        [(id, "provisioned".to_owned())]
+    );
+}
