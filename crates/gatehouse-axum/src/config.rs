@@ -392,13 +392,19 @@ pub struct DeclaredClient {
     /// Shown on the consent page.
     #[serde(default)]
     pub client_name: Option<String>,
-    /// `none`, `client_secret_basic` (the default) or `client_secret_post`.
+    /// `none`, `client_secret_basic` (the default), `client_secret_post` or `private_key_jwt`.
     #[serde(default = "defaults::client_auth")]
     pub token_endpoint_auth_method: String,
     /// The environment variable holding the client secret (secret methods): at least 32
     /// characters, stored only as a hash.
     #[serde(default)]
     pub client_secret_env: Option<String>,
+    /// `private_key_jwt`: the URL of the client's JWK Set (fetched like metadata documents).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// `private_key_jwt`: the client's JWK Set of public keys, as a JSON string.
+    #[serde(default)]
+    pub jwks: Option<String>,
     /// Redirect URIs, required with `authorization_code`.
     #[serde(default)]
     pub redirect_uris: Vec<String>,

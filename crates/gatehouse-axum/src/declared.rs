@@ -31,6 +31,14 @@ use crate::gatehouse::StartError;
 /// must be hard to guess); 32 characters of `openssl rand -base64 24` carry 192 bits.
 pub(crate) const MIN_SECRET_CHARS: usize = 32;
 
+/// How a declared client may authenticate.
+const AUTH_METHODS: [TokenEndpointAuthMethod; 4] = [
+    TokenEndpointAuthMethod::None,
+    TokenEndpointAuthMethod::ClientSecretBasic,
+    TokenEndpointAuthMethod::ClientSecretPost,
+    TokenEndpointAuthMethod::PrivateKeyJwt,
+];
+
 /// The grants a declared client may list.
 const GRANTS: [GrantType; 3] = [
     GrantType::AuthorizationCode,
@@ -161,6 +169,8 @@ pub fn entry_of(client: &ClientRecord) -> DeclaredClient {
         client_name: metadata.client_name().map(str::to_owned),
         token_endpoint_auth_method: metadata.token_endpoint_auth_method().to_string(),
         client_secret_env: None,
+        jwks_uri: metadata.jwks_uri().map(str::to_owned),
+        jwks: metadata.jwks().map(ToString::to_string),
         redirect_uris: metadata
             .redirect_uris()
             .iter()
@@ -194,6 +204,20 @@ fn changed(stored: &ClientRecord, declared: &ClientRecord) -> bool {
         || stored.secret_hash != declared.secret_hash
         || stored.secret_expires_at != declared.secret_expires_at
         || stored.introspection_resources != declared.introspection_resources
+}
+
+/// A JWK Set of public keys, given as a JSON string, with at least one key this server can
+/// verify with.
+fn public_keys(jwks: &str) -> Result<serde_json::Value, String> {
+    let (keys, unusable) = gatehouse_jose::KeySet::from_jwks_json(jwks.as_bytes())
+        .map_err(|e| format!("not a JWK Set: {e}"))?;
+    if keys.is_empty() {
+        return Err(unusable.first().map_or_else(
+            || "the set holds no key".to_owned(),
+            |e| format!("no usable key: {e}"),
+        ));
+    }
+    serde_json::from_str(jwks).map_err(|e| e.to_string())
 }
 
 fn key(index: usize, field: &str) -> String {
@@ -266,22 +290,38 @@ fn build(
 
     let method = TokenEndpointAuthMethod::parse(&entry.token_endpoint_auth_method)
         .map_err(|e| invalid(key("token_endpoint_auth_method"), e))?;
-    match method {
-        TokenEndpointAuthMethod::None
-        | TokenEndpointAuthMethod::ClientSecretBasic
-        | TokenEndpointAuthMethod::ClientSecretPost => {}
-        TokenEndpointAuthMethod::PrivateKeyJwt => {
+    if !AUTH_METHODS.contains(&method) {
+        return Err(invalid(
+            key("token_endpoint_auth_method"),
+            format!(
+                "{method} is not one of none, client_secret_basic, client_secret_post, private_key_jwt"
+            ),
+        ));
+    }
+    // RFC 7523 §2.2: the client proves itself with its key; RFC 7591 §2: the key is registered
+    // as `jwks` or `jwks_uri`, "MUST NOT both be present".
+    let keyed = method == TokenEndpointAuthMethod::PrivateKeyJwt;
+    match (keyed, &entry.jwks, &entry.jwks_uri) {
+        (true, None, None) => {
             return Err(invalid(
-                key("token_endpoint_auth_method"),
-                "private_key_jwt is not supported yet; use client_secret_basic",
+                key("jwks"),
+                "private_key_jwt needs the client's public keys: jwks or jwks_uri",
             ));
         }
-        other => {
+        (true, Some(_), Some(_)) => {
+            return Err(invalid(key("jwks"), "give jwks or jwks_uri, not both"));
+        }
+        (false, Some(_), _) | (false, _, Some(_)) => {
             return Err(invalid(
-                key("token_endpoint_auth_method"),
-                format!("{other} is not one of none, client_secret_basic, client_secret_post"),
+                key(if entry.jwks.is_some() {
+                    "jwks"
+                } else {
+                    "jwks_uri"
+                }),
+                "keys are for private_key_jwt; this client authenticates otherwise",
             ));
         }
+        _ => {}
     }
     let confidential = method != TokenEndpointAuthMethod::None;
 
@@ -337,6 +377,12 @@ fn build(
     if let Some(name) = &entry.client_name {
         builder = builder.client_name(name.clone());
     }
+    if let Some(jwks) = &entry.jwks {
+        builder = builder.jwks(public_keys(jwks).map_err(|e| invalid(key("jwks"), e))?);
+    }
+    if let Some(uri) = &entry.jwks_uri {
+        builder = builder.jwks_uri(uri.clone());
+    }
     if let Some(scope) = scope {
         builder = builder.scope(scope);
     }
@@ -347,11 +393,17 @@ fn build(
     }
     let policy = ClientMetadataPolicy::new()
         .with_grant_types(GRANTS)
+        .with_auth_methods(AUTH_METHODS)
         .with_scopes(ScopeRule::AcceptAny)
         .with_no_grant_types_admitted();
-    let metadata = policy
-        .check(&builder.build())
-        .map_err(|e| invalid(key("grant_types"), e))?;
+    let metadata = policy.check(&builder.build()).map_err(|e| {
+        let field = match gatehouse_types::OAuthError::error_code(&e) {
+            gatehouse_types::ErrorCode::InvalidRedirectUri => "redirect_uris",
+            _ if entry.jwks_uri.is_some() && e.to_string().contains("jwks_uri") => "jwks_uri",
+            _ => "grant_types",
+        };
+        invalid(key(field), e)
+    })?;
 
     let mut introspection_resources = Vec::new();
     for resource in &entry.introspection_resources {

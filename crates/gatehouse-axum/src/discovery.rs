@@ -23,15 +23,20 @@ pub(crate) fn metadata_document(state: &AppState) -> AuthorizationServerMetadata
             }
         }
     }
+    // `private_key_jwt` (RFC 7523 §2.2) for clients an operator vets, as MCP's client
+    // credentials extension recommends; with it, RFC 8414 §2 asks for the algorithms.
     let client_auth = [
         TokenEndpointAuthMethod::None,
         TokenEndpointAuthMethod::ClientSecretBasic,
         TokenEndpointAuthMethod::ClientSecretPost,
+        TokenEndpointAuthMethod::PrivateKeyJwt,
     ];
     let confidential_auth = [
         TokenEndpointAuthMethod::ClientSecretBasic,
         TokenEndpointAuthMethod::ClientSecretPost,
+        TokenEndpointAuthMethod::PrivateKeyJwt,
     ];
+    let assertion_algs = gatehouse_jose::Algorithm::ALL.map(gatehouse_jose::Algorithm::as_str);
     AuthorizationServerMetadata::builder(state.config.issuer.clone())
         .authorization_endpoint(state.endpoint("/authorize"))
         .token_endpoint(state.endpoint("/token"))
@@ -46,10 +51,13 @@ pub(crate) fn metadata_document(state: &AppState) -> AuthorizationServerMetadata
             GrantType::ClientCredentials,
         ])
         .token_endpoint_auth_methods_supported(client_auth.clone())
+        .token_endpoint_auth_signing_alg_values_supported(assertion_algs)
         .revocation_endpoint(state.endpoint("/revoke"))
         .revocation_endpoint_auth_methods_supported(client_auth)
+        .revocation_endpoint_auth_signing_alg_values_supported(assertion_algs)
         .introspection_endpoint(state.endpoint("/introspect"))
         .introspection_endpoint_auth_methods_supported(confidential_auth)
+        .introspection_endpoint_auth_signing_alg_values_supported(assertion_algs)
         .code_challenge_methods_supported([CodeChallengeMethod::S256])
         .authorization_response_iss_parameter_supported(true)
         .client_id_metadata_document_supported(state.documents.enabled())

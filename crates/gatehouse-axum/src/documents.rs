@@ -27,12 +27,17 @@
 //! served with `no-store`, `no-cache` or `max-age=0` is reused for [`MIN_REUSE_SECS`] rather than
 //! fetched again for each lookup. A document that breaks a rule is not remembered: a client that
 //! fixes its document is seen at once.
+//!
+//! A client's `jwks_uri` (the keys of `private_key_jwt`, RFC 7523 §2.2) is fetched behind the
+//! same fences, by [`ClientDocuments::client_keys`], with its own cache: it is also a URL that
+//! the server fetches because of what a request carries.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use gatehouse_engine::store::ClientRecord;
+use gatehouse_jose::KeySet;
 use gatehouse_registration::{
     ClientIdMetadataDocument, ClientMetadataPolicy, RegistrationError, validate_client_id_url,
 };
@@ -43,6 +48,8 @@ use crate::outbound::{
     AddressPolicy, AddressRefused, PublicOnlyResolver, check_host, client_builder,
 };
 
+/// The largest JWK Set accepted from a `jwks_uri`: a few RSA keys fit easily.
+pub(crate) const MAX_JWKS_BYTES: usize = 32 * 1024;
 /// The largest document accepted. The draft suggests a limit of 5 KB for the authorization
 /// server's protection; real documents are a few hundred bytes.
 pub(crate) const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
@@ -86,35 +93,36 @@ pub(crate) enum DocumentError {
     #[error("client metadata documents on {0} are not accepted by this server")]
     HostNotAllowed(String),
     /// The address check refused.
-    #[error("the client metadata document cannot be fetched: {0}")]
+    #[error("the URL cannot be fetched: {0}")]
     Address(AddressRefused),
     /// A redirect (not followed).
     #[error(
-        "the client metadata document URL answered with a redirect ({0}); the document must be served at the client_id URL itself"
+        "the URL answered with a redirect ({0}); the document must be served at the URL itself"
     )]
     Redirect(u16),
     /// Any other status than 200.
-    #[error("the client metadata document URL answered with HTTP status {0}")]
+    #[error("the URL answered with HTTP status {0}")]
     Status(u16),
     /// Not `application/json`.
-    #[error("the client metadata document must be served as application/json, not {0:?}")]
+    #[error("the document must be served as application/json, not {0:?}")]
     NotJson(String),
-    /// Over [`MAX_DOCUMENT_BYTES`].
-    #[error("the client metadata document is larger than {MAX_DOCUMENT_BYTES} bytes")]
-    TooLarge,
+    /// Over the size limit, in bytes.
+    #[error("the document is larger than {0} bytes")]
+    TooLarge(usize),
+    /// A `jwks_uri` that gave no usable key.
+    #[error("the JWK Set holds no usable public key: {0}")]
+    NoKeys(String),
     /// The document broke a rule (or the server's registration policy).
     #[error("the client metadata document is not acceptable: {0}")]
     Invalid(RegistrationError),
     /// The network: timeout, refused connection, TLS.
-    #[error("the client metadata document could not be fetched: {0}")]
+    #[error("the document could not be fetched: {0}")]
     Unreachable(String),
     /// Too many fetches at once, in all, from this requester, or to this host.
-    #[error("too many client metadata documents are being fetched; try again shortly")]
+    #[error("too many documents are being fetched; try again shortly")]
     Busy,
     /// The host failed a fetch moments ago and is not asked again yet.
-    #[error(
-        "the host of the client metadata document failed moments ago ({0}); try again in a minute"
-    )]
+    #[error("the document's host failed moments ago ({0}); try again in a minute")]
     HostFailing(String),
 }
 
@@ -134,6 +142,11 @@ struct Cached {
     fresh_until: UnixTime,
 }
 
+struct CachedKeys {
+    keys: KeySet,
+    fresh_until: UnixTime,
+}
+
 /// Fetches, checks and caches client metadata documents.
 pub(crate) struct ClientDocuments {
     enabled: bool,
@@ -143,6 +156,7 @@ pub(crate) struct ClientDocuments {
     allowed_hosts: Vec<String>,
     max_cache_secs: u64,
     cache: Mutex<HashMap<String, Cached>>,
+    keys: Mutex<HashMap<String, CachedKeys>>,
     fetches: tokio::sync::Semaphore,
     in_flight: InFlight,
     /// Hosts that failed, until when they are not asked again, and why.
@@ -195,6 +209,7 @@ impl ClientDocuments {
             allowed_hosts: config.allowed_hosts.clone(),
             max_cache_secs: config.max_cache_secs,
             cache: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
             fetches: tokio::sync::Semaphore::new(CONCURRENT_FETCHES),
             in_flight: InFlight::default(),
             failing: Mutex::new(HashMap::new()),
@@ -226,43 +241,7 @@ impl ClientDocuments {
         if !host_allowed(&self.allowed_hosts, &host) {
             return Err(DocumentError::HostNotAllowed(host));
         }
-        check_host(self.addresses, &parsed).map_err(DocumentError::Address)?;
-        let authority = format!("{host}:{}", parsed.port_or_known_default().unwrap_or(443));
-        if let Some(reason) = self.failing_host(&authority, now) {
-            metrics::counter!("gatehouse_cimd_fetches_total", "result" => "host_failing")
-                .increment(1);
-            return Err(DocumentError::HostFailing(reason));
-        }
-        let (body, freshness) = {
-            let Ok(_permit) = self.fetches.try_acquire() else {
-                metrics::counter!("gatehouse_cimd_fetches_total", "result" => "busy").increment(1);
-                return Err(DocumentError::Busy);
-            };
-            let requester = REQUESTER.try_with(Clone::clone).unwrap_or_default();
-            let Some(_quota) = self.in_flight.take(&authority, &requester) else {
-                metrics::counter!("gatehouse_cimd_fetches_total", "result" => "busy").increment(1);
-                return Err(DocumentError::Busy);
-            };
-            let started = std::time::Instant::now();
-            let fetched = self.fetch(parsed).await;
-            metrics::counter!(
-                "gatehouse_cimd_fetches_total",
-                "result" => fetch_result(&fetched)
-            )
-            .increment(1);
-            // A host that answers quickly, even with an error, costs little; one that does not
-            // answer in time, or answers slowly, holds a fetch slot: that is what is remembered.
-            match &fetched {
-                Err(DocumentError::Unreachable(reason)) => {
-                    self.remember_failure(authority, reason, now);
-                }
-                _ if started.elapsed() > SLOW_FETCH => {
-                    self.remember_failure(authority, "it answered slowly", now);
-                }
-                _ => {}
-            }
-            fetched?
-        };
+        let (body, freshness) = self.fetch_guarded(parsed, MAX_DOCUMENT_BYTES, now).await?;
         let document =
             ClientIdMetadataDocument::from_json(&body).map_err(DocumentError::Invalid)?;
         let metadata = self
@@ -282,6 +261,109 @@ impl ClientDocuments {
         let secs = freshness.min(self.max_cache_secs).max(MIN_REUSE_SECS);
         self.remember(url, client.clone(), now.saturating_add_secs(secs), now);
         Ok(client)
+    }
+
+    /// The keys at a client's `jwks_uri`: from the cache while fresh, otherwise fetched now,
+    /// behind the same fences as documents. Keys that cannot be read are left out; a set with
+    /// no usable key at all is refused.
+    pub(crate) async fn client_keys(
+        &self,
+        jwks_uri: &str,
+        now: UnixTime,
+    ) -> Result<KeySet, DocumentError> {
+        if let Some(keys) = self.cached_keys(jwks_uri, now) {
+            return Ok(keys);
+        }
+        let parsed =
+            reqwest::Url::parse(jwks_uri).map_err(|e| DocumentError::BadUrl(e.to_string()))?;
+        if parsed.scheme() != "https" {
+            return Err(DocumentError::BadUrl("a jwks_uri must be https".into()));
+        }
+        let (body, freshness) = self.fetch_guarded(parsed, MAX_JWKS_BYTES, now).await?;
+        let (keys, unusable) =
+            KeySet::from_jwks_json(&body).map_err(|e| DocumentError::NoKeys(e.to_string()))?;
+        if keys.is_empty() {
+            let reason = unusable
+                .first()
+                .map_or_else(|| "the set is empty".to_owned(), ToString::to_string);
+            return Err(DocumentError::NoKeys(reason));
+        }
+        tracing::info!(
+            jwks_uri,
+            keys = keys.keys().len(),
+            "fetched a client's keys"
+        );
+        let secs = freshness.min(self.max_cache_secs).max(MIN_REUSE_SECS);
+        let mut cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_CACHED {
+            cache.retain(|_, entry| now < entry.fresh_until);
+        }
+        if cache.len() < MAX_CACHED {
+            cache.insert(
+                jwks_uri.to_owned(),
+                CachedKeys {
+                    keys: keys.clone(),
+                    fresh_until: now.saturating_add_secs(secs),
+                },
+            );
+        }
+        Ok(keys)
+    }
+
+    fn cached_keys(&self, jwks_uri: &str, now: UnixTime) -> Option<KeySet> {
+        let cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(jwks_uri)
+            .filter(|entry| now < entry.fresh_until)
+            .map(|entry| entry.keys.clone())
+    }
+
+    /// GETs `parsed` behind every fence: the address check, the failing-host memory, the
+    /// quotas, the deadline and `max_bytes`. The body and how long it may be reused.
+    async fn fetch_guarded(
+        &self,
+        parsed: reqwest::Url,
+        max_bytes: usize,
+        now: UnixTime,
+    ) -> Result<(Vec<u8>, u64), DocumentError> {
+        let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+        check_host(self.addresses, &parsed).map_err(DocumentError::Address)?;
+        let authority = format!("{host}:{}", parsed.port_or_known_default().unwrap_or(443));
+        if let Some(reason) = self.failing_host(&authority, now) {
+            metrics::counter!("gatehouse_cimd_fetches_total", "result" => "host_failing")
+                .increment(1);
+            return Err(DocumentError::HostFailing(reason));
+        }
+        {
+            let Ok(_permit) = self.fetches.try_acquire() else {
+                metrics::counter!("gatehouse_cimd_fetches_total", "result" => "busy").increment(1);
+                return Err(DocumentError::Busy);
+            };
+            let requester = REQUESTER.try_with(Clone::clone).unwrap_or_default();
+            let Some(_quota) = self.in_flight.take(&authority, &requester) else {
+                metrics::counter!("gatehouse_cimd_fetches_total", "result" => "busy").increment(1);
+                return Err(DocumentError::Busy);
+            };
+            let started = std::time::Instant::now();
+            let fetched = self.fetch(parsed, max_bytes).await;
+            metrics::counter!(
+                "gatehouse_cimd_fetches_total",
+                "result" => fetch_result(&fetched)
+            )
+            .increment(1);
+            // A host that answers quickly, even with an error, costs little; one that does not
+            // answer in time, or answers slowly, holds a fetch slot: that is what is remembered.
+            match &fetched {
+                Err(DocumentError::Unreachable(reason)) => {
+                    self.remember_failure(authority, reason, now);
+                }
+                _ if started.elapsed() > SLOW_FETCH => {
+                    self.remember_failure(authority, "it answered slowly", now);
+                }
+                _ => {}
+            }
+            fetched
+        }
     }
 
     /// Why `authority` is not asked now, if it failed moments ago.
@@ -339,9 +421,13 @@ impl ClientDocuments {
         );
     }
 
-    /// GETs the document: the body (at most [`MAX_DOCUMENT_BYTES`]) and how long it may be
-    /// reused, in seconds.
-    async fn fetch(&self, url: reqwest::Url) -> Result<(Vec<u8>, u64), DocumentError> {
+    /// GETs the document: the body (at most `max_bytes`) and how long it may be reused, in
+    /// seconds.
+    async fn fetch(
+        &self,
+        url: reqwest::Url,
+        max_bytes: usize,
+    ) -> Result<(Vec<u8>, u64), DocumentError> {
         let mut response = self
             .http
             .get(url)
@@ -367,15 +453,15 @@ impl ClientDocuments {
         }
         if response
             .content_length()
-            .is_some_and(|length| length > MAX_DOCUMENT_BYTES as u64)
+            .is_some_and(|length| length > max_bytes as u64)
         {
-            return Err(DocumentError::TooLarge);
+            return Err(DocumentError::TooLarge(max_bytes));
         }
         let freshness = freshness(response.headers());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(fetch_error)? {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(DocumentError::TooLarge);
+            if body.len() + chunk.len() > max_bytes {
+                return Err(DocumentError::TooLarge(max_bytes));
             }
             body.extend_from_slice(&chunk);
         }
@@ -462,7 +548,7 @@ fn fetch_result(fetched: &Result<(Vec<u8>, u64), DocumentError>) -> &'static str
         Err(DocumentError::Redirect(_)) => "redirect",
         Err(DocumentError::Status(_)) => "status",
         Err(DocumentError::NotJson(_)) => "not_json",
-        Err(DocumentError::TooLarge) => "too_large",
+        Err(DocumentError::TooLarge(_)) => "too_large",
         Err(DocumentError::Unreachable(_)) => "unreachable",
         Err(_) => "refused",
     }

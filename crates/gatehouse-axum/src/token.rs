@@ -51,6 +51,7 @@ trait CredentialRequest: Sized {
     const CLASS: Class;
     fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError>;
     fn client(&self) -> &ClaimedClient;
+    fn client_mut(&mut self) -> &mut ClaimedClient;
 }
 
 impl CredentialRequest for TokenRequest {
@@ -61,6 +62,9 @@ impl CredentialRequest for TokenRequest {
     }
     fn client(&self) -> &ClaimedClient {
         self.client()
+    }
+    fn client_mut(&mut self) -> &mut ClaimedClient {
+        self.client_mut()
     }
 }
 
@@ -73,6 +77,9 @@ impl CredentialRequest for IntrospectRequest {
     fn client(&self) -> &ClaimedClient {
         self.client()
     }
+    fn client_mut(&mut self) -> &mut ClaimedClient {
+        self.client_mut()
+    }
 }
 
 impl CredentialRequest for RevokeRequest {
@@ -83,6 +90,9 @@ impl CredentialRequest for RevokeRequest {
     }
     fn client(&self) -> &ClaimedClient {
         self.client()
+    }
+    fn client_mut(&mut self) -> &mut ClaimedClient {
+        self.client_mut()
     }
 }
 
@@ -102,16 +112,49 @@ async fn parse_and_resolve<R: CredentialRequest>(
     body: &[u8],
 ) -> Result<Resolved<R>, Response> {
     require_form(headers)?;
-    let request = R::parse(body, authorization(headers))
+    let mut request = R::parse(body, authorization(headers))
         .map_err(|error| refused(state, None, &error, R::ENDPOINT))?;
     let claimed = request.client().id().clone();
     let peer = peer.map(|Extension(peer)| peer);
     let client = resolve(state, R::CLASS, headers, peer.as_ref(), request.client()).await?;
+    if request.client().presents_assertion()
+        && let Some(jwks_uri) = client.as_ref().and_then(|c| c.metadata.jwks_uri())
+    {
+        let keys = client_keys(state, &claimed, jwks_uri, R::ENDPOINT).await?;
+        request.client_mut().provide_keys(keys);
+    }
     Ok(Resolved {
         request,
         claimed,
         client,
     })
+}
+
+/// The keys at the `jwks_uri` of a client that authenticates with `private_key_jwt` (RFC 7523
+/// §2.2), fetched behind the same fences as metadata documents. A fetch that may pass later is
+/// `temporarily_unavailable`; one that cannot is a failed client authentication.
+async fn client_keys(
+    state: &AppState,
+    claimed: &ClientId,
+    jwks_uri: &str,
+    endpoint: &str,
+) -> Result<gatehouse_jose::KeySet, Response> {
+    match state.documents.client_keys(jwks_uri, now()).await {
+        Ok(keys) => Ok(keys),
+        Err(error) => {
+            tracing::info!(client_id = claimed.as_str(), jwks_uri, %error, "a client's jwks_uri cannot be used");
+            let error = if error.is_transient() {
+                EndpointError::from(gatehouse_engine::store::StoreError::Unavailable(
+                    error.to_string(),
+                ))
+            } else {
+                EndpointError::invalid_client(
+                    "the keys at the client's jwks_uri cannot be used to verify its assertion",
+                )
+            };
+            Err(refused(state, Some(claimed), &error, endpoint))
+        }
+    }
 }
 
 /// `POST /token` (OAuth 2.1 §3.2): 200 with the tokens, `Cache-Control: no-store`; errors per

@@ -1,5 +1,6 @@
 //! Client ID Metadata Documents against a real local HTTPS server: a good document completes the
-//! flow (authorize → token → refresh), and each fetching rule refuses its case.
+//! flow (authorize → token → refresh), and each fetching rule refuses its case. The `jwks_uri` of
+//! a `private_key_jwt` client is fetched from the same server, behind the same fences.
 //!
 //! The HTTPS server uses `tests/fixtures/test-server.pem`, issued for `localhost`/127.0.0.1/::1 by
 //! `tests/fixtures/test-ca.pem` (a CA made for these tests; its key was discarded). Only the test
@@ -180,8 +181,21 @@ fn answer(port: u16, path: &str) -> Answer {
             json_answer(&doc, "max-age=60")
         }
         "/broken.json" => (500, Vec::new(), b"oops".to_vec()),
+        "/jwks.json" => json_answer(
+            &json!({"keys": [machine_key().verifying_key().to_jwk()]}),
+            "max-age=60",
+        ),
+        "/nokeys.json" => json_answer(&json!({"keys": []}), "max-age=60"),
         _ => (404, Vec::new(), Vec::new()),
     }
+}
+
+/// The machine client's key (RFC 7515 Appendix A.3), so that the document server can publish
+/// its public half.
+fn machine_key() -> gatehouse_jose::SigningKey {
+    let jwk = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI","kid":"machine-1"}"#;
+    gatehouse_jose::SigningKey::from_jwk(&gatehouse_jose::Jwk::from_json(jwk.as_bytes()).unwrap())
+        .unwrap()
 }
 
 struct Server {
@@ -550,4 +564,76 @@ async fn a_slow_host_and_a_greedy_requester_do_not_starve_other_clients() {
         0,
         "the failing host was asked again"
     );
+}
+
+/// RFC 7523 §2.2 with the keys at the client's `jwks_uri` (RFC 7591 §2): fetched once and cached,
+/// behind the fences of metadata documents; a set without usable keys, or a URL that does not
+/// answer, fails the client's authentication.
+#[tokio::test]
+async fn a_private_key_jwt_client_is_verified_with_the_keys_at_its_jwks_uri() {
+    let documents = DocumentServer::start().await;
+    let declare = |id: &str, path: &str| -> gatehouse_axum::config::DeclaredClient {
+        toml::from_str(&format!(
+            "client_id = \"{id}\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\n\
+             jwks_uri = \"{}\"\ngrant_types = [\"client_credentials\"]\nscope = \"mcp:tools\"\n",
+            documents.url(path)
+        ))
+        .unwrap()
+    };
+    let clients = vec![
+        declare("machine", "/jwks.json"),
+        declare("keyless", "/nokeys.json"),
+        declare("gone", "/missing.json"),
+    ];
+    let server = gatehouse(move |config| config.clients = clients).await;
+    let key = machine_key();
+    let now = gatehouse_axum::now().as_secs();
+    let assertion = |client: &str, jti: &str| {
+        let claims = json!({"iss": client, "sub": client, "aud": server.issuer,
+                            "iat": now, "exp": now + 60, "jti": jti});
+        gatehouse_jose::jws::sign(&key, None, claims.to_string().as_bytes()).unwrap()
+    };
+    let token = |assertion: String| {
+        let body = support::form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion),
+        ]);
+        let request = server
+            .http
+            .post(format!("{}/token", server.issuer))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+
+    let (status, issued) = token(assertion("machine", "j1")).await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    assert_eq!(issued["scope"], "mcp:tools");
+    // Replayed: refused (RFC 7523 §3 item 7).
+    let (status, refused) = token(assertion("machine", "j1")).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    // A new assertion: accepted, the keys taken from the cache.
+    let (status, _) = token(assertion("machine", "j2")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(documents.hits("/jwks.json"), 1);
+
+    for client in ["keyless", "gone"] {
+        let (status, refused) = token(assertion(client, "j3")).await;
+        assert_eq!(
+            (status, refused["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+            "{client}: {refused}"
+        );
+    }
 }

@@ -21,9 +21,13 @@ pub(crate) struct ClientArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Settings {
     /// How it authenticates at the token endpoint: client_secret_basic (the default for a new
-    /// client), client_secret_post, or none (a public client).
+    /// client), client_secret_post, private_key_jwt (with --jwks-uri), or none (a public
+    /// client).
     #[arg(long = "auth", value_name = "METHOD")]
     auth: Option<String>,
+    /// For private_key_jwt: the https URL of the client's JWK Set.
+    #[arg(long = "jwks-uri", value_name = "URL")]
+    jwks_uri: Option<String>,
     /// A redirect URI (repeat for several); needed with the authorization_code grant.
     #[arg(long = "redirect-uri", value_name = "URI")]
     redirect_uris: Vec<String>,
@@ -83,6 +87,7 @@ fn option_for(field: &str) -> String {
         "grant_types" => "--grant",
         "scope" => "--scope",
         "introspection_resources" => "--introspect",
+        "jwks_uri" | "jwks" => "--jwks-uri",
         other => other,
     }
     .to_owned()
@@ -98,6 +103,14 @@ impl Settings {
     fn apply(&self, entry: &mut gatehouse_axum::config::DeclaredClient) {
         if let Some(auth) = &self.auth {
             entry.token_endpoint_auth_method = auth.clone();
+            if auth != "private_key_jwt" {
+                entry.jwks = None;
+                entry.jwks_uri = None;
+            }
+        }
+        if let Some(uri) = &self.jwks_uri {
+            entry.jwks_uri = Some(uri.clone());
+            entry.jwks = None;
         }
         if let Some(uris) = given(&self.redirect_uris) {
             entry.redirect_uris = uris;
@@ -270,7 +283,9 @@ impl Origin {
 }
 
 fn describe(client: &gatehouse_engine::store::ClientRecord, origin: Origin) -> String {
-    let kind = if client.secret_hash.is_some() {
+    let kind = if *client.metadata.token_endpoint_auth_method()
+        != gatehouse_types::TokenEndpointAuthMethod::None
+    {
         "confidential"
     } else {
         "public"

@@ -1,10 +1,13 @@
 //! Client authentication at the token, revocation and introspection endpoints
 //! ([RFC 6749 §2.3](https://www.rfc-editor.org/rfc/rfc6749#section-2.3)): `none`,
-//! `client_secret_basic` and `client_secret_post`. Parsing what a request presents is one step,
-//! checking it against the resolved client another, with the resolution (IO) between them, in the
-//! caller.
+//! `client_secret_basic`, `client_secret_post`, and `private_key_jwt`
+//! ([RFC 7523 §2.2](https://www.rfc-editor.org/rfc/rfc7523#section-2.2)), which MCP's client
+//! credentials extension (SEP-1046) recommends. Parsing what a request presents is one step,
+//! checking it against the resolved client another, with the resolution (IO: the client's row,
+//! its `jwks_uri`) between them, in the caller.
 
 use base64ct::{Base64, Encoding};
+use gatehouse_jose::{AssertionExpectations, KeySet};
 use gatehouse_types::form::FormParams;
 use gatehouse_types::{ClientId, SecretString, TokenEndpointAuthMethod, UnixTime};
 use zeroize::Zeroizing;
@@ -12,12 +15,29 @@ use zeroize::Zeroizing;
 use crate::error::EndpointError;
 use crate::opaque::CredentialHash;
 use crate::store::ClientRecord;
+use crate::{Engine, Store};
 
 /// What a client presented to prove itself.
 enum Credential {
     Basic(SecretString),
     Post(SecretString),
+    /// A JWT signed with the client's private key (RFC 7523 §2.2).
+    Assertion(String),
     None,
+}
+
+/// RFC 7523 §2.2: the one `client_assertion_type` of JWT client authentication.
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The longest lifetime of a client assertion accepted: a client signs one per request, so a
+/// few minutes is plenty, and its `jti` is kept this long at most.
+pub const MAX_CLIENT_ASSERTION_SECS: u64 = 600;
+
+/// A client assertion that verified: its `jti`, to record as used until `expires_at`.
+#[derive(Debug)]
+pub(crate) struct UsedAssertion {
+    pub(crate) jti: String,
+    pub(crate) expires_at: UnixTime,
 }
 
 /// The client a request says it comes from, and what it presented to prove it: parsed from the
@@ -26,6 +46,8 @@ enum Credential {
 pub struct ClaimedClient {
     id: ClientId,
     credential: Credential,
+    /// The client's keys, when the caller fetched them from its `jwks_uri`.
+    keys: Option<KeySet>,
 }
 
 impl std::fmt::Debug for ClaimedClient {
@@ -49,6 +71,32 @@ impl ClaimedClient {
             .single("client_secret")
             .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
         let basic = authorization.map(parse_basic).transpose()?;
+        if let Some(assertion) = Self::assertion(form)? {
+            // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in
+            // each request."
+            if basic.is_some() || form_secret.is_some() {
+                return Err(EndpointError::invalid_request(
+                    "a client assertion and a client secret in one request (RFC 6749 section 2.3)",
+                ));
+            }
+            // RFC 7523 §3 items 1 and 2: `iss` and `sub` are the client's id. Read unverified
+            // here only to know which client to resolve; the signature is checked later.
+            let claimed = gatehouse_jose::dangerous_peek_issuer_and_subject(&assertion)
+                .map(|(_, sub)| sub)
+                .ok_or_else(|| {
+                    EndpointError::invalid_client("the client assertion is not a readable JWT")
+                })?;
+            if form_id.is_some_and(|id| id != claimed) {
+                return Err(EndpointError::invalid_client(
+                    "client_id differs from the client assertion's sub (RFC 7523 section 3)",
+                ));
+            }
+            return Ok(Self {
+                id: client_id(&claimed)?,
+                credential: Credential::Assertion(assertion),
+                keys: None,
+            });
+        }
         let (id, credential) = match (basic, form_id, form_secret) {
             // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in
             // each request."
@@ -73,7 +121,44 @@ impl ClaimedClient {
                 ));
             }
         };
-        Ok(Self { id, credential })
+        Ok(Self {
+            id,
+            credential,
+            keys: None,
+        })
+    }
+
+    /// `client_assertion`, if the form carries one of the one supported type.
+    fn assertion(form: &FormParams) -> Result<Option<String>, EndpointError> {
+        let kind = form
+            .single("client_assertion_type")
+            .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
+        let assertion = form
+            .single("client_assertion")
+            .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
+        match (kind, assertion) {
+            (None, None) => Ok(None),
+            (Some(JWT_BEARER_ASSERTION), Some(assertion)) => Ok(Some(assertion.to_owned())),
+            (Some(JWT_BEARER_ASSERTION), None) => Err(EndpointError::invalid_request(
+                "client_assertion_type without client_assertion",
+            )),
+            (None, Some(_)) => Err(EndpointError::invalid_request(
+                "client_assertion without client_assertion_type (RFC 7523 section 2.2)",
+            )),
+            (Some(_), _) => Err(EndpointError::invalid_client(format!(
+                "client_assertion_type must be {JWT_BEARER_ASSERTION} (RFC 7523 section 2.2)"
+            ))),
+        }
+    }
+
+    /// Whether the client presented an assertion: its keys may then have to be fetched.
+    pub fn presents_assertion(&self) -> bool {
+        matches!(self.credential, Credential::Assertion(_))
+    }
+
+    /// Hands over the client's keys, fetched from its `jwks_uri` by the caller.
+    pub fn provide_keys(&mut self, keys: KeySet) {
+        self.keys = Some(keys);
     }
 
     /// The client it claims to be (not authenticated).
@@ -83,15 +168,19 @@ impl ClaimedClient {
 
     /// Checks the presented credential against `client`, the resolved [`ClaimedClient::id`]
     /// (`None`: no such client), and its registered method. Secrets are compared as hashes in
-    /// constant time.
+    /// constant time; an assertion is verified against the client's keys and must name
+    /// `issuer` (or its token endpoint) as its audience, and its `jti` is returned to be
+    /// recorded as used.
     pub(crate) fn authenticate(
         &self,
         client: Option<ClientRecord>,
+        issuer: &str,
         now: UnixTime,
-    ) -> Result<ClientRecord, EndpointError> {
+    ) -> Result<(ClientRecord, Option<UsedAssertion>), EndpointError> {
         let (secret, method_used) = match &self.credential {
             Credential::Basic(secret) => (Some(secret), TokenEndpointAuthMethod::ClientSecretBasic),
             Credential::Post(secret) => (Some(secret), TokenEndpointAuthMethod::ClientSecretPost),
+            Credential::Assertion(_) => (None, TokenEndpointAuthMethod::PrivateKeyJwt),
             Credential::None => (None, TokenEndpointAuthMethod::None),
         };
         // One answer for an unknown client, a wrong secret and a wrong method, so the endpoint
@@ -108,6 +197,10 @@ impl ClaimedClient {
         if *client.metadata.token_endpoint_auth_method() != method_used {
             return Err(unknown());
         }
+        if let Credential::Assertion(assertion) = &self.credential {
+            let used = self.verify_assertion(assertion, &client, issuer, now)?;
+            return Ok((client, Some(used)));
+        }
         if let Some(secret) = secret {
             let Some(stored) = client.secret_hash else {
                 return Err(unknown());
@@ -118,6 +211,80 @@ impl ClaimedClient {
             if client.secret_expires_at.is_some_and(|expiry| now >= expiry) {
                 return Err(EndpointError::invalid_client("client secret expired"));
             }
+        }
+        Ok((client, None))
+    }
+
+    /// RFC 7523 §3: the assertion is signed by one of the client's keys (its registered `jwks`,
+    /// or those the caller fetched from its `jwks_uri`), issued by the client about itself, for
+    /// this server, short-lived, with a `jti`.
+    fn verify_assertion(
+        &self,
+        assertion: &str,
+        client: &ClientRecord,
+        issuer: &str,
+        now: UnixTime,
+    ) -> Result<UsedAssertion, EndpointError> {
+        let registered;
+        let keys = match (&self.keys, client.metadata.jwks()) {
+            (Some(fetched), _) => fetched,
+            (None, Some(jwks)) => {
+                registered = gatehouse_jose::Jwks::from_json(jwks.to_string().as_bytes())
+                    .map(|jwks| KeySet::from_jwks(&jwks).0)
+                    .map_err(|_| {
+                        EndpointError::invalid_client("the client's registered jwks is unusable")
+                    })?;
+                &registered
+            }
+            (None, None) => {
+                return Err(EndpointError::invalid_client(
+                    "the client has no keys to verify its assertion with",
+                ));
+            }
+        };
+        let id = client.client_id.as_str();
+        let expected = AssertionExpectations::new(id, issuer)
+            .also_accept_audience(format!("{}/token", issuer.trim_end_matches('/')))
+            .with_max_lifetime(MAX_CLIENT_ASSERTION_SECS);
+        let verified = gatehouse_jose::verify_assertion(assertion, keys, &expected, now.as_secs())
+            .map_err(|e| {
+                EndpointError::invalid_client(format!("the client assertion is refused: {e}"))
+            })?;
+        // Item 2: "the JWT MUST contain a sub (subject) claim" that, for client authentication,
+        // "MUST be the client_id of the OAuth client".
+        if verified.subject() != id {
+            return Err(EndpointError::invalid_client(
+                "the client assertion's sub is not the client_id (RFC 7523 section 3)",
+            ));
+        }
+        Ok(UsedAssertion {
+            jti: verified.jti().to_owned(),
+            expires_at: UnixTime::from_secs(verified.expires_at()),
+        })
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// Authenticates the client a request claims to be ([`ClaimedClient::authenticate`]) and
+    /// records a client assertion's `jti` as used: RFC 7523 §3 item 7, "The authorization server
+    /// MAY ensure that JWTs are not replayed", which this server does, on every instance that
+    /// shares the store.
+    pub(crate) async fn authenticate(
+        &self,
+        claimed: &ClaimedClient,
+        client: Option<ClientRecord>,
+        now: UnixTime,
+    ) -> Result<ClientRecord, EndpointError> {
+        let (client, used) = claimed.authenticate(client, self.config().issuer(), now)?;
+        if let Some(used) = used
+            && !self
+                .store()
+                .use_assertion(client.client_id.as_str(), &used.jti, used.expires_at)
+                .await?
+        {
+            return Err(EndpointError::invalid_client(
+                "this client assertion was used before; sign a new one, with a new jti, for each request (RFC 7523 section 3)",
+            ));
         }
         Ok(client)
     }

@@ -30,7 +30,9 @@ pub mod store;
 mod token;
 
 pub use authorize::{AuthorizationRequest, AuthorizeError, requested_client};
-pub use client_auth::{ClaimedClient, parse_basic};
+pub use client_auth::{
+    ClaimedClient, JWT_BEARER_ASSERTION, MAX_CLIENT_ASSERTION_SECS, parse_basic,
+};
 pub use config::{EngineConfig, EngineConfigError, NoResources, ResourceConfig};
 pub use error::{CLIENT_CHALLENGE, EndpointError, Reuse};
 pub use memory::MemoryStore;

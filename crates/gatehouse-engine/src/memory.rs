@@ -20,6 +20,7 @@ struct Inner {
     revoked_families: HashSet<FamilyId>,
     access_tokens: HashMap<String, AccessTokenRecord>,
     revoked_jtis: HashMap<String, UnixTime>,
+    used_assertions: HashMap<(String, String), UnixTime>,
     /// The most recently rotated token of each family: the only one whose sealed successor may
     /// still be opened. Kept so a rotation clears its predecessor's in O(1).
     latest_rotated: HashMap<FamilyId, CredentialHash>,
@@ -206,8 +207,26 @@ impl Store for MemoryStore {
         Ok(family_revoked || inner.revoked_jtis.contains_key(jti))
     }
 
+    async fn use_assertion(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock()?;
+        let key = (issuer.to_owned(), jti.to_owned());
+        if inner.used_assertions.contains_key(&key) {
+            return Ok(false);
+        }
+        inner.used_assertions.insert(key, expires_at);
+        Ok(true)
+    }
+
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
+        inner
+            .used_assertions
+            .retain(|_, expires_at| *expires_at > now);
         inner.codes.retain(|_, c| c.record.expires_at > now);
         inner.refresh.retain(|_, t| t.expires_at > now);
         for token in inner.refresh.values_mut() {

@@ -52,6 +52,12 @@ impl RevokeRequest {
     pub fn client(&self) -> &ClaimedClient {
         &self.client
     }
+
+    /// The same, to hand it the keys fetched from its `jwks_uri`
+    /// ([`ClaimedClient::provide_keys`]).
+    pub fn client_mut(&mut self) -> &mut ClaimedClient {
+        &mut self.client
+    }
 }
 
 /// An introspection request, parsed: the token and the client that asks. The caller resolves
@@ -81,6 +87,12 @@ impl IntrospectRequest {
     /// The client that asks (not authenticated yet).
     pub fn client(&self) -> &ClaimedClient {
         &self.client
+    }
+
+    /// The same, to hand it the keys fetched from its `jwks_uri`
+    /// ([`ClaimedClient::provide_keys`]).
+    pub fn client_mut(&mut self) -> &mut ClaimedClient {
+        &mut self.client
     }
 }
 
@@ -116,7 +128,7 @@ impl<S: Store> Engine<S> {
             request,
             client: claimed,
         } = request;
-        let client = claimed.authenticate(client, now)?;
+        let client = self.authenticate(&claimed, client, now).await?;
         let order =
             request.search_order(&[TokenTypeHint::RefreshToken, TokenTypeHint::AccessToken]);
         Ok(
@@ -165,7 +177,7 @@ impl<S: Store> Engine<S> {
         // RFC 7662 §2.1: "the endpoint MUST also require some form of authorization". A public
         // client presents nothing secret, so it cannot introspect: otherwise anyone could use
         // the endpoint as an oracle for stolen tokens.
-        let client = claimed.authenticate(client, now)?;
+        let client = self.authenticate(&claimed, client, now).await?;
         if *client.metadata.token_endpoint_auth_method()
             == gatehouse_types::TokenEndpointAuthMethod::None
         {

@@ -317,6 +317,16 @@ pub trait Store: Send + Sync {
         jti: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Records that the JWT assertion `jti` from `issuer` (a client's `private_key_jwt`, an
+    /// identity provider's ID-JAG) was used, until `expires_at`: `true` the first time, `false`
+    /// for a replay (RFC 7523 §3 item 7). Atomic across every instance sharing the store.
+    fn use_assertion(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Forgets what can no longer matter: codes, refresh tokens and access-token records past
     /// their expiry, and sealed successors of tokens rotated before `sealed_before`. Runs in the
     /// background; never needed for correctness, only for size and for limiting what a dump holds.

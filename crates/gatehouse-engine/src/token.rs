@@ -81,6 +81,12 @@ impl TokenRequest {
     pub fn client(&self) -> &ClaimedClient {
         &self.client
     }
+
+    /// The same, to hand it the keys fetched from its `jwks_uri`
+    /// ([`ClaimedClient::provide_keys`]).
+    pub fn client_mut(&mut self) -> &mut ClaimedClient {
+        &mut self.client
+    }
 }
 
 /// What the token endpoint issued, with what an event or a metric needs, so that nobody has to
@@ -131,7 +137,7 @@ impl<S: Store> Engine<S> {
             form,
             client: claimed,
         } = request;
-        let client = claimed.authenticate(client, now)?;
+        let client = self.authenticate(&claimed, client, now).await?;
         let grant_type = form
             .single("grant_type")
             .ok()
@@ -345,9 +351,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<(TokenResponse, AccessTokenClaims), EndpointError> {
         // OAuth 2.1 §4.2: "The client credentials grant type MUST only be used by confidential
         // clients." A public client listing it is refused whatever it registered.
-        if *client.metadata.token_endpoint_auth_method() == TokenEndpointAuthMethod::None
-            || client.secret_hash.is_none()
-        {
+        if *client.metadata.token_endpoint_auth_method() == TokenEndpointAuthMethod::None {
             return Err(EndpointError::new(
                 ErrorCode::UnauthorizedClient,
                 "the client_credentials grant is for confidential clients only (OAuth 2.1 section 4.2)",

@@ -45,6 +45,7 @@
 #![forbid(unsafe_code)]
 
 mod alg;
+mod assertion;
 mod b64;
 mod error;
 mod json;
@@ -55,6 +56,10 @@ mod jwt;
 mod keys;
 
 pub use alg::{Algorithm, UnsupportedAlgorithm};
+pub use assertion::{
+    Assertion, AssertionError, AssertionExpectations, dangerous_peek_issuer_and_subject,
+    verify_assertion,
+};
 pub use error::{JwsError, JwtError, KeyError};
 pub use jwk::{Jwk, PrivateParam};
 pub use jwks::{Jwks, KeySet, MAX_KEYS, PublicJwks};

@@ -142,6 +142,15 @@ impl Store for AnyStore {
         timed!(self, is_access_token_revoked(jti))
     }
 
+    async fn use_assertion(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        timed!(self, use_assertion(issuer, jti, expires_at))
+    }
+
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
         timed!(self, purge(now, sealed_before))
     }

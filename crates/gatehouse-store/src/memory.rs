@@ -169,6 +169,15 @@ impl Store for MemoryBackend {
         self.engine.is_access_token_revoked(jti).await
     }
 
+    async fn use_assertion(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        self.engine.use_assertion(issuer, jti, expires_at).await
+    }
+
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
         self.extras()?
             .sessions

@@ -17,7 +17,7 @@ use gatehouse_store::{
     AuditEvent, Consent, RevocationCheck, ServerStore, SessionRecord, SignInFailures,
     StoredSigningKey, UserRecord, password,
 };
-use gatehouse_types::{ClientId, ScopeSet};
+use gatehouse_types::{ClientId, ScopeSet, UnixTime};
 use support::*;
 
 /// After a revocation the deny-list answers "revoked" at once, or (memory backend) defers to
@@ -761,6 +761,23 @@ async fn audit_events_are_purged_after_their_retention<S: ServerStore>(store: &S
     assert_eq!(kinds, ["kept", "newest"]);
 }
 
+/// RFC 7523 §3 item 7: a JWT assertion's `jti` is used once per issuer, until it expires.
+async fn an_assertion_is_used_once_until_it_expires<S: ServerStore>(store: &S) {
+    let exp = UnixTime::from_secs(2_000);
+    assert!(store.use_assertion("client-a", "j1", exp).await.unwrap());
+    assert!(!store.use_assertion("client-a", "j1", exp).await.unwrap());
+    // The same `jti` from another issuer is another assertion.
+    assert!(store.use_assertion("client-b", "j1", exp).await.unwrap());
+    // Kept while it could still be presented, forgotten once it expired.
+    store
+        .purge(UnixTime::from_secs(1_999), UnixTime::EPOCH)
+        .await
+        .unwrap();
+    assert!(!store.use_assertion("client-a", "j1", exp).await.unwrap());
+    store.purge(exp, UnixTime::EPOCH).await.unwrap();
+    assert!(store.use_assertion("client-a", "j1", exp).await.unwrap());
+}
+
 /// Instantiates each scenario for each backend.
 async fn declared_clients_are_upserted_and_never_take_another_clients_id<S: ServerStore>(
     store: &S,
@@ -864,4 +881,5 @@ behaviour_suite!(
     sessions_are_found_until_they_end_or_expire,
     audit_events_are_purged_after_their_retention,
     declared_clients_are_upserted_and_never_take_another_clients_id,
+    an_assertion_is_used_once_until_it_expires,
 );

@@ -281,6 +281,61 @@ impl World {
         vetted
     }
 
+    /// A machine client that authenticates with `private_key_jwt` (RFC 7523 §2.2), its public
+    /// key registered as `jwks`, as an operator declares it. `grants` as JSON, e.g.
+    /// `["client_credentials"]`.
+    pub fn keyed_client(&mut self, key: &SigningKey, grants: &str, scope: &str) -> String {
+        let jwks = format!(r#"{{"keys":[{}]}}"#, key.verifying_key().to_jwk().to_json());
+        self.keyed_client_with(&format!(r#""jwks":{jwks}"#), grants, scope)
+    }
+
+    /// The same, with `keys` (`"jwks": …` or `"jwks_uri": …`) as given.
+    pub fn keyed_client_with(&mut self, keys: &str, grants: &str, scope: &str) -> String {
+        let ordinary = std::mem::replace(
+            &mut self.policy,
+            ClientMetadataPolicy::new()
+                .with_grant_types([
+                    gatehouse_types::GrantType::AuthorizationCode,
+                    gatehouse_types::GrantType::RefreshToken,
+                    gatehouse_types::GrantType::ClientCredentials,
+                ])
+                .with_auth_methods([gatehouse_types::TokenEndpointAuthMethod::PrivateKeyJwt])
+                .with_no_grant_types_admitted(),
+        );
+        let response = self.register(&format!(
+            r#"{{"token_endpoint_auth_method":"private_key_jwt","grant_types":{grants},
+                "response_types":[],"client_name":"Keyed","scope":"{scope}",{keys}}}"#
+        ));
+        self.policy = ordinary;
+        self.vet(response.client_id.as_str())
+    }
+
+    /// A client assertion (RFC 7523 §3) by `client_id`, signed with `key`, for this world's
+    /// issuer, valid for a minute; `changes` replace or (with `null`) remove claims.
+    pub fn assertion(
+        &mut self,
+        client_id: &str,
+        key: &SigningKey,
+        changes: serde_json::Value,
+    ) -> String {
+        let mut jti = [0u8; 8];
+        gatehouse_engine::RandomSource::fill(&mut self.rng, &mut jti);
+        let now = self.now.as_secs();
+        let mut claims = serde_json::json!({
+            "iss": client_id, "sub": client_id, "aud": ISSUER,
+            "iat": now, "exp": now + 60,
+            "jti": jti.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        });
+        for (name, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                claims.as_object_mut().unwrap().remove(name);
+            } else {
+                claims[name] = value.clone();
+            }
+        }
+        gatehouse_jose::jws::sign(key, None, claims.to_string().as_bytes()).unwrap()
+    }
+
     /// The same client without its registration access token, under a new id: as an operator
     /// would have provisioned it (a vetted client).
     fn vet(&mut self, client_id: &str) -> String {

@@ -128,4 +128,17 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         ALTER TABLE clients ADD COLUMN declared BOOLEAN NOT NULL DEFAULT FALSE;
         ",
     ),
+    (
+        5,
+        "used assertions",
+        "
+        CREATE TABLE used_assertions (
+            issuer TEXT NOT NULL,
+            jti TEXT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            PRIMARY KEY (issuer, jti)
+        );
+        CREATE INDEX used_assertions_expires_at ON used_assertions (expires_at);
+        ",
+    ),
 ];

@@ -155,6 +155,21 @@ pub(crate) async fn is_access_token_revoked(
     rows.first().map_or(Ok(false), |row| row.boolean(0))
 }
 
+pub(crate) async fn use_assertion(
+    db: &impl Database,
+    issuer: &str,
+    jti: &str,
+    expires_at: UnixTime,
+) -> Result<bool, StoreError> {
+    let inserted = db
+        .execute(
+            &sql::USE_ASSERTION,
+            vec![issuer.into(), jti.into(), time_param(expires_at)],
+        )
+        .await?;
+    Ok(inserted == 1)
+}
+
 /// Deletes what `statement` selects, [`PURGE_BATCH`] rows at a time until fewer are left;
 /// `bound` (a time) is its `$1` and the batch size the next parameter.
 pub(crate) async fn delete_in_batches(
@@ -194,6 +209,7 @@ pub(crate) async fn purge(
         (&sql::PURGE_ACCESS_TOKENS, Some(now)),
         (&sql::PURGE_CODES, Some(now)),
         (&sql::PURGE_REVOKED_JTIS, Some(now)),
+        (&sql::PURGE_USED_ASSERTIONS, Some(now)),
         (&sql::PURGE_SESSIONS, Some(now)),
     ];
     for (statement, bound) in shared.iter().chain(own) {
@@ -244,6 +260,15 @@ macro_rules! shared_store_methods {
             jti: &str,
         ) -> Result<bool, gatehouse_engine::store::StoreError> {
             $crate::sql::is_access_token_revoked(self, jti).await
+        }
+
+        async fn use_assertion(
+            &self,
+            issuer: &str,
+            jti: &str,
+            expires_at: gatehouse_types::UnixTime,
+        ) -> Result<bool, gatehouse_engine::store::StoreError> {
+            $crate::sql::use_assertion(self, issuer, jti, expires_at).await
         }
     };
 }

@@ -258,6 +258,15 @@ pub(crate) static AUDIT_EVENTS: Statement = Statement::new(
      WHERE id > $1 ORDER BY id LIMIT $2",
 );
 
+// ----- assertions -------------------------------------------------------------------------------
+
+/// A JWT assertion's `jti`, kept until the assertion expires: the row that a second use of the
+/// same assertion collides with (RFC 7523 §3 item 7), on every instance that shares the database.
+pub(crate) static USE_ASSERTION: Statement = Statement::new(
+    "INSERT INTO used_assertions (issuer, jti, expires_at) VALUES ($1, $2, $3)
+     ON CONFLICT (issuer, jti) DO NOTHING",
+);
+
 // ----- purging ----------------------------------------------------------------------------------
 // Each deletes at most `$2` rows whose time (`$1`) has passed, by primary key, so that a long
 // clean-up runs as short transactions that requests interleave with.
@@ -287,6 +296,10 @@ pub(crate) static PURGE_CODES: Statement = Statement::new(
 pub(crate) static PURGE_REVOKED_JTIS: Statement = Statement::new(
     "DELETE FROM revoked_jtis WHERE jti IN
      (SELECT jti FROM revoked_jtis WHERE expires_at <= $1 LIMIT $2)",
+);
+pub(crate) static PURGE_USED_ASSERTIONS: Statement = Statement::new(
+    "DELETE FROM used_assertions WHERE (issuer, jti) IN
+     (SELECT issuer, jti FROM used_assertions WHERE expires_at <= $1 LIMIT $2)",
 );
 pub(crate) static PURGE_SESSIONS: Statement = Statement::new(
     "DELETE FROM sessions WHERE hash IN
@@ -355,6 +368,8 @@ pub(crate) static ALL: &[&Statement] = &[
     &PURGE_ACCESS_TOKENS,
     &PURGE_CODES,
     &PURGE_REVOKED_JTIS,
+    &PURGE_USED_ASSERTIONS,
+    &USE_ASSERTION,
     &PURGE_SESSIONS,
     &PURGE_AUDIT,
 ];

@@ -134,4 +134,17 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         ALTER TABLE clients ADD COLUMN declared INTEGER NOT NULL DEFAULT 0;
         ",
     ),
+    (
+        5,
+        "used assertions",
+        "
+        CREATE TABLE used_assertions (
+            issuer TEXT NOT NULL,
+            jti TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            PRIMARY KEY (issuer, jti)
+        ) STRICT;
+        CREATE INDEX used_assertions_expires_at ON used_assertions (expires_at);
+        ",
+    ),
 ];

@@ -102,6 +102,16 @@ impl Store for Yielding<'_> {
         self.0.is_access_token_revoked(jti).await
     }
 
+    async fn use_assertion(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        YieldOnce(false).await;
+        self.0.use_assertion(issuer, jti, expires_at).await
+    }
+
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
         YieldOnce(false).await;
         self.0.purge(now, sealed_before).await
