@@ -5,7 +5,10 @@
 //! process written with the Python SDK (`interop/py_server.py`). A strict client (`oauth4webapi`,
 //! `interop/strict_client.mjs`) runs the flow with every check it has, for each signing
 //! algorithm, and two JWT libraries (`jose` on npm, PyJWT) verify the tokens against the JWKS;
-//! `mcp-remote`'s registration request is accepted as it sends it.
+//! `mcp-remote`'s registration request is accepted as it sends it. Machine clients of both SDKs
+//! (`interop/ts_machine.mjs`, `interop/py_machine.py`) get tokens with `client_credentials`,
+//! authenticated by a secret and by `private_key_jwt`, and a resource server written in Python
+//! checks tokens by introspection with Authlib (`interop/py_resource_server.py`).
 //!
 //! They need `interop/node_modules` and `interop/.venv`, which `scripts/interop-deps.sh` installs
 //! (`cargo xtask ci` runs it). Without them the tests are skipped, unless `GATEHOUSE_TEST_INTEROP`
@@ -24,6 +27,8 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod support;
 
 fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop")
@@ -74,6 +79,17 @@ fn gatehouse(dir: &Path, port: u16, resource_block: &str) -> Running {
 /// [`gatehouse`] with `top_level` (top-level keys and/or whole tables, e.g. `[tokens]`) placed
 /// right after the top-level keys of the configuration.
 fn gatehouse_with(dir: &Path, port: u16, top_level: &str, resource_block: &str) -> Running {
+    gatehouse_in_env(dir, port, top_level, resource_block, &[])
+}
+
+/// [`gatehouse_with`], with `env` set for the server (declared clients' secrets).
+fn gatehouse_in_env(
+    dir: &Path,
+    port: u16,
+    top_level: &str,
+    resource_block: &str,
+    env: &[(&str, &str)],
+) -> Running {
     let config = dir.join(format!("gatehouse-{port}.toml"));
     std::fs::write(
         &config,
@@ -105,6 +121,7 @@ default_scopes = ["mcp:tools"]
     let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["serve", "--config"])
         .arg(&config)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -552,4 +569,164 @@ fn mcp_remote_registration_request_is_accepted_as_sent() {
     ] {
         assert_eq!(registered[field], sent[field], "{field}: {registered}");
     }
+}
+
+const JOB_SECRET: &str = "job-secret-0123456789-abcdefghijklmnop";
+const API_SECRET: &str = "api-secret-0123456789-abcdefghijklmnop";
+
+/// MCP's client credentials extension (SEP-1046) with the SDKs' own machine-to-machine providers:
+/// `ClientCredentialsProvider` / `ClientCredentialsOAuthProvider` with a secret, and
+/// `PrivateKeyJwtProvider` / `PrivateKeyJWTOAuthProvider` signing RFC 7523 assertions with a key
+/// made by `gatehouse keys generate`; each calls `whoami` through the guard as itself. Then a
+/// Python resource server using Authlib's introspection client accepts a token for its resource
+/// and refuses one for another (RFC 7662 §4, decision 0007).
+#[test]
+fn machine_clients_and_an_introspecting_resource_server_with_real_libraries() {
+    if !clients_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let api_port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let api = format!("http://127.0.0.1:{api_port}/api");
+
+    // The machine's key, made as an operator would, and its public half for the configuration.
+    let key_file = dir.path().join("machine.jwk");
+    let made = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["keys", "generate", "--out"])
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let public = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["keys", "public", "--jwks"])
+        .arg(&key_file)
+        .output()
+        .unwrap();
+    assert!(public.status.success(), "{public:?}");
+    let jwks: serde_json::Value = serde_json::from_slice(&public.stdout).unwrap();
+
+    let block = format!(
+        r#"builtin = "demo"
+
+[[resources]]
+resource = "{api}"
+scopes_supported = ["api:read"]
+
+[[clients]]
+client_id = "job"
+client_secret_env = "JOB_SECRET"
+grant_types = ["client_credentials"]
+scope = "mcp:tools api:read"
+
+[[clients]]
+client_id = "keyed-job"
+token_endpoint_auth_method = "private_key_jwt"
+jwks = '{jwks}'
+grant_types = ["client_credentials"]
+scope = "mcp:tools"
+
+[[clients]]
+client_id = "api-server"
+client_secret_env = "API_SECRET"
+grant_types = []
+introspection_resources = ["{api}"]
+"#
+    );
+    let _server = gatehouse_in_env(
+        dir.path(),
+        port,
+        "",
+        &block,
+        &[("JOB_SECRET", JOB_SECRET), ("API_SECRET", API_SECRET)],
+    );
+    let mcp = format!("{issuer}/mcp");
+    let key = key_file.to_str().unwrap();
+    for (client, credentials) in [
+        ("job", vec!["--secret", JOB_SECRET]),
+        ("keyed-job", vec!["--key-file", key, "--alg", "ES256"]),
+    ] {
+        let flags: Vec<&str> = ["--issuer", issuer.as_str()]
+            .into_iter()
+            .chain(credentials.iter().copied())
+            .collect();
+        let mut ts = Command::new("node");
+        ts.arg("ts_machine.mjs").arg(&mcp).arg(client).args(&flags);
+        let mut py = Command::new(python());
+        py.arg("py_machine.py").arg(&mcp).arg(client).args(&flags);
+        for lines in [run_client(ts), run_client(py)] {
+            let tokens = step(&lines, "tokens");
+            assert_eq!(tokens["has_refresh"], false, "{lines:?}");
+            assert_eq!(tokens["scope"], "mcp:tools", "{lines:?}");
+            let whoami: serde_json::Value =
+                serde_json::from_str(step(&lines, "whoami")["text"].as_str().unwrap()).unwrap();
+            assert_eq!(whoami["subject"], client, "{lines:?}");
+            assert_eq!(whoami["client_id"], client, "{lines:?}");
+        }
+    }
+
+    // The Python resource server, introspecting with its declared credentials.
+    let resource_server = Command::new(python())
+        .arg("py_resource_server.py")
+        .args(["--port", &api_port.to_string()])
+        .args(["--introspect", &format!("{issuer}/introspect")])
+        .args(["--resource", &api])
+        .args(["--client-id", "api-server"])
+        .env("RESOURCE_SERVER_SECRET", API_SECRET)
+        .current_dir(interop_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut resource_server = Running(resource_server);
+    let mut ready = String::new();
+    BufReader::new(resource_server.0.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "listening");
+
+    let basic = format!(
+        "Basic {}",
+        <base64ct::Base64 as base64ct::Encoding>::encode_string(
+            format!("job:{JOB_SECRET}").as_bytes()
+        )
+    );
+    let token_for = |resource: &str| {
+        let (status, _, body) = support::request(
+            port,
+            "POST",
+            "/token",
+            &[
+                ("Authorization", &basic),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &format!("grant_type=client_credentials&resource={resource}"),
+        );
+        assert_eq!(status, 200, "{body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let hello = |token: Option<&str>| {
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|value| ("Authorization", value.as_str()))
+            .collect();
+        let (status, _, body) = support::request(api_port, "GET", "/api/hello", &headers, "");
+        (status, body)
+    };
+    let (status, body) = hello(Some(&token_for(&api)));
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (answer["subject"].as_str(), answer["scope"].as_str()),
+        (Some("job"), Some("api:read"))
+    );
+    // A token for the MCP server: Gatehouse answers `active: false` to this resource server.
+    let (status, body) = hello(Some(&token_for(&mcp)));
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("invalid_token"), "{body}");
+    let (status, _) = hello(None);
+    assert_eq!(status, 401);
 }
