@@ -239,6 +239,8 @@ pub struct Tokens {
     pub code_ttl_secs: u64,
     /// Replay window of a rotated refresh token (at most 60).
     pub refresh_reuse_grace_secs: u64,
+    /// How many token exchanges (RFC 8693) may be chained: nested `act` claims.
+    pub max_delegation_depth: usize,
     /// `ES256`, `EdDSA`, `RS256` or `PS256`.
     #[serde(deserialize_with = "typed::signing_alg")]
     pub signing_alg: Algorithm,
@@ -251,6 +253,7 @@ impl Default for Tokens {
             refresh_ttl_secs: 2_592_000,
             code_ttl_secs: 600,
             refresh_reuse_grace_secs: 10,
+            max_delegation_depth: 3,
             signing_alg: Algorithm::Es256,
         }
     }
@@ -776,6 +779,7 @@ impl Config {
         engine.refresh_ttl_secs = self.tokens.refresh_ttl_secs;
         engine.code_ttl_secs = self.tokens.code_ttl_secs;
         engine.refresh_reuse_grace_secs = self.tokens.refresh_reuse_grace_secs;
+        engine.max_delegation_depth = self.tokens.max_delegation_depth;
         Ok(engine)
     }
 

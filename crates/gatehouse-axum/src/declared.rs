@@ -40,10 +40,11 @@ const AUTH_METHODS: [TokenEndpointAuthMethod; 4] = [
 ];
 
 /// The grants a declared client may list.
-const GRANTS: [GrantType; 3] = [
+const GRANTS: [GrantType; 4] = [
     GrantType::AuthorizationCode,
     GrantType::RefreshToken,
     GrantType::ClientCredentials,
+    GrantType::TokenExchange,
 ];
 
 /// Checks every `[[clients]]` entry as far as the configuration alone allows (the secrets are
@@ -332,7 +333,7 @@ fn build(
             return Err(invalid(
                 key("grant_types"),
                 format!(
-                    "{grant} is not supported; declare authorization_code, refresh_token or client_credentials"
+                    "{grant} is not supported; declare authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:token-exchange"
                 ),
             ));
         }
@@ -344,6 +345,17 @@ fn build(
         return Err(invalid(
             key("grant_types"),
             "client_credentials is for confidential clients only (OAuth 2.1 §4.2); give a secret method",
+        ));
+    }
+
+    // RFC 8693: only the resource server of a token's audience may exchange it, so the grant
+    // means nothing without resources to serve, nor for a client that cannot authenticate.
+    if grants.contains(&GrantType::TokenExchange)
+        && (!confidential || entry.introspection_resources.is_empty())
+    {
+        return Err(invalid(
+            key("grant_types"),
+            "token exchange is for a resource server: a confidential client with introspection_resources",
         ));
     }
 

@@ -49,6 +49,8 @@ pub(crate) fn metadata_document(state: &AppState) -> AuthorizationServerMetadata
             GrantType::RefreshToken,
             // Declared confidential clients (MCP client credentials extension, SEP-1046).
             GrantType::ClientCredentials,
+            // Resource servers exchanging a token for another resource (RFC 8693).
+            GrantType::TokenExchange,
         ])
         .token_endpoint_auth_methods_supported(client_auth.clone())
         .token_endpoint_auth_signing_alg_values_supported(assertion_algs)

@@ -176,7 +176,16 @@ pub(crate) async fn token(
     let key = state.key_ring();
     match state
         .engine
-        .token(request, client, key.current(), &mut OsRandom, now())
+        .token(
+            request,
+            client,
+            &gatehouse_engine::ServerKeys {
+                signing: key.current(),
+                verifying: key.verifying(),
+            },
+            &mut OsRandom,
+            now(),
+        )
         .await
     {
         Ok(issued) => {

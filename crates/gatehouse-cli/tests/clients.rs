@@ -35,7 +35,8 @@ fn clients(port: u16, job_scope: &str, without_server: bool) -> String {
     );
     let server = format!(
         "[[clients]]\nclient_id = \"mcp-server\"\nclient_secret_env = \"SERVER_SECRET\"\n\
-         grant_types = []\nintrospection_resources = [\"http://127.0.0.1:{port}/mcp\"]\n"
+         grant_types = [\"urn:ietf:params:oauth:grant-type:token-exchange\"]\n\
+         introspection_resources = [\"http://127.0.0.1:{port}/mcp\"]\n"
     );
     if without_server {
         job
@@ -55,6 +56,8 @@ fn write_config(dir: &Path, port: u16, clients: &str) -> String {
              scopes_supported = [\"mcp:tools\", \"mcp:admin\"]\nbuiltin = \"demo\"\n\
              [[resources]]\nresource = \"http://127.0.0.1:{port}/files\"\n\
              scopes_supported = [\"files:read\"]\n\
+             [[resources]]\nresource = \"http://127.0.0.1:{port}/search\"\n\
+             scopes_supported = [\"mcp:tools\"]\n\
              {clients}"
         ),
     )
@@ -174,7 +177,39 @@ fn declared_machine_and_resource_server_clients_work_and_follow_the_configuratio
         (status, refused["error"].as_str()),
         (401, Some("invalid_client"))
     );
-    // The resource server lists no grant: it may not get tokens (RFC 6749 §5.2).
+    // RFC 8693: the resource server of /mcp exchanges the token it received for one to /search,
+    // acting for the same subject.
+    let (status, exchanged) = post(
+        port,
+        "/token",
+        &basic("mcp-server", SERVER_SECRET),
+        &format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
+             &subject_token={mcp_token}\
+             &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token\
+             &resource={origin}/search"
+        ),
+    );
+    assert_eq!(status, 200, "{exchanged}");
+    assert_eq!(
+        exchanged["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    let (_, payload) = gatehouse_jose::jws::dangerous_decode_unverified(
+        exchanged["access_token"].as_str().unwrap(),
+    )
+    .unwrap();
+    let payload: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(
+        (&payload["sub"], &payload["aud"], &payload["act"]),
+        (
+            &Value::from("reports-job"),
+            &Value::from(format!("{origin}/search")),
+            &serde_json::json!({"sub": "mcp-server"})
+        )
+    );
+    // The resource server lists only the exchange: it may not get tokens for itself (RFC 6749
+    // §5.2).
     let server_auth = basic("mcp-server", SERVER_SECRET);
     let (status, refused) = post(
         port,

@@ -47,7 +47,14 @@ pub struct EngineConfig {
     /// How long a rotated refresh token may be replayed for the same successor
     /// (`tokens.refresh_reuse_grace_secs`, default 10).
     pub refresh_reuse_grace_secs: u64,
+    /// How many token exchanges may be chained (nested `act` claims, RFC 8693 §4.1;
+    /// `tokens.max_delegation_depth`, default 3).
+    pub max_delegation_depth: usize,
 }
+
+/// The longest chain of token exchanges a configuration may allow: each adds a level of `act`
+/// to every token after it.
+pub const MAX_DELEGATION_DEPTH: usize = 10;
 
 /// Why a configuration was refused by [`EngineConfig::validate`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +74,10 @@ pub enum EngineConfigError {
     /// A refresh reuse grace above 60 seconds (see docs/decisions/0006-refresh-reuse-grace.md).
     #[error("refresh_reuse_grace_secs must be at most 60")]
     Grace,
+    /// A delegation depth of 0 (exchange would be impossible: leave the grant out instead) or
+    /// above [`MAX_DELEGATION_DEPTH`].
+    #[error("max_delegation_depth must be between 1 and {MAX_DELEGATION_DEPTH}")]
+    DelegationDepth,
     /// Default scopes that the resource does not support.
     #[error("default scopes of {0} must be among its scopes_supported")]
     DefaultScopes(String),
@@ -97,6 +108,7 @@ impl EngineConfig {
             refresh_ttl_secs: 2_592_000,
             code_ttl_secs: 600,
             refresh_reuse_grace_secs: 10,
+            max_delegation_depth: 3,
         })
     }
 
@@ -135,6 +147,9 @@ impl EngineConfig {
         }
         if self.code_ttl_secs > 600 {
             return Err(EngineConfigError::CodeLifetime);
+        }
+        if !(1..=MAX_DELEGATION_DEPTH).contains(&self.max_delegation_depth) {
+            return Err(EngineConfigError::DelegationDepth);
         }
         if self.refresh_reuse_grace_secs > 60 {
             return Err(EngineConfigError::Grace);

@@ -20,6 +20,7 @@ mod authorize;
 mod client_auth;
 mod config;
 mod error;
+mod exchange;
 mod memory;
 pub mod opaque;
 mod pkce;
@@ -33,14 +34,17 @@ pub use authorize::{AuthorizationRequest, AuthorizeError, requested_client};
 pub use client_auth::{
     ClaimedClient, JWT_BEARER_ASSERTION, MAX_CLIENT_ASSERTION_SECS, parse_basic,
 };
-pub use config::{EngineConfig, EngineConfigError, NoResources, ResourceConfig};
+pub use config::{
+    EngineConfig, EngineConfigError, MAX_DELEGATION_DEPTH, NoResources, ResourceConfig,
+};
 pub use error::{CLIENT_CHALLENGE, EndpointError, Reuse};
+pub use exchange::ACCESS_TOKEN_TYPE;
 pub use memory::MemoryStore;
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
 pub use random::RandomSource;
 pub use revoke::{IntrospectRequest, RevokeRequest, Revoked};
 pub use store::Store;
-pub use token::{Issued, TokenRequest, TokenResponse};
+pub use token::{Issued, ServerKeys, TokenRequest, TokenResponse};
 
 /// The engine: a configuration and a store. Cheap to share behind an `Arc`.
 #[derive(Debug)]

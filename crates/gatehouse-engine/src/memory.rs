@@ -207,6 +207,14 @@ impl Store for MemoryStore {
         Ok(family_revoked || inner.revoked_jtis.contains_key(jti))
     }
 
+    async fn access_token_family(&self, jti: &str) -> Result<Option<FamilyId>, StoreError> {
+        Ok(self
+            .lock()?
+            .access_tokens
+            .get(jti)
+            .map(|token| token.family.clone()))
+    }
+
     async fn use_assertion(
         &self,
         issuer: &str,

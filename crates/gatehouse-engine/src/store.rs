@@ -317,6 +317,13 @@ pub trait Store: Send + Sync {
         jti: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// The family an access token was issued in, while its record is kept (until it expires):
+    /// what a token exchanged for it joins, so that revoking the grant revokes both.
+    fn access_token_family(
+        &self,
+        jti: &str,
+    ) -> impl Future<Output = Result<Option<FamilyId>, StoreError>> + Send;
+
     /// Records that the JWT assertion `jti` from `issuer` (a client's `private_key_jwt`, an
     /// identity provider's ID-JAG) was used, until `expires_at`: `true` the first time, `false`
     /// for a replay (RFC 7523 §3 item 7). Atomic across every instance sharing the store.

@@ -38,6 +38,9 @@ pub struct TokenResponse {
     /// always sent, which MCP clients expect).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// RFC 8693 §2.2.1: the type of the issued token, REQUIRED in a token exchange answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -89,6 +92,16 @@ impl TokenRequest {
     }
 }
 
+/// The keys the token endpoint works with: the current signing key, and every key whose tokens
+/// are still accepted (to verify a token presented for exchange, RFC 8693).
+#[derive(Debug, Clone, Copy)]
+pub struct ServerKeys<'a> {
+    /// Signs what is issued.
+    pub signing: &'a SigningKey,
+    /// Verifies this server's own tokens.
+    pub verifying: &'a gatehouse_jose::KeySet,
+}
+
 /// What the token endpoint issued, with what an event or a metric needs, so that nobody has to
 /// work it out again from the response.
 #[derive(Debug)]
@@ -105,20 +118,24 @@ pub struct Issued {
 }
 
 /// The grant an access token is issued for.
-struct Grant<'a> {
-    family: &'a FamilyId,
-    client_id: &'a ClientId,
-    subject: &'a str,
-    scopes: &'a ScopeSet,
-    resources: &'a [ResourceUri],
+pub(crate) struct Grant<'a> {
+    pub(crate) family: &'a FamilyId,
+    pub(crate) client_id: &'a ClientId,
+    pub(crate) subject: &'a str,
+    pub(crate) scopes: &'a ScopeSet,
+    pub(crate) resources: &'a [ResourceUri],
+    /// RFC 8693 §4.1: who acts for the subject, for an exchanged token.
+    pub(crate) act: Option<serde_json::Value>,
+    /// The latest the token may expire (an exchanged token outlives no subject token).
+    pub(crate) not_after: Option<UnixTime>,
 }
 
 /// An access token just signed, its record, and its claims.
-struct Minted {
-    token: String,
-    record: AccessTokenRecord,
-    claims: AccessTokenClaims,
-    scopes: ScopeSet,
+pub(crate) struct Minted {
+    pub(crate) token: String,
+    pub(crate) record: AccessTokenRecord,
+    pub(crate) claims: AccessTokenClaims,
+    pub(crate) scopes: ScopeSet,
 }
 
 impl<S: Store> Engine<S> {
@@ -129,10 +146,11 @@ impl<S: Store> Engine<S> {
         &self,
         request: TokenRequest,
         client: Option<ClientRecord>,
-        key: &SigningKey,
+        keys: &ServerKeys<'_>,
         rng: &mut impl RandomSource,
         now: UnixTime,
     ) -> Result<Issued, EndpointError> {
+        let key = keys.signing;
         let TokenRequest {
             form,
             client: claimed,
@@ -147,12 +165,16 @@ impl<S: Store> Engine<S> {
             .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
         if !matches!(
             grant_type,
-            GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::ClientCredentials
+            GrantType::AuthorizationCode
+                | GrantType::RefreshToken
+                | GrantType::ClientCredentials
+                | GrantType::TokenExchange
         ) {
             return Err(EndpointError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!(
-                    "grant_type {grant_type} is not supported; use authorization_code, refresh_token or client_credentials"
+                    "grant_type {grant_type} is not supported; use authorization_code, refresh_token, client_credentials or {}",
+                    GrantType::TokenExchange
                 ),
             ));
         }
@@ -170,6 +192,10 @@ impl<S: Store> Engine<S> {
             }
             GrantType::ClientCredentials => {
                 self.client_credentials(&form, &client, key, rng, now)
+                    .await?
+            }
+            GrantType::TokenExchange => {
+                self.token_exchange(&form, &client, keys.verifying, key, rng, now)
                     .await?
             }
             _ => {
@@ -223,6 +249,8 @@ impl<S: Store> Engine<S> {
             subject: &record.subject,
             scopes: &record.scopes,
             resources: &resources,
+            act: None,
+            not_after: None,
         };
         let minted = self.mint_access_token(&grant, key, rng, now)?;
         let refresh_token =
@@ -409,6 +437,8 @@ impl<S: Store> Engine<S> {
             subject: client.client_id.as_str(),
             scopes: &scopes,
             resources: &resources,
+            act: None,
+            not_after: None,
         };
         let minted = self.mint_access_token(&grant, key, rng, now)?;
         // The record is what revocation and deleting the client find the token by.
@@ -459,6 +489,8 @@ impl<S: Store> Engine<S> {
             subject: &record.subject,
             scopes: &scopes,
             resources: &resources,
+            act: None,
+            not_after: None,
         };
         let Minted {
             token,
@@ -577,14 +609,17 @@ impl<S: Store> Engine<S> {
     /// Signs an RFC 9068 access token for `grant`, and the record that remembers it under its
     /// family. The token's scope is the grant's, narrowed to what its audience understands
     /// (RFC 9700 §2.3: least privilege per resource server).
-    fn mint_access_token(
+    pub(crate) fn mint_access_token(
         &self,
         grant: &Grant<'_>,
         key: &SigningKey,
         rng: &mut impl RandomSource,
         now: UnixTime,
     ) -> Result<Minted, EndpointError> {
-        let ttl = self.config().access_ttl_secs;
+        let mut expires_at = now.saturating_add_secs(self.config().access_ttl_secs);
+        if let Some(latest) = grant.not_after {
+            expires_at = expires_at.min(latest);
+        }
         let jti = random_id(rng);
         let audience = match grant.resources {
             [one] => Audience::One(one.as_str().to_owned()),
@@ -605,13 +640,17 @@ impl<S: Store> Engine<S> {
             iss: self.config().issuer().to_owned(),
             sub: grant.subject.to_owned(),
             aud: audience,
-            exp: now.saturating_add_secs(ttl).as_secs(),
+            exp: expires_at.as_secs(),
             iat: now.as_secs(),
             jti: jti.clone(),
             client_id: grant.client_id.as_str().to_owned(),
             nbf: None,
             scope: (!scopes.is_empty()).then(|| scopes.to_string()),
-            extra: Default::default(),
+            extra: grant
+                .act
+                .iter()
+                .map(|act| ("act".to_owned(), act.clone()))
+                .collect(),
         };
         let token = sign_access_token(key, &claims).map_err(|_| {
             EndpointError::new(
@@ -623,7 +662,7 @@ impl<S: Store> Engine<S> {
             jti,
             family: grant.family.clone(),
             client_id: grant.client_id.clone(),
-            expires_at: now.saturating_add_secs(ttl),
+            expires_at,
         };
         Ok(Minted {
             token,
@@ -634,7 +673,7 @@ impl<S: Store> Engine<S> {
     }
 }
 
-fn response(
+pub(crate) fn response(
     access_token: String,
     expires_in: u64,
     refresh_token: Option<String>,
@@ -646,10 +685,14 @@ fn response(
         expires_in,
         refresh_token,
         scope: (!scopes.is_empty()).then(|| scopes.to_string()),
+        issued_token_type: None,
     }
 }
 
-fn single<'a>(form: &'a FormParams, name: &'a str) -> Result<Option<&'a str>, EndpointError> {
+pub(crate) fn single<'a>(
+    form: &'a FormParams,
+    name: &'a str,
+) -> Result<Option<&'a str>, EndpointError> {
     form.single(name)
         .map_err(|e| EndpointError::invalid_request(e.to_string()))
 }

@@ -200,11 +200,16 @@ fn rfc7591_section_2_keys_from_the_jwks_uri_are_used_when_the_caller_fetched_the
             request.client_mut().provide_keys(keys);
         }
         let client = world.engine.store().client(request.client().id()).unwrap();
-        block_on(
-            world
-                .engine
-                .token(request, client, &world.key, &mut world.rng, world.now),
-        )
+        block_on(world.engine.token(
+            request,
+            client,
+            &gatehouse_engine::ServerKeys {
+                signing: &world.key,
+                verifying: &world.keys,
+            },
+            &mut world.rng,
+            world.now,
+        ))
     };
     // Without the fetched keys there is nothing to verify with.
     assert_eq!(

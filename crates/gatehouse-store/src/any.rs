@@ -142,6 +142,13 @@ impl Store for AnyStore {
         timed!(self, is_access_token_revoked(jti))
     }
 
+    async fn access_token_family(
+        &self,
+        jti: &str,
+    ) -> Result<Option<gatehouse_engine::store::FamilyId>, StoreError> {
+        timed!(self, access_token_family(jti))
+    }
+
     async fn use_assertion(
         &self,
         issuer: &str,

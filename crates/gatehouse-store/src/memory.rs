@@ -169,6 +169,13 @@ impl Store for MemoryBackend {
         self.engine.is_access_token_revoked(jti).await
     }
 
+    async fn access_token_family(
+        &self,
+        jti: &str,
+    ) -> Result<Option<gatehouse_engine::store::FamilyId>, StoreError> {
+        self.engine.access_token_family(jti).await
+    }
+
     async fn use_assertion(
         &self,
         issuer: &str,

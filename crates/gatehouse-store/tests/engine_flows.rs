@@ -64,7 +64,15 @@ async fn token<S: ServerStore>(
 ) -> Result<gatehouse_engine::TokenResponse, gatehouse_engine::EndpointError> {
     let request = gatehouse_engine::TokenRequest::parse(body.as_bytes(), None)?;
     let client = engine.store().client(request.client().id()).await?;
-    Ok(engine.token(request, client, key, rng, now).await?.response)
+    let verifying = gatehouse_jose::KeySet::new(vec![key.verifying_key()]);
+    let keys = gatehouse_engine::ServerKeys {
+        signing: key,
+        verifying: &verifying,
+    };
+    Ok(engine
+        .token(request, client, &keys, rng, now)
+        .await?
+        .response)
 }
 
 /// Runs a whole grant's life and returns every secret the engine handed out.

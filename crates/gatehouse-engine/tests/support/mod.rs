@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 
 use gatehouse_engine::{
     AuthorizationRequest, EndpointError, Engine, EngineConfig, IntrospectRequest, MemoryStore,
-    RandomSource, ResourceConfig, RevokeRequest, TokenRequest, TokenResponse,
+    RandomSource, ResourceConfig, RevokeRequest, ServerKeys, TokenRequest, TokenResponse,
 };
 use gatehouse_jose::{AccessTokenValidator, Algorithm, KeySet, SigningKey};
 use gatehouse_registration::{ClientMetadata, ClientMetadataPolicy, RegistrationResponse};
@@ -28,6 +28,8 @@ use gatehouse_types::{ScopeSet, UnixTime};
 pub const ISSUER: &str = "https://auth.example.com";
 pub const RESOURCE: &str = "https://mcp.example.com/mcp";
 pub const OTHER_RESOURCE: &str = "https://files.example.com/mcp";
+/// A resource that shares the MCP server's scope names, in [`World::with_search_resource`].
+pub const SEARCH_RESOURCE: &str = "https://search.example.com/mcp";
 pub const REDIRECT: &str = "http://127.0.0.1:33418/callback";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -42,13 +44,16 @@ pub async fn token_call<S: gatehouse_engine::Store>(
     clients: &MemoryStore,
     body: &[u8],
     authorization: Option<&str>,
-    key: &SigningKey,
+    keys: &ServerKeys<'_>,
     rng: &mut impl RandomSource,
     now: UnixTime,
 ) -> Result<TokenResponse, EndpointError> {
     let request = TokenRequest::parse(body, authorization)?;
     let client = clients.client(request.client().id())?;
-    Ok(engine.token(request, client, key, rng, now).await?.response)
+    Ok(engine
+        .token(request, client, keys, rng, now)
+        .await?
+        .response)
 }
 
 /// A revocation request: parsed, its client resolved, decided.
@@ -159,6 +164,24 @@ impl World {
     /// A world whose `tokens.refresh_reuse_grace_secs` is `grace`.
     pub fn with_refresh_grace(grace: u64) -> Self {
         Self::with_key_and_grace(SigningKey::generate(Algorithm::Es256).unwrap(), Some(grace))
+    }
+
+    /// A world with a third resource, [`SEARCH_RESOURCE`], that understands `mcp:tools` too:
+    /// a target for token exchange, which keeps the subject token's scopes.
+    pub fn with_search_resource() -> Self {
+        let mut world = Self::new();
+        let mut config = world.engine.config().clone();
+        let search = ResourceConfig::new(
+            ResourceUri::parse(SEARCH_RESOURCE).unwrap(),
+            ScopeSet::parse("mcp:tools").unwrap(),
+        );
+        config = EngineConfig::new(
+            config.issuer().to_owned(),
+            config.resources().iter().cloned().chain([search]).collect(),
+        )
+        .unwrap();
+        world.engine = Engine::new(config, MemoryStore::new()).unwrap();
+        world
     }
 
     fn with_key_and_grace(key: SigningKey, grace: Option<u64>) -> Self {
@@ -336,6 +359,42 @@ impl World {
         gatehouse_jose::jws::sign(key, None, claims.to_string().as_bytes()).unwrap()
     }
 
+    /// The resource server of `RESOURCE` as an operator declares it to exchange tokens (RFC 8693):
+    /// confidential, the token-exchange grant only, introspection of `RESOURCE`'s tokens.
+    pub fn exchanging_server(&mut self) -> String {
+        let ordinary = std::mem::replace(
+            &mut self.policy,
+            ClientMetadataPolicy::new().with_grant_types([
+                gatehouse_types::GrantType::AuthorizationCode,
+                gatehouse_types::GrantType::TokenExchange,
+            ]),
+        );
+        let response = self.register(
+            r#"{"token_endpoint_auth_method":"client_secret_post",
+                "grant_types":["urn:ietf:params:oauth:grant-type:token-exchange"],
+                "response_types":[],"client_name":"MCP server"}"#,
+        );
+        self.policy = ordinary;
+        let secret = response
+            .client_secret
+            .as_ref()
+            .unwrap()
+            .expose_secret()
+            .to_owned();
+        let vetted = self.vet(response.client_id.as_str());
+        let store = self.engine.store();
+        let id = gatehouse_types::ClientId::new(format!("{vetted}-rs")).unwrap();
+        let mut record = store
+            .client(&gatehouse_types::ClientId::new(vetted).unwrap())
+            .unwrap()
+            .unwrap();
+        record.client_id = id.clone();
+        record.introspection_resources = vec![ResourceUri::parse(RESOURCE).unwrap()];
+        block_on(gatehouse_engine::Store::insert_client(store, record)).unwrap();
+        self.secrets.insert(id.as_str().to_owned(), secret);
+        id.as_str().to_owned()
+    }
+
     /// The same client without its registration access token, under a new id: as an operator
     /// would have provisioned it (a vetted client).
     fn vet(&mut self, client_id: &str) -> String {
@@ -429,7 +488,10 @@ impl World {
             self.engine.store(),
             body.as_bytes(),
             authorization,
-            &self.key,
+            &ServerKeys {
+                signing: &self.key,
+                verifying: &self.keys,
+            },
             &mut self.rng,
             self.now,
         ))

@@ -155,6 +155,18 @@ pub(crate) async fn is_access_token_revoked(
     rows.first().map_or(Ok(false), |row| row.boolean(0))
 }
 
+pub(crate) async fn access_token_family(
+    db: &impl Database,
+    jti: &str,
+) -> Result<Option<gatehouse_engine::store::FamilyId>, StoreError> {
+    let rows = db
+        .query(&sql::ACCESS_TOKEN_FAMILY, vec![jti.into()])
+        .await?;
+    rows.first()
+        .map(|row| Ok(gatehouse_engine::store::FamilyId::new(row.text(0)?)))
+        .transpose()
+}
+
 pub(crate) async fn use_assertion(
     db: &impl Database,
     issuer: &str,
@@ -260,6 +272,14 @@ macro_rules! shared_store_methods {
             jti: &str,
         ) -> Result<bool, gatehouse_engine::store::StoreError> {
             $crate::sql::is_access_token_revoked(self, jti).await
+        }
+
+        async fn access_token_family(
+            &self,
+            jti: &str,
+        ) -> Result<Option<gatehouse_engine::store::FamilyId>, gatehouse_engine::store::StoreError>
+        {
+            $crate::sql::access_token_family(self, jti).await
         }
 
         async fn use_assertion(

@@ -258,6 +258,9 @@ pub(crate) static AUDIT_EVENTS: Statement = Statement::new(
      WHERE id > $1 ORDER BY id LIMIT $2",
 );
 
+pub(crate) static ACCESS_TOKEN_FAMILY: Statement =
+    Statement::new("SELECT family FROM access_tokens WHERE jti = $1");
+
 // ----- assertions -------------------------------------------------------------------------------
 
 /// A JWT assertion's `jti`, kept until the assertion expires: the row that a second use of the
@@ -370,6 +373,7 @@ pub(crate) static ALL: &[&Statement] = &[
     &PURGE_REVOKED_JTIS,
     &PURGE_USED_ASSERTIONS,
     &USE_ASSERTION,
+    &ACCESS_TOKEN_FAMILY,
     &PURGE_SESSIONS,
     &PURGE_AUDIT,
 ];

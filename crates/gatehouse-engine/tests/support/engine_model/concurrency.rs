@@ -102,6 +102,11 @@ impl Store for Yielding<'_> {
         self.0.is_access_token_revoked(jti).await
     }
 
+    async fn access_token_family(&self, jti: &str) -> Result<Option<FamilyId>, StoreError> {
+        YieldOnce(false).await;
+        self.0.access_token_family(jti).await
+    }
+
     async fn use_assertion(
         &self,
         issuer: &str,

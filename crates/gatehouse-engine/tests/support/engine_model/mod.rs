@@ -41,7 +41,7 @@ use std::collections::HashSet;
 
 use gatehouse_engine::opaque::CredentialHash;
 use gatehouse_engine::store::FamilyId;
-use gatehouse_engine::{EndpointError, Engine, RandomSource, TokenResponse};
+use gatehouse_engine::{EndpointError, Engine, RandomSource, ServerKeys, TokenResponse};
 use gatehouse_jose::{AccessTokenClaims, AccessTokenValidator};
 use gatehouse_types::form::encode;
 use gatehouse_types::{ErrorCode, ScopeSet};
@@ -574,7 +574,10 @@ impl Harness {
             w.engine.store(),
             body.as_bytes(),
             None,
-            &w.key,
+            &ServerKeys {
+                signing: &w.key,
+                verifying: &w.keys,
+            },
             &mut w.rng,
             w.now,
         ))
@@ -588,12 +591,16 @@ impl Harness {
         let w = &self.world;
         let engine = Engine::new(w.engine.config().clone(), Yielding(w.engine.store())).unwrap();
         let clients = w.engine.store();
+        let keys = ServerKeys {
+            signing: &w.key,
+            verifying: &w.keys,
+        };
         let a = crate::support::token_call(
             &engine,
             clients,
             body.as_bytes(),
             None,
-            &w.key,
+            &keys,
             &mut rng_a,
             w.now,
         );
@@ -602,7 +609,7 @@ impl Harness {
             clients,
             body.as_bytes(),
             None,
-            &w.key,
+            &keys,
             &mut rng_b,
             w.now,
         );
