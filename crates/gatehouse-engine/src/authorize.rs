@@ -319,7 +319,7 @@ impl<S: Store> Engine<S> {
     }
 
     /// Whether none of `resources` defines any scope (then an empty grant is the only one).
-    fn resources_have_no_scopes(&self, resources: &[ResourceUri]) -> bool {
+    pub(crate) fn resources_have_no_scopes(&self, resources: &[ResourceUri]) -> bool {
         resources
             .iter()
             .filter_map(|r| self.config().resource(r))

@@ -11,7 +11,7 @@
 //! further. Exchanging for a token at an upstream identity provider (`audience=upstream:{id}`)
 //! belongs to federation and is refused here as `invalid_target`.
 
-use gatehouse_jose::{AccessTokenClaims, AccessTokenValidator, KeySet, SigningKey};
+use gatehouse_jose::{AccessTokenClaims, KeySet, SigningKey};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::form::FormParams;
 use gatehouse_types::{ErrorCode, ScopeSet, TokenEndpointAuthMethod, UnixTime};
@@ -86,7 +86,7 @@ impl<S: Store> Engine<S> {
         let inactive =
             || invalid_request("subject_token is not an active access token of this server");
         let original = self
-            .verify_subject_token(subject_token, keys, now)
+            .verify_access_token(subject_token, keys, now)
             .ok_or_else(inactive)?;
         if self.store().is_access_token_revoked(&original.jti).await? {
             return Err(inactive());
@@ -160,27 +160,6 @@ impl<S: Store> Engine<S> {
             .map_err(|e| EndpointError::new(ErrorCode::InvalidTarget, e.to_string()))
     }
 
-    /// The subject token's claims, if it is an unexpired access token this server signed for one
-    /// of its resources.
-    fn verify_subject_token(
-        &self,
-        token: &str,
-        keys: &KeySet,
-        now: UnixTime,
-    ) -> Option<AccessTokenClaims> {
-        let resources = self.config().resources();
-        let mut validator =
-            AccessTokenValidator::new(self.config().issuer(), resources.first()?.resource.as_str())
-                .with_leeway(0);
-        for resource in resources.iter().skip(1) {
-            validator = validator.also_accept_audience(resource.resource.as_str());
-        }
-        validator
-            .validate(token, keys, now.as_secs())
-            .ok()
-            .map(gatehouse_jose::AccessToken::into_claims)
-    }
-
     /// The new token's `act` (§4.1): the exchanging client, with the subject token's own `act`
     /// nested inside it, "the least recent actor ... the most deeply nested". Refused beyond the
     /// configured depth.
@@ -244,11 +223,7 @@ impl<S: Store> Engine<S> {
         let scopes = self
             .grantable_scopes(client, targets, &asked)
             .intersection(&held);
-        let scoped = targets
-            .iter()
-            .filter_map(|r| self.config().resource(r))
-            .any(|r| !r.scopes_supported.is_empty());
-        if scopes.is_empty() && scoped {
+        if scopes.is_empty() && !self.resources_have_no_scopes(targets) {
             return Err(EndpointError::new(
                 ErrorCode::InvalidScope,
                 "the subject token carries none of the scopes the target resource understands",

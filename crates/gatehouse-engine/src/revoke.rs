@@ -283,7 +283,9 @@ impl<S: Store> Engine<S> {
         Ok(Found::Nothing)
     }
 
-    fn verify_access_token(
+    /// The claims of `token`, if it is an unexpired access token this server signed for one of
+    /// its resources (signature and claims only: revocation is the caller's to check).
+    pub(crate) fn verify_access_token(
         &self,
         token: &str,
         keys: &KeySet,

@@ -420,11 +420,7 @@ impl<S: Store> Engine<S> {
         // A resource that has scopes but none this client may hold: a token without scope would
         // still pass a guard that requires none, so the operator's `scope` bound is the only
         // thing keeping the machine out. No person consents here to widen it.
-        let scoped = resources
-            .iter()
-            .filter_map(|r| self.config().resource(r))
-            .any(|r| !r.scopes_supported.is_empty());
-        if scopes.is_empty() && scoped {
+        if scopes.is_empty() && !self.resources_have_no_scopes(&resources) {
             return Err(EndpointError::new(
                 ErrorCode::InvalidScope,
                 "this client may be granted none of these resources' scopes",
