@@ -84,7 +84,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             // guard's default leeway of 5 s.
             checks
                 .args(["--other-resource", &format!("{issuer}/other")])
-                .args(["--expiry-leeway", "10"]);
+                .args(["--expiry-leeway", "10"])
+                .args(["--machine-client", "conformance-machine"])
+                .env("GATEHOUSE_CONFORMANCE_MACHINE_SECRET", MACHINE_SECRET)
+                .args(["--keyed-client", "conformance-keyed", "--keyed-client-key"])
+                .arg(out.join("keyed-client.jwk"))
+                .args(["--exchanger", "conformance-resource-server"])
+                .env("GATEHOUSE_CONFORMANCE_EXCHANGER_SECRET", EXCHANGER_SECRET);
         }
         step("our checks (gatehouse-conformance)", checks)
     };
@@ -110,6 +116,61 @@ fn free_port() -> Result<u16, String> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| format!("no free port: {e}"))
+}
+
+/// The secrets of the clients the test configuration declares (a throwaway local deployment).
+const MACHINE_SECRET: &str = "conformance-machine-secret-0123456789abcdef";
+const EXCHANGER_SECRET: &str = "conformance-exchanger-secret-0123456789abcd";
+
+/// The `[[clients]]` of the test configuration: a machine client with a secret, one with a key
+/// (made now with `gatehouse keys generate`, its private JWK left in `out/keyed-client.jwk` for
+/// the checks), and the resource server of `/mcp`, allowed to exchange tokens.
+fn declared_clients(root: &Path, out: &Path, issuer: &str) -> Result<String, String> {
+    let gatehouse = crate::target_dir(root).join("debug/gatehouse");
+    let key = out.join("keyed-client.jwk");
+    let made = Command::new(&gatehouse)
+        .args(["keys", "generate", "--force", "--out"])
+        .arg(&key)
+        .output()
+        .map_err(|e| format!("gatehouse keys generate: {e}"))?;
+    if !made.status.success() {
+        return Err(String::from_utf8_lossy(&made.stderr).into_owned());
+    }
+    let public = Command::new(&gatehouse)
+        .args(["keys", "public", "--jwks"])
+        .arg(&key)
+        .output()
+        .map_err(|e| format!("gatehouse keys public: {e}"))?;
+    if !public.status.success() {
+        return Err(String::from_utf8_lossy(&public.stderr).into_owned());
+    }
+    let jwks: String = String::from_utf8_lossy(&public.stdout)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    Ok(format!(
+        r#"
+# Clients the operator declares, for the checks of SEP-1046, RFC 7523 and RFC 8693.
+[[clients]]
+client_id = "conformance-machine"
+client_secret_env = "CONFORMANCE_MACHINE_SECRET"
+grant_types = ["client_credentials"]
+scope = "mcp:tools"
+
+[[clients]]
+client_id = "conformance-keyed"
+token_endpoint_auth_method = "private_key_jwt"
+jwks = '{jwks}'
+grant_types = ["client_credentials"]
+scope = "mcp:tools"
+
+[[clients]]
+client_id = "conformance-resource-server"
+client_secret_env = "CONFORMANCE_EXCHANGER_SECRET"
+grant_types = ["urn:ietf:params:oauth:grant-type:token-exchange"]
+introspection_resources = ["{issuer}/mcp"]
+"#
+    ))
 }
 
 /// `gatehouse serve` with the test configuration; returns it and its issuer.
@@ -155,8 +216,9 @@ resource = "{issuer}/other"
 scopes_supported = ["mcp:tools"]
 required_scopes = ["mcp:tools"]
 builtin = "demo"
-"#,
-            database = database.display()
+{clients}"#,
+            database = database.display(),
+            clients = declared_clients(root, out, &issuer)?,
         ),
     )
     .map_err(|e| format!("{}: {e}", config.display()))?;
@@ -164,6 +226,8 @@ builtin = "demo"
     let child = Command::new(crate::target_dir(root).join("debug/gatehouse"))
         .args(["serve", "--config"])
         .arg(&config)
+        .env("CONFORMANCE_MACHINE_SECRET", MACHINE_SECRET)
+        .env("CONFORMANCE_EXCHANGER_SECRET", EXCHANGER_SECRET)
         .current_dir(out)
         .stdout(Stdio::null())
         .stderr(log)

@@ -4,6 +4,7 @@
 //! ```text
 //! gatehouse-conformance --issuer URL --resource URL [--expectations FILE] [--report FILE.json]
 //!     [--other-resource URL] [--expiry-leeway SECS] [--max-expiry-wait SECS]
+//!     [--machine-client ID] [--keyed-client ID --keyed-client-key FILE] [--exchanger ID]
 //! ```
 //!
 //! The target must approve authorization requests without a person: `GET /authorize` must answer
@@ -53,6 +54,56 @@ struct Args {
     /// expiry check.
     #[arg(long, default_value_t = 180)]
     max_expiry_wait: u64,
+    /// A declared `client_credentials` client (SEP-1046); its secret in the environment variable
+    /// GATEHOUSE_CONFORMANCE_MACHINE_SECRET.
+    #[arg(long, value_name = "CLIENT_ID")]
+    machine_client: Option<String>,
+    /// A declared `private_key_jwt` client allowed `client_credentials` (RFC 7523).
+    #[arg(long, value_name = "CLIENT_ID", requires = "keyed_client_key")]
+    keyed_client: Option<String>,
+    /// The private JWK of `--keyed-client`.
+    #[arg(long, value_name = "FILE", requires = "keyed_client")]
+    keyed_client_key: Option<PathBuf>,
+    /// The declared resource server of `--resource`, allowed the token-exchange grant (RFC 8693);
+    /// its secret in GATEHOUSE_CONFORMANCE_EXCHANGER_SECRET. Exchanges for `--other-resource`.
+    #[arg(long, value_name = "CLIENT_ID")]
+    exchanger: Option<String>,
+}
+
+/// A declared client named on the command line, its secret from `variable`.
+fn declared(id: Option<&String>, variable: &str) -> Result<Option<context::Client>, String> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let secret = std::env::var(variable)
+        .map_err(|_| format!("{variable} must hold the secret of {id}"))?;
+    Ok(Some(context::Client {
+        id: id.clone(),
+        secret: Some(secret),
+        registration_access_token: None,
+        registration_client_uri: None,
+    }))
+}
+
+fn declared_clients(args: &Args) -> Result<checks::machine::DeclaredClients, String> {
+    let keyed = match (&args.keyed_client, &args.keyed_client_key) {
+        (Some(id), Some(path)) => Some((
+            id.clone(),
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        _ => None,
+    };
+    Ok(checks::machine::DeclaredClients {
+        machine: declared(
+            args.machine_client.as_ref(),
+            "GATEHOUSE_CONFORMANCE_MACHINE_SECRET",
+        )?,
+        keyed,
+        exchanger: declared(
+            args.exchanger.as_ref(),
+            "GATEHOUSE_CONFORMANCE_EXCHANGER_SECRET",
+        )?,
+    })
 }
 
 fn main() -> ExitCode {
@@ -90,8 +141,15 @@ fn main() -> ExitCode {
     ctx.other_resource = args.other_resource.clone();
     ctx.expiry_leeway_secs = args.expiry_leeway;
     ctx.max_expiry_wait_secs = args.max_expiry_wait;
+    let declared = match declared_clients(&args) {
+        Ok(declared) => declared,
+        Err(error) => {
+            eprintln!("gatehouse-conformance: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let mut report = Report::default();
-    runtime.block_on(run(&mut ctx, &mut report));
+    runtime.block_on(run(&mut ctx, &mut report, &declared));
     report.complete(&catalogue);
     let summary = report.summarize(&expectations);
     if let Some(path) = &args.report {
@@ -112,7 +170,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(ctx: &mut Context, report: &mut Report) {
+async fn run(ctx: &mut Context, report: &mut Report, declared: &checks::machine::DeclaredClients) {
     checks::rfc8414::run(ctx, report).await;
     checks::rfc9728::run(ctx, report).await;
     checks::rfc7591::run(ctx, report).await;
@@ -127,6 +185,7 @@ async fn run(ctx: &mut Context, report: &mut Report) {
     checks::rfc9700::run(ctx, report).await;
     checks::rfc7009::run(ctx, report).await;
     checks::rfc7662::run(ctx, report).await;
+    checks::machine::run(ctx, report, declared).await;
     checks::rfc6750::run(ctx, report).await;
     checks::mcp_2025_11_25::run(ctx, report).await;
     checks::mcp_2026_07_28::run(ctx, report).await;

@@ -19,6 +19,7 @@ macro_rules! checks {
     };
 }
 
+pub(crate) mod machine;
 pub(crate) mod mcp_2025_11_25;
 pub(crate) mod mcp_2026_07_28;
 pub(crate) mod oauth21_authorize;
@@ -50,6 +51,7 @@ pub(crate) fn catalogue() -> Vec<&'static Check> {
         rfc9700::CHECKS,
         rfc7009::CHECKS,
         rfc7662::CHECKS,
+        machine::CHECKS,
         rfc6750::CHECKS,
         mcp_2025_11_25::CHECKS,
         mcp_2026_07_28::CHECKS,
