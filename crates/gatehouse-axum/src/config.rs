@@ -89,6 +89,9 @@ pub struct Config {
     /// Clients the operator declares (MCP "pre-registration"), applied at every start.
     #[serde(default)]
     pub clients: Vec<DeclaredClient>,
+    /// Upstream identity providers; so far, those whose ID-JAGs are accepted (SEP-990).
+    #[serde(default)]
+    pub identity_providers: Vec<IdentityProvider>,
     /// The protected resources; the first is the default.
     #[serde(default)]
     pub resources: Vec<Resource>,
@@ -423,6 +426,26 @@ pub struct DeclaredClient {
     pub introspection_resources: Vec<String>,
 }
 
+/// `[[identity_providers]]`: an organisation's identity provider. So far Gatehouse uses one to
+/// accept its Identity Assertion JWT Authorization Grants (ID-JAG: MCP's Enterprise-Managed
+/// Authorization, SEP-990); signing people in through it is not available yet. See
+/// `docs/clients.md`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProvider {
+    /// `[a-z0-9-]{1,32}`: the prefix of the subjects it vouches for (`{id}:{sub}`).
+    pub id: String,
+    /// `oidc`: its keys are found by OpenID Connect Discovery at
+    /// `{issuer}/.well-known/openid-configuration`.
+    #[serde(default = "defaults::oidc")]
+    pub kind: String,
+    /// Its issuer identifier, exactly as its ID-JAGs carry it in `iss`.
+    pub issuer: String,
+    /// Accept its ID-JAGs at `/token` (`urn:ietf:params:oauth:grant-type:jwt-bearer`).
+    #[serde(default)]
+    pub accept_id_jag: bool,
+}
+
 /// One `[[resources]]` entry.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -459,6 +482,9 @@ pub struct Resource {
 mod defaults {
     pub(super) fn yes() -> bool {
         true
+    }
+    pub(super) fn oidc() -> String {
+        "oidc".into()
     }
     pub(super) fn client_auth() -> String {
         "client_secret_basic".into()
@@ -566,6 +592,7 @@ impl Config {
             },
             client_id_metadata_documents: ClientDocuments::default(),
             clients: Vec::new(),
+            identity_providers: Vec::new(),
             resources: vec![Resource {
                 resource: format!("{origin}/mcp"),
                 scopes_supported: vec!["mcp:tools".into(), "mcp:admin".into()],
@@ -703,6 +730,7 @@ impl Config {
         self.engine_config()
             .and_then(|engine| engine.validate().map_err(|e| invalid("tokens", e)))?;
         crate::declared::check(self)?;
+        crate::id_jag::check(self)?;
         Ok(())
     }
 

@@ -40,11 +40,12 @@ const AUTH_METHODS: [TokenEndpointAuthMethod; 4] = [
 ];
 
 /// The grants a declared client may list.
-const GRANTS: [GrantType; 4] = [
+const GRANTS: [GrantType; 5] = [
     GrantType::AuthorizationCode,
     GrantType::RefreshToken,
     GrantType::ClientCredentials,
     GrantType::TokenExchange,
+    GrantType::JwtBearer,
 ];
 
 /// Checks every `[[clients]]` entry as far as the configuration alone allows (the secrets are
@@ -333,7 +334,7 @@ fn build(
             return Err(invalid(
                 key("grant_types"),
                 format!(
-                    "{grant} is not supported; declare authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:token-exchange"
+                    "{grant} is not supported; declare authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:token-exchange or urn:ietf:params:oauth:grant-type:jwt-bearer"
                 ),
             ));
         }
@@ -348,6 +349,14 @@ fn build(
         ));
     }
 
+    // draft-ietf-oauth-identity-assertion-authz-grant §8.1: "SHOULD only be supported for
+    // confidential clients".
+    if grants.contains(&GrantType::JwtBearer) && !confidential {
+        return Err(invalid(
+            key("grant_types"),
+            "ID-JAGs (jwt-bearer) are accepted from confidential clients only",
+        ));
+    }
     // RFC 8693: only the resource server of a token's audience may exchange it, so the grant
     // means nothing without resources to serve, nor for a client that cannot authenticate.
     if grants.contains(&GrantType::TokenExchange)

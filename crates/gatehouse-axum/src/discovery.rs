@@ -37,21 +37,33 @@ pub(crate) fn metadata_document(state: &AppState) -> AuthorizationServerMetadata
         TokenEndpointAuthMethod::PrivateKeyJwt,
     ];
     let assertion_algs = gatehouse_jose::Algorithm::ALL.map(gatehouse_jose::Algorithm::as_str);
-    AuthorizationServerMetadata::builder(state.config.issuer.clone())
+    let mut grants = vec![
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        // Declared confidential clients (MCP client credentials extension, SEP-1046).
+        GrantType::ClientCredentials,
+        // Resource servers exchanging a token for another resource (RFC 8693).
+        GrantType::TokenExchange,
+    ];
+    // Enterprise-Managed Authorization (SEP-990): draft-ietf-oauth-identity-assertion-authz-grant
+    // §7.2, the profile in `authorization_grant_profiles_supported` "MUST also include" the
+    // jwt-bearer grant.
+    let id_jag = state
+        .config
+        .identity_providers
+        .iter()
+        .any(|provider| provider.accept_id_jag);
+    if id_jag {
+        grants.push(GrantType::JwtBearer);
+    }
+    let metadata = AuthorizationServerMetadata::builder(state.config.issuer.clone())
         .authorization_endpoint(state.endpoint("/authorize"))
         .token_endpoint(state.endpoint("/token"))
         .jwks_uri(state.endpoint("/.well-known/jwks.json"))
         .registration_endpoint(state.endpoint("/register"))
         .scopes_supported(scopes)
         .response_types_supported([ResponseType::Code])
-        .grant_types_supported([
-            GrantType::AuthorizationCode,
-            GrantType::RefreshToken,
-            // Declared confidential clients (MCP client credentials extension, SEP-1046).
-            GrantType::ClientCredentials,
-            // Resource servers exchanging a token for another resource (RFC 8693).
-            GrantType::TokenExchange,
-        ])
+        .grant_types_supported(grants)
         .token_endpoint_auth_methods_supported(client_auth.clone())
         .token_endpoint_auth_signing_alg_values_supported(assertion_algs)
         .revocation_endpoint(state.endpoint("/revoke"))
@@ -62,8 +74,16 @@ pub(crate) fn metadata_document(state: &AppState) -> AuthorizationServerMetadata
         .introspection_endpoint_auth_signing_alg_values_supported(assertion_algs)
         .code_challenge_methods_supported([CodeChallengeMethod::S256])
         .authorization_response_iss_parameter_supported(true)
-        .client_id_metadata_document_supported(state.documents.enabled())
-        .build()
+        .client_id_metadata_document_supported(state.documents.enabled());
+    let metadata = if id_jag {
+        metadata.extra(
+            "authorization_grant_profiles_supported",
+            serde_json::json!(["urn:ietf:params:oauth:grant-profile:id-jag"]),
+        )
+    } else {
+        metadata
+    };
+    metadata.build()
 }
 
 /// `GET /.well-known/oauth-authorization-server{/issuer-path}`.

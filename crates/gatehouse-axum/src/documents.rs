@@ -157,6 +157,8 @@ pub(crate) struct ClientDocuments {
     max_cache_secs: u64,
     cache: Mutex<HashMap<String, Cached>>,
     keys: Mutex<HashMap<String, CachedKeys>>,
+    /// Identity providers' `jwks_uri`, from their discovery documents, until when.
+    discovered: Mutex<HashMap<String, (String, UnixTime)>>,
     fetches: tokio::sync::Semaphore,
     in_flight: InFlight,
     /// Hosts that failed, until when they are not asked again, and why.
@@ -210,6 +212,7 @@ impl ClientDocuments {
             max_cache_secs: config.max_cache_secs,
             cache: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
+            discovered: Mutex::new(HashMap::new()),
             fetches: tokio::sync::Semaphore::new(CONCURRENT_FETCHES),
             in_flight: InFlight::default(),
             failing: Mutex::new(HashMap::new()),
@@ -308,6 +311,60 @@ impl ClientDocuments {
             );
         }
         Ok(keys)
+    }
+
+    /// The signing keys of the identity provider `issuer` (one the operator configured): its
+    /// `jwks_uri` from OpenID Connect Discovery (`{issuer}/.well-known/openid-configuration`,
+    /// whose `issuer` must be exactly `issuer`, OpenID Connect Discovery §4.3), then the keys
+    /// there, each fetched behind the same fences as documents and cached.
+    pub(crate) async fn provider_keys(
+        &self,
+        issuer: &str,
+        now: UnixTime,
+    ) -> Result<KeySet, DocumentError> {
+        let known = {
+            let discovered = self.discovered.lock().unwrap_or_else(|p| p.into_inner());
+            discovered
+                .get(issuer)
+                .filter(|(_, until)| now < *until)
+                .map(|(uri, _)| uri.clone())
+        };
+        let jwks_uri = match known {
+            Some(uri) => uri,
+            None => {
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    issuer.trim_end_matches('/')
+                );
+                let parsed =
+                    reqwest::Url::parse(&url).map_err(|e| DocumentError::BadUrl(e.to_string()))?;
+                let (body, freshness) = self.fetch_guarded(parsed, MAX_JWKS_BYTES, now).await?;
+                let document: serde_json::Value = serde_json::from_slice(&body)
+                    .map_err(|e| DocumentError::NoKeys(format!("discovery document: {e}")))?;
+                if document.get("issuer").and_then(serde_json::Value::as_str) != Some(issuer) {
+                    return Err(DocumentError::NoKeys(
+                        "the discovery document names another issuer (OpenID Connect Discovery section 4.3)".into(),
+                    ));
+                }
+                let uri = document
+                    .get("jwks_uri")
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or_else(|| {
+                        DocumentError::NoKeys("the discovery document has no jwks_uri".into())
+                    })?
+                    .to_owned();
+                let secs = freshness.min(self.max_cache_secs).max(MIN_REUSE_SECS);
+                let mut discovered = self.discovered.lock().unwrap_or_else(|p| p.into_inner());
+                if discovered.len() < MAX_CACHED {
+                    discovered.insert(
+                        issuer.to_owned(),
+                        (uri.clone(), now.saturating_add_secs(secs)),
+                    );
+                }
+                uri
+            }
+        };
+        self.client_keys(&jwks_uri, now).await
     }
 
     fn cached_keys(&self, jwks_uri: &str, now: UnixTime) -> Option<KeySet> {

@@ -42,6 +42,7 @@ mod events;
 mod gatehouse;
 mod gateway;
 mod health;
+mod id_jag;
 mod keys;
 mod limits;
 mod management;

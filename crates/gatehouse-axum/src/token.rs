@@ -173,6 +173,31 @@ pub(crate) async fn token(
         Ok(resolved) => resolved,
         Err(refusal) => return refusal,
     };
+    let mut request = request;
+    if let Some(issuer) = request.assertion_issuer()
+        && let Some(provider) = crate::id_jag::accepting(&state.config, &issuer)
+    {
+        match state.documents.provider_keys(&provider.issuer, now()).await {
+            Ok(keys) => request.provide_trusted_issuer(gatehouse_engine::TrustedIssuer {
+                provider: provider.id.clone(),
+                issuer: provider.issuer.clone(),
+                keys,
+            }),
+            Err(error) => {
+                tracing::warn!(provider = provider.id.as_str(), %error, "an identity provider's keys cannot be fetched");
+                let error = if error.is_transient() {
+                    EndpointError::from(gatehouse_engine::store::StoreError::Unavailable(
+                        error.to_string(),
+                    ))
+                } else {
+                    EndpointError::invalid_grant(
+                        "the identity provider's keys cannot be fetched to verify the ID-JAG",
+                    )
+                };
+                return refused(&state, Some(&claimed), &error, "token");
+            }
+        }
+    }
     let key = state.key_ring();
     match state
         .engine

@@ -186,6 +186,12 @@ fn answer(port: u16, path: &str) -> Answer {
             "max-age=60",
         ),
         "/nokeys.json" => json_answer(&json!({"keys": []}), "max-age=60"),
+        // An identity provider at https://localhost:{port} (OpenID Connect Discovery).
+        "/.well-known/openid-configuration" => json_answer(
+            &json!({"issuer": format!("https://localhost:{port}"),
+                    "jwks_uri": format!("https://localhost:{port}/jwks.json")}),
+            "max-age=60",
+        ),
         _ => (404, Vec::new(), Vec::new()),
     }
 }
@@ -636,4 +642,128 @@ async fn a_private_key_jwt_client_is_verified_with_the_keys_at_its_jwks_uri() {
             "{client}: {refused}"
         );
     }
+}
+
+/// MCP Enterprise-Managed Authorization (SEP-990) over HTTP: the identity provider's keys found
+/// by OpenID Connect Discovery behind the document fences; its ID-JAG, presented by a
+/// `private_key_jwt` client with the jwt-bearer grant, gets this server's token for the person,
+/// once; the metadata advertises the profile (draft-ietf-oauth-identity-assertion-authz-grant
+/// §7.2).
+#[tokio::test]
+async fn an_id_jag_from_a_trusted_identity_provider_gets_a_token() {
+    let documents = DocumentServer::start().await;
+    let idp = format!("https://localhost:{}", documents.port);
+    let key = machine_key();
+    let public = json!({"keys": [key.verifying_key().to_jwk()]}).to_string();
+    let client: gatehouse_axum::config::DeclaredClient = toml::from_str(&format!(
+        "client_id = \"enterprise-app\"\ntoken_endpoint_auth_method = \"private_key_jwt\"\n\
+         jwks = '{public}'\ngrant_types = [\"urn:ietf:params:oauth:grant-type:jwt-bearer\"]\n"
+    ))
+    .unwrap();
+    let provider: gatehouse_axum::config::IdentityProvider = toml::from_str(&format!(
+        "id = \"corp\"\nissuer = \"{idp}\"\naccept_id_jag = true\n"
+    ))
+    .unwrap();
+    let server = gatehouse(move |config| {
+        config.clients = vec![client];
+        config.identity_providers = vec![provider];
+    })
+    .await;
+    let metadata: Value = server
+        .http
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            server.issuer
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["authorization_grant_profiles_supported"],
+        json!(["urn:ietf:params:oauth:grant-profile:id-jag"])
+    );
+    assert!(
+        metadata["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("urn:ietf:params:oauth:grant-type:jwt-bearer"))
+    );
+
+    let now = gatehouse_axum::now().as_secs();
+    let resource = format!("{}/mcp", server.issuer);
+    let sign = |typ: Option<&str>, claims: Value| {
+        gatehouse_jose::jws::sign(&key, typ, claims.to_string().as_bytes()).unwrap()
+    };
+    let id_jag = sign(
+        Some("oauth-id-jag+jwt"),
+        json!({"iss": idp, "sub": "248289761001", "aud": server.issuer, "client_id": "enterprise-app",
+               "resource": resource, "scope": "mcp:tools", "iat": now, "exp": now + 300, "jti": "idjag-1"}),
+    );
+    let present = |id_jag: String, jti: &str| {
+        let client_assertion = sign(
+            None,
+            json!({"iss": "enterprise-app", "sub": "enterprise-app", "aud": server.issuer,
+                   "iat": now, "exp": now + 60, "jti": jti}),
+        );
+        let body = support::form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", &id_jag),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &client_assertion),
+        ]);
+        let request = server
+            .http
+            .post(format!("{}/token", server.issuer))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, issued) = present(id_jag.clone(), "c1").await;
+    assert_eq!(status, StatusCode::OK, "{issued}");
+    assert!(issued.get("refresh_token").is_none());
+    let token = issued["access_token"].as_str().unwrap();
+    let (_, payload) = gatehouse_jose::jws::dangerous_decode_unverified(token).unwrap();
+    let claims: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(claims["sub"], "corp:248289761001");
+    assert_eq!(claims["aud"], resource);
+    // The MCP server behind the guard accepts it.
+    let mcp = server
+        .http
+        .post(&resource)
+        .bearer_auth(token)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mcp.status(), StatusCode::OK);
+    // Replayed (with a fresh client assertion): invalid_grant.
+    let (status, refused) = present(id_jag, "c2").await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    // From an issuer nobody configured: invalid_grant.
+    let stranger = sign(
+        Some("oauth-id-jag+jwt"),
+        json!({"iss": "https://evil.example.com", "sub": "x", "aud": server.issuer, "client_id": "enterprise-app",
+               "resource": resource, "iat": now, "exp": now + 300, "jti": "idjag-2"}),
+    );
+    let (status, refused) = present(stranger, "c3").await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(documents.hits("/.well-known/openid-configuration"), 1);
 }

@@ -75,8 +75,8 @@ fn declared(id: Option<&String>, variable: &str) -> Result<Option<context::Clien
     let Some(id) = id else {
         return Ok(None);
     };
-    let secret = std::env::var(variable)
-        .map_err(|_| format!("{variable} must hold the secret of {id}"))?;
+    let secret =
+        std::env::var(variable).map_err(|_| format!("{variable} must hold the secret of {id}"))?;
     Ok(Some(context::Client {
         id: id.clone(),
         secret: Some(secret),

@@ -21,6 +21,7 @@ mod client_auth;
 mod config;
 mod error;
 mod exchange;
+mod id_jag;
 mod memory;
 pub mod opaque;
 mod pkce;
@@ -39,6 +40,7 @@ pub use config::{
 };
 pub use error::{CLIENT_CHALLENGE, EndpointError, Reuse};
 pub use exchange::ACCESS_TOKEN_TYPE;
+pub use id_jag::{ID_JAG_TYPE, MAX_ID_JAG_SECS, TrustedIssuer};
 pub use memory::MemoryStore;
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
 pub use random::RandomSource;

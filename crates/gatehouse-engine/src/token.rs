@@ -67,6 +67,8 @@ const REPEATABLE: &[&str] = &["resource"];
 pub struct TokenRequest {
     form: FormParams,
     client: ClaimedClient,
+    /// The identity provider that issued an ID-JAG `assertion`, resolved by the caller.
+    trusted: Option<crate::id_jag::TrustedIssuer>,
 }
 
 impl TokenRequest {
@@ -77,7 +79,28 @@ impl TokenRequest {
         form.refuse_repeats(REPEATABLE)
             .map_err(|e| EndpointError::invalid_request(e.to_string()))?;
         let client = ClaimedClient::parse(&form, authorization)?;
-        Ok(Self { form, client })
+        Ok(Self {
+            form,
+            client,
+            trusted: None,
+        })
+    }
+
+    /// For the `jwt-bearer` grant: the `iss` of its `assertion`, read without verifying it, so
+    /// that the caller can resolve the identity provider it names and fetch its keys
+    /// ([`TokenRequest::provide_trusted_issuer`]). Nothing read here is trusted.
+    pub fn assertion_issuer(&self) -> Option<String> {
+        if self.form.single("grant_type").ok().flatten() != Some(GrantType::JwtBearer.as_str()) {
+            return None;
+        }
+        let assertion = self.form.single("assertion").ok().flatten()?;
+        gatehouse_jose::dangerous_peek_issuer_and_subject(assertion).map(|(iss, _)| iss)
+    }
+
+    /// Hands over the identity provider [`TokenRequest::assertion_issuer`] names, if the operator
+    /// trusts it for ID-JAGs, with its keys.
+    pub fn provide_trusted_issuer(&mut self, trusted: crate::id_jag::TrustedIssuer) {
+        self.trusted = Some(trusted);
     }
 
     /// The client the request claims to come from: resolve it, then call [`Engine::token`].
@@ -154,6 +177,7 @@ impl<S: Store> Engine<S> {
         let TokenRequest {
             form,
             client: claimed,
+            trusted,
         } = request;
         let client = self.authenticate(&claimed, client, now).await?;
         let grant_type = form
@@ -169,12 +193,14 @@ impl<S: Store> Engine<S> {
                 | GrantType::RefreshToken
                 | GrantType::ClientCredentials
                 | GrantType::TokenExchange
+                | GrantType::JwtBearer
         ) {
             return Err(EndpointError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!(
-                    "grant_type {grant_type} is not supported; use authorization_code, refresh_token, client_credentials or {}",
-                    GrantType::TokenExchange
+                    "grant_type {grant_type} is not supported; use authorization_code, refresh_token, client_credentials, {} or {}",
+                    GrantType::TokenExchange,
+                    GrantType::JwtBearer
                 ),
             ));
         }
@@ -192,6 +218,10 @@ impl<S: Store> Engine<S> {
             }
             GrantType::ClientCredentials => {
                 self.client_credentials(&form, &client, key, rng, now)
+                    .await?
+            }
+            GrantType::JwtBearer => {
+                self.id_jag(&form, &client, trusted.as_ref(), key, rng, now)
                     .await?
             }
             GrantType::TokenExchange => {

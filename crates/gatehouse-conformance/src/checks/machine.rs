@@ -99,9 +99,10 @@ pub(crate) async fn run(ctx: &mut Context, report: &mut Report, declared: &Decla
                 return Err(skip("private_key_jwt is not advertised"));
             }
             let algs = strings(metadata, "token_endpoint_auth_signing_alg_values_supported");
-            ensure(!algs.is_empty() && !algs.iter().any(|a| a == "none"), || {
-                format!("token_endpoint_auth_signing_alg_values_supported is {algs:?}")
-            })?;
+            ensure(
+                !algs.is_empty() && !algs.iter().any(|a| a == "none"),
+                || format!("token_endpoint_auth_signing_alg_values_supported is {algs:?}"),
+            )?;
             Ok(Outcome::Pass(format!("{algs:?}")))
         })(),
     );
@@ -156,7 +157,12 @@ async fn machine_checks(ctx: &Context, report: &mut Report, machine: Option<&Cli
                     .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
                     && ex.json_str("access_token").is_some()
                     && ex.json_str("refresh_token").is_none(),
-                || format!("expected a Bearer token and no refresh token: {}", ex.summary()),
+                || {
+                    format!(
+                        "expected a Bearer token and no refresh token: {}",
+                        ex.summary()
+                    )
+                },
             )?;
             Ok(ex.pass())
         }),
@@ -166,8 +172,9 @@ async fn machine_checks(ctx: &Context, report: &mut Report, machine: Option<&Cli
         issued.and_then(|ex| {
             ex.status_is(200)?;
             let token = ex.json_str("access_token").unwrap_or_default();
-            let claims = jwt_part(&token, 1)
-                .ok_or_else(|| skip("the access token is not a JWT: its audience is not visible"))?;
+            let claims = jwt_part(&token, 1).ok_or_else(|| {
+                skip("the access token is not a JWT: its audience is not visible")
+            })?;
             let aud = claims.get("aud").cloned().unwrap_or(Value::Null);
             let names = |value: &Value| match value {
                 Value::String(one) => one == &ctx.resource,
@@ -239,7 +246,8 @@ async fn assertion_checks(ctx: &Context, report: &mut Report, declared: &Declare
     report.record(
         &FORGED_ASSERTION,
         async {
-            let claimed = claimed.ok_or_else(|| skip("no --keyed-client or --machine-client given"))?;
+            let claimed =
+                claimed.ok_or_else(|| skip("no --keyed-client or --machine-client given"))?;
             let stranger = stranger.map_err(|e| fail(e.to_string()))?;
             let ex = with_assertion(ctx, &assertion(ctx, &claimed, &stranger)?).await?;
             ex.oauth_error(401, "invalid_client")?;
@@ -324,7 +332,10 @@ async fn exchange_checks(ctx: &Context, report: &mut Report, exchanger: Option<&
             ensure(
                 issued.as_deref() == Some(ACCESS_TOKEN_TYPE)
                     && claims.get("sub") == original.get("sub")
-                    && claims.get("act").and_then(|a| a.get("sub")).and_then(Value::as_str)
+                    && claims
+                        .get("act")
+                        .and_then(|a| a.get("sub"))
+                        .and_then(Value::as_str)
                         == Some(exchanger.id.as_str()),
                 || format!("issued_token_type {issued:?}, claims {claims:?}"),
             )?;
@@ -339,7 +350,9 @@ async fn exchange_checks(ctx: &Context, report: &mut Report, exchanger: Option<&
             let held = jwt_part(&person.access, 1)
                 .and_then(|c| c.get("scope").and_then(Value::as_str).map(str::to_owned))
                 .unwrap_or_default();
-            let wider = format!("{held} gatehouse-conformance-not-granted").trim().to_owned();
+            let wider = format!("{held} gatehouse-conformance-not-granted")
+                .trim()
+                .to_owned();
             let ex = exchange(person.access.clone(), vec![("scope", wider)]).await?;
             ex.oauth_error(400, "invalid_scope")?;
             Ok(ex.pass())

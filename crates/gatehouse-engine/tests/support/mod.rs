@@ -278,16 +278,24 @@ impl World {
     /// A machine client as an operator declares it: confidential (`client_secret_basic`), the
     /// `client_credentials` grant only, registered `scope` `scope`, no registration access token.
     pub fn machine_client(&mut self, scope: &str) -> String {
+        self.vetted_confidential(r#"["client_credentials"]"#, scope)
+    }
+
+    /// A confidential client (`client_secret_post`) as an operator declares it, with `grants`
+    /// (JSON) and registered `scope`, no registration access token.
+    pub fn vetted_confidential(&mut self, grants: &str, scope: &str) -> String {
         let ordinary = std::mem::replace(
             &mut self.policy,
             ClientMetadataPolicy::new().with_grant_types([
                 gatehouse_types::GrantType::AuthorizationCode,
                 gatehouse_types::GrantType::RefreshToken,
                 gatehouse_types::GrantType::ClientCredentials,
+                gatehouse_types::GrantType::JwtBearer,
+                gatehouse_types::GrantType::TokenExchange,
             ]),
         );
         let response = self.register(&format!(
-            r#"{{"token_endpoint_auth_method":"client_secret_post","grant_types":["client_credentials"],
+            r#"{{"token_endpoint_auth_method":"client_secret_post","grant_types":{grants},
                 "response_types":[],"client_name":"Machine","scope":"{scope}"}}"#
         ));
         self.policy = ordinary;
