@@ -348,6 +348,13 @@ fn build(
             "client_credentials is for confidential clients only (OAuth 2.1 §4.2); give a secret method",
         ));
     }
+    // No person consents to a machine's tokens: its declared scope is the whole bound.
+    if grants.contains(&GrantType::ClientCredentials) && entry.scope.is_none() {
+        return Err(invalid(
+            key("scope"),
+            "a client_credentials client needs scope: the most the machine may be granted",
+        ));
+    }
 
     // draft-ietf-oauth-identity-assertion-authz-grant §8.1: "SHOULD only be supported for
     // confidential clients".

@@ -48,6 +48,9 @@ use crate::outbound::{
     AddressPolicy, AddressRefused, PublicOnlyResolver, check_host, client_builder,
 };
 
+/// The longest a key set is trusted without fetching it again, whatever its `Cache-Control`: a
+/// key its owner removed (compromised, say) stops verifying within this.
+pub(crate) const MAX_KEYS_FRESHNESS_SECS: u64 = 900;
 /// The largest JWK Set accepted from a `jwks_uri`: a few RSA keys fit easily.
 pub(crate) const MAX_JWKS_BYTES: usize = 32 * 1024;
 /// The largest document accepted. The draft suggests a limit of 5 KB for the authorization
@@ -296,20 +299,29 @@ impl ClientDocuments {
             keys = keys.keys().len(),
             "fetched a client's keys"
         );
-        let secs = freshness.min(self.max_cache_secs).max(MIN_REUSE_SECS);
+        let longest = MAX_KEYS_FRESHNESS_SECS
+            .min(self.max_cache_secs)
+            .max(MIN_REUSE_SECS);
+        let secs = freshness.clamp(MIN_REUSE_SECS, longest);
         let mut cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= MAX_CACHED {
+        if cache.len() >= MAX_CACHED && !cache.contains_key(jwks_uri) {
             cache.retain(|_, entry| now < entry.fresh_until);
+            if cache.len() >= MAX_CACHED
+                && let Some(soonest) = cache
+                    .iter()
+                    .min_by_key(|(_, entry)| entry.fresh_until)
+                    .map(|(key, _)| key.clone())
+            {
+                cache.remove(&soonest);
+            }
         }
-        if cache.len() < MAX_CACHED {
-            cache.insert(
-                jwks_uri.to_owned(),
-                CachedKeys {
-                    keys: keys.clone(),
-                    fresh_until: now.saturating_add_secs(secs),
-                },
-            );
-        }
+        cache.insert(
+            jwks_uri.to_owned(),
+            CachedKeys {
+                keys: keys.clone(),
+                fresh_until: now.saturating_add_secs(secs),
+            },
+        );
         Ok(keys)
     }
 

@@ -117,8 +117,18 @@ async fn parse_and_resolve<R: CredentialRequest>(
     let claimed = request.client().id().clone();
     let peer = peer.map(|Extension(peer)| peer);
     let client = resolve(state, R::CLASS, headers, peer.as_ref(), request.client()).await?;
+    // Only for a client an operator vetted that registered `private_key_jwt`: anyone can
+    // register a `jwks_uri`, and fetching it for a client that authenticates otherwise would let
+    // an unauthenticated caller make this server fetch any URL.
     if request.client().presents_assertion()
-        && let Some(jwks_uri) = client.as_ref().and_then(|c| c.metadata.jwks_uri())
+        && let Some(jwks_uri) = client
+            .as_ref()
+            .filter(|c| {
+                c.is_vetted()
+                    && *c.metadata.token_endpoint_auth_method()
+                        == gatehouse_types::TokenEndpointAuthMethod::PrivateKeyJwt
+            })
+            .and_then(|c| c.metadata.jwks_uri())
     {
         let keys = client_keys(state, &claimed, jwks_uri, R::ENDPOINT).await?;
         request.client_mut().provide_keys(keys);

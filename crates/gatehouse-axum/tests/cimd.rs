@@ -634,6 +634,26 @@ async fn a_private_key_jwt_client_is_verified_with_the_keys_at_its_jwks_uri() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(documents.hits("/jwks.json"), 1);
 
+    // A client that registered itself with a jwks_uri but authenticates otherwise: an assertion
+    // naming it is refused without fetching anything (its jwks_uri is anyone's choice).
+    let registered: Value = server
+        .http
+        .post(format!("{}/register", server.issuer))
+        .json(
+            &json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+                      "jwks_uri": documents.url("/attacker-chosen.json")}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = registered["client_id"].as_str().unwrap().to_owned();
+    let (status, _) = token(assertion(&id, "j4")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(documents.hits("/attacker-chosen.json"), 0);
+
     for client in ["keyless", "gone"] {
         let (status, refused) = token(assertion(client, "j3")).await;
         assert_eq!(

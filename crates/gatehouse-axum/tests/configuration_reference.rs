@@ -43,12 +43,15 @@ fn keys(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
 }
 
 /// The keys of the configuration struct: every field is serialized, `None` as `null`. The demo
-/// declares no client, so one is added to show the keys of `[[clients]]`.
+/// declares no client and no identity provider, so one of each is added to show their keys.
 fn config_keys() -> BTreeSet<String> {
     let mut config = Config::demo("127.0.0.1:8080".parse().unwrap());
     let declared: gatehouse_axum::config::DeclaredClient =
         toml::from_str("client_id = \"app\"").unwrap();
     config.clients = vec![declared];
+    let provider: gatehouse_axum::config::IdentityProvider =
+        toml::from_str("id = \"corp\"\nissuer = \"https://login.example.com\"").unwrap();
+    config.identity_providers = vec![provider];
     let mut out = BTreeSet::new();
     keys(&serde_json::to_value(&config).unwrap(), "", &mut out);
     out

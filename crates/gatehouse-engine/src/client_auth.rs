@@ -81,10 +81,13 @@ impl ClaimedClient {
             }
             // RFC 7523 §3 items 1 and 2: `iss` and `sub` are the client's id. Read unverified
             // here only to know which client to resolve; the signature is checked later.
+            // Its `sub`, else its `iss`: verification then refuses one without `sub` precisely.
             let claimed = gatehouse_jose::dangerous_peek_issuer_and_subject(&assertion)
-                .map(|(_, sub)| sub)
+                .and_then(|(iss, sub)| sub.or(iss))
                 .ok_or_else(|| {
-                    EndpointError::invalid_client("the client assertion is not a readable JWT")
+                    EndpointError::invalid_client(
+                        "the client assertion is not a readable JWT naming its client",
+                    )
                 })?;
             if form_id.is_some_and(|id| id != claimed) {
                 return Err(EndpointError::invalid_client(
@@ -259,7 +262,7 @@ impl ClaimedClient {
         }
         Ok(UsedAssertion {
             jti: verified.jti().to_owned(),
-            expires_at: UnixTime::from_secs(verified.expires_at()),
+            expires_at: UnixTime::from_secs(verified.remember_until()),
         })
     }
 }

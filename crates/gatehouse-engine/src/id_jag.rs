@@ -101,7 +101,7 @@ impl<S: Store> Engine<S> {
         let targets = self.id_jag_resources(form, verified.claim("resource"))?;
         let scopes = self.id_jag_scopes(form, client, verified.claim("scope"), &targets)?;
         // §7.4.2: "MUST implement replay detection by rejecting re-use of the same `jti`".
-        let expires_at = UnixTime::from_secs(verified.expires_at());
+        let expires_at = UnixTime::from_secs(verified.remember_until());
         if !self
             .store()
             .use_assertion(&trusted.issuer, verified.jti(), expires_at)

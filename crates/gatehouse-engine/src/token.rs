@@ -58,7 +58,9 @@ impl fmt::Debug for TokenResponse {
 }
 
 /// Parameters that may repeat in a token request (RFC 8707 `resource`).
-const REPEATABLE: &[&str] = &["resource"];
+/// RFC 8707 `resource`, and RFC 8693 §2.1 `audience` ("Multiple audience parameters may be
+/// used").
+const REPEATABLE: &[&str] = &["resource", "audience"];
 
 /// A token request, parsed: the form and the client it claims to come from. The first step of
 /// the token endpoint; the caller then resolves [`TokenRequest::client`] and calls
@@ -94,7 +96,7 @@ impl TokenRequest {
             return None;
         }
         let assertion = self.form.single("assertion").ok().flatten()?;
-        gatehouse_jose::dangerous_peek_issuer_and_subject(assertion).map(|(iss, _)| iss)
+        gatehouse_jose::dangerous_peek_issuer_and_subject(assertion).and_then(|(iss, _)| iss)
     }
 
     /// Hands over the identity provider [`TokenRequest::assertion_issuer`] names, if the operator
@@ -413,6 +415,15 @@ impl<S: Store> Engine<S> {
             return Err(EndpointError::new(
                 ErrorCode::UnauthorizedClient,
                 "the client_credentials grant is for confidential clients only (OAuth 2.1 section 4.2)",
+            ));
+        }
+        // With no person to consent, the operator's vetting is the only check on what a machine
+        // may get: a client that registered itself (a library whose registration policy admits
+        // the grant) would set its own bounds.
+        if !client.is_vetted() {
+            return Err(EndpointError::new(
+                ErrorCode::UnauthorizedClient,
+                "the client_credentials grant is for clients an operator declared",
             ));
         }
         let requested = match single(form, "scope")? {

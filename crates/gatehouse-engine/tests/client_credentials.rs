@@ -127,6 +127,31 @@ fn oauth21_section_4_2_only_confidential_clients_that_list_the_grant_may_use_it(
         .token_for(&confidential, &[("grant_type", "client_credentials")])
         .unwrap_err();
     assert_eq!(refused.error_code(), ErrorCode::UnauthorizedClient);
+    // A confidential client that registered itself with the grant (a library whose registration
+    // policy admits it): no operator vetted its bounds.
+    let ordinary = std::mem::replace(
+        &mut world.policy,
+        gatehouse_registration::ClientMetadataPolicy::new().with_grant_types([
+            gatehouse_types::GrantType::AuthorizationCode,
+            gatehouse_types::GrantType::ClientCredentials,
+        ]),
+    );
+    let registered = world.register(
+        r#"{"token_endpoint_auth_method":"client_secret_post","grant_types":["client_credentials"],
+            "response_types":[],"scope":"mcp:tools"}"#,
+    );
+    world.policy = ordinary;
+    let refused = world
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", registered.client_id.as_str()),
+            (
+                "client_secret",
+                registered.client_secret.as_ref().unwrap().expose_secret(),
+            ),
+        ])
+        .unwrap_err();
+    assert_eq!(refused.error_code(), ErrorCode::UnauthorizedClient);
     // The machine client with a wrong secret: invalid_client, 401 (RFC 6749 §5.2).
     let machine = world.machine_client("mcp:tools");
     let wrong = world

@@ -224,25 +224,46 @@ fn rfc7591_section_2_keys_from_the_jwks_uri_are_used_when_the_caller_fetched_the
 fn rfc7662_section_2_1_a_resource_server_may_introspect_with_private_key_jwt() {
     let mut world = World::new();
     let key = SigningKey::generate(Algorithm::Es256).unwrap();
-    let server = world.keyed_client(&key, "[]", "mcp:tools");
-    let machine = world.machine_client("mcp:tools");
-    let issued = world
-        .token_for(&machine, &[("grant_type", "client_credentials")])
+    let keyed = world.keyed_client(&key, "[]", "mcp:tools");
+    let server = world.serving(&keyed, RESOURCE);
+    let machine = world.machine_client("mcp:tools files:read");
+    let introspect = |world: &mut World, token: &str| {
+        let assertion = world.assertion(&server, &key, json!({}));
+        let body = format!(
+            "token={token}&client_assertion_type={}&client_assertion={assertion}",
+            JWT_BEARER_ASSERTION.replace(':', "%3A")
+        );
+        block_on(introspect_call(
+            &world.engine,
+            body.as_bytes(),
+            None,
+            &world.keys,
+            world.now,
+        ))
+        .unwrap()
+    };
+    // Its own resource's token: active (RFC 7662 §2.2).
+    let mcp = world
+        .token_for(
+            &machine,
+            &[("grant_type", "client_credentials"), ("resource", RESOURCE)],
+        )
         .unwrap();
-    let assertion = world.assertion(&server, &key, json!({}));
-    let body = format!(
-        "token={}&client_assertion_type={}&client_assertion={assertion}",
-        issued.access_token,
-        JWT_BEARER_ASSERTION.replace(':', "%3A")
+    let answer = introspect(&mut world, &mcp.access_token);
+    assert!(answer.is_active());
+    assert_eq!(
+        answer.active_token().unwrap().sub.as_deref(),
+        Some(machine.as_str())
     );
-    let answer = block_on(introspect_call(
-        &world.engine,
-        body.as_bytes(),
-        None,
-        &world.keys,
-        world.now,
-    ))
-    .unwrap();
-    // Authenticated; not this client's resource, so inactive (decision 0007).
-    assert!(!answer.is_active());
+    // Another resource's: inactive (decision 0007).
+    let files = world
+        .token_for(
+            &machine,
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", OTHER_RESOURCE),
+            ],
+        )
+        .unwrap();
+    assert!(!introspect(&mut world, &files.access_token).is_active());
 }

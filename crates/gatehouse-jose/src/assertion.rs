@@ -39,6 +39,7 @@ pub struct AssertionExpectations {
     expected: TokenExpectations,
     typ: Option<&'static str>,
     max_lifetime_secs: u64,
+    leeway_secs: u64,
 }
 
 impl AssertionExpectations {
@@ -52,6 +53,7 @@ impl AssertionExpectations {
             expected: TokenExpectations::new(issuer, audience),
             typ: None,
             max_lifetime_secs: Self::DEFAULT_MAX_LIFETIME_SECS,
+            leeway_secs: crate::DEFAULT_LEEWAY_SECS,
         }
     }
 
@@ -77,6 +79,7 @@ impl AssertionExpectations {
     /// The clock skew allowed on `exp`, `nbf` and `iat`.
     pub fn with_leeway(mut self, secs: u64) -> Self {
         self.expected = self.expected.with_leeway(secs);
+        self.leeway_secs = secs;
         self
     }
 }
@@ -90,6 +93,7 @@ pub struct Assertion {
     sub: String,
     jti: String,
     exp: u64,
+    remember_until: u64,
 }
 
 impl Assertion {
@@ -108,9 +112,16 @@ impl Assertion {
         &self.jti
     }
 
-    /// `exp`: until when the `jti` must be remembered.
+    /// `exp`.
     pub fn expires_at(&self) -> u64 {
         self.exp
+    }
+
+    /// Until when the `jti` must be remembered to refuse a replay: `exp`, plus the leeway the
+    /// assertion is still accepted within, plus a margin for instances whose clocks differ (the
+    /// one furthest ahead purges).
+    pub fn remember_until(&self) -> u64 {
+        self.remember_until
     }
 
     /// Any claim, for checks particular to the kind of assertion.
@@ -121,6 +132,9 @@ impl Assertion {
 
 /// The longest `jti` accepted: it is stored.
 const MAX_JTI_LEN: usize = 256;
+
+/// How far apart the clocks of instances sharing a replay table may be.
+const CLOCK_SKEW_MARGIN_SECS: u64 = 120;
 
 /// Verifies `token` with `keys` at `now` and checks it as RFC 7523 §3 says: signed by a key of
 /// the set with the key's own algorithm; the expected `typ`, if one is expected; `iss` the
@@ -180,15 +194,22 @@ pub fn verify_assertion(
         .and_then(|aud| serde_json::from_value(aud).ok())
         .ok_or(AssertionError::MissingClaim("aud"))?;
     let exp = number("exp")?.ok_or(AssertionError::MissingClaim("exp"))?;
+    // Required here, though RFC 7523 makes it optional: without it a long-lived assertion could
+    // not be told from a short one signed long ago (both the ID-JAG draft and the SDKs send it).
+    let iat = number("iat")?.ok_or(AssertionError::MissingClaim("iat"))?;
     expected.expected.check(
         Some(iss),
         aud.iter(),
         Validity::until(exp)
             .not_before(number("nbf")?)
-            .issued_at(number("iat")?),
+            .issued_at(Some(iat)),
         now,
     )?;
-    if exp.saturating_sub(now) > expected.max_lifetime_secs {
+    // Short-lived as signed, not only as seen now: a year-long assertion is refused in its last
+    // minutes too.
+    if exp.saturating_sub(iat) > expected.max_lifetime_secs
+        || exp.saturating_sub(now) > expected.max_lifetime_secs
+    {
         return Err(AssertionError::TooLongLived(expected.max_lifetime_secs));
     }
     Ok(Assertion {
@@ -197,16 +218,20 @@ pub fn verify_assertion(
         sub,
         jti,
         exp,
+        remember_until: exp
+            .saturating_add(expected.leeway_secs)
+            .saturating_add(CLOCK_SKEW_MARGIN_SECS),
     })
 }
 
-/// The `iss` and `sub` of a JWT, read without verifying it: only to know whom a request claims
-/// to come from before its keys are looked up. Nothing read here may be trusted.
-pub fn dangerous_peek_issuer_and_subject(token: &str) -> Option<(String, String)> {
+/// The `iss` and `sub` of a JWT (each if present), read without verifying it: only to know whom
+/// a request claims to come from before its keys are looked up. `None` if it is not a readable
+/// JWT. Nothing read here may be trusted.
+pub fn dangerous_peek_issuer_and_subject(token: &str) -> Option<(Option<String>, Option<String>)> {
     let (_, payload) = jws::dangerous_decode_unverified(token).ok()?;
     let claims = crate::json::parse_object(&payload).ok()?;
     let field = |name: &str| claims.get(name)?.as_str().map(str::to_owned);
-    Some((field("iss")?, field("sub")?))
+    Some((field("iss"), field("sub")))
 }
 
 impl From<JwsError> for AssertionError {
@@ -307,6 +332,18 @@ mod tests {
         assert!(matches!(
             with("iat", json!(NOW + 600)),
             Err(AssertionError::Jwt(JwtError::IssuedInFuture))
+        ));
+        assert!(matches!(
+            with("iat", Value::Null),
+            Err(AssertionError::MissingClaim("iat"))
+        ));
+        // Signed for a long life: refused even near its end.
+        let mut old = claims();
+        old["iat"] = json!(NOW - 7_000);
+        old["exp"] = json!(NOW + 60);
+        assert!(matches!(
+            check(&sign(&key, None, &old), &key),
+            Err(AssertionError::TooLongLived(3600))
         ));
         assert!(matches!(
             with("jti", Value::Null),

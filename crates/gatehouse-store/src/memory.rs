@@ -158,7 +158,17 @@ impl Store for MemoryBackend {
     }
 
     async fn record_access_token(&self, token: AccessTokenRecord) -> Result<(), StoreError> {
-        self.engine.record_access_token(token).await
+        let client = token.client_id.as_str().to_owned();
+        let family = token.family.clone();
+        self.engine.record_access_token(token).await?;
+        // As the SQL stores find them through `access_tokens.client_id`: a machine client's
+        // tokens (no code, no refresh token) are revoked when the client is deleted.
+        let mut extras = self.extras()?;
+        let families = extras.families_of.entry(client).or_default();
+        if !families.contains(&family) {
+            families.push(family);
+        }
+        Ok(())
     }
 
     async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError> {

@@ -341,6 +341,19 @@ impl World {
         self.vet(response.client_id.as_str())
     }
 
+    /// The same client as `client_id`, under a new id, as the resource server of `resource`: it
+    /// may introspect that resource's tokens (RFC 7662 §4), as `introspection_resources`
+    /// declares.
+    pub fn serving(&mut self, client_id: &str, resource: &str) -> String {
+        let store = self.engine.store();
+        let id = gatehouse_types::ClientId::new(client_id).unwrap();
+        let mut record = store.client(&id).unwrap().unwrap();
+        record.client_id = gatehouse_types::ClientId::new(format!("{client_id}-rs")).unwrap();
+        record.introspection_resources = vec![ResourceUri::parse(resource).unwrap()];
+        block_on(gatehouse_engine::Store::insert_client(store, record)).unwrap();
+        format!("{client_id}-rs")
+    }
+
     /// A client assertion (RFC 7523 §3) by `client_id`, signed with `key`, for this world's
     /// issuer, valid for a minute; `changes` replace or (with `null`) remove claims.
     pub fn assertion(
