@@ -304,17 +304,7 @@ impl ClientDocuments {
             .max(MIN_REUSE_SECS);
         let secs = freshness.clamp(MIN_REUSE_SECS, longest);
         let mut cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= MAX_CACHED && !cache.contains_key(jwks_uri) {
-            cache.retain(|_, entry| now < entry.fresh_until);
-            if cache.len() >= MAX_CACHED
-                && let Some(soonest) = cache
-                    .iter()
-                    .min_by_key(|(_, entry)| entry.fresh_until)
-                    .map(|(key, _)| key.clone())
-            {
-                cache.remove(&soonest);
-            }
-        }
+        make_room(&mut cache, jwks_uri, now, |entry| entry.fresh_until);
         cache.insert(
             jwks_uri.to_owned(),
             CachedKeys {
@@ -470,17 +460,7 @@ impl ClientDocuments {
 
     fn remember(&self, url: &str, client: ClientRecord, fresh_until: UnixTime, now: UnixTime) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= MAX_CACHED && !cache.contains_key(url) {
-            cache.retain(|_, entry| now < entry.fresh_until);
-            if cache.len() >= MAX_CACHED
-                && let Some(soonest) = cache
-                    .iter()
-                    .min_by_key(|(_, entry)| entry.fresh_until)
-                    .map(|(key, _)| key.clone())
-            {
-                cache.remove(&soonest);
-            }
-        }
+        make_room(&mut cache, url, now, |entry| entry.fresh_until);
         cache.insert(
             url.to_owned(),
             Cached {
@@ -535,6 +515,28 @@ impl ClientDocuments {
             body.extend_from_slice(&chunk);
         }
         Ok((body, freshness))
+    }
+}
+
+/// Makes room in a cache of at most [`MAX_CACHED`] entries for `key`: drops what is stale, then
+/// what goes stale first.
+fn make_room<V>(
+    cache: &mut HashMap<String, V>,
+    key: &str,
+    now: UnixTime,
+    fresh_until: impl Fn(&V) -> UnixTime,
+) {
+    if cache.len() < MAX_CACHED || cache.contains_key(key) {
+        return;
+    }
+    cache.retain(|_, entry| now < fresh_until(entry));
+    if cache.len() >= MAX_CACHED
+        && let Some(soonest) = cache
+            .iter()
+            .min_by_key(|(_, entry)| fresh_until(entry))
+            .map(|(key, _)| key.clone())
+    {
+        cache.remove(&soonest);
     }
 }
 
