@@ -9,6 +9,7 @@ mod support;
 mod authorize;
 mod connected_apps;
 mod cors;
+mod declared;
 mod events;
 mod flow;
 mod health;
