@@ -457,7 +457,7 @@ impl SigningKey {
                 SigningInner::rsa(alg, key)
             }
         };
-        let key = Self::from_inner(alg, inner);
+        let key = Self::from_inner(alg, inner)?;
         Ok(match &jwk.kid {
             Some(kid) => key.with_kid(kid.clone()),
             None => key,
