@@ -12,10 +12,6 @@ use crate::error::CliError;
 use crate::keyfile::{KeyFile, RsaAlg};
 use crate::output;
 
-/// RUSTSEC-2023-0071, said once wherever an RSA private key is made.
-const RSA_CAVEAT: &str = "warning: RSA private-key operations in the `rsa` crate are not constant-time \
-(RUSTSEC-2023-0071); prefer ES256 or EdDSA for signing keys. Verifying RSA signatures is not affected.";
-
 /// Signature algorithm of a key to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum AlgArg {
@@ -63,8 +59,7 @@ publish with `gatehouse keys public FILE`.";
 /// `gatehouse keys generate`.
 #[derive(Debug, Args)]
 pub(crate) struct GenerateArgs {
-    /// Signature algorithm. RS256/PS256 keys are 2048-bit RSA (see the RUSTSEC-2023-0071 note
-    /// printed when one is made).
+    /// Signature algorithm. RS256/PS256 keys are 2048-bit RSA.
     #[arg(long, value_enum, ignore_case = true, default_value = "ES256")]
     alg: AlgArg,
     /// Write the key to FILE (mode 0600) instead of standard output.
@@ -116,9 +111,6 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), CliError> {
             output::stdout(&text)?;
             eprintln!("generated {alg} key, kid {}", key.kid());
         }
-    }
-    if matches!(alg, Algorithm::Rs256 | Algorithm::Ps256) {
-        eprintln!("{RSA_CAVEAT}");
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 //!
 //! | file | acceptable | we | why |
 //! |---|---|---|---|
-//! | rsa_signature_2048_sha256_test.json | tcId 8, `MissingNull` (DigestInfo without the NULL parameters) | refuse | RFC 8017 §9.2 fixes one encoding; the `rsa` crate compares the exact DER prefix |
+//! | rsa_signature_2048_sha256_test.json | tcId 8, `MissingNull` (DigestInfo without the NULL parameters) | refuse | RFC 8017 §9.2 fixes one encoding; ring (decision 0016, as the `rsa` crate before it) compares the exact DER prefix |
 //!
 //! | file | vectors that cannot be expressed | reason |
 //! |---|---|---|
