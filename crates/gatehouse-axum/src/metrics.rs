@@ -16,6 +16,7 @@
 //! | `gatehouse_client_authentication_failures_total` | counter | `endpoint` |
 //! | `gatehouse_sign_in_failures_total` | counter | |
 //! | `gatehouse_security_events_total` | counter | `kind` |
+//! | `gatehouse_audit_records_dropped_total` | counter | `kind` |
 //! | `gatehouse_guard_decisions_total` | counter | `resource`, `outcome` (`allowed`, `401`, `403`, `404`, `429`, …) |
 //! | `gatehouse_guard_token_cache_total` | counter | `resource`, `result` (`hit`, `miss`) |
 //! | `gatehouse_store_operation_duration_seconds` | histogram | `backend`, `operation` |
@@ -80,6 +81,10 @@ fn describe() {
     describe_counter!(
         "gatehouse_security_events_total",
         "Security events (the audit log), by kind."
+    );
+    describe_counter!(
+        "gatehouse_audit_records_dropped_total",
+        "Audit records not stored because the writer's queue was full (the log line of each event is written regardless), by kind."
     );
     describe_counter!(
         "gatehouse_guard_decisions_total",

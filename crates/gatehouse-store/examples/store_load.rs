@@ -121,13 +121,13 @@ async fn measure<S: ServerStore + 'static>(store: S, ops: usize, concurrency: us
     })
     .await;
     let floor = run(&store, ops, concurrency, |s, i| async move {
-        s.append_audit(AuditEvent {
+        s.append_audit(vec![AuditEvent {
             at: NOW,
             kind: "bench".into(),
             subject: None,
             client_id: None,
             detail: serde_json::json!({ "i": i }),
-        })
+        }])
         .await
         .unwrap();
     })

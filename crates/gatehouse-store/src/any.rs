@@ -285,8 +285,8 @@ impl ServerStore for AnyStore {
         timed!(self, delete_signing_key(kid))
     }
 
-    async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
-        timed!(self, append_audit(event))
+    async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        timed!(self, append_audit(events))
     }
 
     async fn purge_audit(&self, before: UnixTime) -> Result<u64, StoreError> {

@@ -505,10 +505,12 @@ impl ServerStore for MemoryBackend {
         Ok(extras.keys.len() != before)
     }
 
-    async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
+    async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
         let mut extras = self.extras()?;
-        let id = extras.audit.last().map_or(1, |(id, _)| id + 1);
-        extras.audit.push((id, event));
+        for event in events {
+            let id = extras.audit.last().map_or(1, |(id, _)| id + 1);
+            extras.audit.push((id, event));
+        }
         Ok(())
     }
 

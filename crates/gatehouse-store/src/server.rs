@@ -291,10 +291,11 @@ pub trait ServerStore: Store {
         kid: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Appends an audit event.
+    /// Appends audit events, in order, in one transaction: a batch costs one commit, so a writer
+    /// that drains its queue in batches keeps up with a burst.
     fn append_audit(
         &self,
-        event: AuditEvent,
+        events: Vec<AuditEvent>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Deletes the audit events from before `before` (`[audit] retention_days`), in small

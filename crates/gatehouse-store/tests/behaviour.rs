@@ -494,13 +494,13 @@ async fn audit_events_are_appended_in_order<S: ServerStore>(store: &S) {
     .enumerate()
     {
         store
-            .append_audit(AuditEvent {
+            .append_audit(vec![AuditEvent {
                 at: NOW.saturating_add_secs(i as u64),
                 kind: (*kind).into(),
                 subject: Some("alice".into()),
                 client_id: (i > 0).then(|| "c".to_owned()),
                 detail: serde_json::json!({ "n": i, "family": "f" }),
-            })
+            }])
             .await
             .unwrap();
     }
@@ -734,13 +734,13 @@ async fn audit_events_are_purged_after_their_retention<S: ServerStore>(store: &S
         (30, "newest"),
     ] {
         store
-            .append_audit(AuditEvent {
+            .append_audit(vec![AuditEvent {
                 at: NOW.saturating_add_secs(at),
                 kind: kind.into(),
                 subject: None,
                 client_id: None,
                 detail: serde_json::json!({}),
-            })
+            }])
             .await
             .unwrap();
     }
@@ -759,6 +759,27 @@ async fn audit_events_are_purged_after_their_retention<S: ServerStore>(store: &S
         .map(|(_, e)| e.kind)
         .collect();
     assert_eq!(kinds, ["kept", "newest"]);
+}
+
+/// A batch of audit events is stored whole, in order, after what was there.
+async fn audit_events_are_appended_in_batches_in_order<S: ServerStore>(store: &S) {
+    let event = |kind: &str| AuditEvent {
+        at: NOW,
+        kind: kind.into(),
+        subject: None,
+        client_id: None,
+        detail: serde_json::json!({}),
+    };
+    store.append_audit(vec![event("first")]).await.unwrap();
+    store
+        .append_audit(vec![event("second"), event("third"), event("fourth")])
+        .await
+        .unwrap();
+    store.append_audit(Vec::new()).await.unwrap();
+    let stored = store.audit_events(0, 10).await.unwrap();
+    let kinds: Vec<&str> = stored.iter().map(|(_, e)| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["first", "second", "third", "fourth"]);
+    assert!(stored.windows(2).all(|pair| pair[0].0 < pair[1].0));
 }
 
 /// RFC 7523 §3 item 7: a JWT assertion's `jti` is used once per issuer, until it expires.
@@ -882,4 +903,5 @@ behaviour_suite!(
     audit_events_are_purged_after_their_retention,
     declared_clients_are_upserted_and_never_take_another_clients_id,
     an_assertion_is_used_once_until_it_expires,
+    audit_events_are_appended_in_batches_in_order,
 );

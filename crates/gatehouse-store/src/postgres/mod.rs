@@ -270,6 +270,21 @@ impl Database for PostgresStore {
     ) -> Result<Vec<Row>, StoreError> {
         query(&self.client().await?, statement, &params).await
     }
+
+    async fn execute_many(
+        &self,
+        statement: &'static Statement,
+        rows: Vec<Vec<Value>>,
+    ) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        let mut changed = 0;
+        for params in &rows {
+            changed += execute(&tx, statement, params).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(changed)
+    }
 }
 
 /// What only PostgreSQL says this way: `GREATEST` (SQLite's two-argument `MAX`).

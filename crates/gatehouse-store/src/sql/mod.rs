@@ -66,6 +66,14 @@ pub(crate) trait Database: Send + Sync {
         statement: &'static Statement,
         params: Vec<Value>,
     ) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+
+    /// Runs a statement that writes once per parameter list, all in one transaction (one
+    /// commit, one fsync); how many rows changed in all.
+    fn execute_many(
+        &self,
+        statement: &'static Statement,
+        rows: Vec<Vec<Value>>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 /// A SQL backend: [`Database`], the engine's `Store`, and the [`ServerStore`] operations whose
@@ -480,10 +488,16 @@ impl<B: SqlBackend> ServerStore for B {
         Ok(deleted == 1)
     }
 
-    async fn append_audit(&self, event: AuditEvent) -> Result<(), StoreError> {
-        self.execute(&sql::APPEND_AUDIT, rows::audit_params(&event))
-            .await
-            .map(drop)
+    async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.execute_many(
+            &sql::APPEND_AUDIT,
+            events.iter().map(rows::audit_params).collect(),
+        )
+        .await
+        .map(drop)
     }
 
     async fn purge_audit(&self, before: UnixTime) -> Result<u64, StoreError> {

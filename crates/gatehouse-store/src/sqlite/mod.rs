@@ -278,6 +278,19 @@ impl Database for SqliteStore {
     ) -> Result<Vec<Row>, StoreError> {
         self.write(move |tx| query(tx, statement, &params)).await
     }
+
+    async fn execute_many(
+        &self,
+        statement: &'static Statement,
+        rows: Vec<Vec<Value>>,
+    ) -> Result<u64, StoreError> {
+        self.write(move |tx| {
+            rows.iter().try_fold(0, |changed, params| {
+                Ok(changed + execute(tx, statement, params)?)
+            })
+        })
+        .await
+    }
 }
 
 /// What only SQLite says this way: `MAX` of two values (PostgreSQL's `GREATEST`).
