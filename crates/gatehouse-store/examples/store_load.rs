@@ -109,9 +109,14 @@ where
 
 struct Figures {
     floor: f64,
+    audit_batched: f64,
     redeem: f64,
     rotate: f64,
 }
+
+/// Audit records per batch in the batched figure: what the server's audit writer stores in one
+/// transaction when that many queued up while it wrote the previous batch.
+const AUDIT_BATCH: usize = 64;
 
 async fn measure<S: ServerStore + 'static>(store: S, ops: usize, concurrency: usize) -> Figures {
     let store = Arc::new(store);
@@ -132,6 +137,22 @@ async fn measure<S: ServerStore + 'static>(store: S, ops: usize, concurrency: us
         .unwrap();
     })
     .await;
+    // Records per second when the audit writer stores them in batches (one writer, as in the
+    // server): the transactions per second times the batch.
+    let audit_batched = run(&store, ops / AUDIT_BATCH, 1, |s, i| async move {
+        let batch = (0..AUDIT_BATCH)
+            .map(|j| AuditEvent {
+                at: NOW,
+                kind: "bench".into(),
+                subject: None,
+                client_id: None,
+                detail: serde_json::json!({ "i": i, "j": j }),
+            })
+            .collect();
+        s.append_audit(batch).await.unwrap();
+    })
+    .await
+        * AUDIT_BATCH as f64;
     let redeem = run(&store, ops, concurrency, |s, i| async move {
         let taken = s
             .redeem_code(
@@ -161,6 +182,7 @@ async fn measure<S: ServerStore + 'static>(store: S, ops: usize, concurrency: us
     .await;
     Figures {
         floor,
+        audit_batched,
         redeem,
         rotate,
     }
@@ -168,8 +190,10 @@ async fn measure<S: ServerStore + 'static>(store: S, ops: usize, concurrency: us
 
 fn report(backend: &str, f: &Figures) {
     println!(
-        "| {backend} | {:.0} | {:.0} ({:.2}× the floor) | {:.0} ({:.2}× the floor) |",
+        "| {backend} | {:.0} | {:.0} ({:.1}× the floor) | {:.0} ({:.2}× the floor) | {:.0} ({:.2}× the floor) |",
         f.floor,
+        f.audit_batched,
+        f.audit_batched / f.floor,
         f.redeem,
         f.redeem / f.floor,
         f.rotate,
@@ -186,8 +210,10 @@ async fn main() {
     let ops = args.first().copied().unwrap_or(3000);
     let concurrency = args.get(1).copied().unwrap_or(8);
     println!("{ops} operations per phase, {concurrency} concurrent tasks\n");
-    println!("| backend | floor: 1-row INSERT tx/s | code redeem tx/s | refresh rotate tx/s |");
-    println!("|---|---|---|---|");
+    println!(
+        "| backend | floor: 1-row INSERT tx/s | audit records/s in batches of {AUDIT_BATCH} | code redeem tx/s | refresh rotate tx/s |"
+    );
+    println!("|---|---|---|---|---|");
 
     let dir = tempfile::tempdir().unwrap();
     let sqlite = gatehouse_store::SqliteStore::open(dir.path().join("bench.db"))

@@ -278,12 +278,14 @@ impl Database for PostgresStore {
     ) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        let mut changed = 0;
-        for params in &rows {
-            changed += execute(&tx, statement, params).await?;
-        }
+        // Issued together, tokio-postgres pipelines them: one round trip for the batch, not one
+        // per row.
+        let changed = futures_util::future::try_join_all(
+            rows.iter().map(|params| execute(&tx, statement, params)),
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
-        Ok(changed)
+        Ok(changed.iter().sum())
     }
 }
 
