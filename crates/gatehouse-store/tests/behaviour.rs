@@ -761,6 +761,29 @@ async fn audit_events_are_purged_after_their_retention<S: ServerStore>(store: &S
     assert_eq!(kinds, ["kept", "newest"]);
 }
 
+/// Writes issued at the same moment (which SQLite commits as one group) keep their own outcomes:
+/// a write that fails is undone alone, and every other one is stored.
+async fn concurrent_writes_keep_their_own_outcomes<S: ServerStore>(store: &S) {
+    store.insert_client(client("taken")).await.unwrap();
+    let attempts = (0..24).map(|i| {
+        let id = if i % 4 == 0 {
+            "taken".to_owned()
+        } else {
+            format!("c{i}")
+        };
+        async move { (id.clone(), store.insert_client(client(&id)).await) }
+    });
+    for (id, outcome) in futures_util::future::join_all(attempts).await {
+        if id == "taken" {
+            assert_eq!(outcome, Err(StoreError::Duplicate));
+        } else {
+            assert_eq!(outcome, Ok(()), "{id}");
+        }
+    }
+    let stored = store.clients().await.unwrap();
+    assert_eq!(stored.len(), 1 + 18);
+}
+
 /// A batch of audit events is stored whole, in order, after what was there.
 async fn audit_events_are_appended_in_batches_in_order<S: ServerStore>(store: &S) {
     let event = |kind: &str| AuditEvent {
@@ -904,4 +927,5 @@ behaviour_suite!(
     declared_clients_are_upserted_and_never_take_another_clients_id,
     an_assertion_is_used_once_until_it_expires,
     audit_events_are_appended_in_batches_in_order,
+    concurrent_writes_keep_their_own_outcomes,
 );

@@ -31,12 +31,73 @@ use crate::codec::{corrupt, time_to_sql};
 use crate::sql::statements as sql;
 use crate::sql::{self as shared, Database, Row, SqlBackend, Statement, Value, rows};
 
-/// The SQLite store. Cheap to clone; clones share the connection.
+/// The SQLite store. Cheap to clone; clones share the connection and its writer.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    writes: std::sync::mpsc::Sender<WriteJob>,
     path: PathBuf,
     deny: DenyList,
+}
+
+/// A write waiting for the group commit: it runs inside the batch's transaction (in a savepoint
+/// of its own) and returns what delivers its result once the commit's outcome is known.
+type WriteJob = Box<dyn FnOnce(&Transaction<'_>) -> Deliver + Send>;
+/// Hands a write its result: its own, if the batch committed; the commit's error otherwise.
+type Deliver = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// The most writes one transaction commits together.
+const GROUP_COMMIT_MAX: usize = 64;
+
+/// The group-commit writer: takes the writes waiting (at least one, at most
+/// [`GROUP_COMMIT_MAX`]), runs each in a savepoint of one `BEGIN IMMEDIATE` transaction (a write
+/// that fails is rolled back alone), commits once (one fsync for all), and only then answers
+/// each: a write is acknowledged only once it is durable, as before, and concurrent requests
+/// share the cost of the fsync. Ends when every store handle is dropped.
+fn group_commit(conn: Arc<Mutex<Connection>>, writes: std::sync::mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = writes.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP_COMMIT_MAX {
+            match writes.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
+        let committed = {
+            let Ok(mut guard) = conn.lock() else {
+                // Dropping the jobs drops their answers: each caller gets an error.
+                return;
+            };
+            let tx = match guard.transaction_with_behavior(TransactionBehavior::Immediate) {
+                Ok(tx) => tx,
+                Err(error) => {
+                    tracing::warn!(error = %db(error), "a group of SQLite writes could not begin");
+                    continue;
+                }
+            };
+            let mut panicked = false;
+            for job in jobs {
+                // A write that panics must not take the writer (and every later write) with
+                // it: the whole group is rolled back and answered with an error instead.
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&tx))) {
+                    Ok(deliver) => delivers.push(deliver),
+                    Err(_) => panicked = true,
+                }
+            }
+            if panicked {
+                drop(tx);
+                Err(StoreError::Unavailable(
+                    "a write in this group failed; the group was rolled back".into(),
+                ))
+            } else {
+                tx.commit().map_err(db)
+            }
+        };
+        for deliver in delivers {
+            deliver(committed.clone());
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -160,8 +221,16 @@ impl SqliteStore {
         let conn = tokio::task::spawn_blocking(move || connect(&opened, crate::SCHEMA_VERSION))
             .await
             .map_err(|e| StoreError::Unavailable(format!("sqlite open task failed: {e}")))??;
+        let conn = Arc::new(Mutex::new(conn));
+        let (writes, queue) = std::sync::mpsc::channel();
+        let writer = Arc::clone(&conn);
+        std::thread::Builder::new()
+            .name("gatehouse-sqlite-writer".into())
+            .spawn(move || group_commit(writer, queue))
+            .map_err(|e| StoreError::Unavailable(format!("sqlite writer thread: {e}")))?;
         let store = Self {
-            conn: Arc::new(Mutex::new(conn)),
+            conn,
+            writes,
             path,
             deny: DenyList::new(),
         };
@@ -212,20 +281,48 @@ impl SqliteStore {
         .map_err(|e| StoreError::Unavailable(format!("sqlite task failed: {e}")))?
     }
 
-    /// Runs `f` in a write transaction and commits it.
+    /// Runs `f` in a write transaction and answers once it is committed: through the group
+    /// commit ([`group_commit`]), in a savepoint of a transaction that other writes waiting at the
+    /// same moment share. `f`'s effects are kept exactly when it returns `Ok` and the commit
+    /// succeeds, as if it had a transaction of its own.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.run(|conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db)?;
-            let value = f(&tx)?;
-            tx.commit().map_err(db)?;
-            Ok(value)
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |tx: &Transaction<'_>| {
+            let outcome = in_savepoint(tx, f);
+            Box::new(move |committed: Result<(), StoreError>| {
+                let _ = answer.send(committed.and(outcome));
+            }) as Deliver
+        });
+        self.writes
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))?;
+        answered.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the sqlite writer dropped a write (its transaction could not begin)".into(),
+            ))
         })
-        .await
+    }
+}
+
+/// Runs `f` in a savepoint of `tx`: kept if it returns `Ok`, rolled back (alone) if not.
+fn in_savepoint<T>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    tx.execute_batch("SAVEPOINT gatehouse_write").map_err(db)?;
+    match f(tx) {
+        Ok(value) => {
+            tx.execute_batch("RELEASE gatehouse_write").map_err(db)?;
+            Ok(value)
+        }
+        Err(error) => {
+            tx.execute_batch("ROLLBACK TO gatehouse_write; RELEASE gatehouse_write")
+                .map_err(db)?;
+            Err(error)
+        }
     }
 }
 
