@@ -140,7 +140,9 @@ pub(crate) static ROTATE_REFRESH: Statement = Statement::new(
     "UPDATE refresh_tokens SET successor = $2, sealed_successor = $3, rotated_at = $4
      WHERE hash = $1 AND successor IS NULL",
 );
-/// Only the newest predecessor may open its successor.
+/// Only the newest predecessor may open its successor. The partial index `refresh_tokens_sealed`
+/// (migration 6) finds the one or two rows that still hold a sealed successor, however long the
+/// family's chain of rotated tokens has grown.
 pub(crate) static FORGET_OLDER_SUCCESSORS: Statement = Statement::new(
     "UPDATE refresh_tokens SET sealed_successor = NULL
      WHERE family = $1 AND hash <> $2 AND sealed_successor IS NOT NULL",

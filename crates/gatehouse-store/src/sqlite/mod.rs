@@ -35,6 +35,10 @@ use crate::sql::{self as shared, Database, Row, SqlBackend, Statement, Value, ro
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// A second, read-only connection for single-statement reads: in WAL mode they see every
+    /// committed write without waiting for the writer, which holds `conn` through each group's
+    /// fsync.
+    reader: Arc<Mutex<Connection>>,
     writes: std::sync::mpsc::Sender<WriteJob>,
     path: PathBuf,
     deny: DenyList,
@@ -140,6 +144,17 @@ fn connect(path: &Path, target: u32) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// The read-only connection: the schema is already up to date (the writer's connection migrated
+/// it).
+fn read_only(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(db)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(db)?;
+    conn.execute_batch("PRAGMA query_only = ON; PRAGMA foreign_keys = ON;")
+        .map_err(db)?;
+    Ok(conn)
+}
+
 /// Applies the migrations above the database's version, up to `target`, each in its own
 /// `BEGIN IMMEDIATE` transaction: two processes starting on one file take turns, and the second
 /// sees the first's version and skips what is done.
@@ -221,6 +236,10 @@ impl SqliteStore {
         let conn = tokio::task::spawn_blocking(move || connect(&opened, crate::SCHEMA_VERSION))
             .await
             .map_err(|e| StoreError::Unavailable(format!("sqlite open task failed: {e}")))??;
+        let read_path = path.clone();
+        let reader = tokio::task::spawn_blocking(move || read_only(&read_path))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("sqlite open task failed: {e}")))??;
         let conn = Arc::new(Mutex::new(conn));
         let (writes, queue) = std::sync::mpsc::channel();
         let writer = Arc::clone(&conn);
@@ -230,6 +249,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("sqlite writer thread: {e}")))?;
         let store = Self {
             conn,
+            reader: Arc::new(Mutex::new(reader)),
             writes,
             path,
             deny: DenyList::new(),
@@ -357,7 +377,15 @@ impl Database for SqliteStore {
         statement: &'static Statement,
         params: Vec<Value>,
     ) -> Result<Vec<Row>, StoreError> {
-        self.run(move |conn| query(conn, statement, &params)).await
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let conn = reader
+                .lock()
+                .map_err(|_| StoreError::Unavailable("sqlite reader lock poisoned".into()))?;
+            query(&conn, statement, &params)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("sqlite task failed: {e}")))?
     }
 
     async fn execute(

@@ -147,4 +147,12 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         CREATE INDEX used_assertions_expires_at ON used_assertions (expires_at);
         ",
     ),
+    (
+        6,
+        "sealed successors by family",
+        "
+        CREATE INDEX refresh_tokens_sealed ON refresh_tokens (family)
+            WHERE sealed_successor IS NOT NULL;
+        ",
+    ),
 ];
