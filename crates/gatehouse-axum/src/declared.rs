@@ -155,11 +155,9 @@ pub fn provision(
     Ok((client, secret))
 }
 
-/// A new client id: 128 random bits, like those of registered clients.
+/// A new client id, drawn as the engine draws those of registered clients.
 pub fn new_client_id() -> String {
-    let mut bytes = [0u8; 16];
-    gatehouse_engine::RandomSource::fill(&mut OsRandom, &mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    gatehouse_engine::new_client_id(&mut OsRandom)
 }
 
 /// The entry that describes a stored client, to change it with [`provision`]: what

@@ -36,7 +36,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use gatehouse_engine::store::ClientRecord;
+use gatehouse_engine::EndpointError;
+use gatehouse_engine::store::{ClientRecord, StoreError};
 use gatehouse_jose::KeySet;
 use gatehouse_registration::{
     ClientIdMetadataDocument, ClientMetadataPolicy, RegistrationError, validate_client_id_url,
@@ -137,6 +138,16 @@ impl DocumentError {
             self,
             Self::Unreachable(_) | Self::Busy | Self::HostFailing(_)
         ) || matches!(self, Self::Status(status) if *status >= 500)
+    }
+
+    /// How a credential endpoint answers a fetch that failed: `temporarily_unavailable` (503)
+    /// when trying again may pass, so the client retries; `refused` otherwise.
+    pub(crate) fn at_endpoint(&self, refused: impl FnOnce() -> EndpointError) -> EndpointError {
+        if self.is_transient() {
+            StoreError::Unavailable(self.to_string()).into()
+        } else {
+            refused()
+        }
     }
 }
 

@@ -54,47 +54,29 @@ trait CredentialRequest: Sized {
     fn client_mut(&mut self) -> &mut ClaimedClient;
 }
 
-impl CredentialRequest for TokenRequest {
-    const ENDPOINT: &'static str = "token";
-    const CLASS: Class = Class::Token;
-    fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError> {
-        Self::parse(body, authorization)
-    }
-    fn client(&self) -> &ClaimedClient {
-        self.client()
-    }
-    fn client_mut(&mut self) -> &mut ClaimedClient {
-        self.client_mut()
-    }
+/// The engine's request types already have these as inherent methods; the trait only names
+/// them once for the generic steps below.
+macro_rules! credential_request {
+    ($request:ty, $endpoint:literal, $class:expr) => {
+        impl CredentialRequest for $request {
+            const ENDPOINT: &'static str = $endpoint;
+            const CLASS: Class = $class;
+            fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError> {
+                Self::parse(body, authorization)
+            }
+            fn client(&self) -> &ClaimedClient {
+                self.client()
+            }
+            fn client_mut(&mut self) -> &mut ClaimedClient {
+                self.client_mut()
+            }
+        }
+    };
 }
 
-impl CredentialRequest for IntrospectRequest {
-    const ENDPOINT: &'static str = "introspect";
-    const CLASS: Class = Class::Introspect;
-    fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError> {
-        Self::parse(body, authorization)
-    }
-    fn client(&self) -> &ClaimedClient {
-        self.client()
-    }
-    fn client_mut(&mut self) -> &mut ClaimedClient {
-        self.client_mut()
-    }
-}
-
-impl CredentialRequest for RevokeRequest {
-    const ENDPOINT: &'static str = "revoke";
-    const CLASS: Class = Class::Revoke;
-    fn parse(body: &[u8], authorization: Option<&str>) -> Result<Self, EndpointError> {
-        Self::parse(body, authorization)
-    }
-    fn client(&self) -> &ClaimedClient {
-        self.client()
-    }
-    fn client_mut(&mut self) -> &mut ClaimedClient {
-        self.client_mut()
-    }
-}
+credential_request!(TokenRequest, "token", Class::Token);
+credential_request!(IntrospectRequest, "introspect", Class::Introspect);
+credential_request!(RevokeRequest, "revoke", Class::Revoke);
 
 /// A parsed request with its claimed client resolved: what the engine decides with.
 struct Resolved<R> {
@@ -153,16 +135,46 @@ async fn client_keys(
         Ok(keys) => Ok(keys),
         Err(error) => {
             tracing::info!(client_id = claimed.as_str(), jwks_uri, %error, "a client's jwks_uri cannot be used");
-            let error = if error.is_transient() {
-                EndpointError::from(gatehouse_engine::store::StoreError::Unavailable(
-                    error.to_string(),
-                ))
-            } else {
+            let error = error.at_endpoint(|| {
                 EndpointError::invalid_client(
                     "the keys at the client's jwks_uri cannot be used to verify its assertion",
                 )
-            };
+            });
             Err(refused(state, Some(claimed), &error, endpoint))
+        }
+    }
+}
+
+/// For an ID-JAG (`jwt-bearer` grant), the identity provider its `iss` names, if the operator
+/// trusts it (`accept_id_jag`), with its keys: the last of the token endpoint's resolutions.
+async fn trusted_issuer(
+    state: &AppState,
+    request: &mut TokenRequest,
+    claimed: &ClientId,
+) -> Result<(), Response> {
+    let Some(issuer) = request.assertion_issuer() else {
+        return Ok(());
+    };
+    let Some(provider) = crate::id_jag::accepting(&state.config, &issuer) else {
+        return Ok(());
+    };
+    match state.documents.provider_keys(&provider.issuer, now()).await {
+        Ok(keys) => {
+            request.provide_trusted_issuer(gatehouse_engine::TrustedIssuer {
+                provider: provider.id.clone(),
+                issuer: provider.issuer.clone(),
+                keys,
+            });
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!(provider = provider.id.as_str(), %error, "an identity provider's keys cannot be fetched");
+            let error = error.at_endpoint(|| {
+                EndpointError::invalid_grant(
+                    "the identity provider's keys cannot be fetched to verify the ID-JAG",
+                )
+            });
+            Err(refused(state, Some(claimed), &error, "token"))
         }
     }
 }
@@ -184,29 +196,8 @@ pub(crate) async fn token(
         Err(refusal) => return refusal,
     };
     let mut request = request;
-    if let Some(issuer) = request.assertion_issuer()
-        && let Some(provider) = crate::id_jag::accepting(&state.config, &issuer)
-    {
-        match state.documents.provider_keys(&provider.issuer, now()).await {
-            Ok(keys) => request.provide_trusted_issuer(gatehouse_engine::TrustedIssuer {
-                provider: provider.id.clone(),
-                issuer: provider.issuer.clone(),
-                keys,
-            }),
-            Err(error) => {
-                tracing::warn!(provider = provider.id.as_str(), %error, "an identity provider's keys cannot be fetched");
-                let error = if error.is_transient() {
-                    EndpointError::from(gatehouse_engine::store::StoreError::Unavailable(
-                        error.to_string(),
-                    ))
-                } else {
-                    EndpointError::invalid_grant(
-                        "the identity provider's keys cannot be fetched to verify the ID-JAG",
-                    )
-                };
-                return refused(&state, Some(&claimed), &error, "token");
-            }
-        }
+    if let Err(refusal) = trusted_issuer(&state, &mut request, &claimed).await {
+        return refusal;
     }
     let key = state.key_ring();
     match state

@@ -16,8 +16,8 @@ use gatehouse_types::{ErrorCode, ScopeSet, TokenEndpointAuthMethod, UnixTime};
 use serde_json::Value;
 
 use crate::error::EndpointError;
-use crate::store::{ClientRecord, FamilyId, Store};
-use crate::token::{Grant, TokenResponse, random_id, response, single};
+use crate::store::{ClientRecord, Store};
+use crate::token::{Grant, TokenResponse, new_family, response, single};
 use crate::{Engine, RandomSource};
 
 /// The header `typ` an ID-JAG carries (draft §3.1: "MUST be `oauth-id-jag+jwt`").
@@ -111,7 +111,7 @@ impl<S: Store> Engine<S> {
         }
 
         let subject = format!("{}:{}", trusted.provider, verified.subject());
-        let family = FamilyId::new(random_id(rng));
+        let family = new_family(rng);
         let grant = Grant {
             family: &family,
             client_id: &client.client_id,

@@ -44,6 +44,7 @@ pub use id_jag::{ID_JAG_TYPE, MAX_ID_JAG_SECS, TrustedIssuer};
 pub use memory::MemoryStore;
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
 pub use random::RandomSource;
+pub use register::new_client_id;
 pub use revoke::{IntrospectRequest, RevokeRequest, Revoked};
 pub use store::Store;
 pub use token::{Issued, ServerKeys, TokenRequest, TokenResponse};

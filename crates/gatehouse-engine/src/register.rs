@@ -13,6 +13,12 @@ use crate::store::{ClientRecord, Store, StoreError};
 use crate::token::random_id;
 use crate::{Engine, RandomSource};
 
+/// A new client id: 128 random bits as hex, for registered clients and for those an operator
+/// adds.
+pub fn new_client_id(rng: &mut impl RandomSource) -> String {
+    random_id(rng)
+}
+
 impl<S: Store> Engine<S> {
     /// Registers a client described by `metadata` if `policy` accepts it, and returns the RFC
     /// 7591 §3.2.1 response: a new `client_id`, a client secret when the auth method needs one
@@ -28,7 +34,7 @@ impl<S: Store> Engine<S> {
         let registered = policy
             .check(metadata)
             .map_err(|e| EndpointError::new(e.error_code(), e.to_string()))?;
-        let client_id = ClientId::new(random_id(rng)).map_err(|e| {
+        let client_id = ClientId::new(new_client_id(rng)).map_err(|e| {
             EndpointError::new(gatehouse_types::ErrorCode::ServerError, e.to_string())
         })?;
         let secret = registered

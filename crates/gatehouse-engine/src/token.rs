@@ -747,6 +747,6 @@ pub(crate) fn random_id(rng: &mut impl RandomSource) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn new_family(rng: &mut impl RandomSource) -> FamilyId {
+pub(crate) fn new_family(rng: &mut impl RandomSource) -> FamilyId {
     FamilyId::new(random_id(rng))
 }

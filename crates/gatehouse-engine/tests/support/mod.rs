@@ -232,17 +232,7 @@ impl World {
     /// a confidential client allowed to introspect that resource's tokens.
     pub fn resource_server(&mut self) -> String {
         let id = self.confidential_client();
-        let store = self.engine.store();
-        let mut record = store
-            .client(&gatehouse_types::ClientId::new(id.clone()).unwrap())
-            .unwrap()
-            .unwrap();
-        record.client_id = gatehouse_types::ClientId::new(format!("{id}-rs")).unwrap();
-        record.introspection_resources = vec![ResourceUri::parse(RESOURCE).unwrap()];
-        block_on(gatehouse_engine::Store::insert_client(store, record)).unwrap();
-        let secret = self.secrets[&id].clone();
-        self.secrets.insert(format!("{id}-rs"), secret);
-        format!("{id}-rs")
+        self.serving(&id, RESOURCE)
     }
 
     /// `client_id`, plus `client_secret` for confidential clients of this world.
@@ -351,7 +341,11 @@ impl World {
         record.client_id = gatehouse_types::ClientId::new(format!("{client_id}-rs")).unwrap();
         record.introspection_resources = vec![ResourceUri::parse(resource).unwrap()];
         block_on(gatehouse_engine::Store::insert_client(store, record)).unwrap();
-        format!("{client_id}-rs")
+        let serving = format!("{client_id}-rs");
+        if let Some(secret) = self.secrets.get(client_id).cloned() {
+            self.secrets.insert(serving.clone(), secret);
+        }
+        serving
     }
 
     /// A client assertion (RFC 7523 §3) by `client_id`, signed with `key`, for this world's
@@ -383,37 +377,11 @@ impl World {
     /// The resource server of `RESOURCE` as an operator declares it to exchange tokens (RFC 8693):
     /// confidential, the token-exchange grant only, introspection of `RESOURCE`'s tokens.
     pub fn exchanging_server(&mut self) -> String {
-        let ordinary = std::mem::replace(
-            &mut self.policy,
-            ClientMetadataPolicy::new().with_grant_types([
-                gatehouse_types::GrantType::AuthorizationCode,
-                gatehouse_types::GrantType::TokenExchange,
-            ]),
+        let id = self.vetted_confidential(
+            r#"["urn:ietf:params:oauth:grant-type:token-exchange"]"#,
+            "mcp:tools mcp:admin",
         );
-        let response = self.register(
-            r#"{"token_endpoint_auth_method":"client_secret_post",
-                "grant_types":["urn:ietf:params:oauth:grant-type:token-exchange"],
-                "response_types":[],"client_name":"MCP server"}"#,
-        );
-        self.policy = ordinary;
-        let secret = response
-            .client_secret
-            .as_ref()
-            .unwrap()
-            .expose_secret()
-            .to_owned();
-        let vetted = self.vet(response.client_id.as_str());
-        let store = self.engine.store();
-        let id = gatehouse_types::ClientId::new(format!("{vetted}-rs")).unwrap();
-        let mut record = store
-            .client(&gatehouse_types::ClientId::new(vetted).unwrap())
-            .unwrap()
-            .unwrap();
-        record.client_id = id.clone();
-        record.introspection_resources = vec![ResourceUri::parse(RESOURCE).unwrap()];
-        block_on(gatehouse_engine::Store::insert_client(store, record)).unwrap();
-        self.secrets.insert(id.as_str().to_owned(), secret);
-        id.as_str().to_owned()
+        self.serving(&id, RESOURCE)
     }
 
     /// The same client without its registration access token, under a new id: as an operator
