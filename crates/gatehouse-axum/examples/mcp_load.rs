@@ -24,129 +24,17 @@
     missing_docs
 )]
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-const REDIRECT: &str = "http://localhost:33418/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+mod common;
 
-struct Running(Child);
+use common::{Running, free_port, spawn, wait_for};
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        // The peer script execs node; kill the process group to be sure.
-        let _ = Command::new("kill")
-            .args(["-TERM", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(command: &mut Command) -> Running {
-    use std::os::unix::process::CommandExt;
-    command.process_group(0);
-    Running(
-        command
-            .spawn()
-            .unwrap_or_else(|e| panic!("{command:?}: {e}")),
-    )
-}
-
-async fn wait_for(http: &reqwest::Client, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while http.get(url).send().await.is_err() {
-        assert!(Instant::now() < deadline, "{url} did not come up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-/// An access token from the authorization server at `issuer` for `resource`, through its
-/// registration, authorization (which approves at once) and token endpoints.
+/// An access token from the authorization server at `issuer` for `resource`.
 async fn token(http: &reqwest::Client, issuer: &str, resource: &str, scope: &str) -> String {
-    let metadata: Value = http
-        .get(format!("{issuer}/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let registered: Value = http
-        .post(metadata["registration_endpoint"].as_str().unwrap())
-        .json(&json!({
-            "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-            "client_name": "mcp_load", "scope": scope
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().unwrap().to_owned();
-    let mut authorize =
-        reqwest::Url::parse(metadata["authorization_endpoint"].as_str().unwrap()).unwrap();
-    authorize
-        .query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &client_id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("code_challenge", CHALLENGE)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("scope", scope)
-        .append_pair("resource", resource)
-        .append_pair("state", "load");
-    let response = http.get(authorize).send().await.unwrap();
-    let location = response
-        .headers()
-        .get("location")
-        .unwrap_or_else(|| panic!("{issuer}: authorize answered {}", response.status()))
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let code = reqwest::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let tokens: Value = http
-        .post(metadata["token_endpoint"].as_str().unwrap())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client_id),
-            ("resource", resource),
-        ]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, tokens) = common::grant(http, issuer, Some(resource), Some(scope)).await;
     tokens["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("{issuer}: no access token in {tokens}"))

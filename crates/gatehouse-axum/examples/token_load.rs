@@ -22,7 +22,7 @@
     missing_docs
 )]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -31,84 +31,11 @@ use base64ct::Encoding as _;
 use gatehouse_store::ServerStore as _;
 use serde_json::Value;
 
-const REDIRECT: &str = "http://localhost:33418/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const MACHINE_SECRET: &str = "token-load-machine-secret-0123456789abcd";
 
-struct Running(Child);
+mod common;
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-/// A grant for a public client of its own, through registration, authorization (auto-approved)
-/// and the code's redemption: the client id and the refresh token.
-async fn grant(http: &reqwest::Client, issuer: &str) -> (String, String) {
-    let registered: Value = http
-        .post(format!("{issuer}/register"))
-        .json(&serde_json::json!({
-            "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"]
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().unwrap().to_owned();
-    let authorize = format!(
-        "{issuer}/authorize?response_type=code&client_id={client_id}&redirect_uri={}&code_challenge={CHALLENGE}&code_challenge_method=S256&state=s",
-        form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
-    );
-    let response = http.get(authorize).send().await.unwrap();
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let code = reqwest::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    let tokens: Value = http
-        .post(format!("{issuer}/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client_id),
-        ]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        client_id,
-        tokens["refresh_token"].as_str().unwrap().to_owned(),
-    )
-}
+use common::{form, free_port};
 
 /// Runs `tasks` copies of `step` until `seconds` pass; how many grants, and per second.
 async fn phase<F, Fut>(tasks: usize, seconds: u64, step: F) -> (u64, f64)
@@ -169,16 +96,18 @@ async fn main() {
         )
         .to_owned()
     });
-    let server = Running(
+    assert!(
+        std::path::Path::new(&binary).exists(),
+        "{binary}: build it first (cargo build --release -p gatehouse)"
+    );
+    let server = common::spawn(
         Command::new(&binary)
             .args(["serve", "--config"])
             .arg(&config)
             .env("LOAD_MACHINE_SECRET", MACHINE_SECRET)
             .current_dir(dir.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{binary}: {e} (cargo build --release -p gatehouse)")),
+            .stderr(Stdio::inherit()),
     );
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
@@ -186,17 +115,17 @@ async fn main() {
         .pool_max_idle_per_host(tasks)
         .build()
         .unwrap();
-    let ready = Instant::now() + Duration::from_secs(60);
-    while http.get(format!("{issuer}/readyz")).send().await.is_err() {
-        assert!(Instant::now() < ready, "gatehouse serve did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_for(&http, &format!("{issuer}/readyz")).await;
 
     // One grant per task, each refreshed in a chain (rotation: every answer's refresh token is
     // the next request's).
     let mut chains = Vec::new();
     for _ in 0..tasks {
-        chains.push(grant(&http, &issuer).await);
+        let (client_id, tokens) = common::grant(&http, &issuer, None, None).await;
+        chains.push((
+            client_id,
+            tokens["refresh_token"].as_str().unwrap().to_owned(),
+        ));
     }
     let chains: Arc<Vec<tokio::sync::Mutex<(String, String)>>> =
         Arc::new(chains.into_iter().map(tokio::sync::Mutex::new).collect());
