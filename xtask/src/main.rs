@@ -15,6 +15,9 @@
 //! - `cargo xtask bench-mcp [--seconds SECS] [--connections N]`: a protected MCP `tools/call`
 //!   under load (wrk) through `gatehouse serve` and through the TypeScript SDK's OAuth example,
 //!   in the same run; prints both and their ratio.
+//! - `cargo xtask bench-token [--seconds SECS] [--tasks N] [--rounds N] [--postgres URL]`: the
+//!   token endpoint (refresh, `client_credentials`, introspection) on durable SQLite and in memory
+//!   (and PostgreSQL if given) beside node-oidc-provider in the same run; rows, medians, ratios.
 
 // xtask is a developer tool, not library code: failing loudly is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -35,10 +38,11 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
         Some("soak") => soak(args.get(1..).unwrap_or_default()),
         Some("bench-mcp") => bench_mcp(args.get(1..).unwrap_or_default()),
+        Some("bench-token") => bench_token(args.get(1..).unwrap_or_default()),
         Some("conformance") => conformance::run(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions] | soak [--seconds SECS] | bench-mcp [--seconds SECS] [--connections N] | conformance [--url ISSUER --resource URL]"
+                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions] | soak [--seconds SECS] | bench-mcp [--seconds SECS] [--connections N] | bench-token [--seconds SECS] [--tasks N] [--rounds N] [--postgres URL] | conformance [--url ISSUER --resource URL]"
             );
             return ExitCode::from(2);
         }
@@ -73,31 +77,72 @@ fn bench_mcp(args: &[String]) -> Result<(), String> {
     let mut deps = Command::new("bash");
     deps.arg(root.join("scripts/bench-deps.sh"));
     step("scripts/bench-deps.sh", deps)?;
+    let mut run = release_example(&root, "mcp_load")?;
+    run.arg(target_dir(&root).join("release/gatehouse"))
+        .arg(root.join("peers/ts-sdk-oauth-example.sh"))
+        .arg(seconds)
+        .arg(connections);
+    step("mcp_load", run)
+}
+
+/// The token endpoint beside node-oidc-provider, in the same run
+/// (`crates/gatehouse-axum/examples/token_load.rs`, `peers/oidc-provider-token.sh`): refresh grants
+/// with rotation, `client_credentials` grants and introspection, against durable SQLite and
+/// in-memory Gatehouse and oidc-provider's in-memory adapter, `--rounds` times each, in turn.
+fn bench_token(args: &[String]) -> Result<(), String> {
+    const USAGE: &str =
+        "usage: cargo xtask bench-token [--seconds SECS] [--tasks N] [--rounds N] [--postgres URL]";
+    let (mut seconds, mut tasks, mut rounds) = ("10".to_owned(), "32".to_owned(), 3usize);
+    let mut targets = vec!["sqlite".to_owned(), "memory".to_owned()];
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or(USAGE)?;
+        match flag.as_str() {
+            "--seconds" => seconds = value.clone(),
+            "--tasks" => tasks = value.clone(),
+            "--rounds" => rounds = value.parse().map_err(|_| USAGE)?,
+            "--postgres" => targets.push(value.clone()),
+            _ => return Err(USAGE.into()),
+        }
+    }
+    targets.push("oidc-provider".to_owned());
+    if Command::new("node").arg("--version").output().is_err() {
+        return Err("bench-token: the peer needs Node.js 20 or newer and npm".into());
+    }
+    let root = workspace_root();
+    let mut run = release_example(&root, "token_load")?;
+    run.arg(seconds).arg(tasks);
+    for _ in 0..rounds {
+        run.args(&targets);
+    }
+    step("token_load", run)
+}
+
+/// Builds the release `gatehouse` and the `gatehouse-axum` example `name`; the command that runs
+/// the example, from the workspace root, with `$GATEHOUSE_BIN` naming the binary.
+fn release_example(root: &Path, name: &str) -> Result<Command, String> {
     step(
         "cargo build --release -p gatehouse",
-        cargo(&root, &["build", "--release", "-p", "gatehouse"]),
+        cargo(root, &["build", "--release", "-p", "gatehouse"]),
     )?;
     step(
-        "cargo build --release -p gatehouse-axum --example mcp_load",
+        &format!("cargo build --release -p gatehouse-axum --example {name}"),
         cargo(
-            &root,
+            root,
             &[
                 "build",
                 "--release",
                 "-p",
                 "gatehouse-axum",
                 "--example",
-                "mcp_load",
+                name,
             ],
         ),
     )?;
-    let mut run = Command::new(target_dir(&root).join("release/examples/mcp_load"));
-    run.current_dir(&root)
-        .arg(target_dir(&root).join("release/gatehouse"))
-        .arg(root.join("peers/ts-sdk-oauth-example.sh"))
-        .arg(seconds)
-        .arg(connections);
-    step("mcp_load", run)
+    let mut run = Command::new(target_dir(root).join("release/examples").join(name));
+    run.current_dir(root)
+        .env("GATEHOUSE_BIN", target_dir(root).join("release/gatehouse"));
+    Ok(run)
 }
 
 /// The soak run of `crates/gatehouse-axum/examples/soak.rs` against the release binary.
@@ -108,27 +153,8 @@ fn soak(args: &[String]) -> Result<(), String> {
         _ => return Err("usage: cargo xtask soak [--seconds SECS]".into()),
     };
     let root = workspace_root();
-    step(
-        "cargo build --release -p gatehouse",
-        cargo(&root, &["build", "--release", "-p", "gatehouse"]),
-    )?;
-    step(
-        "cargo build --release -p gatehouse-axum --example soak",
-        cargo(
-            &root,
-            &[
-                "build",
-                "--release",
-                "-p",
-                "gatehouse-axum",
-                "--example",
-                "soak",
-            ],
-        ),
-    )?;
-    let mut run = Command::new(target_dir(&root).join("release/examples/soak"));
-    run.current_dir(&root)
-        .arg(target_dir(&root).join("release/gatehouse"))
+    let mut run = release_example(&root, "soak")?;
+    run.arg(target_dir(&root).join("release/gatehouse"))
         .arg(seconds);
     step("soak", run)
 }

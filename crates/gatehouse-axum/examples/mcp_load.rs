@@ -204,11 +204,31 @@ fn peer_rss(peer: &Running) -> u64 {
     rss_kib(peer.0.id())
 }
 
+/// `mcp_load --unguarded PORT`: the built-in demo MCP server alone, with no guard, served by the
+/// same HTTP server code as `gatehouse serve`, in a process of its own; until killed.
+async fn serve_unguarded(port: &str) {
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let demo = gatehouse_axum::unguarded_demo_server(vec!["127.0.0.1".to_owned()]);
+    let router = axum::Router::new().route_service("/mcp", demo);
+    let http = gatehouse_axum::config::Http::default();
+    gatehouse_axum::serve(listener, router, &http, std::future::pending())
+        .await
+        .unwrap();
+}
+
 #[tokio::main]
 async fn main() {
     // reqwest is built without a default TLS provider (docs/decisions/0010).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, port] = args.as_slice()
+        && flag == "--unguarded"
+    {
+        serve_unguarded(port).await;
+        return;
+    }
     let binary = args
         .first()
         .cloned()
@@ -257,6 +277,15 @@ builtin = "demo"
             .stdout(Stdio::null())
             .stderr(Stdio::inherit()),
     );
+    // The same demo server without the guard (and without the authorization server beside it):
+    // the physical limit for a guard.
+    let bare_port = free_port();
+    let bare = spawn(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--unguarded", &bare_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
     // The peer: its MCP server and its demo authorization server.
     let (peer_mcp_port, peer_auth_port) = (free_port(), free_port());
     let peer = spawn(
@@ -281,6 +310,11 @@ builtin = "demo"
 
     let ours_token = token(&http, &issuer, &mcp, "mcp:tools").await;
     let ours_session = session(&http, &mcp, &ours_token).await;
+    // The unguarded server gets the same bearer header, ignored, so that requests are the same
+    // bytes.
+    let bare_mcp = format!("http://127.0.0.1:{bare_port}/mcp");
+    wait_for(&http, &bare_mcp).await;
+    let bare_session = session(&http, &bare_mcp, &ours_token).await;
     let peer_token = token(&http, &peer_issuer, &peer_mcp, "mcp:tools").await;
     let peer_session = session(&http, &peer_mcp, &peer_token).await;
 
@@ -299,6 +333,17 @@ builtin = "demo"
             gatehouse.0.id(),
         ),
         (
+            "the same rmcp demo server, no guard",
+            Target {
+                mcp: &bare_mcp,
+                token: &ours_token,
+                session: &bare_session,
+                tool: "echo",
+                arguments: r#"{"text":"load-test"}"#,
+            },
+            bare.0.id(),
+        ),
+        (
             "TypeScript SDK simpleStreamableHttp.js --oauth",
             Target {
                 mcp: &peer_mcp,
@@ -312,10 +357,10 @@ builtin = "demo"
     ] {
         let _ = wrk(dir.path(), &target, warm, connections);
         let measured = wrk(dir.path(), &target, seconds, connections);
-        let rss = if pid == gatehouse.0.id() {
-            rss_kib(pid)
-        } else {
+        let rss = if pid == peer.0.id() {
             peer_rss(&peer)
+        } else {
+            rss_kib(pid)
         };
         println!(
             "{name}: {:.0} tools/call per second; {}; non-2xx or wrong answer: {}; RSS {} MiB {}",
@@ -330,8 +375,13 @@ builtin = "demo"
     }
     println!(
         "ratio: gatehouse / TypeScript SDK = {:.1}x ({seconds} s each, {connections} connections, wrk -t2, same machine, same run)",
+        results[0] / results[2]
+    );
+    println!(
+        "ratio: gatehouse / the same server without the guard = {:.2}x (goal: at least 0.9x)",
         results[0] / results[1]
     );
+    drop(bare);
     drop(peer);
     drop(gatehouse);
 }

@@ -297,13 +297,28 @@ scopes_supported = ["mcp:tools"]
     );
     println!("statuses: {:?}", tally.statuses);
     println!(
-        "token endpoint: {} requests, {:.0}/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "token endpoint: {} requests, {:.0}/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms",
         latencies.len(),
         latencies.len() as f64 / elapsed,
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
         percentile(&latencies, 0.90).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.999).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+    // Issue 24's goals for the tail, reported rather than enforced: a loaded shared machine is
+    // not a test's clock.
+    let (p999, max) = (
+        percentile(&latencies, 0.999),
+        latencies.last().copied().unwrap_or_default(),
+    );
+    println!(
+        "tail goals (p99.9 under 50 ms, max under 250 ms): {}",
+        if p999 < Duration::from_millis(50) && max < Duration::from_millis(250) {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     println!(
         "server RSS (KiB) by second: {}",

@@ -76,3 +76,11 @@ pub use gateway::{IDENTITY_HEADER_PREFIX, IDENTITY_HEADERS};
 pub use keys::{KeyRing, PUBLISH_LEAD, RotationPolicy, add_key, rotate_now};
 pub use request_id::REQUEST_ID;
 pub use server::serve;
+
+/// The built-in demo MCP server (`builtin = "demo"`) with no guard in front, answering for
+/// `hosts`: the guard's cost is measured against it (`examples/mcp_load.rs`, issue 24). Whoever
+/// reaches it may call its tools; serve it only to measure.
+#[doc(hidden)]
+pub fn unguarded_demo_server(hosts: Vec<String>) -> BuiltinServer {
+    demo_mcp::server(hosts)
+}

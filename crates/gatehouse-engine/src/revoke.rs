@@ -259,7 +259,12 @@ impl<S: Store> Engine<S> {
     ) -> Result<Found, EndpointError> {
         for kind in order {
             match kind {
-                TokenTypeHint::RefreshToken => {
+                // Every refresh token this server issues carries its prefix: a token without it
+                // is none of them, and costs no lookup (an access token introspected without a
+                // hint used to cost one).
+                TokenTypeHint::RefreshToken
+                    if token.starts_with(crate::opaque::CredentialKind::RefreshToken.prefix()) =>
+                {
                     if let Some(record) = self.store().refresh(&CredentialHash::of(token)).await? {
                         return Ok(Found::Refresh(record));
                     }

@@ -24,8 +24,10 @@ struct Extras {
     clients: BTreeMap<String, ClientRecord>,
     /// The ids of the clients the operator declared (`[[clients]]`).
     declared: BTreeSet<String>,
-    /// The families issued to each client, so that deleting a client revokes them.
-    families_of: BTreeMap<String, Vec<FamilyId>>,
+    /// The families issued to each client, so that deleting a client revokes them. A set: a
+    /// machine client gets a new family with every grant, and a list made each grant cost a scan
+    /// of all its earlier ones.
+    families_of: BTreeMap<String, BTreeSet<FamilyId>>,
     /// The newest refresh token of each family, for listing grants.
     latest_refresh: BTreeMap<FamilyId, CredentialHash>,
     users: BTreeMap<String, UserRecord>,
@@ -122,7 +124,7 @@ impl Store for MemoryBackend {
                 .families_of
                 .entry(client)
                 .or_default()
-                .push(family.clone());
+                .insert(family.clone());
             if let Some(hash) = refresh_hash {
                 extras.latest_refresh.insert(family.clone(), hash);
             }
@@ -164,10 +166,7 @@ impl Store for MemoryBackend {
         // As the SQL stores find them through `access_tokens.client_id`: a machine client's
         // tokens (no code, no refresh token) are revoked when the client is deleted.
         let mut extras = self.extras()?;
-        let families = extras.families_of.entry(client).or_default();
-        if !families.contains(&family) {
-            families.push(family);
-        }
+        extras.families_of.entry(client).or_default().insert(family);
         Ok(())
     }
 

@@ -17,9 +17,12 @@ pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        // A peer script execs node; kill the process group to be sure.
+        // A peer script execs node; kill the process group to be sure. The `--` matters:
+        // without it Debian's procps `kill` reads `-13054` as `-1` and signals every process the
+        // user owns.
         let _ = Command::new("kill")
-            .args(["-TERM", &format!("-{}", self.0.id())])
+            .args(["-TERM", "--", &format!("-{}", self.0.id())])
+            .stderr(std::process::Stdio::null())
             .status();
         let _ = self.0.kill();
         let _ = self.0.wait();

@@ -35,10 +35,10 @@ use crate::sql::{self as shared, Database, Row, SqlBackend, Statement, Value, ro
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
-    /// A second, read-only connection for single-statement reads: in WAL mode they see every
-    /// committed write without waiting for the writer, which holds `conn` through each group's
-    /// fsync.
-    reader: Arc<Mutex<Connection>>,
+    /// Read-only connections for single-statement reads: in WAL mode they see every committed
+    /// write without waiting for the writer, which holds `conn` through each group's fsync, and
+    /// without waiting for each other.
+    readers: Arc<Readers>,
     writes: std::sync::mpsc::Sender<WriteJob>,
     path: PathBuf,
     deny: DenyList,
@@ -58,7 +58,11 @@ const GROUP_COMMIT_MAX: usize = 64;
 /// that fails is rolled back alone), commits once (one fsync for all), and only then answers
 /// each: a write is acknowledged only once it is durable, as before, and concurrent requests
 /// share the cost of the fsync. Ends when every store handle is dropped.
-fn group_commit(conn: Arc<Mutex<Connection>>, writes: std::sync::mpsc::Receiver<WriteJob>) {
+fn group_commit(
+    conn: Arc<Mutex<Connection>>,
+    writes: std::sync::mpsc::Receiver<WriteJob>,
+    committed_some: std::sync::mpsc::SyncSender<()>,
+) {
     while let Ok(first) = writes.recv() {
         let mut jobs = vec![first];
         while jobs.len() < GROUP_COMMIT_MAX {
@@ -98,10 +102,49 @@ fn group_commit(conn: Arc<Mutex<Connection>>, writes: std::sync::mpsc::Receiver<
                 tx.commit().map_err(db)
             }
         };
+        if committed.is_ok() {
+            // Full means a checkpoint is already due.
+            let _ = committed_some.try_send(());
+        }
         for deliver in delivers {
             deliver(committed.clone());
         }
     }
+}
+
+/// How long the checkpointer lets committed frames gather in the WAL before it copies them into
+/// the database file.
+const CHECKPOINT_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The size the WAL file is cut back to once a checkpoint has emptied it.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
+/// Copies committed WAL frames into the database file, on a connection and thread of its own,
+/// some time after the writer commits. SQLite would otherwise do this inside a commit, on the
+/// writer, whenever the WAL passes 1,000 pages: the writes of that group, and every write queued
+/// behind it, waited for the copy and the database file's fsync (the soak's rare stalls, issue
+/// 24). A `PASSIVE` checkpoint waits for no one: it copies what no reader still needs while the
+/// writer goes on, and the writer starts the WAL over once everything is copied. Durability does
+/// not depend on it: a commit is durable once the WAL is synced. Ends after the writer does.
+fn checkpointer(path: PathBuf, commits: std::sync::mpsc::Receiver<()>) {
+    let conn = match Connection::open(&path).and_then(|conn| {
+        conn.busy_timeout(BUSY_WAIT)?;
+        Ok(conn)
+    }) {
+        Ok(conn) => conn,
+        Err(error) => {
+            tracing::warn!(error = %db(error), "the SQLite checkpointer could not open the database; the WAL will only be checkpointed when the server stops");
+            return;
+        }
+    };
+    while commits.recv().is_ok() {
+        std::thread::sleep(CHECKPOINT_DELAY);
+        while commits.try_recv().is_ok() {}
+        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %db(error), "a SQLite WAL checkpoint failed; the next commit tries again");
+        }
+    }
+    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -144,12 +187,77 @@ fn connect(path: &Path, target: u32) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// The read-only connection: the schema is already up to date (the writer's connection migrated
+/// How many read-only connections a store opens: one read per core at a time, and at least two so
+/// that one slow read does not hold up the others.
+fn reader_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+}
+
+/// How long a read that must wait for a lock waits, on the blocking pool (as the writer does).
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The read-only connections, each used by one read at a time.
+///
+/// A read runs on the calling thread when a connection is free: the store's reads are single
+/// statements on a key or a unique index, some microseconds on pages the OS has cached, and
+/// handing each to the blocking pool cost two thread switches that halved introspection's rate
+/// (issue 24; `docs/storage.md`). A read never waits for a lock there: in WAL mode readers do not
+/// wait for the writer, and in the rare moments they must (another connection recovering the
+/// WAL index), or when every connection is in use, the read goes to the blocking pool and waits
+/// there.
+struct Readers {
+    connections: Vec<Mutex<Connection>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Readers {
+    /// The rows of `statement`, read on this thread if a connection is free and no lock is in the
+    /// way; `None` if the read must wait.
+    fn try_query(
+        &self,
+        statement: &Statement,
+        params: &[Value],
+    ) -> Option<Result<Vec<Row>, StoreError>> {
+        let count = self.connections.len();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let conn = (0..count).find_map(|i| {
+            self.connections
+                .get((start + i) % count)
+                .and_then(|conn| conn.try_lock().ok())
+        })?;
+        conn.busy_timeout(std::time::Duration::ZERO).ok()?;
+        let rows = query_rows(&conn, statement, params);
+        let restored = conn.busy_timeout(BUSY_WAIT);
+        match rows {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                None
+            }
+            rows => Some(restored.and(rows).map_err(db)),
+        }
+    }
+
+    /// The rows of `statement`, on the next connection in turn, waiting for it and for locks (on
+    /// the blocking pool).
+    fn query(&self, statement: &Statement, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let count = self.connections.len();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let conn = self
+            .connections
+            .get(start % count)
+            .ok_or_else(|| StoreError::Unavailable("sqlite has no reader".into()))?
+            .lock()
+            .map_err(|_| StoreError::Unavailable("sqlite reader lock poisoned".into()))?;
+        query(&conn, statement, params)
+    }
+}
+
+/// A read-only connection: the schema is already up to date (the writer's connection migrated
 /// it).
 fn read_only(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(db)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(db)?;
+    conn.busy_timeout(BUSY_WAIT).map_err(db)?;
     conn.execute_batch("PRAGMA query_only = ON; PRAGMA foreign_keys = ON;")
         .map_err(db)?;
     Ok(conn)
@@ -237,19 +345,38 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("sqlite open task failed: {e}")))??;
         let read_path = path.clone();
-        let reader = tokio::task::spawn_blocking(move || read_only(&read_path))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("sqlite open task failed: {e}")))??;
+        let readers = tokio::task::spawn_blocking(move || {
+            (0..reader_count())
+                .map(|_| read_only(&read_path).map(Mutex::new))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("sqlite open task failed: {e}")))??;
+        // The checkpointer below copies the WAL into the database file, not the writer's
+        // commits.
+        conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+        ))
+        .map_err(db)?;
         let conn = Arc::new(Mutex::new(conn));
         let (writes, queue) = std::sync::mpsc::channel();
+        let (committed_some, commits) = std::sync::mpsc::sync_channel(1);
+        let checkpointed = path.clone();
+        std::thread::Builder::new()
+            .name("gatehouse-sqlite-checkpointer".into())
+            .spawn(move || checkpointer(checkpointed, commits))
+            .map_err(|e| StoreError::Unavailable(format!("sqlite checkpointer thread: {e}")))?;
         let writer = Arc::clone(&conn);
         std::thread::Builder::new()
             .name("gatehouse-sqlite-writer".into())
-            .spawn(move || group_commit(writer, queue))
+            .spawn(move || group_commit(writer, queue, committed_some))
             .map_err(|e| StoreError::Unavailable(format!("sqlite writer thread: {e}")))?;
         let store = Self {
             conn,
-            reader: Arc::new(Mutex::new(reader)),
+            readers: Arc::new(Readers {
+                connections: readers,
+                next: std::sync::atomic::AtomicUsize::new(0),
+            }),
             writes,
             path,
             deny: DenyList::new(),
@@ -354,11 +481,17 @@ fn query(
     statement: &Statement,
     params: &[Value],
 ) -> Result<Vec<Row>, StoreError> {
-    let mut prepared = conn.prepare_cached(statement.sqlite()).map_err(db)?;
-    let rows = prepared
-        .query_map(rusqlite::params_from_iter(params), Row::from_sqlite)
-        .map_err(db)?;
-    rows.collect::<rusqlite::Result<_>>().map_err(db)
+    query_rows(conn, statement, params).map_err(db)
+}
+
+fn query_rows(
+    conn: &Connection,
+    statement: &Statement,
+    params: &[Value],
+) -> rusqlite::Result<Vec<Row>> {
+    conn.prepare_cached(statement.sqlite())?
+        .query_map(rusqlite::params_from_iter(params), Row::from_sqlite)?
+        .collect()
 }
 
 /// Runs `statement` on `conn`; how many rows it changed.
@@ -377,15 +510,13 @@ impl Database for SqliteStore {
         statement: &'static Statement,
         params: Vec<Value>,
     ) -> Result<Vec<Row>, StoreError> {
-        let reader = Arc::clone(&self.reader);
-        tokio::task::spawn_blocking(move || {
-            let conn = reader
-                .lock()
-                .map_err(|_| StoreError::Unavailable("sqlite reader lock poisoned".into()))?;
-            query(&conn, statement, &params)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("sqlite task failed: {e}")))?
+        if let Some(rows) = self.readers.try_query(statement, &params) {
+            return rows;
+        }
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || readers.query(statement, &params))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("sqlite task failed: {e}")))?
     }
 
     async fn execute(
@@ -680,5 +811,89 @@ impl SqlBackend for SqliteStore {
 
     fn deny(&self) -> &DenyList {
         &self.deny
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    /// A read finds no free connection (every reader is held): it waits on the blocking pool and
+    /// answers once one is released, instead of failing or running on a held connection.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_waits_when_every_reader_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("state.db"))
+            .await
+            .unwrap();
+        let readers = Arc::clone(&store.readers);
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        let (holding, all_held) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let guards: Vec<_> = readers
+                .connections
+                .iter()
+                .map(|c| c.lock().unwrap())
+                .collect();
+            holding.send(()).unwrap();
+            release.recv().unwrap();
+            drop(guards);
+        });
+        all_held.recv().unwrap();
+        let read = tokio::spawn({
+            let store = store.clone();
+            async move { store.query(&sql::CLIENT, vec!["nobody".into()]).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(
+            !read.is_finished(),
+            "the read did not wait for a connection"
+        );
+        held.send(()).unwrap();
+        assert!(read.await.unwrap().unwrap().is_empty());
+        holder.join().unwrap();
+    }
+
+    /// The checkpointer copies committed writes into the database file soon after they commit
+    /// (the writer no longer does): a copy of the database file alone, without its WAL, holds
+    /// them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checkpointer_moves_commits_into_the_database_file() {
+        use crate::ServerStore as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let event = |n: u64| crate::AuditEvent {
+            at: UnixTime::from_secs(n),
+            kind: "checkpointed".into(),
+            subject: None,
+            client_id: None,
+            detail: serde_json::Value::Null,
+        };
+        store
+            .append_audit((0..500).map(event).collect())
+            .await
+            .unwrap();
+        let copy = dir.path().join("copy.db");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            std::fs::copy(&path, &copy).unwrap();
+            let rows: i64 = Connection::open(&copy)
+                .unwrap()
+                .query_row(
+                    "SELECT count(*) FROM audit_events WHERE kind = 'checkpointed'",
+                    [],
+                    |row| row.get(0),
+                )
+                .unwrap_or(0);
+            if rows == 500 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file holds {rows} of 500 committed rows after 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }
