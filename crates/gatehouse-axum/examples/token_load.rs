@@ -389,6 +389,10 @@ async fn main() {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(tasks)
+        // Below the server's keep-alive (`http.header_timeout_secs`, 10 s): a connection the
+        // server is closing for idleness is never picked for a new request, which would be
+        // reset (a spare connection can sit out a whole phase).
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .unwrap();
 
