@@ -79,6 +79,9 @@ fn init_logging(log: &gatehouse_axum::config::Log) {
 }
 
 async fn run(config: Config, demo: bool) -> Result<(), CliError> {
+    // Before anything answers: a SIGTERM that arrives as soon as the server does must stop it
+    // gracefully, not kill it.
+    let shutdown = shutdown_signal();
     let address = config.listen;
     // Bind first: a port in use is the most common start-up error, and it should not leave a
     // half-initialised database behind.
@@ -136,7 +139,7 @@ async fn run(config: Config, demo: bool) -> Result<(), CliError> {
         listener,
         gatehouse.router(),
         &gatehouse.config().http,
-        shutdown_signal(),
+        shutdown,
     )
     .await;
     if let Some(metrics) = metrics {
@@ -179,25 +182,28 @@ async fn demo_user(gatehouse: &Gatehouse) -> Result<(), CliError> {
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight, exit.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+///
+/// The handlers are installed when this is called, not when the future is first polled: the
+/// server polls it only between accepts, and a signal that came before would have had its
+/// default action, ending the process with no graceful stop (seen once in CI, as a restarted
+/// server's SIGTERM right after its first answer).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        signal(SignalKind::terminate()).and_then(|terminate| {
+            signal(SignalKind::interrupt()).map(|interrupt| (terminate, interrupt))
+        })
+    };
+    async move {
+        #[cfg(unix)]
+        if let Ok((mut terminate, mut interrupt)) = signals {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
