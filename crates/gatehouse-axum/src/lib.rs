@@ -80,6 +80,7 @@ pub use server::serve;
 /// The built-in demo MCP server (`builtin = "demo"`) with no guard in front, answering for
 /// `hosts`: the guard's cost is measured against it (`examples/mcp_load.rs`, issue 24). Whoever
 /// reaches it may call its tools; serve it only to measure.
+#[cfg(feature = "demo")]
 #[doc(hidden)]
 pub fn unguarded_demo_server(hosts: Vec<String>) -> BuiltinServer {
     demo_mcp::server(hosts)

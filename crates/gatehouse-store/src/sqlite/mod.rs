@@ -178,8 +178,7 @@ fn db(error: rusqlite::Error) -> StoreError {
 /// Opens `path` (creating it), sets the pragmas, and applies the migrations up to `target`.
 fn connect(path: &Path, target: u32) -> Result<Connection, StoreError> {
     let mut conn = Connection::open(path).map_err(db)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(db)?;
+    conn.busy_timeout(BUSY_WAIT).map_err(db)?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
         .map_err(db)?;
@@ -219,6 +218,17 @@ struct Readers {
 }
 
 impl Readers {
+    /// Where this read starts looking: reads take turns, so that none of the connections is
+    /// always the one tried first.
+    fn turn(&self) -> usize {
+        self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The connection at position `i`, counted round the pool.
+    fn at(&self, i: usize) -> Option<&Mutex<Connection>> {
+        self.connections.get(i.checked_rem(self.connections.len())?)
+    }
+
     /// The rows of `statement`, read on this thread if a connection is free and no lock is in the
     /// way; `None` if the read must wait.
     fn try_query(
@@ -226,13 +236,9 @@ impl Readers {
         statement: &Statement,
         params: &[Value],
     ) -> Option<Result<Vec<Row>, StoreError>> {
-        let count = self.connections.len();
-        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let conn = (0..count).find_map(|i| {
-            self.connections
-                .get((start + i) % count)
-                .and_then(|conn| conn.try_lock().ok())
-        })?;
+        let start = self.turn();
+        let conn = (0..self.connections.len())
+            .find_map(|i| self.at(start.wrapping_add(i))?.try_lock().ok())?;
         conn.busy_timeout(std::time::Duration::ZERO).ok()?;
         let rows = query_rows(&conn, statement, params);
         let restored = conn.busy_timeout(BUSY_WAIT);
@@ -249,11 +255,8 @@ impl Readers {
     /// The rows of `statement`, on the next connection in turn, waiting for it and for locks (on
     /// the blocking pool).
     fn query(&self, statement: &Statement, params: &[Value]) -> Result<Vec<Row>, StoreError> {
-        let count = self.connections.len();
-        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let conn = self
-            .connections
-            .get(start % count)
+            .at(self.turn())
             .ok_or_else(|| StoreError::Unavailable("sqlite has no reader".into()))?
             .lock()
             .map_err(|_| StoreError::Unavailable("sqlite reader lock poisoned".into()))?;
