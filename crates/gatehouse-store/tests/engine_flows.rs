@@ -193,11 +193,16 @@ async fn sqlite_end_to_end_and_no_secret_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flows.db");
     let store = gatehouse_store::SqliteStore::open(&path).await.unwrap();
-    let secrets = life_of_a_grant(&engine(store)).await;
+    // The engine (and with it the store) stays open while the files are read: once the store is
+    // dropped, its threads close their connections, and the last to close folds the WAL into
+    // the database file and removes it, possibly while the directory is being read.
+    let engine = engine(store);
+    let secrets = life_of_a_grant(&engine).await;
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
     }
+    drop(engine);
     assert!(bytes.len() > 4096, "the database and its WAL were read");
     assert_absent(&bytes, &secrets, "the SQLite file or WAL");
 }
