@@ -210,8 +210,7 @@ async fn serve_unguarded(port: &str) {
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
         .await
         .unwrap();
-    let demo = gatehouse_axum::unguarded_demo_server(vec!["127.0.0.1".to_owned()]);
-    let router = axum::Router::new().route_service("/mcp", demo);
+    let router = gatehouse_axum::unguarded_demo_server(vec!["127.0.0.1".to_owned()]);
     let http = gatehouse_axum::config::Http::default();
     gatehouse_axum::serve(listener, router, &http, std::future::pending())
         .await

@@ -95,9 +95,30 @@ pub(crate) fn server(hosts: Vec<String>) -> BuiltinServer {
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    BuiltinServer::new(
-        <_ as tower::ServiceExt<axum::extract::Request>>::map_response(service, |response| {
-            response.map(axum::body::Body::new)
-        }),
-    )
+    BuiltinServer::new(Shared(Arc::new(service)))
+}
+
+/// rmcp's service, shared: a tower service is cloned for every request (by axum's router, by the
+/// guard's layer, by rmcp's own `call`), and a clone of rmcp's service copies its configuration
+/// and takes a cancellation-token handle under a lock; a clone of this is one reference count.
+#[derive(Clone)]
+struct Shared(Arc<StreamableHttpService<Demo, LocalSessionManager>>);
+
+impl tower::Service<axum::extract::Request> for Shared {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // rmcp's service is always ready.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
+        let service = Arc::clone(&self.0);
+        Box::pin(async move { Ok(service.handle(request).await.map(axum::body::Body::new)) })
+    }
 }

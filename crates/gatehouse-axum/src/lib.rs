@@ -77,11 +77,13 @@ pub use keys::{KeyRing, PUBLISH_LEAD, RotationPolicy, add_key, rotate_now};
 pub use request_id::REQUEST_ID;
 pub use server::serve;
 
-/// The built-in demo MCP server (`builtin = "demo"`) with no guard in front, answering for
-/// `hosts`: the guard's cost is measured against it (`examples/mcp_load.rs`, issue 24). Whoever
-/// reaches it may call its tools; serve it only to measure.
+/// The built-in demo MCP server (`builtin = "demo"`) at `/mcp` with no guard in front, answering
+/// for `hosts`, behind the layers every request of `gatehouse serve` passes (metrics, body drain,
+/// request id): the guard's cost is measured against it (`examples/mcp_load.rs`, issue 24), so
+/// the one difference is the guard. Whoever reaches it may call its tools; serve it only to
+/// measure.
 #[cfg(feature = "demo")]
 #[doc(hidden)]
-pub fn unguarded_demo_server(hosts: Vec<String>) -> BuiltinServer {
-    demo_mcp::server(hosts)
+pub fn unguarded_demo_server(hosts: Vec<String>) -> axum::Router {
+    router::around_every_request(axum::Router::new().route_service("/mcp", demo_mcp::server(hosts)))
 }

@@ -59,7 +59,7 @@ pub(crate) fn router(state: &Arc<AppState>) -> Router {
         )
         .layer(from_fn(cors::cors));
     let deadline = std::time::Duration::from_secs(state.config.http.request_timeout_secs);
-    endpoints
+    let endpoints = endpoints
         .merge(metadata)
         .layer(from_fn_with_state(Arc::clone(&state.rates), limits::limit))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -71,7 +71,14 @@ pub(crate) fn router(state: &Arc<AppState>) -> Router {
         .with_state(Arc::clone(state))
         // The protected resources: their own guard, limits and body bounds, not the
         // authorization server's.
-        .merge(resources::router(&state.protected))
+        .merge(resources::router(&state.protected));
+    around_every_request(endpoints)
+}
+
+/// What every request passes through, whatever answers it: metrics, the drain of an unread
+/// body, and its id. Also what the guard's cost is measured against (`unguarded_demo_server`).
+pub(crate) fn around_every_request(router: Router) -> Router {
+    router
         .layer(from_fn(metrics::track))
         // A body left unread by an early answer is drained (`drain`).
         .layer(from_fn(drain::middleware))

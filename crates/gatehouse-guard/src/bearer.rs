@@ -37,30 +37,45 @@ pub(crate) fn token<'a>(
             "The request has more than one Authorization header",
         ));
     }
-    let value = value
-        .to_str()
-        .map_err(|_| Rejection::InvalidRequest("The Authorization header is malformed"))?;
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("Bearer") {
-        return Ok(None);
+    // Bytes, not `to_str`: the token is checked once, by the b64token rule, which admits only
+    // visible ASCII (the token is most of the header, and this runs on every request).
+    let bytes = value.as_bytes();
+    let (scheme, rest) = match bytes.iter().position(|&b| b == b' ') {
+        Some(space) => {
+            let (scheme, rest) = bytes.split_at(space);
+            (scheme, rest.get(1..).unwrap_or_default())
+        }
+        None => (bytes, &b""[..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"Bearer") {
+        return match value.to_str() {
+            Ok(_) => Ok(None),
+            Err(_) => Err(Rejection::InvalidRequest(
+                "The Authorization header is malformed",
+            )),
+        };
     }
     // RFC 7235 §2.1 allows several spaces after the scheme; RFC 6750 §2.1 then wants exactly
     // one b64token.
-    let credentials = rest.trim_start_matches(' ');
-    if !is_b64token(credentials) {
-        return Err(Rejection::InvalidRequest(
+    let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+    let credentials = rest.get(spaces..).unwrap_or_default();
+    match std::str::from_utf8(credentials) {
+        Ok(credentials) if is_b64token(credentials.as_bytes()) => Ok(Some(credentials)),
+        _ => Err(Rejection::InvalidRequest(
             "The Authorization header is malformed: expected Bearer followed by one token",
-        ));
+        )),
     }
-    Ok(Some(credentials))
 }
 
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
 /// ([RFC 6750 §2.1](https://www.rfc-editor.org/rfc/rfc6750#section-2.1)).
-fn is_b64token(s: &str) -> bool {
-    let body = s.trim_end_matches('=');
+fn is_b64token(s: &[u8]) -> bool {
+    let mut body = s;
+    while let [rest @ .., b'='] = body {
+        body = rest;
+    }
     !body.is_empty()
-        && body.bytes().all(|b| {
+        && body.iter().all(|&b| {
             b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
         })
 }

@@ -27,7 +27,9 @@ const MAC_BYTES: usize = 16;
 /// The key that binds session ids. Not `Clone`-able into logs: `Debug` is redacted.
 #[derive(Clone)]
 pub(crate) struct SessionKey {
-    key: [u8; 32],
+    /// HMAC-SHA256 with the key already absorbed: cloned for each MAC, rather than keyed anew
+    /// (two compressions fewer on every request).
+    keyed: HmacSha256,
     /// The resource, part of every MAC: one key can serve several guards.
     resource: String,
 }
@@ -41,15 +43,17 @@ impl std::fmt::Debug for SessionKey {
 impl SessionKey {
     pub(crate) fn new(key: [u8; 32], resource: &str) -> Self {
         Self {
-            key,
+            // HMAC takes a key of any length: `new_from_slice` cannot fail.
+            keyed: match HmacSha256::new_from_slice(&key) {
+                Ok(keyed) => keyed,
+                Err(_) => unreachable!("HMAC accepts keys of every length"),
+            },
             resource: resource.to_owned(),
         }
     }
 
-    fn mac(&self, principal: &Principal, server_id: &str) -> Vec<u8> {
-        let Ok(mut mac) = HmacSha256::new_from_slice(&self.key) else {
-            return Vec::new();
-        };
+    fn mac(&self, principal: &Principal, server_id: &str) -> [u8; MAC_BYTES] {
+        let mut mac = self.keyed.clone();
         // Length-prefixed, so that no two different tuples read the same.
         for part in [
             self.resource.as_str(),
@@ -60,8 +64,10 @@ impl SessionKey {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
         }
-        let mut bytes = mac.finalize().into_bytes().to_vec();
-        bytes.truncate(MAC_BYTES);
+        let mut bytes = [0; MAC_BYTES];
+        for (byte, mac) in bytes.iter_mut().zip(mac.finalize().into_bytes()) {
+            *byte = mac;
+        }
         bytes
     }
 
@@ -77,8 +83,9 @@ impl SessionKey {
     /// The server's id behind `presented`, if `principal` opened that session.
     pub(crate) fn open<'a>(&self, presented: &'a str, principal: &Principal) -> Option<&'a str> {
         let (server_id, mac) = presented.rsplit_once('.')?;
-        let mac = Base64UrlUnpadded::decode_vec(mac).ok()?;
-        bool::from(self.mac(principal, server_id).ct_eq(&mac)).then_some(server_id)
+        let mut decoded = [0; MAC_BYTES];
+        let mac = Base64UrlUnpadded::decode(mac, &mut decoded).ok()?;
+        bool::from(self.mac(principal, server_id).ct_eq(mac)).then_some(server_id)
     }
 }
 

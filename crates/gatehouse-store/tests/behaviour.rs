@@ -260,6 +260,13 @@ async fn revoking_a_family_revokes_all_of_it_now_and_later<S: ServerStore>(store
         matches!(&lost, RotateOutcome::Lost(record) if record.state == RefreshState::Revoked),
         "{lost:?}"
     );
+    // ... and nothing of the refused rotation was kept (PostgreSQL sends its writes with the
+    // family's lock, and must roll them back).
+    assert_eq!(store.refresh(&hash(33)).await.unwrap(), None);
+    assert_eq!(
+        store.refresh(&r2).await.unwrap().unwrap().state,
+        RefreshState::Revoked
+    );
     // Revoking twice is harmless; an unrelated token is untouched.
     store.revoke_family(&f).await.unwrap();
     let other = family("other");

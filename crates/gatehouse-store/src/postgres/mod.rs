@@ -381,27 +381,26 @@ async fn notify(client: &impl GenericClient, revocation: &Revocation) -> Result<
     .map(drop)
 }
 
-/// Locks a family row: `FOR UPDATE` for rotations, which must also exclude each other;
-/// `FOR SHARE` for insertions. Whether it is revoked; `None` if the family has no row.
-async fn lock_family(
+/// Locks a family row `FOR SHARE`, for insertions (a rotation locks it `FOR UPDATE`, in its
+/// pipeline, to exclude other rotations). Whether it is revoked; `None` if the family has no
+/// row.
+async fn lock_family_for_share(
     client: &impl GenericClient,
     family: &FamilyId,
-    exclusive: bool,
 ) -> Result<Option<bool>, StoreError> {
-    let id = [Value::from(family.as_str())];
-    let lock = if exclusive {
-        // A family always has its row once a code was redeemed into it, but a rotation must not
-        // depend on that.
-        execute(client, &ENSURE_FAMILY, &id).await?;
-        &LOCK_FAMILY_FOR_UPDATE
-    } else {
-        &LOCK_FAMILY_FOR_SHARE
-    };
-    query(client, lock, &id)
-        .await?
-        .first()
-        .map(|row| row.boolean(0))
-        .transpose()
+    revoked(
+        &query(
+            client,
+            &LOCK_FAMILY_FOR_SHARE,
+            &[Value::from(family.as_str())],
+        )
+        .await?,
+    )
+}
+
+/// The `revoked` column of a family lock's answer; `None` if the family has no row.
+fn revoked(lock: &[Row]) -> Result<Option<bool>, StoreError> {
+    lock.first().map(|row| row.boolean(0)).transpose()
 }
 
 async fn read_refresh(
@@ -440,30 +439,18 @@ impl Store for PostgresStore {
             .transpose()?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        // The conditional UPDATE is the whole "exactly once".
-        let taken = query(
-            &tx,
-            &sql::TAKE_CODE,
-            &[rows::hash_param(hash), family.as_str().into()],
-        )
-        .await?;
-        let Some(row) = taken.first() else {
-            let earlier = query(&tx, &sql::CODE_REDEEMED_INTO, &[rows::hash_param(hash)]).await?;
-            return match earlier.first().map(rows::family).transpose()? {
-                Some(Some(family)) => Ok(TakeCode::AlreadyUsed(FamilyId::new(family))),
-                Some(None) => Err(corrupt("code redemption")),
-                None => Ok(TakeCode::NotFound),
-            };
-        };
-        let entry = rows::code(row)?;
-        // Issued together, in this order, the inserts are pipelined: one round trip, not three.
-        // The server runs them in order as before; if one fails the rest fail with it and the
-        // transaction rolls back.
+        // Issued together, in this order, the statements are pipelined: one round trip, not
+        // four. The server runs them in order; the conditional UPDATE is the whole "exactly
+        // once", and if it takes nothing the inserts are rolled back with the transaction. If one
+        // fails the rest fail with it. (Nothing here has a foreign key; one that did would make
+        // this order a requirement, not a choice.)
+        let take_params = [rows::hash_param(hash), family.as_str().into()];
         let (family_param, access_params) = (
             [family.as_str().into()],
             rows::access_token_params(&access_token),
         );
-        tokio::try_join!(
+        let (taken, ..) = tokio::try_join!(
+            query(&tx, &sql::TAKE_CODE, &take_params),
             execute(&tx, &sql::INSERT_FAMILY, &family_param),
             execute(&tx, &sql::INSERT_ACCESS_TOKEN, &access_params),
             async {
@@ -473,6 +460,15 @@ impl Store for PostgresStore {
                 }
             },
         )?;
+        let Some(row) = taken.first() else {
+            let earlier = query(&tx, &sql::CODE_REDEEMED_INTO, &[rows::hash_param(hash)]).await?;
+            return match earlier.first().map(rows::family).transpose()? {
+                Some(Some(family)) => Ok(TakeCode::AlreadyUsed(FamilyId::new(family))),
+                Some(None) => Err(corrupt("code redemption")),
+                None => Ok(TakeCode::NotFound),
+            };
+        };
+        let entry = rows::code(row)?;
         tx.commit().await.map_err(db)?;
         Ok(TakeCode::Taken(entry.record))
     }
@@ -488,36 +484,47 @@ impl Store for PostgresStore {
         let successor_params = rows::refresh_params(&successor)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        match lock_family(&tx, &successor.family, true).await? {
-            Some(false) => {}
-            Some(true) => return Ok(RotateOutcome::Lost(Box::new(read_refresh(&tx, old).await?))),
-            None => return Err(corrupt("refresh family")),
-        }
-        // The compare-and-set.
-        let rotated = execute(
-            &tx,
-            &sql::ROTATE_REFRESH,
-            &[
-                rows::hash_param(old),
-                rows::hash_param(&successor.hash),
-                sealed_successor.as_slice().into(),
-                rows::time_param(now),
-            ],
-        )
-        .await?;
-        if rotated == 0 {
-            return Ok(RotateOutcome::Lost(Box::new(read_refresh(&tx, old).await?)));
-        }
-        // Pipelined, in this order (see `redeem_code`).
+        // Pipelined, in this order (see `redeem_code`): the family's row is made sure of (a
+        // family has its row once a code was redeemed into it, but a rotation must not depend on
+        // that) and locked before the compare-and-set; the writes that follow a
+        // won compare-and-set go with it, and are rolled back with the transaction when the
+        // family turns out revoked or the compare-and-set lost.
+        let family = [Value::from(successor.family.as_str())];
+        let rotate_params = [
+            rows::hash_param(old),
+            rows::hash_param(&successor.hash),
+            sealed_successor.as_slice().into(),
+            rows::time_param(now),
+        ];
         let (forget_params, access_params) = (
             [successor.family.as_str().into(), rows::hash_param(old)],
             rows::access_token_params(&access_token),
         );
-        tokio::try_join!(
+        let (_, lock, rotated, ..) = tokio::try_join!(
+            execute(&tx, &ENSURE_FAMILY, &family),
+            query(&tx, &LOCK_FAMILY_FOR_UPDATE, &family),
+            execute(&tx, &sql::ROTATE_REFRESH, &rotate_params),
             execute(&tx, &sql::FORGET_OLDER_SUCCESSORS, &forget_params),
             execute(&tx, &sql::INSERT_REFRESH, &successor_params),
             execute(&tx, &sql::INSERT_ACCESS_TOKEN, &access_params),
         )?;
+        match revoked(&lock)? {
+            Some(false) => {}
+            Some(true) => {
+                // The compare-and-set may have changed `old` in this transaction: read it as
+                // committed.
+                tx.rollback().await.map_err(db)?;
+                return Ok(RotateOutcome::Lost(Box::new(
+                    read_refresh(&client, old).await?,
+                )));
+            }
+            None => return Err(corrupt("refresh family")),
+        }
+        if rotated == 0 {
+            // Nothing in this transaction touched `old` (the others exclude it): this is the
+            // row the winner committed, read under the family's lock.
+            return Ok(RotateOutcome::Lost(Box::new(read_refresh(&tx, old).await?)));
+        }
         tx.commit().await.map_err(db)?;
         Ok(RotateOutcome::Rotated)
     }
@@ -534,7 +541,7 @@ impl Store for PostgresStore {
     async fn record_access_token(&self, token: AccessTokenRecord) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        if lock_family(&tx, &token.family, false).await? == Some(true) {
+        if lock_family_for_share(&tx, &token.family).await? == Some(true) {
             return Err(StoreError::FamilyRevoked);
         }
         execute(
