@@ -288,7 +288,17 @@ pub fn sign(key: &SigningKey, typ: Option<&str>, payload: &[u8]) -> Result<Strin
     };
     let header_json = serde_json::to_vec(&header)
         .map_err(|_| JwsError::Malformed("header cannot be serialized"))?;
-    let mut token = b64::encode(&header_json);
+    sign_with_header(key, &header_json, payload)
+}
+
+/// Signs `payload` as a compact JWS with `header_json`, which the caller built for `key`'s
+/// algorithm (a DPoP proof's carries its public key).
+pub(crate) fn sign_with_header(
+    key: &SigningKey,
+    header_json: &[u8],
+    payload: &[u8],
+) -> Result<String, JwsError> {
+    let mut token = b64::encode(header_json);
     token.push('.');
     token.push_str(&b64::encode(payload));
     let signature = key.sign(token.as_bytes())?;

@@ -15,7 +15,11 @@
 //!   [`PublicJwks`] is built only from public keys, so a published key set cannot leak one.
 //! - The clock is an argument: [`AccessTokenValidator::validate`] takes `now`.
 //!
-//! This crate knows nothing about OAuth beyond RFC 9068's claim names.
+//! - DPoP proofs ([RFC 9449](https://www.rfc-editor.org/rfc/rfc9449)): [`verify_proof`] makes
+//!   every check of §4.3 that needs only the proof and the request, and [`DpopProver`] makes
+//!   proofs for clients.
+//!
+//! This crate knows nothing about OAuth beyond RFC 9068's claim names and the DPoP proof.
 //!
 //! ```
 //! use gatehouse_jose::{AccessTokenClaims, AccessTokenValidator, Algorithm, Audience, KeySet, SigningKey, sign_access_token};
@@ -47,6 +51,7 @@
 mod alg;
 mod assertion;
 mod b64;
+pub mod dpop;
 mod error;
 mod json;
 mod jwk;
@@ -60,6 +65,7 @@ pub use assertion::{
     Assertion, AssertionError, AssertionExpectations, dangerous_peek_issuer_and_subject,
     verify_assertion,
 };
+pub use dpop::{DpopError, DpopProver, ProofExpectations, VerifiedProof, verify_proof};
 pub use error::{JwsError, JwtError, KeyError};
 pub use jwk::{Jwk, PrivateParam};
 pub use jwks::{Jwks, KeySet, MAX_KEYS, PublicJwks};
