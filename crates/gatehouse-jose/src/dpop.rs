@@ -9,6 +9,9 @@
 //! seen before (§11.1), and matching the proof's key thumbprint to the `cnf.jkt` of the token it
 //! accompanies (§6.1, §7.1).
 //!
+//! [`NonceSource`] derives the server nonces of §8 and §9 from a deployment key and the time,
+//! so that every instance hands out and accepts the same ones without shared state.
+//!
 //! [`DpopProver`] is the client's side: it makes proofs, for clients written in Rust and for
 //! tests.
 
@@ -85,7 +88,18 @@ pub struct ProofExpectations<'a> {
     max_age_secs: u64,
     leeway_secs: u64,
     access_token: Option<&'a str>,
-    nonces: &'a [&'a str],
+    nonces: Nonces<'a>,
+}
+
+/// Which nonces a proof may carry.
+#[derive(Debug, Clone, Copy)]
+enum Nonces<'a> {
+    /// None required.
+    Any,
+    /// One of these.
+    OneOf(&'a [&'a str]),
+    /// One this source accepts at the time of the request.
+    From(&'a NonceSource),
 }
 
 impl<'a> ProofExpectations<'a> {
@@ -105,7 +119,7 @@ impl<'a> ProofExpectations<'a> {
             max_age_secs: Self::DEFAULT_MAX_AGE_SECS,
             leeway_secs: Self::DEFAULT_LEEWAY_SECS,
             access_token: None,
-            nonces: &[],
+            nonces: Nonces::Any,
         }
     }
 
@@ -119,7 +133,17 @@ impl<'a> ProofExpectations<'a> {
     /// The server requires a nonce: one of `nonces`, the ones it currently hands out (§8, §9).
     /// Empty: no nonce required (a nonce in the proof is then ignored).
     pub fn nonces(mut self, nonces: &'a [&'a str]) -> Self {
-        self.nonces = nonces;
+        self.nonces = if nonces.is_empty() {
+            Nonces::Any
+        } else {
+            Nonces::OneOf(nonces)
+        };
+        self
+    }
+
+    /// The server requires a nonce from `source`: its current one or the previous one (§8, §9).
+    pub fn nonce_source(mut self, source: &'a NonceSource) -> Self {
+        self.nonces = Nonces::From(source);
         self
     }
 
@@ -202,11 +226,14 @@ pub fn verify_proof(
     }
     // §4.3 item 10 before 11: a client whose clock is off learns the nonce, which lets it
     // recover (§8.1).
-    if !expected.nonces.is_empty() {
-        match claims.get("nonce").and_then(Value::as_str) {
-            Some(nonce) if expected.nonces.contains(&nonce) => {}
-            _ => return Err(DpopError::UseNonce),
-        }
+    let nonce = claims.get("nonce").and_then(Value::as_str);
+    let nonce_accepted = match expected.nonces {
+        Nonces::Any => true,
+        Nonces::OneOf(nonces) => nonce.is_some_and(|nonce| nonces.contains(&nonce)),
+        Nonces::From(source) => nonce.is_some_and(|nonce| source.accepts(nonce, expected.now)),
+    };
+    if !nonce_accepted {
+        return Err(DpopError::UseNonce);
     }
     if iat > expected.now.saturating_add(expected.leeway_secs)
         || iat.saturating_add(expected.max_age_secs) < expected.now
@@ -331,6 +358,67 @@ fn percent_normalized(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// Server nonces (RFC 9449 §8 at the authorization server, §9 at a resource server), derived
+/// rather than stored: the nonce of a time step is an HMAC of the step under a key every
+/// instance of a deployment shares, so every instance hands out and accepts the same nonces with
+/// no state and no coordination. A nonce is accepted during its own step and the next, so a
+/// client that just fetched one does not meet a change of step.
+///
+/// "The nonce value MUST be unpredictable" (§8): it is 128 bits of HMAC-SHA-256 output, and the
+/// label keeps the nonces of one server (the token endpoint, each resource) from being accepted
+/// by another.
+pub struct NonceSource {
+    key: ring::hmac::Key,
+    label: String,
+    step_secs: u64,
+}
+
+impl std::fmt::Debug for NonceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NonceSource")
+            .field("label", &self.label)
+            .field("step_secs", &self.step_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NonceSource {
+    /// The default step: a nonce lives for one to two of them.
+    pub const DEFAULT_STEP_SECS: u64 = 300;
+
+    /// Nonces under `secret` (a key of the deployment, 32 bytes or more of it) for the server
+    /// `label` names (an issuer's token endpoint, a resource), changing every `step_secs`
+    /// (at least 1).
+    pub fn new(secret: &[u8], label: impl Into<String>, step_secs: u64) -> Self {
+        Self {
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+            label: label.into(),
+            step_secs: step_secs.max(1),
+        }
+    }
+
+    /// The nonce to hand out at `now` (in `DPoP-Nonce`).
+    pub fn current(&self, now: u64) -> String {
+        self.nonce(now / self.step_secs)
+    }
+
+    /// Whether `nonce` is accepted at `now`: the current step's, or the previous one's.
+    pub fn accepts(&self, nonce: &str, now: u64) -> bool {
+        let step = now / self.step_secs;
+        nonce == self.nonce(step) || nonce == self.nonce(step.saturating_sub(1))
+    }
+
+    fn nonce(&self, step: u64) -> String {
+        let mut context = ring::hmac::Context::with_key(&self.key);
+        // Length-prefixed: no label and step read as another.
+        context.update(&(self.label.len() as u64).to_be_bytes());
+        context.update(self.label.as_bytes());
+        context.update(&step.to_be_bytes());
+        let tag = context.sign();
+        b64::encode(tag.as_ref().get(..16).unwrap_or_default())
+    }
+}
+
 /// A client's DPoP key, which makes proofs (RFC 9449 §4).
 pub struct DpopProver {
     key: SigningKey,
@@ -429,7 +517,39 @@ impl DpopProver {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_proof_type, normalized_htu};
+    use super::{NonceSource, is_proof_type, normalized_htu};
+
+    #[test]
+    fn nonces_change_each_step_and_are_accepted_for_two() {
+        let source = NonceSource::new(&[7; 32], "https://as.example.com/token", 300);
+        let (t0, t1, t2) = (
+            1_800_000_000 / 300 * 300,
+            1_800_000_300 / 300 * 300,
+            1_800_000_600 / 300 * 300,
+        );
+        let nonce = source.current(t0);
+        assert_eq!(nonce.len(), 22);
+        assert_eq!(source.current(t0 + 299), nonce);
+        assert_ne!(source.current(t1), nonce);
+        assert!(source.accepts(&nonce, t0));
+        assert!(source.accepts(&nonce, t1 + 299));
+        assert!(!source.accepts(&nonce, t2));
+        assert!(!source.accepts("", t0));
+        // Another instance with the same key hands out the same nonce; another key or another
+        // server's label does not (RFC 9449 §9: a resource's nonces are its own).
+        assert_eq!(
+            NonceSource::new(&[7; 32], "https://as.example.com/token", 300).current(t0),
+            nonce
+        );
+        assert_ne!(
+            NonceSource::new(&[8; 32], "https://as.example.com/token", 300).current(t0),
+            nonce
+        );
+        assert_ne!(
+            NonceSource::new(&[7; 32], "https://mcp.example.com/mcp", 300).current(t0),
+            nonce
+        );
+    }
 
     #[test]
     fn htu_is_compared_after_rfc_3986_normalisation() {

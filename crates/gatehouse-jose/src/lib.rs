@@ -65,7 +65,9 @@ pub use assertion::{
     Assertion, AssertionError, AssertionExpectations, dangerous_peek_issuer_and_subject,
     verify_assertion,
 };
-pub use dpop::{DpopError, DpopProver, ProofExpectations, VerifiedProof, verify_proof};
+pub use dpop::{
+    DpopError, DpopProver, NonceSource, ProofExpectations, VerifiedProof, verify_proof,
+};
 pub use error::{JwsError, JwtError, KeyError};
 pub use jwk::{Jwk, PrivateParam};
 pub use jwks::{Jwks, KeySet, MAX_KEYS, PublicJwks};

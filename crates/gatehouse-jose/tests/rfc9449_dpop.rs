@@ -11,7 +11,8 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use gatehouse_jose::dpop::{DPOP_PROOF_TYPE, MAX_JTI_LEN, access_token_hash};
 use gatehouse_jose::{
-    Algorithm, DpopError, DpopProver, JwsError, ProofExpectations, SigningKey, verify_proof,
+    Algorithm, DpopError, DpopProver, JwsError, NonceSource, ProofExpectations, SigningKey,
+    verify_proof,
 };
 use serde_json::{Value, json};
 
@@ -166,6 +167,39 @@ fn a_required_nonce_must_be_a_current_one_rfc9449_8_and_9() {
     assert!(verify_proof(&fresh, &expected).is_ok());
     // No nonce required: one in the proof is ignored.
     assert!(verify_proof(&stale, &expect("POST", RESOURCE, NOW)).is_ok());
+}
+
+#[test]
+fn a_nonce_source_is_shared_by_instances_and_its_nonces_expire_rfc9449_8() {
+    // Two instances of one deployment: the same key, the same server.
+    let (a, b) = (
+        NonceSource::new(&[9; 32], RESOURCE, 60),
+        NonceSource::new(&[9; 32], RESOURCE, 60),
+    );
+    let prover = DpopProver::generate(Algorithm::Es256).unwrap();
+    let nonce = a.current(NOW);
+    let proof = prover
+        .proof("POST", RESOURCE, NOW, None, Some(&nonce))
+        .unwrap();
+    assert!(verify_proof(&proof, &expect("POST", RESOURCE, NOW).nonce_source(&b)).is_ok());
+    // Two steps later the nonce is stale, and the server asks for a new one.
+    let later = NOW + 120;
+    let late = prover
+        .proof("POST", RESOURCE, later, None, Some(&nonce))
+        .unwrap();
+    assert_eq!(
+        verify_proof(&late, &expect("POST", RESOURCE, later).nonce_source(&b)),
+        Err(DpopError::UseNonce)
+    );
+    // Another server's nonces (RFC 9449 §9: a resource server's own) are not accepted.
+    let other = NonceSource::new(&[9; 32], "https://as.example.com/token", 60);
+    let foreign = prover
+        .proof("POST", RESOURCE, NOW, None, Some(&other.current(NOW)))
+        .unwrap();
+    assert_eq!(
+        verify_proof(&foreign, &expect("POST", RESOURCE, NOW).nonce_source(&b)),
+        Err(DpopError::UseNonce)
+    );
 }
 
 #[test]
