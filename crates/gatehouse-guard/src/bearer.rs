@@ -59,8 +59,9 @@ pub(crate) fn token<'a>(
     // one b64token.
     let spaces = rest.iter().take_while(|&&b| b == b' ').count();
     let credentials = rest.get(spaces..).unwrap_or_default();
-    match std::str::from_utf8(credentials) {
-        Ok(credentials) if is_b64token(credentials.as_bytes()) => Ok(Some(credentials)),
+    // A b64token is ASCII, so once it passes, the conversion to text cannot fail.
+    match is_b64token(credentials).then(|| std::str::from_utf8(credentials)) {
+        Some(Ok(credentials)) => Ok(Some(credentials)),
         _ => Err(Rejection::InvalidRequest(
             "The Authorization header is malformed: expected Bearer followed by one token",
         )),

@@ -40,14 +40,21 @@ impl std::fmt::Debug for SessionKey {
     }
 }
 
+/// The key as HMAC-SHA-256's 64-byte block: RFC 2104 §2 pads a shorter key with zeros, so this
+/// is the same key (and the same MACs) as the 32 bytes alone, in the type `KeyInit::new` takes
+/// without a fallible conversion.
+fn block_key(key: &[u8; 32]) -> [u8; 64] {
+    let mut block = [0; 64];
+    for (byte, key) in block.iter_mut().zip(key) {
+        *byte = *key;
+    }
+    block
+}
+
 impl SessionKey {
     pub(crate) fn new(key: [u8; 32], resource: &str) -> Self {
         Self {
-            // HMAC takes a key of any length: `new_from_slice` cannot fail.
-            keyed: match HmacSha256::new_from_slice(&key) {
-                Ok(keyed) => keyed,
-                Err(_) => unreachable!("HMAC accepts keys of every length"),
-            },
+            keyed: HmacSha256::new(&block_key(&key).into()),
             resource: resource.to_owned(),
         }
     }
@@ -105,6 +112,21 @@ mod tests {
             resource: "https://mcp.example.com/mcp".into(),
             claims: Default::default(),
         })
+    }
+
+    #[test]
+    fn the_padded_block_key_is_the_32_byte_key_rfc2104_2() {
+        // Session ids issued before the key was padded (and by instances not yet upgraded) stay
+        // valid: the MAC is the same.
+        let key = [42; 32];
+        let mut short = HmacSha256::new_from_slice(&key).unwrap();
+        let mut padded = HmacSha256::new(&block_key(&key).into());
+        short.update(b"session");
+        padded.update(b"session");
+        assert_eq!(
+            short.finalize().into_bytes(),
+            padded.finalize().into_bytes()
+        );
     }
 
     #[test]

@@ -19,6 +19,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::Digest as _;
 
+use gatehouse_types::uri;
+
 use crate::jws::{self, Header};
 use crate::{Algorithm, Jwk, JwsError, KeyError, SigningKey, VerifyingKey, b64};
 
@@ -199,8 +201,8 @@ pub fn verify_proof(
         return Err(DpopError::PrivateKey);
     }
     let key = VerifyingKey::from_jwk_as(&jwk, header.alg()).map_err(DpopError::Key)?;
-    let jkt = jwk.thumbprint().map_err(DpopError::Key)?;
     let verified = unverified.verify(&key)?;
+    let jkt = jwk.thumbprint().map_err(DpopError::Key)?;
     let claims = crate::json::parse_object(verified.payload())
         .map_err(|_| DpopError::MissingClaim("payload"))?;
 
@@ -295,43 +297,34 @@ fn string_claim<'c>(
 /// percent-encoded unreserved characters decoded) and scheme-based (§6.2.3: the default port
 /// dropped, an empty path made `/`). `None` for anything else: such a proof matches no request.
 fn normalized_htu(uri: &str) -> Option<String> {
-    let without_fragment = uri.split('#').next().unwrap_or_default();
-    let without_query = without_fragment.split('?').next().unwrap_or_default();
-    let (scheme, rest) = without_query.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
+    let components = uri::split(uri)?;
+    let scheme = components.scheme.to_ascii_lowercase();
     let default_port = match scheme.as_str() {
         "https" => "443",
         "http" => "80",
         _ => return None,
     };
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => rest.split_at(slash),
-        None => (rest, ""),
-    };
+    let authority = uri::split_authority(components.authority?);
     // Credentials in the authority are not part of any URI a server is requested at.
-    if authority.is_empty() || authority.contains('@') {
+    if authority.userinfo.is_some() || authority.host.is_empty() {
         return None;
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        // An IPv6 literal's colons are inside its brackets.
-        Some((host, port)) if !port.contains(']') => (host, Some(port)),
-        _ => (authority, None),
-    };
-    if host.is_empty() || port.is_some_and(|port| !port.bytes().all(|b| b.is_ascii_digit())) {
+    // RFC 3986 §3.2.3 allows an empty port; it means the default, like the default itself.
+    let port = authority.port.filter(|port| !port.is_empty());
+    if port.is_some_and(|port| !uri::is_valid_port(port)) {
         return None;
     }
     let mut normalized = format!(
         "{scheme}://{}",
-        percent_normalized(host)?.to_ascii_lowercase()
+        percent_normalized(authority.host)?.to_ascii_lowercase()
     );
-    if let Some(port) = port.filter(|port| !port.is_empty() && *port != default_port) {
+    if let Some(port) = port.filter(|port| *port != default_port) {
         normalized.push(':');
         normalized.push_str(port);
     }
-    if path.is_empty() {
-        normalized.push('/');
-    } else {
-        normalized.push_str(&percent_normalized(path)?);
+    match components.path {
+        "" => normalized.push('/'),
+        path => normalized.push_str(&percent_normalized(path)?),
     }
     Some(normalized)
 }
@@ -462,13 +455,14 @@ impl DpopProver {
 
     /// A prover with this key.
     pub fn new(key: SigningKey) -> Self {
-        let mut jwk = key.verifying_key().to_jwk();
+        let public = key.verifying_key();
+        let jkt = public.thumbprint();
+        let mut jwk = public.to_jwk();
         // Only the public key's own members: no `kid`, `use` or `alg` a server could read more
         // into than the thumbprint does.
         jwk.kid = None;
         jwk.key_use = None;
         jwk.alg = None;
-        let jkt = jwk.thumbprint().unwrap_or_default();
         Self { key, jwk, jkt }
     }
 
@@ -489,8 +483,7 @@ impl DpopProver {
         nonce: Option<&str>,
     ) -> Result<String, JwsError> {
         let mut random = [0u8; 16];
-        getrandom::fill(&mut random)
-            .map_err(|_| JwsError::Malformed("no randomness for the proof's jti"))?;
+        getrandom::fill(&mut random).map_err(|_| KeyError::Random)?;
         let jti = b64::encode(&random);
         // The URI the proof is for, without its query and fragment (§4.2).
         let htu = uri.split(['?', '#']).next().unwrap_or_default();
