@@ -28,9 +28,16 @@ pub struct AuthorizationRequest {
     challenge: CodeChallenge,
     scopes: ScopeSet,
     resources: Vec<ResourceUri>,
+    dpop_jkt: Option<String>,
 }
 
 impl AuthorizationRequest {
+    /// The DPoP key the code is to be bound to (`dpop_jkt`, RFC 9449 §10), if the client named
+    /// one.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
+    }
+
     /// The client.
     pub fn client_id(&self) -> &ClientId {
         &self.client_id
@@ -104,6 +111,19 @@ pub fn requested_client(params: &FormParams) -> Result<ClientId, AuthorizeError>
     ClientId::new(client_id).map_err(|e| display(e.to_string()))
 }
 
+/// 32 bytes in base64url without padding: 43 characters of its alphabet, the last of which
+/// carries only 4 bits.
+fn is_sha256_thumbprint(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && value
+            .bytes()
+            .last()
+            .is_some_and(|b| b"AEIMQUYcgkosw048".contains(&b))
+}
+
 impl<S: Store> Engine<S> {
     /// Validates an authorization request from its query (GET) or form (POST) parameters, with
     /// the client the caller resolved for [`requested_client`] (`None`: no such client).
@@ -159,6 +179,18 @@ impl<S: Store> Engine<S> {
             self.resolve(&requested_resources)
                 .map_err(|e| fail(ErrorCode::InvalidTarget, &e.to_string()))?
         };
+        // RFC 9449 §10: "the JWK SHA-256 Thumbprint … of the proof-of-possession public key"
+        // the code is to be bound to: 32 bytes, base64url without padding.
+        let dpop_jkt = match params.single("dpop_jkt").ok().flatten() {
+            None => None,
+            Some(jkt) if is_sha256_thumbprint(jkt) => Some(jkt.to_owned()),
+            Some(_) => {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "dpop_jkt must be a JWK SHA-256 thumbprint, base64url-encoded (RFC 9449 section 10)",
+                ));
+            }
+        };
         let scopes = self.grantable_scopes(client, &resources, &requested_scopes);
         if scopes.is_empty() && !self.resources_have_no_scopes(&resources) {
             // RFC 6749 §3.3: "process the request using a pre-defined default value or fail the
@@ -177,6 +209,7 @@ impl<S: Store> Engine<S> {
             challenge,
             scopes,
             resources,
+            dpop_jkt,
         })
     }
 
@@ -204,6 +237,7 @@ impl<S: Store> Engine<S> {
             subject: subject.to_owned(),
             issued_at: now,
             expires_at: now.saturating_add_secs(self.config().code_ttl_secs),
+            dpop_jkt: request.dpop_jkt.clone(),
         };
         if let Err(error) = self.store().insert_code(record).await {
             let error = EndpointError::from(error);

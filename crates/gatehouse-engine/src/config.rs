@@ -36,6 +36,7 @@ impl ResourceConfig {
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     issuer: String,
+    token_endpoint: String,
     resources: Vec<ResourceConfig>,
     /// Access token lifetime (`tokens.access_ttl_secs`, default 600).
     pub access_ttl_secs: u64,
@@ -50,6 +51,8 @@ pub struct EngineConfig {
     /// How many token exchanges may be chained (nested `act` claims, RFC 8693 §4.1;
     /// `tokens.max_delegation_depth`, default 3).
     pub max_delegation_depth: usize,
+    /// DPoP at the token endpoint (RFC 9449): optional unless required here or by the client.
+    pub dpop: crate::DpopPolicy,
 }
 
 /// The longest chain of token exchanges a configuration may allow: each adds a level of `act`
@@ -101,20 +104,35 @@ impl EngineConfig {
         if resources.is_empty() {
             return Err(NoResources);
         }
+        let issuer = issuer.into();
         Ok(Self {
-            issuer: issuer.into(),
+            token_endpoint: format!("{}/token", issuer.trim_end_matches('/')),
+            issuer,
             resources,
             access_ttl_secs: 600,
             refresh_ttl_secs: 2_592_000,
             code_ttl_secs: 600,
             refresh_reuse_grace_secs: 10,
             max_delegation_depth: 3,
+            dpop: crate::DpopPolicy::default(),
         })
     }
 
     /// The issuer identifier.
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The token endpoint's URL: the `htu` of the DPoP proofs it accepts (RFC 9449 §4.3).
+    /// Default: the issuer followed by `/token`.
+    pub fn token_endpoint(&self) -> &str {
+        &self.token_endpoint
+    }
+
+    /// Sets the token endpoint's URL, for a server that serves it elsewhere.
+    pub fn with_token_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.token_endpoint = url.into();
+        self
     }
 
     /// The protected resources; the first is the default.

@@ -11,7 +11,7 @@
 //! further. Exchanging for a token at an upstream identity provider (`audience=upstream:{id}`)
 //! belongs to federation and is refused here as `invalid_target`.
 
-use gatehouse_jose::{AccessTokenClaims, KeySet, SigningKey};
+use gatehouse_jose::{AccessTokenClaims, KeySet};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::form::FormParams;
 use gatehouse_types::{ErrorCode, ScopeSet, TokenEndpointAuthMethod, UnixTime};
@@ -40,7 +40,7 @@ impl<S: Store> Engine<S> {
         form: &FormParams,
         client: &ClientRecord,
         keys: &KeySet,
-        key: &SigningKey,
+        key: &crate::token::Signer<'_>,
         rng: &mut impl RandomSource,
         now: UnixTime,
     ) -> Result<(TokenResponse, AccessTokenClaims), EndpointError> {

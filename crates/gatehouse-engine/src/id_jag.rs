@@ -9,7 +9,7 @@
 //! (`accept_id_jag`) and fetches its keys ([`TrustedIssuer`]); this module checks everything else.
 //! Every refusal of the assertion is `invalid_grant` (draft §4.4.1, MCP profile §7.6.2).
 
-use gatehouse_jose::{AccessTokenClaims, AssertionExpectations, KeySet, SigningKey};
+use gatehouse_jose::{AccessTokenClaims, AssertionExpectations, KeySet};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::form::FormParams;
 use gatehouse_types::{ErrorCode, ScopeSet, TokenEndpointAuthMethod, UnixTime};
@@ -54,7 +54,7 @@ impl<S: Store> Engine<S> {
         form: &FormParams,
         client: &ClientRecord,
         trusted: Option<&TrustedIssuer>,
-        key: &SigningKey,
+        key: &crate::token::Signer<'_>,
         rng: &mut impl RandomSource,
         now: UnixTime,
     ) -> Result<(TokenResponse, AccessTokenClaims), EndpointError> {

@@ -14,6 +14,8 @@ use crate::opaque::CredentialHash;
 use crate::store::{ClientRecord, RefreshRecord, RefreshState, Store};
 
 /// What a presented token turned out to be.
+// Made once per request and matched at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Found {
     Refresh(RefreshRecord),
     Access {
@@ -217,10 +219,13 @@ impl<S: Store> Engine<S> {
             } if client_id == client.client_id.as_str() || serves(&client, &claims.aud) => {
                 let owner = gatehouse_types::ClientId::new(client_id)
                     .map_err(|e| EndpointError::new(ErrorCode::ServerError, e.to_string()))?;
+                // RFC 9449 §6.2: a bound token is introspected with its `cnf`, and its
+                // `token_type` is `DPoP`.
+                let cnf = claims.extra.get("cnf").cloned();
                 let mut token = ActiveToken::builder()
                     .client_id(owner)
                     .sub(claims.sub.clone())
-                    .token_type("Bearer")
+                    .token_type(if cnf.is_some() { "DPoP" } else { "Bearer" })
                     .exp(UnixTime::from_secs(claims.exp))
                     .iat(UnixTime::from_secs(claims.iat))
                     .iss(claims.iss.clone())
@@ -239,6 +244,9 @@ impl<S: Store> Engine<S> {
                     .and_then(|s| gatehouse_types::ScopeSet::parse(s).ok())
                 {
                     token = token.scope(scope);
+                }
+                if let Some(cnf) = cnf {
+                    token = token.extra("cnf", cnf);
                 }
                 token.build().into()
             }

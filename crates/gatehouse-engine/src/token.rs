@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use gatehouse_jose::dpop::VerifiedProof;
 use gatehouse_jose::{AccessTokenClaims, Audience, SigningKey, sign_access_token};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::form::FormParams;
@@ -14,6 +15,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::client_auth::ClaimedClient;
+use crate::dpop::DpopHeader;
 use crate::error::{EndpointError, Reuse};
 use crate::opaque::{self, CREDENTIAL_BYTES, CredentialHash, CredentialKind};
 use crate::store::{
@@ -27,7 +29,8 @@ use crate::{CodeVerifier, Engine, RandomSource};
 pub struct TokenResponse {
     /// The RFC 9068 access token.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to the key of the request's DPoP proof (RFC 9449
+    /// §5).
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
@@ -71,6 +74,8 @@ pub struct TokenRequest {
     client: ClaimedClient,
     /// The identity provider that issued an ID-JAG `assertion`, resolved by the caller.
     trusted: Option<crate::id_jag::TrustedIssuer>,
+    /// The `DPoP` header, if any (RFC 9449 §5).
+    dpop: DpopHeader,
 }
 
 impl TokenRequest {
@@ -85,7 +90,15 @@ impl TokenRequest {
             form,
             client,
             trusted: None,
+            dpop: DpopHeader::Absent,
         })
+    }
+
+    /// The values of the request's `DPoP` headers (RFC 9449 §4.1): at most one is accepted;
+    /// a value that is not text should be passed as it is lossily read, and fails as a proof.
+    pub fn with_dpop_headers<'a>(mut self, values: impl IntoIterator<Item = &'a str>) -> Self {
+        self.dpop = DpopHeader::from_values(values);
+        self
     }
 
     /// For the `jwt-bearer` grant: the `iss` of its `assertion`, read without verifying it, so
@@ -142,6 +155,13 @@ pub struct Issued {
     pub grant_type: GrantType,
 }
 
+/// What signs the access tokens of one request, and the DPoP key they are bound to, if the
+/// request carried a proof (RFC 9449 §6: `cnf.jkt`).
+pub(crate) struct Signer<'a> {
+    pub(crate) key: &'a SigningKey,
+    pub(crate) jkt: Option<&'a str>,
+}
+
 /// The grant an access token is issued for.
 pub(crate) struct Grant<'a> {
     pub(crate) family: &'a FamilyId,
@@ -180,6 +200,7 @@ impl<S: Store> Engine<S> {
             form,
             client: claimed,
             trusted,
+            dpop,
         } = request;
         let client = self.authenticate(&claimed, client, now).await?;
         let grant_type = form
@@ -213,28 +234,47 @@ impl<S: Store> Engine<S> {
             ));
         }
         let refreshable = client.metadata.has_grant_type(&GrantType::RefreshToken);
-        let (response, claims) = match grant_type {
+        // RFC 9449 §5: every grant takes a proof, and binds what it issues to its key.
+        let proof = self.token_request_proof(&dpop, &client, now).await?;
+        let key = Signer {
+            key,
+            jkt: proof.as_ref().map(VerifiedProof::jkt),
+        };
+        let (mut response, claims) = match grant_type {
             GrantType::AuthorizationCode => {
-                self.redeem_code(&form, &client.client_id, refreshable, key, rng, now)
-                    .await?
+                let public =
+                    *client.metadata.token_endpoint_auth_method() == TokenEndpointAuthMethod::None;
+                self.redeem_code(
+                    &form,
+                    &client.client_id,
+                    refreshable,
+                    public,
+                    &key,
+                    rng,
+                    now,
+                )
+                .await?
             }
             GrantType::ClientCredentials => {
-                self.client_credentials(&form, &client, key, rng, now)
+                self.client_credentials(&form, &client, &key, rng, now)
                     .await?
             }
             GrantType::JwtBearer => {
-                self.id_jag(&form, &client, trusted.as_ref(), key, rng, now)
+                self.id_jag(&form, &client, trusted.as_ref(), &key, rng, now)
                     .await?
             }
             GrantType::TokenExchange => {
-                self.token_exchange(&form, &client, keys.verifying, key, rng, now)
+                self.token_exchange(&form, &client, keys.verifying, &key, rng, now)
                     .await?
             }
             _ => {
-                self.refresh_grant(&form, &client.client_id, key, rng, now)
+                self.refresh_grant(&form, &client.client_id, &key, rng, now)
                     .await?
             }
         };
+        if key.jkt.is_some() {
+            response.token_type = "DPoP";
+        }
         Ok(Issued {
             response,
             claims,
@@ -244,12 +284,14 @@ impl<S: Store> Engine<S> {
     }
 
     /// The `authorization_code` grant (OAuth 2.1 §4.1.3).
+    #[allow(clippy::too_many_arguments)] // each is one fact of the request; a struct would only rename them
     async fn redeem_code(
         &self,
         form: &FormParams,
         client_id: &ClientId,
         refreshable: bool,
-        key: &SigningKey,
+        public: bool,
+        key: &Signer<'_>,
         rng: &mut impl RandomSource,
         now: UnixTime,
     ) -> Result<(TokenResponse, AccessTokenClaims), EndpointError> {
@@ -272,6 +314,15 @@ impl<S: Store> Engine<S> {
         }
         let record = entry.record;
         self.check_code_binding(&record, form, client_id, now)?;
+        // RFC 9449 §10: "the authorization server MUST ensure that the DPoP proof in the token
+        // request was made with the key" the authorization request named in `dpop_jkt`.
+        if let Some(bound) = &record.dpop_jkt
+            && key.jkt != Some(bound.as_str())
+        {
+            return Err(EndpointError::invalid_grant(
+                "the authorization code is bound to another DPoP key (RFC 9449 section 10)",
+            ));
+        }
         let resources = self.token_resources(form, &record.resources)?;
 
         let family = new_family(rng);
@@ -296,6 +347,9 @@ impl<S: Store> Engine<S> {
             resources: record.resources.clone(),
             issued_at: now,
             expires_at: now.saturating_add_secs(self.config().refresh_ttl_secs),
+            // RFC 9449 §5: "Refresh tokens issued to public clients … MUST be bound to the
+            // public key" of the proof; a confidential client's are not (it authenticates).
+            dpop_jkt: key.jkt.filter(|_| public).map(str::to_owned),
             state: RefreshState::Active,
         });
         match self
@@ -405,7 +459,7 @@ impl<S: Store> Engine<S> {
         &self,
         form: &FormParams,
         client: &ClientRecord,
-        key: &SigningKey,
+        key: &Signer<'_>,
         rng: &mut impl RandomSource,
         now: UnixTime,
     ) -> Result<(TokenResponse, AccessTokenClaims), EndpointError> {
@@ -496,7 +550,7 @@ impl<S: Store> Engine<S> {
         &self,
         form: &FormParams,
         client_id: &ClientId,
-        key: &SigningKey,
+        key: &Signer<'_>,
         rng: &mut impl RandomSource,
         now: UnixTime,
     ) -> Result<(TokenResponse, AccessTokenClaims), EndpointError> {
@@ -509,6 +563,24 @@ impl<S: Store> Engine<S> {
         if &record.client_id != client_id {
             // RFC 6749 §6: the token must have been issued to the authenticated client.
             return Err(invalid());
+        }
+        // RFC 9449 §5: a bound refresh token is good only with a proof made with its key. Judged
+        // before reuse: whoever stole it without the key can neither use it nor, by replaying
+        // it, revoke the grant of the client that holds the key.
+        if let Some(bound) = &record.dpop_jkt {
+            match key.jkt {
+                None => {
+                    return Err(crate::dpop::invalid_proof(
+                        "this refresh token is bound to a DPoP key: send a proof made with it (RFC 9449 section 5)",
+                    ));
+                }
+                Some(jkt) if jkt != bound => {
+                    return Err(EndpointError::invalid_grant(
+                        "the refresh token is bound to another DPoP key (RFC 9449 section 5)",
+                    ));
+                }
+                Some(_) => {}
+            }
         }
         // A replayed token is judged before anything else in the request, so a stolen rotated
         // token cannot probe for information without triggering detection; that includes its
@@ -649,7 +721,7 @@ impl<S: Store> Engine<S> {
     pub(crate) fn mint_access_token(
         &self,
         grant: &Grant<'_>,
-        key: &SigningKey,
+        key: &Signer<'_>,
         rng: &mut impl RandomSource,
         now: UnixTime,
     ) -> Result<Minted, EndpointError> {
@@ -687,9 +759,14 @@ impl<S: Store> Engine<S> {
                 .act
                 .iter()
                 .map(|act| ("act".to_owned(), act.clone()))
+                // RFC 9449 §6.1: the confirmation of a DPoP-bound token.
+                .chain(
+                    key.jkt
+                        .map(|jkt| ("cnf".to_owned(), serde_json::json!({ "jkt": jkt }))),
+                )
                 .collect(),
         };
-        let token = sign_access_token(key, &claims).map_err(|_| {
+        let token = sign_access_token(key.key, &claims).map_err(|_| {
             EndpointError::new(
                 ErrorCode::ServerError,
                 "the access token could not be signed",

@@ -360,6 +360,7 @@ fn percent_normalized(text: &str) -> Option<String> {
 /// "The nonce value MUST be unpredictable" (§8): it is 128 bits of HMAC-SHA-256 output, and the
 /// label keeps the nonces of one server (the token endpoint, each resource) from being accepted
 /// by another.
+#[derive(Clone)]
 pub struct NonceSource {
     key: ring::hmac::Key,
     label: String,

@@ -90,6 +90,10 @@ pub struct ClientMetadata {
     /// `application_type` (OpenID Connect Dynamic Client Registration 1.0 §2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_type: Option<ApplicationType>,
+    /// `dpop_bound_access_tokens` ([RFC 9449 §5.2](https://www.rfc-editor.org/rfc/rfc9449#section-5.2)):
+    /// the client always uses DPoP, and a token request of its without a proof is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Members this crate does not name, including language-tagged ones such as
     /// `client_name#ja-Jpan-JP` ([RFC 7591 §2.2](https://www.rfc-editor.org/rfc/rfc7591#section-2.2)).
     #[serde(flatten)]
@@ -281,6 +285,12 @@ impl ClientMetadataBuilder {
     /// Sets `software_version`.
     pub fn software_version(mut self, version: impl Into<String>) -> Self {
         self.metadata.software_version = Some(version.into());
+        self
+    }
+
+    /// Sets `dpop_bound_access_tokens` (RFC 9449 §5.2).
+    pub fn dpop_bound_access_tokens(mut self, bound: bool) -> Self {
+        self.metadata.dpop_bound_access_tokens = Some(bound);
         self
     }
 

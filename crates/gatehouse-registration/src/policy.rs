@@ -281,6 +281,7 @@ impl ClientMetadataPolicy {
             software_version: metadata.software_version.clone(),
             software_statement: metadata.software_statement.clone(),
             localized: localized_of(metadata)?,
+            dpop_bound_access_tokens: metadata.dpop_bound_access_tokens.unwrap_or(false),
         })
     }
 

@@ -33,6 +33,7 @@ pub struct RegisteredClientMetadata {
     pub(crate) software_version: Option<String>,
     pub(crate) software_statement: Option<String>,
     pub(crate) localized: BTreeMap<String, String>,
+    pub(crate) dpop_bound_access_tokens: bool,
 }
 
 impl RegisteredClientMetadata {
@@ -155,6 +156,12 @@ impl RegisteredClientMetadata {
         &self.localized
     }
 
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): every token request of this client must carry
+    /// a DPoP proof.
+    pub fn dpop_bound_access_tokens(&self) -> bool {
+        self.dpop_bound_access_tokens
+    }
+
     /// The registered metadata as a document, with every default written out, for the
     /// registration response and for storage. Checking it again with the same policy gives back
     /// an equal `RegisteredClientMetadata` (a property test holds this), so a store may keep the
@@ -185,6 +192,7 @@ impl RegisteredClientMetadata {
             software_version: self.software_version.clone(),
             software_statement: self.software_statement.clone(),
             application_type: self.application_type.clone(),
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens.then_some(true),
             extra: self
                 .localized
                 .iter()

@@ -156,6 +156,7 @@ prop_compose! {
             software_version: software.1,
             software_statement,
             application_type,
+            dpop_bound_access_tokens: None,
             extra,
         }
     }

@@ -53,6 +53,7 @@ fn code(n: usize) -> CodeRecord {
         subject: "alice".into(),
         issued_at: NOW,
         expires_at: NOW.saturating_add_secs(600),
+        dpop_jkt: None,
     }
 }
 
@@ -66,6 +67,7 @@ fn refresh(hash: CredentialHash, n: usize) -> RefreshRecord {
         resources: vec![ResourceUri::parse("https://mcp.example.com/mcp").unwrap()],
         issued_at: NOW,
         expires_at: NOW.saturating_add_secs(86_400),
+        dpop_jkt: None,
         state: RefreshState::Active,
     }
 }

@@ -39,4 +39,4 @@ pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, DatabaseUrlError};
 
 /// The schema version this build writes. Migrations bring any older database up to it at start.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;

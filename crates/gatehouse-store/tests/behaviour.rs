@@ -829,6 +829,44 @@ async fn an_assertion_is_used_once_until_it_expires<S: ServerStore>(store: &S) {
     assert!(store.use_assertion("client-a", "j1", exp).await.unwrap());
 }
 
+/// RFC 9449 §5 and §10: the DPoP key a code or a refresh token is bound to is kept with it,
+/// and a rotation's successor carries its predecessor's.
+async fn dpop_bindings_are_kept_with_codes_and_refresh_tokens<S: ServerStore>(store: &S) {
+    const JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let (h1, h2, h3, h4) = (hash(1), hash(2), hash(3), hash(4));
+    store.insert_client(client("app")).await.unwrap();
+    let mut bound = code(h1, "app");
+    bound.dpop_jkt = Some(JKT.to_owned());
+    store.insert_code(bound.clone()).await.unwrap();
+    store.insert_code(code(h2, "app")).await.unwrap();
+    let read = store.code(&h1).await.unwrap().unwrap();
+    assert_eq!(read.record, bound);
+    let unbound = store.code(&h2).await.unwrap().unwrap();
+    assert_eq!(unbound.record.dpop_jkt, None);
+
+    let family = family("f");
+    let mut token = refresh(h3, &family, "app");
+    token.dpop_jkt = Some(JKT.to_owned());
+    let taken = store
+        .redeem_code(
+            &h1,
+            &family,
+            access("j1", &family, "app"),
+            Some(token.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(taken, TakeCode::Taken(ref record) if record.dpop_jkt.as_deref() == Some(JKT))
+    );
+    assert_eq!(store.refresh(&h3).await.unwrap(), Some(token.clone()));
+    let successor = gatehouse_engine::store::RefreshRecord { hash: h4, ..token };
+    let outcome = rotate(store, &h3, successor, 1, "j2", NOW).await;
+    assert_eq!(outcome, RotateOutcome::Rotated);
+    let read = store.refresh(&h4).await.unwrap().unwrap();
+    assert_eq!(read.dpop_jkt.as_deref(), Some(JKT));
+}
+
 /// Instantiates each scenario for each backend.
 async fn declared_clients_are_upserted_and_never_take_another_clients_id<S: ServerStore>(
     store: &S,
@@ -935,4 +973,5 @@ behaviour_suite!(
     an_assertion_is_used_once_until_it_expires,
     audit_events_are_appended_in_batches_in_order,
     concurrent_writes_keep_their_own_outcomes,
+    dpop_bindings_are_kept_with_codes_and_refresh_tokens,
 );

@@ -47,6 +47,12 @@ string_enum! {
         InvalidSoftwareStatement => "invalid_software_statement",
         /// `unapproved_software_statement` (RFC 7591 §3.2.2).
         UnapprovedSoftwareStatement => "unapproved_software_statement",
+        /// `invalid_dpop_proof` (RFC 9449 §5, §7.1): the DPoP proof is missing where required,
+        /// or invalid.
+        InvalidDpopProof => "invalid_dpop_proof",
+        /// `use_dpop_nonce` (RFC 9449 §8, §9): the proof must carry the nonce of the
+        /// `DPoP-Nonce` response header.
+        UseDpopNonce => "use_dpop_nonce",
     }
 }
 

@@ -184,6 +184,54 @@ impl World {
         world
     }
 
+    /// A world whose token endpoint treats DPoP as `policy` says (RFC 9449).
+    pub fn with_dpop(policy: gatehouse_engine::DpopPolicy) -> Self {
+        let mut world = Self::new();
+        let mut config = world.engine.config().clone();
+        config.dpop = policy;
+        world.engine = Engine::new(config, MemoryStore::new()).unwrap();
+        world
+    }
+
+    /// A token request as `client_id` (its credentials added to `body`) with these `DPoP`
+    /// header values.
+    pub fn token_with_dpop(
+        &mut self,
+        client_id: &str,
+        body: &[(&str, &str)],
+        proofs: &[&str],
+    ) -> Result<TokenResponse, EndpointError> {
+        let secret = self.secrets.get(client_id).cloned();
+        let mut body = body.to_vec();
+        body.push(("client_id", client_id));
+        if let Some(secret) = &secret {
+            body.push(("client_secret", secret.as_str()));
+        }
+        let body = encode(body);
+        let request =
+            TokenRequest::parse(body.as_bytes(), None)?.with_dpop_headers(proofs.iter().copied());
+        let client = self.engine.store().client(request.client().id())?;
+        let keys = ServerKeys {
+            signing: &self.key,
+            verifying: &self.keys,
+        };
+        block_on(
+            self.engine
+                .token(request, client, &keys, &mut self.rng, self.now),
+        )
+        .map(|issued| issued.response)
+    }
+
+    /// The verified claims of one of this world's access tokens.
+    pub fn claims(&self, access_token: &str) -> gatehouse_jose::AccessTokenClaims {
+        AccessTokenValidator::new(ISSUER, RESOURCE)
+            .also_accept_audience(OTHER_RESOURCE)
+            .validate(access_token, &self.keys, self.now.as_secs())
+            .unwrap()
+            .claims()
+            .clone()
+    }
+
     fn with_key_and_grace(key: SigningKey, grace: Option<u64>) -> Self {
         let mcp = ResourceConfig::new(
             ResourceUri::parse(RESOURCE).unwrap(),

@@ -72,6 +72,7 @@ pub(crate) fn code_params(code: &CodeRecord) -> Vec<Value> {
         code.subject.as_str().into(),
         time_param(code.issued_at),
         time_param(code.expires_at),
+        code.dpop_jkt.as_deref().into(),
     ]
 }
 
@@ -88,6 +89,7 @@ pub(crate) fn code(row: &Row) -> Result<CodeEntry, StoreError> {
             subject: row.text(7)?.to_owned(),
             issued_at: time_from_sql(row.int(8)?)?,
             expires_at: time_from_sql(row.int(9)?)?,
+            dpop_jkt: row.opt_text(11)?.map(str::to_owned),
         },
         redeemed_into: row
             .opt_text(10)?
@@ -112,6 +114,7 @@ pub(crate) fn refresh_params(token: &RefreshRecord) -> Result<Vec<Value>, StoreE
         codec::resources_to_sql(&token.resources).into(),
         time_param(token.issued_at),
         time_param(token.expires_at),
+        token.dpop_jkt.as_deref().into(),
     ])
 }
 
@@ -131,6 +134,7 @@ pub(crate) fn refresh(row: &Row) -> Result<RefreshRecord, StoreError> {
         resources: codec::resources_from_sql(row.text(5)?)?,
         issued_at: time_from_sql(row.int(6)?)?,
         expires_at: time_from_sql(row.int(7)?)?,
+        dpop_jkt: row.opt_text(12)?.map(str::to_owned),
         state,
     })
 }

@@ -13,7 +13,7 @@ macro_rules! client_columns {
 macro_rules! code_columns {
     () => {
         "hash, client_id, redirect_uri, redirect_uri_explicit, challenge, scopes, resources, \
-         subject, issued_at, expires_at, redeemed_into"
+         subject, issued_at, expires_at, redeemed_into, dpop_jkt"
     };
 }
 macro_rules! consent_columns {
@@ -87,7 +87,7 @@ pub(crate) static DELETE_CLIENT: Statement =
 pub(crate) static INSERT_CODE: Statement = Statement::new(concat!(
     "INSERT INTO codes (",
     code_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11)"
 ));
 pub(crate) static CODE: Statement = Statement::new(concat!(
     "SELECT ",
@@ -126,13 +126,13 @@ pub(crate) static REVOKED_JTIS: Statement = Statement::new(
 );
 pub(crate) static INSERT_REFRESH: Statement = Statement::new(
     "INSERT INTO refresh_tokens
-     (hash, family, client_id, subject, scopes, resources, issued_at, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+     (hash, family, client_id, subject, scopes, resources, issued_at, expires_at, dpop_jkt)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 );
 pub(crate) static REFRESH: Statement = Statement::new(
     "SELECT r.hash, r.family, r.client_id, r.subject, r.scopes, r.resources, r.issued_at,
             r.expires_at, r.successor, r.sealed_successor, r.rotated_at,
-            COALESCE(f.revoked, FALSE)
+            COALESCE(f.revoked, FALSE), r.dpop_jkt
      FROM refresh_tokens r LEFT JOIN families f ON f.id = r.family WHERE r.hash = $1",
 );
 /// The compare-and-set of a rotation.

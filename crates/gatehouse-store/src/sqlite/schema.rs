@@ -155,4 +155,12 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             WHERE sealed_successor IS NOT NULL;
         ",
     ),
+    (
+        7,
+        "DPoP key bindings of codes and refresh tokens (RFC 9449 sections 5 and 10)",
+        "
+        ALTER TABLE codes ADD COLUMN dpop_jkt TEXT;
+        ALTER TABLE refresh_tokens ADD COLUMN dpop_jkt TEXT;
+        ",
+    ),
 ];

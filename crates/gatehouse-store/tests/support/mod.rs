@@ -160,6 +160,7 @@ pub fn code(hash: CredentialHash, client_id: &str) -> CodeRecord {
         subject: "alice".into(),
         issued_at: NOW,
         expires_at: NOW.saturating_add_secs(600),
+        dpop_jkt: None,
     }
 }
 
@@ -173,6 +174,7 @@ pub fn refresh(hash: CredentialHash, family: &FamilyId, client_id: &str) -> Refr
         resources: vec![ResourceUri::parse(RESOURCE).unwrap()],
         issued_at: NOW,
         expires_at: NOW.saturating_add_secs(86_400),
+        dpop_jkt: None,
         state: RefreshState::Active,
     }
 }
