@@ -74,6 +74,9 @@ pub struct Config {
     /// Token verification at protected resources.
     #[serde(default)]
     pub guard: Guard,
+    /// DPoP (RFC 9449) at the token endpoint and the protected resources.
+    #[serde(default)]
+    pub dpop: Dpop,
     /// Sign-in.
     #[serde(default)]
     pub login: Login,
@@ -292,6 +295,30 @@ pub struct Guard {
 impl Default for Guard {
     fn default() -> Self {
         Self { leeway_secs: 5 }
+    }
+}
+
+/// `[dpop]`: sender-constrained tokens (RFC 9449). A request with a proof always gets a bound
+/// token; these settings make proofs required and nonces part of them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dpop {
+    /// Every token request must carry a proof, and the resources accept DPoP-bound tokens only.
+    pub required: bool,
+    /// Proofs must carry a server nonce (RFC 9449 §8 at the token endpoint, §9 at the
+    /// resources), derived from the encryption key so that every instance agrees.
+    pub nonces: bool,
+    /// How often the nonces change; a nonce is accepted during its step and the next.
+    pub nonce_step_secs: u64,
+}
+
+impl Default for Dpop {
+    fn default() -> Self {
+        Self {
+            required: false,
+            nonces: false,
+            nonce_step_secs: 300,
+        }
     }
 }
 
@@ -584,6 +611,7 @@ impl Config {
             tokens: Tokens::default(),
             keys: Keys::default(),
             guard: Guard::default(),
+            dpop: Dpop::default(),
             login: Login::default(),
             rate_limits: RateLimits::default(),
             branding: Branding {
@@ -633,6 +661,12 @@ impl Config {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1 second"));
             }
+        }
+        if !(10..=3_600).contains(&self.dpop.nonce_step_secs) {
+            return Err(invalid(
+                "dpop.nonce_step_secs",
+                "must be between 10 and 3600 seconds",
+            ));
         }
         if self.http.max_connections_per_address == 0 {
             return Err(invalid(
@@ -808,6 +842,8 @@ impl Config {
         engine.code_ttl_secs = self.tokens.code_ttl_secs;
         engine.refresh_reuse_grace_secs = self.tokens.refresh_reuse_grace_secs;
         engine.max_delegation_depth = self.tokens.max_delegation_depth;
+        // The nonces need the encryption key; `Gatehouse::open` adds them.
+        engine.dpop.required = self.dpop.required;
         Ok(engine)
     }
 

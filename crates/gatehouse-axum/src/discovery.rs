@@ -75,6 +75,11 @@ pub(crate) fn metadata_document(state: &AppState) -> AuthorizationServerMetadata
         .code_challenge_methods_supported([CodeChallengeMethod::S256])
         .authorization_response_iss_parameter_supported(true)
         .client_id_metadata_document_supported(state.documents.enabled());
+    // RFC 9449 §5.1: DPoP proofs are accepted at the token endpoint, signed with these.
+    let metadata = metadata.extra(
+        "dpop_signing_alg_values_supported",
+        serde_json::json!(gatehouse_jose::Algorithm::ALL.map(gatehouse_jose::Algorithm::as_str)),
+    );
     let metadata = if id_jag {
         metadata.extra(
             "authorization_grant_profiles_supported",

@@ -117,12 +117,22 @@ impl Gatehouse {
                 "client_id_metadata_documents has dangerous test settings on: documents on loopback addresses or signed by an extra root are accepted"
             );
         }
-        let engine = Engine::shared(config.engine_config()?, Arc::clone(&store)).map_err(|e| {
-            ConfigError::Value {
+        let mut engine_config = config.engine_config()?;
+        // RFC 9449 §8: derived, not stored, so that every instance sharing the encryption key
+        // hands out and accepts the same nonces.
+        let nonce_secret = vault.derive("gatehouse dpop nonces");
+        if config.dpop.nonces {
+            engine_config.dpop.nonces = Some(gatehouse_jose::dpop::NonceSource::new(
+                nonce_secret.as_slice(),
+                engine_config.token_endpoint().to_owned(),
+                config.dpop.nonce_step_secs,
+            ));
+        }
+        let engine =
+            Engine::shared(engine_config, Arc::clone(&store)).map_err(|e| ConfigError::Value {
                 key: "tokens".into(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         let prefix = config.issuer_path().to_owned();
         let protected = resources::build(
             &config,
@@ -131,6 +141,7 @@ impl Gatehouse {
             &StoreRevocation::new(Arc::clone(&store)),
             &extensions.builtins,
             &vault.derive("gatehouse mcp session binding"),
+            config.dpop.nonces.then_some(nonce_secret.as_slice()),
         )?;
         let state = Arc::new(AppState {
             sessions: Sessions::new(vault.derive("gatehouse session cookie"), &config.issuer),
@@ -245,6 +256,7 @@ pub fn check_config(config: &Config) -> Result<(), StartError> {
         &StoreRevocation::new(Arc::new(AnyStore::Memory(Box::default()))),
         &std::collections::BTreeMap::new(),
         &[0; 32],
+        config.dpop.nonces.then_some(&[0; 32]),
     )?;
     ClientDocuments::new(
         &config.client_id_metadata_documents,

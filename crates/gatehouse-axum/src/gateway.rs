@@ -32,7 +32,8 @@ pub const IDENTITY_HEADERS: [&str; 4] = [
 /// `Mcp-Method` and `Mcp-Name`: an upstream may route by them, so they may cross only once the
 /// guard checks them against the body.) An allow-list: anything
 /// else stays here, whatever an upstream stack might make of it: Gatehouse's own cookies (the
-/// person's sign-in session), `Authorization` (no token passthrough), proxy-trust headers
+/// person's sign-in session), `Authorization` (no token passthrough) and `DPoP` (the proof of
+/// a key the upstream has no business with, RFC 9449), proxy-trust headers
 /// (`X-Forwarded-*`, `X-Original-URL`, `X-Real-IP`, `CF-Connecting-IP`, …), method overrides
 /// (the guard judged the request by its real method), spellings that some stacks normalise into
 /// the identity headers (`X-Gatehouse.Subject`, `X_Gatehouse_Subject`), hop-by-hop headers, and
@@ -220,6 +221,9 @@ mod tests {
         let mut incoming = HeaderMap::new();
         for (name, value) in [
             ("authorization", "Bearer secret"),
+            // RFC 9449: the proof is for this server; with the token it would be replayable.
+            ("authorization", "DPoP secret"),
+            ("dpop", "eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.sig"),
             ("cookie", "gatehouse-session=abc.def"),
             ("x-gatehouse-subject", "admin"),
             ("X-Gatehouse-Anything", "x"),

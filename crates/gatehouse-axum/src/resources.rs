@@ -13,8 +13,12 @@ use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::any;
 use futures_util::future::BoxFuture;
-use gatehouse_guard::{Guard, RevocationCheck, RevocationCheckError, SharedKeys, Verification};
+use gatehouse_guard::{
+    Guard, MemoryProofReplay, ProofReplayCheck, ReplayCheckError, RevocationCheck,
+    RevocationCheckError, SharedKeys, Verification,
+};
 use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_types::UnixTime;
 
 use crate::config::{Config, ConfigError};
 use crate::gateway::{self, Gateway};
@@ -59,6 +63,47 @@ impl RevocationCheck for StoreRevocation {
     }
 }
 
+impl StoreRevocation {
+    /// Where the guards remember DPoP proofs (RFC 9449 §11.1): in PostgreSQL when the store is
+    /// PostgreSQL, since several instances may share it and a proof accepted by one must be
+    /// refused by the others; in this process's memory otherwise, since SQLite and memory stores
+    /// serve one instance and a write per request would buy nothing.
+    pub(crate) fn proof_replay(&self) -> ProofReplay {
+        match &*self.store {
+            AnyStore::Postgres(_) => ProofReplay::Store(Arc::clone(&self.store)),
+            _ => ProofReplay::Memory(Arc::new(MemoryProofReplay::default())),
+        }
+    }
+}
+
+/// See [`StoreRevocation::proof_replay`].
+#[derive(Clone)]
+pub(crate) enum ProofReplay {
+    Store(Arc<AnyStore>),
+    Memory(Arc<MemoryProofReplay>),
+}
+
+impl ProofReplayCheck for ProofReplay {
+    fn first_use<'a>(
+        &'a self,
+        jkt: &'a str,
+        jti: &'a str,
+        now: UnixTime,
+        until: UnixTime,
+    ) -> BoxFuture<'a, Result<bool, ReplayCheckError>> {
+        match self {
+            Self::Memory(memory) => memory.first_use(jkt, jti, now, until),
+            // The token endpoint's table of used assertions, under the key's name: the same
+            // namespace the token endpoint uses for its proofs.
+            Self::Store(store) => Box::pin(async move {
+                gatehouse_engine::Store::use_assertion(&**store, &format!("dpop:{jkt}"), jti, until)
+                    .await
+                    .map_err(|e| ReplayCheckError::new(e.to_string()))
+            }),
+        }
+    }
+}
+
 /// Paths of the authorization server a resource may not take (relative to the issuer's path).
 const SERVER_PATHS: [&str; 9] = [
     "/authorize",
@@ -82,6 +127,7 @@ pub(crate) fn build(
     revocation: &StoreRevocation,
     builtins: &BTreeMap<String, BuiltinServer>,
     session_key: &[u8; 32],
+    dpop_nonce_secret: Option<&[u8]>,
 ) -> Result<Vec<Protected>, ConfigError> {
     let mut protected = Vec::new();
     let mut paths: Vec<String> = SERVER_PATHS
@@ -136,7 +182,13 @@ pub(crate) fn build(
         .filter_tools_list(entry.filter_tools_list)
         .revocation(revocation.clone())
         // Derived from the encryption key: every instance binds MCP sessions alike.
-        .session_binding_key(*session_key);
+        .session_binding_key(*session_key)
+        .require_dpop(config.dpop.required)
+        // One proof, one use, on every instance sharing the store (RFC 9449 §11.1).
+        .dpop_replay(revocation.proof_replay());
+        if let Some(secret) = dpop_nonce_secret {
+            builder = builder.dpop_nonces(secret, config.dpop.nonce_step_secs);
+        }
         for (tool, scope) in &entry.tool_scopes {
             builder = builder.tool_scope(tool.clone(), scope.clone());
         }

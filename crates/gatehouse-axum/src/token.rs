@@ -9,7 +9,7 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_engine::{
     ClaimedClient, EndpointError, IntrospectRequest, Issued, RevokeRequest, TokenRequest,
@@ -195,7 +195,15 @@ pub(crate) async fn token(
         Ok(resolved) => resolved,
         Err(refusal) => return refusal,
     };
-    let mut request = request;
+    // RFC 9449 §4.1: the proofs, as sent; the engine refuses more than one. A value that is not
+    // text is passed as empty, which no proof is.
+    let proofs = headers.get_all(DPOP);
+    let dpop_request = proofs.iter().next().is_some();
+    let mut request = request.with_dpop_headers(
+        proofs
+            .iter()
+            .map(|value| value.to_str().unwrap_or_default()),
+    );
     if let Err(refusal) = trusted_issuer(&state, &mut request, &claimed).await {
         return refusal;
     }
@@ -215,14 +223,37 @@ pub(crate) async fn token(
         .await
     {
         Ok(issued) => {
-            let response = crate::respond::json(
+            let mut response = crate::respond::json(
                 StatusCode::OK,
                 serde_json::to_string(&issued.response).unwrap_or_default(),
             );
             state.events.emit(token_issued(issued));
+            if dpop_request {
+                offer_nonce(&state, &mut response);
+            }
             response
         }
-        Err(error) => refused(&state, Some(&claimed), &error, "token"),
+        Err(error) => {
+            let mut response = refused(&state, Some(&claimed), &error, "token");
+            if dpop_request || *error.code() == gatehouse_types::ErrorCode::UseDpopNonce {
+                offer_nonce(&state, &mut response);
+            }
+            response
+        }
+    }
+}
+
+/// The `DPoP` request header (RFC 9449 §4.1).
+const DPOP: &str = "dpop";
+
+/// `DPoP-Nonce` with the token endpoint's current nonce, when nonces are required (RFC 9449 §8:
+/// with `use_dpop_nonce`, and on any other answer so that a client moves on to the next step's
+/// nonce without a refusal).
+fn offer_nonce(state: &AppState, response: &mut Response) {
+    if let Some(nonces) = &state.engine.config().dpop.nonces
+        && let Ok(value) = HeaderValue::from_str(&nonces.current(now().as_secs()))
+    {
+        response.headers_mut().insert("dpop-nonce", value);
     }
 }
 

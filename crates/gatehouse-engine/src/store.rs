@@ -132,7 +132,8 @@ pub struct CodeEntry {
 
 /// The result of [`Store::redeem_code`].
 #[derive(Debug, Clone, PartialEq)]
-#[allow(clippy::exhaustive_enums)] // the outcomes of taking a code once; a new one would change every store
+#[allow(clippy::exhaustive_enums)]
+// the outcomes of taking a code once; a new one would change every store
 // Made once per redemption and matched at once: boxing the record would add an allocation to
 // the token endpoint's path for no memory saved.
 #[allow(clippy::large_enum_variant)]

@@ -10,19 +10,28 @@ use axum::http::{HeaderMap, header};
 
 use crate::rejection::Rejection;
 
+/// The scheme an access token came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// `Bearer` (RFC 6750 §2.1).
+    Bearer,
+    /// `DPoP` (RFC 9449 §7.1): the token is bound to a key, and a proof comes with it.
+    Dpop,
+}
+
 /// The parameter name of RFC 6750 §2.2 and §2.3.
 const ACCESS_TOKEN_PARAM: &str = "access_token";
 
-/// The token of the `Authorization: Bearer` header, if there is one.
+/// The token of the `Authorization: Bearer` or `Authorization: DPoP` header, if there is one.
 ///
 /// `None` when there is no `Authorization` header or it uses another scheme (RFC 6750 §3.1:
 /// such a request "lacks any authentication information" for this resource). Refused with
-/// `invalid_request`: a token in the query string, two `Authorization` headers, a Bearer
-/// header whose credentials are not a `b64token`.
+/// `invalid_request`: a token in the query string, two `Authorization` headers, a Bearer or DPoP
+/// header whose credentials are not a `b64token` (RFC 9449 §7.1 uses the same syntax).
 pub(crate) fn token<'a>(
     headers: &'a HeaderMap,
     query: Option<&str>,
-) -> Result<Option<&'a str>, Rejection> {
+) -> Result<Option<(Scheme, &'a str)>, Rejection> {
     if query.is_some_and(query_has_token) {
         return Err(Rejection::InvalidRequest(
             "Access tokens must not be sent in the URI query string; use the Authorization header",
@@ -47,23 +56,28 @@ pub(crate) fn token<'a>(
         }
         None => (bytes, &b""[..]),
     };
-    if !scheme.eq_ignore_ascii_case(b"Bearer") {
+    // Schemes are case-insensitive (RFC 9110 §11.1).
+    let scheme = if scheme.eq_ignore_ascii_case(b"Bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case(b"DPoP") {
+        Scheme::Dpop
+    } else {
         return match value.to_str() {
             Ok(_) => Ok(None),
             Err(_) => Err(Rejection::InvalidRequest(
                 "The Authorization header is malformed",
             )),
         };
-    }
+    };
     // RFC 7235 §2.1 allows several spaces after the scheme; RFC 6750 §2.1 then wants exactly
     // one b64token.
     let spaces = rest.iter().take_while(|&&b| b == b' ').count();
     let credentials = rest.get(spaces..).unwrap_or_default();
     // A b64token is ASCII, so once it passes, the conversion to text cannot fail.
     match is_b64token(credentials).then(|| std::str::from_utf8(credentials)) {
-        Some(Ok(credentials)) => Ok(Some(credentials)),
+        Some(Ok(credentials)) => Ok(Some((scheme, credentials))),
         _ => Err(Rejection::InvalidRequest(
-            "The Authorization header is malformed: expected Bearer followed by one token",
+            "The Authorization header is malformed: expected Bearer or DPoP followed by one token",
         )),
     }
 }
@@ -129,9 +143,22 @@ mod tests {
     fn rfc6750_section_2_1_bearer_header() {
         assert_eq!(
             token(&headers(&["Bearer abc.def-_~+/=="]), None),
-            Ok(Some("abc.def-_~+/=="))
+            Ok(Some((Scheme::Bearer, "abc.def-_~+/==")))
         );
-        assert_eq!(token(&headers(&["bearer  abc"]), None), Ok(Some("abc")));
+        assert_eq!(
+            token(&headers(&["bearer  abc"]), None),
+            Ok(Some((Scheme::Bearer, "abc")))
+        );
+        // RFC 9449 §7.1: the DPoP scheme, case-insensitive like every scheme.
+        assert_eq!(
+            token(&headers(&["DPoP abc"]), None),
+            Ok(Some((Scheme::Dpop, "abc")))
+        );
+        assert_eq!(
+            token(&headers(&["dpop abc"]), None),
+            Ok(Some((Scheme::Dpop, "abc")))
+        );
+        assert!(token(&headers(&["DPoP a b"]), None).is_err());
         assert_eq!(token(&headers(&["Basic abc"]), None), Ok(None));
         assert_eq!(token(&headers(&[]), None), Ok(None));
         for bad in [
@@ -153,7 +180,7 @@ mod tests {
         assert!(token(&headers(&["Bearer a"]), Some("access%5Ftoken=abc")).is_err());
         assert_eq!(
             token(&headers(&["Bearer a"]), Some("x=access_token")),
-            Ok(Some("a"))
+            Ok(Some((Scheme::Bearer, "a")))
         );
     }
 

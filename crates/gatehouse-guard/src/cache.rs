@@ -99,6 +99,29 @@ impl<V: Clone> TokenCache<V> {
             return;
         }
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        self.put(&mut state, key, value, expires_at, now);
+    }
+
+    /// Stores `value` until `expires_at` unless a live entry for `key` exists: `true` if it was
+    /// stored. One lock for the test and the insertion, so of two concurrent calls with one key
+    /// exactly one gets `true`.
+    pub(crate) fn insert_new(&self, key: TokenHash, value: V, expires_at: u64, now: u64) -> bool {
+        if self.capacity == 0 || expires_at <= now {
+            return true;
+        }
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        if state
+            .entries
+            .get(&key)
+            .is_some_and(|entry| now < entry.expires_at)
+        {
+            return false;
+        }
+        self.put(&mut state, key, value, expires_at, now);
+        true
+    }
+
+    fn put(&self, state: &mut State<V>, key: TokenHash, value: V, expires_at: u64, now: u64) {
         if state.entries.len() >= self.capacity && !state.entries.contains_key(&key) {
             state.entries.retain(|_, entry| now < entry.expires_at);
             while state.entries.len() >= self.capacity {
@@ -115,7 +138,7 @@ impl<V: Clone> TokenCache<V> {
         // Keys removed by the expiry sweep stay in `order`; drop them before it grows past
         // twice the capacity, so memory stays bounded whatever the insertion pattern.
         if state.order.len() > self.capacity.saturating_mul(2) {
-            let State { entries, order } = &mut *state;
+            let State { entries, order } = state;
             let mut seen = std::collections::HashSet::with_hasher(DigestState);
             // Keep the newest occurrence of each live key, in order.
             let mut kept: VecDeque<TokenHash> = order
@@ -183,6 +206,15 @@ mod tests {
         let state = cache.state.read().unwrap();
         assert!(state.order.len() <= 8);
         assert!(state.entries.len() <= 4);
+    }
+
+    #[test]
+    fn insert_new_refuses_a_live_key_only() {
+        let cache = TokenCache::new(4);
+        assert!(cache.insert_new(token_hash("a"), (), 100, 10));
+        assert!(!cache.insert_new(token_hash("a"), (), 100, 50));
+        // Once expired, the key is new again.
+        assert!(cache.insert_new(token_hash("a"), (), 200, 100));
     }
 
     #[test]

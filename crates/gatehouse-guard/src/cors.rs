@@ -16,9 +16,11 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
+// `DPoP` and `DPoP-Nonce` (RFC 9449 §4.1, §9): a browser-based client sends proofs and reads
+// the resource's nonces.
 const ALLOW_HEADERS: &str =
-    "Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID";
-const EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version";
+    "Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID, DPoP";
+const EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, DPoP-Nonce";
 const ALLOW_METHODS: &str = "GET, POST, DELETE, OPTIONS";
 
 /// Which origins may call the protected resource from a browser.

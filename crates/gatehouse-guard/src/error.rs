@@ -110,3 +110,33 @@ impl fmt::Display for RevocationCheckError {
 }
 
 impl std::error::Error for RevocationCheckError {}
+
+/// Why a [`ProofReplayCheck`](crate::ProofReplayCheck) could not answer. The guard fails closed:
+/// the request is answered `503`, never let through.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReplayCheckError {
+    reason: String,
+}
+
+impl ReplayCheckError {
+    /// An error with a reason for the logs (never sent to clients).
+    pub fn new(reason: impl fmt::Display) -> Self {
+        Self {
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl fmt::Debug for ReplayCheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReplayCheckError({:?})", self.reason)
+    }
+}
+
+impl fmt::Display for ReplayCheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DPoP replay check failed: {}", self.reason)
+    }
+}
+
+impl std::error::Error for ReplayCheckError {}

@@ -87,7 +87,7 @@ pub fn bearer(authorization: &[u8], query: &str) {
     if let Ok(value) = HeaderValue::from_bytes(authorization) {
         headers.insert(header::AUTHORIZATION, value);
     }
-    if let Ok(Some(token)) = crate::bearer::token(&headers, Some(query)) {
+    if let Ok(Some((_, token))) = crate::bearer::token(&headers, Some(query)) {
         assert!(!token.is_empty());
         assert!(
             token

@@ -12,6 +12,7 @@ use gatehouse_types::{Scope, ScopeSet, UnixTime};
 use tower::Layer;
 
 use crate::cache::TokenCache;
+use crate::dpop::{DpopSettings, ProofReplayCheck};
 use crate::introspection::Introspector;
 use crate::rejection::Challenges;
 use crate::service::GuardService;
@@ -99,6 +100,9 @@ pub struct GuardBuilder {
     clock: Option<Clock>,
     session_key: Option<[u8; 32]>,
     body_timeout: std::time::Duration,
+    dpop_required: bool,
+    dpop_nonce_secret: Option<(Vec<u8>, u64)>,
+    dpop_replay: Option<Arc<dyn ProofReplayCheck>>,
 }
 
 impl GuardBuilder {
@@ -194,6 +198,30 @@ impl GuardBuilder {
         self
     }
 
+    /// Accept DPoP-bound access tokens only (RFC 9449 §7; `dpop_bound_access_tokens_required`
+    /// in the metadata). Default: bearer tokens and DPoP-bound tokens are both accepted, each
+    /// with its own scheme.
+    pub fn require_dpop(mut self, required: bool) -> Self {
+        self.dpop_required = required;
+        self
+    }
+
+    /// Require a server nonce in DPoP proofs (RFC 9449 §9), derived from `secret` (32 bytes or
+    /// more, the same on every instance of the resource, so that they agree without sharing
+    /// state) and the resource, changing every `step_secs`. Default: no nonce.
+    pub fn dpop_nonces(mut self, secret: &[u8], step_secs: u64) -> Self {
+        self.dpop_nonce_secret = Some((secret.to_vec(), step_secs));
+        self
+    }
+
+    /// Where the `jti` of DPoP proofs is remembered (RFC 9449 §11.1). Default: a
+    /// [`MemoryProofReplay`](crate::MemoryProofReplay) of this guard's own; instances of one
+    /// resource behind a load balancer need one they share.
+    pub fn dpop_replay(mut self, check: impl ProofReplayCheck) -> Self {
+        self.dpop_replay = Some(Arc::new(check));
+        self
+    }
+
     /// The clock for token times (default: the system clock). For tests.
     pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -236,6 +264,7 @@ impl GuardBuilder {
             &self.issuer,
             &supported,
             self.resource_name.as_deref(),
+            self.dpop_required,
         )?;
         let metadata_path = gatehouse_types::uri::split(&metadata_url)
             .map(|c| c.path.to_owned())
@@ -274,10 +303,24 @@ impl GuardBuilder {
             }
         };
         let sessions = SessionKey::new(session_key, resource.as_str());
+        let origin = gatehouse_types::uri::split(resource.as_str())
+            .map(|c| format!("{}://{}", c.scheme, c.authority.unwrap_or_default()))
+            .unwrap_or_default();
+        let dpop = DpopSettings {
+            required: self.dpop_required,
+            nonces: self.dpop_nonce_secret.map(|(secret, step)| {
+                gatehouse_jose::dpop::NonceSource::new(&secret, resource.as_str(), step)
+            }),
+            replay: self
+                .dpop_replay
+                .unwrap_or_else(|| Arc::new(crate::MemoryProofReplay::default())),
+            origin,
+        };
         let resource_label = metrics::SharedString::from(Arc::<str>::from(resource.as_str()));
         Ok(Guard {
             shared: Arc::new(Shared {
-                challenges: Challenges::new(metadata_url.clone(), &required),
+                challenges: Challenges::new(metadata_url.clone(), &required, self.dpop_required),
+                dpop,
                 metadata_json: Bytes::from(metadata.to_json()),
                 metadata,
                 metadata_url,
@@ -336,10 +379,17 @@ fn metadata(
     issuer: &str,
     supported: &ScopeSet,
     name: Option<&str>,
+    dpop_required: bool,
 ) -> Result<ProtectedResourceMetadata, GuardConfigError> {
+    // RFC 9728 §2 and RFC 9449 §7: the proof algorithms this resource verifies, and whether it
+    // takes DPoP-bound tokens only.
     let mut builder = ProtectedResourceMetadata::builder(resource.as_str())
         .authorization_servers([issuer])
-        .bearer_methods_supported([BearerMethod::Header]);
+        .bearer_methods_supported([BearerMethod::Header])
+        .dpop_signing_alg_values_supported(crate::dpop::PROOF_ALGS);
+    if dpop_required {
+        builder = builder.dpop_bound_access_tokens_required(true);
+    }
     if !supported.is_empty() {
         builder = builder.scopes_supported(supported.iter().cloned());
     }
@@ -396,6 +446,9 @@ impl Guard {
             clock: None,
             session_key: None,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            dpop_required: false,
+            dpop_nonce_secret: None,
+            dpop_replay: None,
         }
     }
 

@@ -27,7 +27,7 @@ use gatehouse_types::{ScopeSet, SecretString, UnixTime};
 use crate::GuardConfigError;
 use crate::cache::{TokenCache, TokenHash};
 use crate::fetch::{self, Http, check_fetch_url};
-use crate::principal::{Principal, PrincipalParts, canonical_resource, refuse_key_bound};
+use crate::principal::{Principal, PrincipalParts, canonical_resource};
 use crate::rejection::Rejection;
 
 /// Default reuse of an active answer.
@@ -300,7 +300,6 @@ impl Introspector {
         if !is_access_token {
             return Err(Rejection::InvalidToken("The token is not an access token"));
         }
-        refuse_key_bound(&token.extra)?;
         let client_id = token
             .client_id
             .as_ref()

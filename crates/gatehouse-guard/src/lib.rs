@@ -65,6 +65,7 @@
 mod bearer;
 mod cache;
 mod cors;
+mod dpop;
 mod error;
 mod fetch;
 #[cfg(fuzzing)]
@@ -87,7 +88,8 @@ mod tools_list;
 mod verify;
 
 pub use cors::Cors;
-pub use error::{GuardConfigError, KeySourceError, RevocationCheckError};
+pub use dpop::{MemoryProofReplay, ProofReplayCheck};
+pub use error::{GuardConfigError, KeySourceError, ReplayCheckError, RevocationCheckError};
 pub use guard::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_CACHE_CAPACITY, Guard,
     GuardBuilder, Verification,

@@ -13,8 +13,6 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_jose::TokenExpectations;
 use gatehouse_types::{ScopeSet, UnixTime};
 
-use crate::rejection::Rejection;
-
 /// Who is calling, as the guard verified it. Cheap to clone (one reference count).
 ///
 /// The guard inserts it into the request's extensions; a handler takes it as an argument
@@ -109,6 +107,33 @@ impl Principal {
         &self.0.claims
     }
 
+    /// The thumbprint of the DPoP key the token is bound to (`cnf.jkt`, RFC 9449 §6), if it is.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        match self.confirmation() {
+            crate::dpop::Confirmation::Jkt(jkt) => Some(jkt),
+            _ => None,
+        }
+    }
+
+    /// Whether the token is bound to its presenter in any way (it has `cnf`, RFC 7800).
+    pub(crate) fn has_confirmation(&self) -> bool {
+        self.0.claims.contains_key("cnf")
+    }
+
+    /// How the token is bound to its presenter.
+    pub(crate) fn confirmation(&self) -> crate::dpop::Confirmation<'_> {
+        use crate::dpop::Confirmation;
+        match self.0.claims.get("cnf") {
+            None => Confirmation::None,
+            Some(cnf) => match cnf.get("jkt").and_then(serde_json::Value::as_str) {
+                Some(jkt) if cnf.as_object().is_some_and(|members| members.len() == 1) => {
+                    Confirmation::Jkt(jkt)
+                }
+                _ => Confirmation::Unsupported,
+            },
+        }
+    }
+
     /// One of the other claims by name.
     pub fn claim(&self, name: &str) -> Option<&serde_json::Value> {
         self.0.claims.get(name)
@@ -176,20 +201,6 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
     ) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<Principal>().cloned())
     }
-}
-
-/// RFC 7800 / RFC 9449 / RFC 8705: a `cnf` claim binds the token to a key the client must prove.
-/// This guard checks no proof, so such a token used as a plain bearer token may be a stolen one;
-/// it is refused whether the claims came from a JWT or from introspection.
-pub(crate) fn refuse_key_bound(
-    claims: &BTreeMap<String, serde_json::Value>,
-) -> Result<(), Rejection> {
-    if claims.contains_key("cnf") {
-        return Err(Rejection::InvalidToken(
-            "The access token is bound to a key (cnf); this resource accepts only bearer tokens",
-        ));
-    }
-    Ok(())
 }
 
 /// The resource a principal's token was accepted for: the canonical spelling.

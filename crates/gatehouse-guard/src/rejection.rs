@@ -33,6 +33,12 @@ pub(crate) enum Rejection {
     /// The guard cannot decide now (JWKS or introspection endpoint unreachable, deny list
     /// failing): 503, so that a client retries instead of discarding a good token.
     Unavailable(&'static str),
+    /// A refusal under the DPoP rules (RFC 9449 §7.1, §9): 401 with a `DPoP` challenge;
+    /// `invalid_token`, `invalid_dpop_proof` or `use_dpop_nonce`.
+    Dpop {
+        code: ErrorCode,
+        description: &'static str,
+    },
     /// An `Mcp-Session-Id` this caller did not open (or no one did): 404, which MCP clients
     /// answer by starting a session of their own (see `sessions`).
     UnknownSession,
@@ -46,11 +52,14 @@ pub(crate) struct Challenges {
     /// The resource's required scopes, named again when a token is refused, so that a client
     /// authorizing anew asks for them (MCP 2025-11-25 scope selection).
     required: Option<ScopeSet>,
+    /// The resource accepts DPoP-bound tokens only: a request without a token is also told so
+    /// with a `DPoP` challenge.
+    dpop_required: bool,
 }
 
 impl Challenges {
     /// `resource_metadata` must be a URL `BearerChallenge` accepts (checked at build time).
-    pub(crate) fn new(resource_metadata: String, required: &ScopeSet) -> Self {
+    pub(crate) fn new(resource_metadata: String, required: &ScopeSet, dpop_required: bool) -> Self {
         let mut builder = BearerChallenge::builder().resource_metadata(resource_metadata.clone());
         // MCP 2025-11-25 (scope selection): servers SHOULD name in `scope` what the resource
         // requires, so that clients ask for no more than that.
@@ -62,15 +71,30 @@ impl Challenges {
             resource_metadata,
             missing_token,
             required: (!required.is_empty()).then(|| required.clone()),
+            dpop_required,
         }
     }
 
     /// The response for `rejection`.
     pub(crate) fn respond(&self, rejection: Rejection) -> Response {
+        let mut dpop_challenge = None;
         let (status, code, description, challenge) = match rejection {
             Rejection::UnknownSession => return unknown_session(),
             // The header carries no error code (RFC 6750 §3.1); the JSON body, which no RFC
             // governs here, still needs one, and `invalid_token` is what MCP SDKs send.
+            Rejection::MissingToken if self.dpop_required => {
+                dpop_challenge = Some(self.dpop_challenge(None));
+                (
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::InvalidToken,
+                    "A DPoP-bound access token is required: send it as Authorization: DPoP with a DPoP proof",
+                    Some(self.missing_token.clone()),
+                )
+            }
+            Rejection::Dpop { code, description } => {
+                dpop_challenge = Some(self.dpop_challenge(Some((&code, description))));
+                (StatusCode::UNAUTHORIZED, code, description, None)
+            }
             Rejection::MissingToken => (
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::InvalidToken,
@@ -131,10 +155,33 @@ impl Challenges {
         if let Some(challenge) = challenge {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
+        if let Some(challenge) = dpop_challenge {
+            headers.append(header::WWW_AUTHENTICATE, challenge);
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
+    }
+
+    /// `DPoP algs="…"` with `resource_metadata`, and the error if there is one (RFC 9449
+    /// §7.1: "the algs parameter … a space-delimited list of JWS alg values").
+    fn dpop_challenge(&self, error: Option<(&ErrorCode, &str)>) -> HeaderValue {
+        let mut challenge = String::from("DPoP ");
+        if let Some((code, description)) = error {
+            let description = ErrorDescription::sanitized(description);
+            challenge.push_str(&format!(
+                "error=\"{}\", error_description=\"{}\", ",
+                code.as_str(),
+                description.as_str()
+            ));
+        }
+        challenge.push_str(&format!(
+            "algs=\"{}\", resource_metadata=\"{}\"",
+            crate::dpop::PROOF_ALGS.join(" "),
+            self.resource_metadata
+        ));
+        HeaderValue::from_str(&challenge).unwrap_or_else(|_| HeaderValue::from_static("DPoP"))
     }
 
     fn challenge(

@@ -25,8 +25,9 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower::Service;
 
 use crate::Principal;
-use crate::bearer;
+use crate::bearer::{self, Scheme};
 use crate::cache::token_hash;
+use crate::dpop;
 use crate::rejection::Rejection;
 use crate::shared::{Shared, Verifier};
 use crate::tools;
@@ -96,6 +97,7 @@ where
         return Ok(preflight);
     }
     let origin = request.headers().get(header::ORIGIN).cloned();
+    let dpop_request = request.headers().contains_key(dpop::DPOP_HEADER);
     let mut response = match admit(&shared, request).await {
         Ok((request, filter, principal)) => {
             decided(&shared, metrics::SharedString::const_str("allowed"));
@@ -107,13 +109,34 @@ where
             }
         }
         Err(rejection) => {
-            let response = shared.challenges.respond(rejection);
+            let dpop_refusal = matches!(rejection, Rejection::Dpop { .. });
+            let mut response = shared.challenges.respond(rejection);
             decided(&shared, response.status().as_u16().to_string().into());
+            if dpop_refusal {
+                offer_nonce(&shared, &mut response);
+            }
             response
         }
     };
+    // RFC 9449 §8.2: a fresh nonce may come with any response, so a client moves on to the next
+    // step's without a refusal.
+    if dpop_request && response.status().is_success() {
+        offer_nonce(&shared, &mut response);
+    }
     shared.cors.apply(origin.as_ref(), &mut response);
     Ok(response)
+}
+
+/// `DPoP-Nonce` with the current nonce, if the resource requires nonces (RFC 9449 §9).
+fn offer_nonce(shared: &Shared, response: &mut Response) {
+    let now = (shared.clock)().as_secs();
+    if let Some(nonce) = shared.dpop.current_nonce(now)
+        && let Ok(value) = HeaderValue::from_str(&nonce)
+    {
+        response
+            .headers_mut()
+            .insert(dpop::DPOP_NONCE_HEADER, value);
+    }
 }
 
 /// Counts a decision (`gatehouse_guard_decisions_total`): `allowed`, or the refusal's status.
@@ -165,8 +188,23 @@ async fn admit(
     // Nothing is read from the body before the token is verified: an anonymous request must
     // not make the guard buffer megabytes. (A token sent only in a form body is then a missing
     // token, 401; with one in the header too it is two methods, 400, below.)
-    let token = bearer::token(&parts.headers, parts.uri.query())?.ok_or(Rejection::MissingToken)?;
+    let (scheme, token) =
+        bearer::token(&parts.headers, parts.uri.query())?.ok_or(Rejection::MissingToken)?;
     let principal = authenticate(shared, token).await?;
+    // RFC 9449 §7: the scheme must fit the token's binding, and a bound token comes with a proof
+    // for this request. A bearer request to a resource that takes both costs one lookup.
+    if scheme == Scheme::Dpop || shared.dpop.required || principal.has_confirmation() {
+        let now = (shared.clock)().as_secs();
+        Box::pin(dpop::check(
+            &shared.dpop,
+            &parts,
+            scheme,
+            token,
+            &principal,
+            now,
+        ))
+        .await?;
+    }
     if bearer::is_form(&parts.headers) {
         bearer::check_form_body(Box::pin(body.bytes()).await?)?;
     }

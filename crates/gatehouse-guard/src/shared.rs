@@ -49,6 +49,7 @@ pub(crate) struct Shared {
     /// The resource as a metrics label, shared rather than copied on every request.
     pub(crate) resource_label: metrics::SharedString,
     pub(crate) clock: Clock,
+    pub(crate) dpop: crate::dpop::DpopSettings,
 }
 
 impl Shared {

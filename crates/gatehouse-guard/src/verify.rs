@@ -10,7 +10,7 @@ use gatehouse_jose::{
 use gatehouse_types::{ScopeSet, UnixTime};
 
 use crate::KeySource;
-use crate::principal::{Principal, PrincipalParts, canonical_resource, refuse_key_bound};
+use crate::principal::{Principal, PrincipalParts, canonical_resource};
 use crate::rejection::Rejection;
 
 pub(crate) struct JwtVerifier {
@@ -54,7 +54,6 @@ impl JwtVerifier {
 
     fn principal(&self, token: AccessToken) -> Result<Principal, Rejection> {
         let claims = token.into_claims();
-        refuse_key_bound(&claims.extra)?;
         // RFC 9068 §2.2.3: `scope` is a space-separated list as in RFC 6749 §3.3.
         let scopes = match &claims.scope {
             Some(scope) => ScopeSet::parse(scope).map_err(|_| {

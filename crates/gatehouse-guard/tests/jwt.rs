@@ -557,18 +557,38 @@ fn configuration_errors_are_reported() {
 
 #[tokio::test]
 async fn rfc7800_key_bound_tokens_are_not_bearer_tokens() {
-    // A token with `cnf` must be used with a proof of possession (DPoP, mTLS) this guard does not
-    // check: accepted as a bearer token, a stolen one would work.
+    // A token with `cnf` must be used with a proof of possession: accepted as a bearer token, a
+    // stolen one would work (RFC 9449 §7.2). One bound by a method the guard cannot check
+    // (RFC 8705's certificate thumbprint) is refused whatever the scheme.
     let key = key();
     let app = app(&builder(&key, &TestClock::new()).build().unwrap());
-    let mut bound = claims("mcp:tools");
-    bound.extra.insert(
-        "cnf".into(),
+    for cnf in [
         serde_json::json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
-    );
-    let answer = send(&app, get(Some(&token(&key, &bound)))).await;
-    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(answer.error().as_deref(), Some("invalid_token"));
+        serde_json::json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+    ] {
+        let mut bound = claims("mcp:tools");
+        bound.extra.insert("cnf".into(), cnf);
+        let token = token(&key, &bound);
+        for scheme in ["Bearer", "DPoP"] {
+            let request = Request::get("/mcp")
+                .header("authorization", format!("{scheme} {token}"))
+                .body(Body::empty())
+                .unwrap();
+            let answer = send(&app, request).await;
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+            let error = answer.json()["error"].as_str().unwrap().to_owned();
+            assert!(
+                error == "invalid_token" || error == "invalid_dpop_proof",
+                "{error}"
+            );
+            assert!(
+                answer.headers["www-authenticate"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("DPoP ")
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod authorize;
 mod connected_apps;
 mod cors;
 mod declared;
+mod dpop;
 mod events;
 mod flow;
 mod health;
