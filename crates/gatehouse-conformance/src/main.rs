@@ -181,6 +181,7 @@ async fn run(ctx: &mut Context, report: &mut Report, declared: &checks::machine:
     checks::oauth21_token::run(ctx, report).await;
     checks::rfc8707::run(ctx, report).await;
     checks::rfc9068::run(ctx, report).await;
+    checks::rfc9449::run(ctx, report).await;
     checks::refresh::run(ctx, report).await;
     checks::rfc9700::run(ctx, report).await;
     checks::rfc7009::run(ctx, report).await;

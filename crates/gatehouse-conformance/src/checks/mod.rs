@@ -33,6 +33,7 @@ pub(crate) mod rfc7662;
 pub(crate) mod rfc8414;
 pub(crate) mod rfc8707;
 pub(crate) mod rfc9068;
+pub(crate) mod rfc9449;
 pub(crate) mod rfc9700;
 pub(crate) mod rfc9728;
 
@@ -47,6 +48,7 @@ pub(crate) fn catalogue() -> Vec<&'static Check> {
         oauth21_token::CHECKS,
         rfc8707::CHECKS,
         rfc9068::CHECKS,
+        rfc9449::CHECKS,
         refresh::CHECKS,
         rfc9700::CHECKS,
         rfc7009::CHECKS,
