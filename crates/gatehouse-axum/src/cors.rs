@@ -28,7 +28,8 @@ pub(crate) async fn cors(request: Request, next: Next) -> Response {
         );
         headers.insert(
             ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Authorization, Content-Type, MCP-Protocol-Version"),
+            // `DPoP` (RFC 9449 §4.1): a browser-based public client sends proofs to /token.
+            HeaderValue::from_static("Authorization, Content-Type, MCP-Protocol-Version, DPoP"),
         );
         headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         return response;
@@ -45,6 +46,6 @@ pub(crate) fn allow(headers: &mut axum::http::HeaderMap) {
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     headers.insert(
         ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("WWW-Authenticate, Retry-After"),
+        HeaderValue::from_static("WWW-Authenticate, Retry-After, DPoP-Nonce"),
     );
 }

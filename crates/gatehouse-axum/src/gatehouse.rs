@@ -121,10 +121,15 @@ impl Gatehouse {
         // RFC 9449 §8: derived, not stored, so that every instance sharing the encryption key
         // hands out and accepts the same nonces.
         let nonce_secret = vault.derive("gatehouse dpop nonces");
+        // Labelled with the origin, as the guards label theirs: clients keep one nonce per
+        // origin, and the token endpoint and the resources served here share it.
         if config.dpop.nonces {
+            let origin = gatehouse_types::uri::split(engine_config.token_endpoint())
+                .map(|c| format!("{}://{}", c.scheme, c.authority.unwrap_or_default()))
+                .unwrap_or_default();
             engine_config.dpop.nonces = Some(gatehouse_jose::dpop::NonceSource::new(
                 nonce_secret.as_slice(),
-                engine_config.token_endpoint().to_owned(),
+                origin,
                 config.dpop.nonce_step_secs,
             ));
         }

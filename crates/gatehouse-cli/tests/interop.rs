@@ -5,6 +5,8 @@
 //! process written with the Python SDK (`interop/py_server.py`). A strict client (`oauth4webapi`,
 //! `interop/strict_client.mjs`) runs the flow with every check it has, for each signing
 //! algorithm, and two JWT libraries (`jose` on npm, PyJWT) verify the tokens against the JWKS;
+//! the same strict client runs the DPoP flow (RFC 9449) with its own DPoP support and server
+//! nonces on (`interop/dpop_client.mjs`);
 //! `mcp-remote`'s registration request is accepted as it sends it. Machine clients of both SDKs
 //! (`interop/ts_machine.mjs`, `interop/py_machine.py`) get tokens with `client_credentials`,
 //! authenticated by a secret and by `private_key_jwt`, and a resource server written in Python
@@ -493,6 +495,101 @@ fn a_strict_oauth_client_and_jwt_libraries_accept_every_signing_algorithm() {
             assert!(error.contains("aud"), "{alg}: {line}");
         }
     }
+}
+
+/// DPoP (RFC 9449) with a real client: `oauth4webapi`'s own DPoP support
+/// (`interop/dpop_client.mjs`) against `gatehouse serve` with server nonces on, through the
+/// whole flow and three attacks.
+#[test]
+fn an_oauth4webapi_dpop_client_binds_its_tokens_and_meets_nonce_challenges() {
+    if !oauth_libraries_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = gatehouse_with(
+        dir.path(),
+        port,
+        "[dpop]\nnonces = true",
+        "builtin = \"demo\"",
+    );
+    let issuer = format!("http://127.0.0.1:{port}");
+    let url = format!("{issuer}/mcp");
+    let mut command = Command::new("node");
+    command.arg("dpop_client.mjs").arg(&url);
+    let lines = run_client(command);
+
+    assert_eq!(
+        step(&lines, "challenge")["resource_metadata"],
+        format!("{issuer}/.well-known/oauth-protected-resource/mcp")
+    );
+    // §5.1: the AS metadata names the proof algorithms; the client's key is ES256.
+    let as_metadata = step(&lines, "as_metadata");
+    assert_eq!(as_metadata["issuer"], issuer.as_str());
+    assert!(
+        as_metadata["dpop_signing_alg_values_supported"]
+            .as_array()
+            .is_some_and(|algs| algs.iter().any(|alg| alg == "ES256")),
+        "{as_metadata}"
+    );
+    // §10: the authorization request named the key (`dpop_jkt`).
+    let authorized = step(&lines, "authorized");
+    assert_eq!(authorized["iss"], issuer.as_str());
+    assert!(authorized["dpop_jkt"].is_string(), "{authorized}");
+
+    // §5, §8: the code redemption's first proof has no nonce and is refused with
+    // `use_dpop_nonce`; the retry with the `DPoP-Nonce` gets a `DPoP` token whose `cnf.jkt` is
+    // the key's thumbprint (§6.1), and a refresh token.
+    let token = step(&lines, "token");
+    assert_eq!(token["token_type"], "DPoP", "{token}");
+    assert_eq!(token["nonce_challenge"], true, "{token}");
+    assert_eq!(token["cnf_jkt_matches"], true, "{token}");
+    assert_eq!(token["has_refresh"], true, "{token}");
+
+    // §7, §9: MCP with `Authorization: DPoP` and a proof with `ath`; the client's handle for the
+    // resource has no nonce yet, so its first proof is refused with `use_dpop_nonce` and the
+    // retry goes through. oauth4webapi's own resource-server validator accepts the request too.
+    let mcp = step(&lines, "mcp");
+    assert_eq!(mcp["status"], 200, "{mcp}");
+    assert_eq!(mcp["nonce_challenge"], true, "{mcp}");
+    assert_eq!(mcp["text"], "hello with DPoP", "{mcp}");
+    assert_eq!(mcp["validated_by_library"], true, "{mcp}");
+
+    // §5: the public client's refresh token is bound to the key; the refresh with a proof by it
+    // rotates, and the new access token is bound and accepted.
+    let refreshed = step(&lines, "refreshed");
+    assert_eq!(refreshed["token_type"], "DPoP", "{refreshed}");
+    assert_eq!(refreshed["rotated"], true, "{refreshed}");
+    assert_eq!(refreshed["cnf_jkt_matches"], true, "{refreshed}");
+    assert_eq!(refreshed["mcp_status"], 200, "{refreshed}");
+
+    // §7.2: a DPoP-bound token sent as a bearer token "MUST NOT" be accepted.
+    let bearer = step(&lines, "bearer_refused");
+    assert_eq!(bearer["status"], 401, "{bearer}");
+    let challenge = bearer["www_authenticate"].as_str().unwrap_or_default();
+    assert!(
+        challenge.starts_with("DPoP ") && challenge.contains("error=\"invalid_token\""),
+        "{bearer}"
+    );
+
+    // §11.1: a proof is accepted once; the exact same request again is refused.
+    let replay = step(&lines, "replay_refused");
+    assert_eq!(replay["first_status"], 200, "{replay}");
+    assert_eq!(replay["status"], 401, "{replay}");
+    assert_eq!(replay["error"], "invalid_dpop_proof", "{replay}");
+    let challenge = replay["www_authenticate"].as_str().unwrap_or_default();
+    assert!(
+        challenge.starts_with("DPoP ") && challenge.contains("error=\"invalid_dpop_proof\""),
+        "{replay}"
+    );
+
+    // §5: the bound refresh token with a proof by another key: `invalid_grant`, and the token is
+    // not burnt for the client holding the key.
+    let other_key = step(&lines, "other_key_refresh");
+    assert_eq!(other_key["error"], "invalid_grant", "{other_key}");
+    assert_eq!(other_key["status"], 400, "{other_key}");
+    assert_eq!(step(&lines, "holder_still_refreshes")["token_type"], "dpop");
+    step(&lines, "done");
 }
 
 /// A raw HTTP/1.1 POST of a JSON body on loopback: the status and the (de-chunked) body.

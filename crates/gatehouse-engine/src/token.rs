@@ -268,7 +268,9 @@ impl<S: Store> Engine<S> {
                     .await?
             }
             _ => {
-                self.refresh_grant(&form, &client.client_id, &key, rng, now)
+                let public =
+                    *client.metadata.token_endpoint_auth_method() == TokenEndpointAuthMethod::None;
+                self.refresh_grant(&form, &client.client_id, public, &key, rng, now)
                     .await?
             }
         };
@@ -306,7 +308,14 @@ impl<S: Store> Engine<S> {
             // — when the code's own client replays it (the thief-versus-owner race). Any other
             // client is refused without touching the grant, or a self-registered client with a
             // leaked code could revoke other people's sessions.
-            if &entry.record.client_id == client_id {
+            // A code bound to a DPoP key (RFC 9449 §10) is replayed only by whoever holds the
+            // key; anyone else is refused without revoking what its owner holds.
+            let holds_key = entry
+                .record
+                .dpop_jkt
+                .as_deref()
+                .is_none_or(|bound| key.jkt == Some(bound));
+            if &entry.record.client_id == client_id && holds_key {
                 self.store().revoke_family(&family).await?;
                 return Err(unknown().with_reuse(Reuse::Code, family));
             }
@@ -550,6 +559,7 @@ impl<S: Store> Engine<S> {
         &self,
         form: &FormParams,
         client_id: &ClientId,
+        public: bool,
         key: &Signer<'_>,
         rng: &mut impl RandomSource,
         now: UnixTime,
@@ -620,6 +630,12 @@ impl<S: Store> Engine<S> {
                     issued_at: now,
                     expires_at: now.saturating_add_secs(self.config().refresh_ttl_secs),
                     state: RefreshState::Active,
+                    // RFC 9449 §5: a public client that starts using DPoP binds its grant from
+                    // here on; a bound one stays bound to its key (checked above).
+                    dpop_jkt: record
+                        .dpop_jkt
+                        .clone()
+                        .or_else(|| key.jkt.filter(|_| public).map(str::to_owned)),
                     ..record.clone()
                 };
                 let sealed = opaque::seal_successor(presented, &bytes);

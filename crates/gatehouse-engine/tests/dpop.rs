@@ -345,3 +345,59 @@ fn rfc9449_section_5_client_credentials_tokens_are_bound_too() {
         Some(&serde_json::json!({ "jkt": key.jkt() }))
     );
 }
+
+#[test]
+fn rfc9449_section_5_a_public_client_that_starts_dpop_at_a_refresh_is_bound_from_then_on() {
+    let mut world = World::new();
+    let client = world.public_client();
+    let code = world.code_for(&client, &[]);
+    let bearer = world.redeem(&client, &code).unwrap();
+    assert_eq!(bearer.token_type, "Bearer");
+    let key = prover();
+    world.advance(1);
+    let refreshed = world
+        .token_with_dpop(
+            &client,
+            &refresh_body(&bearer.refresh_token.unwrap()),
+            &[&proof(&world, &key)],
+        )
+        .unwrap();
+    assert_eq!(refreshed.token_type, "DPoP");
+    // The successor is bound: without the key it is worth nothing.
+    let successor = refreshed.refresh_token.unwrap();
+    let error = world.refresh(&client, &successor).unwrap_err();
+    assert_eq!(code_of(&error), ErrorCode::InvalidDpopProof);
+    let error = world
+        .token_with_dpop(
+            &client,
+            &refresh_body(&successor),
+            &[&proof(&world, &prover())],
+        )
+        .unwrap_err();
+    assert_eq!(code_of(&error), ErrorCode::InvalidGrant);
+}
+
+#[test]
+fn rfc9449_section_10_a_bound_code_replayed_without_its_key_revokes_nothing() {
+    let mut world = World::new();
+    let client = world.public_client();
+    let key = prover();
+    let jkt = key.jkt().to_owned();
+    let code = world.code_for(&client, &[("dpop_jkt", &jkt)]);
+    let tokens = world
+        .token_with_dpop(&client, &code_body(&code), &[&proof(&world, &key)])
+        .unwrap();
+    // Whoever replays the used code without the key is refused, and the grant stands.
+    let error = world
+        .token_with_dpop(&client, &code_body(&code), &[&proof(&world, &prover())])
+        .unwrap_err();
+    assert_eq!(code_of(&error), ErrorCode::InvalidGrant);
+    assert!(error.reuse().is_none());
+    assert!(world.accepts(&tokens.access_token));
+    // The key holder replaying it is OAuth 2.1 §4.1.3 code reuse: the grant is revoked.
+    let error = world
+        .token_with_dpop(&client, &code_body(&code), &[&proof(&world, &key)])
+        .unwrap_err();
+    assert!(error.reuse().is_some());
+    assert!(!world.accepts(&tokens.access_token));
+}

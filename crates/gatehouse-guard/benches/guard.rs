@@ -10,7 +10,7 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use gatehouse_jose::Algorithm;
 
-use common::{guarded as setup, request, run};
+use common::{dpop_request, guarded as setup, guarded_bound, prover, request, run};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("guard");
@@ -34,6 +34,24 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // RFC 9449: the token verified once (warm) or every time (cold), and a new proof checked on
+    // every request; the proof's key decides what that check costs.
+    for (name, proof_alg, cache) in [
+        ("dpop_warm_es256_proof", Algorithm::Es256, 10_000),
+        ("dpop_warm_eddsa_proof", Algorithm::EdDsa, 10_000),
+        ("dpop_cold_es256_proof", Algorithm::Es256, 0),
+    ] {
+        let client = prover(proof_alg);
+        let (guard, token) = guarded_bound(Algorithm::Es256, cache, Some(&client));
+        assert_eq!(run(&guard, dpop_request(&token, &client)).status(), 200);
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || dpop_request(&token, &client),
+                |r| black_box(run(&guard, r)),
+                BatchSize::SmallInput,
+            )
+        });
+    }
     group.finish();
 }
 

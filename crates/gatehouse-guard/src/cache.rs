@@ -60,6 +60,9 @@ struct State<V> {
     entries: HashMap<TokenHash, Entry<V>, DigestState>,
     /// Insertion order, oldest first. May hold keys already removed; see [`TokenCache::insert`].
     order: VecDeque<TokenHash>,
+    /// The latest expiry of a live entry removed to make room: until then, an absent key may
+    /// have been forgotten rather than never seen ([`TokenCache::insert_new`] fails closed).
+    evicted_until: u64,
 }
 
 /// The cache. A capacity of zero disables it.
@@ -75,6 +78,7 @@ impl<V: Clone> TokenCache<V> {
             state: RwLock::new(State {
                 entries: HashMap::with_hasher(DigestState),
                 order: VecDeque::new(),
+                evicted_until: 0,
             }),
         }
     }
@@ -104,16 +108,18 @@ impl<V: Clone> TokenCache<V> {
 
     /// Stores `value` until `expires_at` unless a live entry for `key` exists: `true` if it was
     /// stored. One lock for the test and the insertion, so of two concurrent calls with one key
-    /// exactly one gets `true`.
+    /// exactly one gets `true`. Fails closed once live entries had to be dropped for room: a key
+    /// that expires no later than the latest of them may be one of them, and gets `false`.
     pub(crate) fn insert_new(&self, key: TokenHash, value: V, expires_at: u64, now: u64) -> bool {
         if self.capacity == 0 || expires_at <= now {
             return true;
         }
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        if state
-            .entries
-            .get(&key)
-            .is_some_and(|entry| now < entry.expires_at)
+        if expires_at <= state.evicted_until
+            || state
+                .entries
+                .get(&key)
+                .is_some_and(|entry| now < entry.expires_at)
         {
             return false;
         }
@@ -124,10 +130,19 @@ impl<V: Clone> TokenCache<V> {
     fn put(&self, state: &mut State<V>, key: TokenHash, value: V, expires_at: u64, now: u64) {
         if state.entries.len() >= self.capacity && !state.entries.contains_key(&key) {
             state.entries.retain(|_, entry| now < entry.expires_at);
-            while state.entries.len() >= self.capacity {
+            // Down to nine tenths when live entries must go, so that a cache full of them sweeps
+            // once per tenth of its capacity, not on every insertion.
+            let room = if state.entries.len() >= self.capacity {
+                self.capacity - self.capacity / 10 - 1
+            } else {
+                self.capacity
+            };
+            while state.entries.len() > room.min(self.capacity - 1) {
                 match state.order.pop_front() {
                     Some(oldest) => {
-                        state.entries.remove(&oldest);
+                        if let Some(gone) = state.entries.remove(&oldest) {
+                            state.evicted_until = state.evicted_until.max(gone.expires_at);
+                        }
                     }
                     None => break,
                 }
@@ -138,7 +153,7 @@ impl<V: Clone> TokenCache<V> {
         // Keys removed by the expiry sweep stay in `order`; drop them before it grows past
         // twice the capacity, so memory stays bounded whatever the insertion pattern.
         if state.order.len() > self.capacity.saturating_mul(2) {
-            let State { entries, order } = state;
+            let State { entries, order, .. } = state;
             let mut seen = std::collections::HashSet::with_hasher(DigestState);
             // Keep the newest occurrence of each live key, in order.
             let mut kept: VecDeque<TokenHash> = order
@@ -206,6 +221,20 @@ mod tests {
         let state = cache.state.read().unwrap();
         assert!(state.order.len() <= 8);
         assert!(state.entries.len() <= 4);
+    }
+
+    #[test]
+    fn insert_new_fails_closed_after_live_entries_were_dropped() {
+        let cache = TokenCache::new(10);
+        for i in 0..10u64 {
+            assert!(cache.insert_new(token_hash(&i.to_string()), (), 100 + i, 1));
+        }
+        // Full of live entries: the oldest go to make room, and whatever expires no later than
+        // they do may be one of them.
+        assert!(cache.insert_new(token_hash("new"), (), 200, 1));
+        assert!(!cache.insert_new(token_hash("0"), (), 100, 1));
+        assert!(!cache.insert_new(token_hash("another"), (), 100, 1));
+        assert!(cache.len() <= 10);
     }
 
     #[test]

@@ -179,8 +179,13 @@ pub(crate) async fn check(
             ));
         }
     };
-    // §4.3 item 9: the URI of the request, as the resource's clients know it.
-    let uri = format!("{}{}", settings.origin, parts.uri.path());
+    // §4.3 item 9: the URI of the request, as the resource's clients know it: the resource's
+    // origin and the request's path, before any router nesting stripped a prefix from it.
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| parts.uri.path(), |original| original.0.path());
+    let uri = format!("{}{}", settings.origin, path);
     let mut expected = ProofExpectations::new(parts.method.as_str(), &uri, now).access_token(token);
     if let Some(nonces) = &settings.nonces {
         expected = expected.nonce_source(nonces);

@@ -208,7 +208,8 @@ impl GuardBuilder {
 
     /// Require a server nonce in DPoP proofs (RFC 9449 §9), derived from `secret` (32 bytes or
     /// more, the same on every instance of the resource, so that they agree without sharing
-    /// state) and the resource, changing every `step_secs`. Default: no nonce.
+    /// state) and the resource's origin (clients keep one nonce per origin), changing every
+    /// `step_secs`. Default: no nonce.
     pub fn dpop_nonces(mut self, secret: &[u8], step_secs: u64) -> Self {
         self.dpop_nonce_secret = Some((secret.to_vec(), step_secs));
         self
@@ -308,8 +309,11 @@ impl GuardBuilder {
             .unwrap_or_default();
         let dpop = DpopSettings {
             required: self.dpop_required,
+            // Labelled with the origin: clients keep one nonce per origin (oauth4webapi does),
+            // so the resources and the token endpoint of one server agree on theirs, and a
+            // server on another origin (another label, or another secret) refuses them.
             nonces: self.dpop_nonce_secret.map(|(secret, step)| {
-                gatehouse_jose::dpop::NonceSource::new(&secret, resource.as_str(), step)
+                gatehouse_jose::dpop::NonceSource::new(&secret, origin.clone(), step)
             }),
             replay: self
                 .dpop_replay

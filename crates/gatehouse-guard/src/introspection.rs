@@ -294,8 +294,11 @@ impl Introspector {
                 now,
             )
             .map_err(|error| Rejection::InvalidToken(error.public_description()))?;
+        // RFC 9449 §6.2: a DPoP-bound access token is introspected as `token_type: DPoP`.
         let is_access_token = token.token_type.as_deref().is_none_or(|kind| {
-            kind.eq_ignore_ascii_case("Bearer") || kind.eq_ignore_ascii_case("access_token")
+            kind.eq_ignore_ascii_case("Bearer")
+                || kind.eq_ignore_ascii_case("DPoP")
+                || kind.eq_ignore_ascii_case("access_token")
         });
         if !is_access_token {
             return Err(Rejection::InvalidToken("The token is not an access token"));

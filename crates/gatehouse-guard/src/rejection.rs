@@ -75,15 +75,17 @@ impl Challenges {
         }
     }
 
-    /// The response for `rejection`.
-    pub(crate) fn respond(&self, rejection: Rejection) -> Response {
+    /// The response for `rejection` of a request that used the `DPoP` scheme or not (RFC 9449
+    /// §7.1: a refused DPoP request is told so with a `DPoP` challenge, beside the `Bearer` one
+    /// MCP clients read).
+    pub(crate) fn respond(&self, rejection: Rejection, dpop_scheme: bool) -> Response {
         let mut dpop_challenge = None;
         let (status, code, description, challenge) = match rejection {
             Rejection::UnknownSession => return unknown_session(),
             // The header carries no error code (RFC 6750 §3.1); the JSON body, which no RFC
             // governs here, still needs one, and `invalid_token` is what MCP SDKs send.
             Rejection::MissingToken if self.dpop_required => {
-                dpop_challenge = Some(self.dpop_challenge(None));
+                dpop_challenge = Some(self.dpop_challenge(None, None));
                 (
                     StatusCode::UNAUTHORIZED,
                     ErrorCode::InvalidToken,
@@ -92,7 +94,7 @@ impl Challenges {
                 )
             }
             Rejection::Dpop { code, description } => {
-                dpop_challenge = Some(self.dpop_challenge(Some((&code, description))));
+                dpop_challenge = Some(self.dpop_challenge(Some((&code, description)), None));
                 (StatusCode::UNAUTHORIZED, code, description, None)
             }
             Rejection::MissingToken => (
@@ -119,13 +121,31 @@ impl Challenges {
                 "The request body did not arrive in time",
                 None,
             ),
-            Rejection::InvalidToken(description) => (
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::InvalidToken,
-                description,
-                Some(self.challenge(ErrorCode::InvalidToken, description, self.required.clone())),
-            ),
+            Rejection::InvalidToken(description) => {
+                if dpop_scheme {
+                    dpop_challenge = Some(self.dpop_challenge(
+                        Some((&ErrorCode::InvalidToken, description)),
+                        self.required.as_ref(),
+                    ));
+                }
+                (
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::InvalidToken,
+                    description,
+                    Some(self.challenge(
+                        ErrorCode::InvalidToken,
+                        description,
+                        self.required.clone(),
+                    )),
+                )
+            }
             Rejection::InsufficientScope { scope, description } => {
+                if dpop_scheme {
+                    dpop_challenge = Some(self.dpop_challenge(
+                        Some((&ErrorCode::InsufficientScope, description)),
+                        Some(&scope),
+                    ));
+                }
                 let challenge =
                     self.challenge(ErrorCode::InsufficientScope, description, Some(scope));
                 (
@@ -166,7 +186,11 @@ impl Challenges {
 
     /// `DPoP algs="…"` with `resource_metadata`, and the error if there is one (RFC 9449
     /// §7.1: "the algs parameter … a space-delimited list of JWS alg values").
-    fn dpop_challenge(&self, error: Option<(&ErrorCode, &str)>) -> HeaderValue {
+    fn dpop_challenge(
+        &self,
+        error: Option<(&ErrorCode, &str)>,
+        scope: Option<&ScopeSet>,
+    ) -> HeaderValue {
         let mut challenge = String::from("DPoP ");
         if let Some((code, description)) = error {
             let description = ErrorDescription::sanitized(description);
@@ -175,6 +199,10 @@ impl Challenges {
                 code.as_str(),
                 description.as_str()
             ));
+        }
+        // Scope tokens are NQCHAR without spaces, safe in a quoted string (RFC 6749 §3.3).
+        if let Some(scope) = scope.filter(|scope| !scope.is_empty()) {
+            challenge.push_str(&format!("scope=\"{scope}\", "));
         }
         challenge.push_str(&format!(
             "algs=\"{}\", resource_metadata=\"{}\"",

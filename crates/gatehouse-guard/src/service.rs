@@ -98,6 +98,15 @@ where
     }
     let origin = request.headers().get(header::ORIGIN).cloned();
     let dpop_request = request.headers().contains_key(dpop::DPOP_HEADER);
+    let dpop_scheme = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .is_some_and(|value| {
+            value
+                .as_bytes()
+                .get(..5)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"DPoP "))
+        });
     let mut response = match admit(&shared, request).await {
         Ok((request, filter, principal)) => {
             decided(&shared, metrics::SharedString::const_str("allowed"));
@@ -110,7 +119,7 @@ where
         }
         Err(rejection) => {
             let dpop_refusal = matches!(rejection, Rejection::Dpop { .. });
-            let mut response = shared.challenges.respond(rejection);
+            let mut response = shared.challenges.respond(rejection, dpop_scheme);
             decided(&shared, response.status().as_u16().to_string().into());
             if dpop_refusal {
                 offer_nonce(&shared, &mut response);

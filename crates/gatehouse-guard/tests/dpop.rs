@@ -13,6 +13,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
+use gatehouse_guard::Guard;
 use gatehouse_jose::Algorithm;
 use gatehouse_jose::dpop::{DpopProver, NonceSource};
 
@@ -213,8 +214,11 @@ async fn rfc9449_section_9_resource_nonces() {
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(dpop_error(&answer), "use_dpop_nonce");
     let nonce = answer.headers["dpop-nonce"].to_str().unwrap().to_owned();
-    // Every instance with the same secret hands out the same nonce for this resource.
-    assert_eq!(nonce, NonceSource::new(&secret, RESOURCE, 300).current(NOW));
+    // Every instance with the same secret hands out the same nonce for this origin.
+    assert_eq!(
+        nonce,
+        NonceSource::new(&secret, "https://mcp.example.com", 300).current(NOW)
+    );
     // With it: accepted, and the answer offers the current nonce.
     let answer = send(
         &app,
@@ -228,7 +232,7 @@ async fn rfc9449_section_9_resource_nonces() {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(answer.headers["dpop-nonce"], nonce.as_str());
     // Another server's nonce, or this one's two steps later, is refused.
-    let foreign = NonceSource::new(&secret, "https://other.example.com/mcp", 300).current(NOW);
+    let foreign = NonceSource::new(&secret, "https://other.example.com", 300).current(NOW);
     let answer = send(
         &app,
         dpop_request(
@@ -273,4 +277,74 @@ async fn rfc9449_section_7_a_resource_can_require_bound_tokens() {
     assert_eq!(challenges.len(), 2, "{challenges:?}");
     assert!(challenges[0].to_str().unwrap().starts_with("Bearer "));
     assert!(challenges[1].to_str().unwrap().starts_with("DPoP algs="));
+}
+
+#[tokio::test]
+async fn rfc9449_section_7_1_a_refused_dpop_request_gets_a_dpop_challenge() {
+    let (key, clock) = (key(), TestClock::new());
+    let app = app(&builder(&key, &clock)
+        .required_scopes(["mcp:tools"])
+        .build()
+        .unwrap());
+    let client = prover();
+    let mut expired = claims("mcp:tools");
+    expired.exp = NOW - 3600;
+    expired
+        .extra
+        .insert("cnf".into(), serde_json::json!({ "jkt": client.jkt() }));
+    let token = token(&key, &expired);
+    let answer = send(
+        &app,
+        dpop_request("GET", &token, &[&proof(&client, "GET", &token, None)]),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(dpop_error(&answer), "invalid_token");
+}
+
+#[tokio::test]
+async fn rfc9449_section_4_3_htu_is_the_uri_the_client_used_under_a_nested_router() {
+    let (key, clock) = (key(), TestClock::new());
+    let guard = Guard::builder(
+        ISSUER,
+        "https://mcp.example.com/api/mcp",
+        gatehouse_guard::Verification::key_source(gatehouse_guard::StaticKeys::new(
+            gatehouse_jose::KeySet::new(vec![key.verifying_key()]),
+        )),
+    )
+    .clock({
+        let clock = clock.clone();
+        move || {
+            gatehouse_types::UnixTime::from_secs(clock.0.load(std::sync::atomic::Ordering::SeqCst))
+        }
+    })
+    .build()
+    .unwrap();
+    let inner = axum::Router::new()
+        .route("/mcp", axum::routing::any(|| async { "ok" }))
+        .route_layer(guard);
+    let app = axum::Router::new().nest("/api", inner);
+    let client = prover();
+    let mut bound = claims("mcp:tools");
+    bound.aud = gatehouse_jose::Audience::One("https://mcp.example.com/api/mcp".into());
+    bound
+        .extra
+        .insert("cnf".into(), serde_json::json!({ "jkt": client.jkt() }));
+    let token = token(&key, &bound);
+    let proof = client
+        .proof(
+            "GET",
+            "https://mcp.example.com/api/mcp",
+            NOW,
+            Some(&token),
+            None,
+        )
+        .unwrap();
+    let request = Request::get("/api/mcp")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(&app, request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 }

@@ -336,3 +336,30 @@ async fn a_flood_of_junk_tokens_does_not_evict_good_answers() {
     assert_eq!(send(&app, get(Some("good"))).await.status, StatusCode::OK);
     assert_eq!(fake.calls(), 301, "the good answer was still cached");
 }
+
+#[tokio::test]
+async fn rfc9449_section_6_2_an_introspected_dpop_token_needs_its_proof() {
+    use gatehouse_jose::dpop::DpopProver;
+    let fake = start().await;
+    let clock = TestClock::new();
+    let key = DpopProver::generate(gatehouse_jose::Algorithm::Es256).unwrap();
+    let mut answer = active(&fake);
+    answer["token_type"] = "DPoP".into();
+    answer["cnf"] = serde_json::json!({ "jkt": key.jkt() });
+    fake.answer("opaque-dpop", answer);
+    let app = app(&guard(&fake, &clock, client()));
+    // As Bearer: refused (RFC 9449 §7.2).
+    let refused = send(&app, get(Some("opaque-dpop"))).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    // With the DPoP scheme and a proof of the key the answer names: accepted.
+    let proof = key
+        .proof("GET", RESOURCE, NOW, Some("opaque-dpop"), None)
+        .unwrap();
+    let request = axum::http::Request::get("/mcp")
+        .header("authorization", "DPoP opaque-dpop")
+        .header("dpop", proof)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let accepted = send(&app, request).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+}

@@ -74,26 +74,26 @@ pub(crate) async fn run(ctx: &mut Context, report: &mut Report) {
         .and_then(|a| Algorithm::from_str(a).ok())
     else {
         report.skip_all(
-            &CHECKS[1..],
+            after(1),
             &format!("none of {algs:?} is an algorithm this checker signs with"),
         );
         return;
     };
     let (Ok(key), Ok(other)) = (DpopProver::generate(alg), DpopProver::generate(alg)) else {
-        report.skip_all(&CHECKS[1..], "no DPoP key could be generated");
+        report.skip_all(after(1), "no DPoP key could be generated");
         return;
     };
     let client = match ctx.client() {
         Ok(client) => client,
         Err(outcome) => {
-            report.skip_all(&CHECKS[1..], &format!("{outcome:?}"));
+            report.skip_all(after(1), &format!("{outcome:?}"));
             return;
         }
     };
     let token_endpoint = match ctx.endpoint("token_endpoint") {
         Ok(endpoint) => endpoint,
         Err(outcome) => {
-            report.skip_all(&CHECKS[1..], &format!("{outcome:?}"));
+            report.skip_all(after(1), &format!("{outcome:?}"));
             return;
         }
     };
@@ -140,12 +140,15 @@ pub(crate) async fn run(ctx: &mut Context, report: &mut Report) {
     .await;
     report.record(
         &TOKEN_BOUND,
-        bound.as_ref().map(|t| t.response.pass()).map_err(Clone::clone),
+        bound
+            .as_ref()
+            .map(|t| t.response.pass())
+            .map_err(Clone::clone),
     );
     let tokens = match bound {
         Ok(tokens) => tokens,
         Err(outcome) => {
-            report.skip_all(&CHECKS[3..], &format!("no bound token: {outcome:?}"));
+            report.skip_all(after(3), &format!("no bound token: {outcome:?}"));
             return;
         }
     };
@@ -235,6 +238,11 @@ pub(crate) async fn run(ctx: &mut Context, report: &mut Report) {
         }
         .await,
     );
+}
+
+/// The checks from the `n`th on: those that depend on what an earlier one obtained.
+fn after(n: usize) -> &'static [&'static crate::report::Check] {
+    CHECKS.get(n..).unwrap_or_default()
 }
 
 fn code_fields<'a>(code: &'a str, verifier: &'a str, resource: &'a str) -> Vec<(&'a str, &'a str)> {

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, Response};
 use futures_util::FutureExt;
 use gatehouse_guard::{Guard, StaticKeys, Verification};
+use gatehouse_jose::dpop::DpopProver;
 use gatehouse_jose::{
     AccessTokenClaims, Algorithm, Audience, Jwk, KeySet, SigningKey, sign_access_token,
 };
@@ -31,6 +32,18 @@ pub(crate) fn guarded(
     impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
     String,
 ) {
+    guarded_bound(alg, cache, None)
+}
+
+/// The same, with the token bound to `dpop`'s key (RFC 9449 `cnf.jkt`) when given.
+pub(crate) fn guarded_bound(
+    alg: Algorithm,
+    cache: usize,
+    dpop: Option<&DpopProver>,
+) -> (
+    impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
+    String,
+) {
     let jwk = match alg {
         Algorithm::Es256 => ES256_KEY,
         Algorithm::EdDsa => ED25519_KEY,
@@ -47,7 +60,10 @@ pub(crate) fn guarded(
         client_id: "client-1".into(),
         nbf: None,
         scope: Some("mcp:tools mcp:admin".into()),
-        extra: Default::default(),
+        extra: dpop
+            .map(|prover| ("cnf".to_owned(), serde_json::json!({ "jkt": prover.jkt() })))
+            .into_iter()
+            .collect(),
     };
     let token = sign_access_token(&key, &claims).unwrap();
     let guard = Guard::builder(
@@ -70,6 +86,24 @@ pub(crate) fn guarded(
 pub(crate) fn request(token: &str) -> Request<Body> {
     Request::get("/mcp")
         .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// A DPoP key of algorithm `alg` (RFC 9449), as a client holds it.
+pub(crate) fn prover(alg: Algorithm) -> DpopProver {
+    DpopProver::generate(alg).unwrap()
+}
+
+/// A request to the protected resource with the DPoP-bound `token` and a fresh proof of
+/// `prover`'s key for it.
+pub(crate) fn dpop_request(token: &str, prover: &DpopProver) -> Request<Body> {
+    let proof = prover
+        .proof("GET", "https://mcp.example.com/mcp", NOW, Some(token), None)
+        .unwrap();
+    Request::get("/mcp")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
         .body(Body::empty())
         .unwrap()
 }
