@@ -451,6 +451,10 @@ pub struct DeclaredClient {
     /// their resource server.
     #[serde(default)]
     pub introspection_resources: Vec<String>,
+    /// Every token request of the client must carry a DPoP proof (RFC 9449 §5.2:
+    /// `dpop_bound_access_tokens`).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// `[[identity_providers]]`: an organisation's identity provider. So far Gatehouse uses one to

@@ -187,6 +187,7 @@ pub fn entry_of(client: &ClientRecord) -> DeclaredClient {
             .iter()
             .map(ToString::to_string)
             .collect(),
+        dpop_bound_access_tokens: metadata.dpop_bound_access_tokens(),
     }
 }
 
@@ -402,6 +403,9 @@ fn build(
         );
     if let Some(name) = &entry.client_name {
         builder = builder.client_name(name.clone());
+    }
+    if entry.dpop_bound_access_tokens {
+        builder = builder.dpop_bound_access_tokens(true);
     }
     if let Some(jwks) = &entry.jwks {
         builder = builder.jwks(public_keys(jwks).map_err(|e| invalid(key("jwks"), e))?);

@@ -43,6 +43,10 @@ pub(crate) struct Settings {
     /// several).
     #[arg(long = "introspect", value_name = "RESOURCE")]
     introspect: Vec<String>,
+    /// Whether every token request of the client must carry a DPoP proof, so that all its tokens
+    /// are bound to its key (RFC 9449 §5.2, `dpop_bound_access_tokens`).
+    #[arg(long = "dpop", value_name = "BOOL")]
+    dpop: Option<bool>,
     /// Print one JSON object (with client_secret when a new secret was drawn).
     #[arg(long)]
     json: bool,
@@ -87,6 +91,7 @@ fn option_for(field: &str) -> String {
         "grant_types" => "--grant",
         "scope" => "--scope",
         "introspection_resources" => "--introspect",
+        "dpop_bound_access_tokens" => "--dpop",
         "jwks_uri" | "jwks" => "--jwks-uri",
         other => other,
     }
@@ -123,6 +128,9 @@ impl Settings {
         }
         if let Some(resources) = given(&self.introspect) {
             entry.introspection_resources = resources;
+        }
+        if let Some(dpop) = self.dpop {
+            entry.dpop_bound_access_tokens = dpop;
         }
     }
 }
