@@ -180,6 +180,17 @@ fn bench_algorithm(c: &mut Criterion, alg: Algorithm) {
             jsonwebtoken::decode::<JwtClaims>(black_box(&token), &decoding, &validation).unwrap()
         })
     });
+    // RFC 9449: a DPoP proof with this algorithm, checked as a resource checks it (`ath`
+    // included): what a DPoP request adds to a bearer one, beside `raw` above.
+    let prover = gatehouse_jose::dpop::DpopProver::generate(alg).unwrap();
+    let htu = "https://mcp.example.com/mcp";
+    let proof = prover.proof("POST", htu, now, Some(&token), None).unwrap();
+    let expected =
+        gatehouse_jose::dpop::ProofExpectations::new("POST", htu, now).access_token(&token);
+    assert!(gatehouse_jose::dpop::verify_proof(&proof, &expected).is_ok());
+    group.bench_function("dpop-proof", |b| {
+        b.iter(|| gatehouse_jose::dpop::verify_proof(black_box(&proof), &expected).unwrap())
+    });
     group.finish();
 
     let mut group = c.benchmark_group(format!("sign/{}", alg.as_str()));
