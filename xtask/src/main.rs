@@ -11,7 +11,8 @@
 //! - `cargo xtask bench`: runs the criterion benchmarks and prints the table of medians and
 //!   ratios that `docs/performance.md` records.
 //! - `cargo xtask conformance [--url ISSUER --resource URL]`: our black-box checks and the official
-//!   MCP conformance suite against a deployment (by default a `gatehouse serve` it starts).
+//!   MCP conformance suite against a deployment (by default a `gatehouse serve` it starts), and
+//!   the suite's DPoP client scenarios against our DPoP client (`dpop_client`).
 //! - `cargo xtask bench-mcp [--seconds SECS] [--connections N]`: a protected MCP `tools/call`
 //!   under load (wrk) through `gatehouse serve` and through the TypeScript SDK's OAuth example,
 //!   in the same run; prints both and their ratio.

@@ -79,7 +79,7 @@ fn rfc6750_section_3_error_characters() {
         Err(ChallengeError::InvalidErrorCode(_))
     ));
     // Unknown codes within the syntax are kept.
-    let challenge = BearerChallenge::parse(r#"Bearer error="use_dpop_nonce""#).unwrap();
+    let challenge = BearerChallenge::parse(r#"Bearer error="x_vendor_code""#).unwrap();
     assert!(!challenge.error().unwrap().is_known());
 }
 
