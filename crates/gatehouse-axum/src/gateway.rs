@@ -28,9 +28,9 @@ pub const IDENTITY_HEADERS: [&str; 4] = [
 ];
 
 /// The request headers that cross the gateway: what MCP's Streamable HTTP transport needs,
-/// content negotiation, and trace context. (Not yet the routing headers of MCP 2026-07-28,
-/// `Mcp-Method` and `Mcp-Name`: an upstream may route by them, so they may cross only once the
-/// guard checks them against the body.) An allow-list: anything
+/// content negotiation, and trace context, and the request metadata headers of MCP 2026-07-28
+/// (`Mcp-Method`, `Mcp-Name`), which the guard in front has checked against the body whenever
+/// they are present (`gatehouse_guard`'s `request_headers`). An allow-list: anything
 /// else stays here, whatever an upstream stack might make of it: Gatehouse's own cookies (the
 /// person's sign-in session), `Authorization` (no token passthrough) and `DPoP` (the proof of
 /// a key the upstream has no business with, RFC 9449), proxy-trust headers
@@ -38,12 +38,14 @@ pub const IDENTITY_HEADERS: [&str; 4] = [
 /// (the guard judged the request by its real method), spellings that some stacks normalise into
 /// the identity headers (`X-Gatehouse.Subject`, `X_Gatehouse_Subject`), hop-by-hop headers, and
 /// `Accept-Encoding`, so that answers arrive unencoded and `tools/list` filtering can read them.
-const REQUEST_HEADERS: [&str; 10] = [
+const REQUEST_HEADERS: [&str; 12] = [
     "accept",
     "accept-language",
     "cache-control",
     "content-type",
     "last-event-id",
+    "mcp-method",
+    "mcp-name",
     "mcp-protocol-version",
     "mcp-session-id",
     "traceparent",
@@ -271,6 +273,8 @@ mod tests {
             [
                 "mcp-session-id",
                 "mcp-protocol-version",
+                "mcp-method",
+                "mcp-name",
                 "accept",
                 "content-type",
                 "last-event-id",

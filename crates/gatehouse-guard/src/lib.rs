@@ -78,6 +78,7 @@ mod metadata;
 mod principal;
 mod rejection;
 mod remote_jwks;
+mod request_headers;
 mod revocation;
 mod service;
 mod sessions;

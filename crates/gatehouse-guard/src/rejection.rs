@@ -39,6 +39,12 @@ pub(crate) enum Rejection {
         code: ErrorCode,
         description: &'static str,
     },
+    /// MCP 2026-07-28 request metadata headers that disagree with the body (`request_headers`):
+    /// 400 with the JSON-RPC error `HeaderMismatch` (-32020), for the request's `id`.
+    HeaderMismatch {
+        id: Option<serde_json::Value>,
+        message: &'static str,
+    },
     /// An `Mcp-Session-Id` this caller did not open (or no one did): 404, which MCP clients
     /// answer by starting a session of their own (see `sessions`).
     UnknownSession,
@@ -82,6 +88,7 @@ impl Challenges {
         let mut dpop_challenge = None;
         let (status, code, description, challenge) = match rejection {
             Rejection::UnknownSession => return unknown_session(),
+            Rejection::HeaderMismatch { id, message } => return header_mismatch(id, message),
             // The header carries no error code (RFC 6750 §3.1); the JSON body, which no RFC
             // governs here, still needs one, and `invalid_token` is what MCP SDKs send.
             Rejection::MissingToken if self.dpop_required => {
@@ -243,6 +250,28 @@ fn unknown_session() -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+/// `400 Bad Request` with the JSON-RPC error `HeaderMismatch` (MCP 2026-07-28, Streamable HTTP,
+/// "Server Validation"); no challenge: the token is fine.
+fn header_mismatch(id: Option<serde_json::Value>, message: &str) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id.unwrap_or(serde_json::Value::Null),
+        "error": { "code": HEADER_MISMATCH, "message": format!("Header mismatch: {message}") },
+    });
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The JSON-RPC error code `HeaderMismatch` (MCP 2026-07-28).
+const HEADER_MISMATCH: i64 = -32020;
 
 /// The builder's header value. Every input was checked when the guard was built, so a failure
 /// here would be a bug; answer with a bare but valid challenge rather than panic.

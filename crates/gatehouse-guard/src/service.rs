@@ -29,6 +29,7 @@ use crate::bearer::{self, Scheme};
 use crate::cache::token_hash;
 use crate::dpop;
 use crate::rejection::Rejection;
+use crate::request_headers;
 use crate::shared::{Shared, Verifier};
 use crate::tools;
 use crate::tools_list::ToolsListFilter;
@@ -239,13 +240,26 @@ async fn admit(
         parts.headers.insert(MCP_SESSION_ID, value);
     }
     let mut filter = None;
+    // MCP 2026-07-28: headers that mirror the body must agree with it before anything routes
+    // on them, here or behind.
+    let mirrored = request_headers::Mirrored::read(&parts.headers)?;
     // Every request with a body, whatever its method and Content-Type: a server that ignores
     // either (or honours a method-override header) would otherwise run a JSON-RPC call the
     // guard never looked at.
-    if !shared.tools.is_empty() {
+    if !shared.tools.is_empty() || mirrored.apply() {
         let bytes = Box::pin(body.bytes()).await?;
+        if bytes.is_empty() && mirrored.apply() && parts.method == axum::http::Method::POST {
+            return Err(Rejection::HeaderMismatch {
+                id: None,
+                message: "request metadata headers come with a JSON-RPC body",
+            });
+        }
         if !bytes.is_empty() {
-            let inspection = tools::inspect(bytes, &shared.tools, principal.scopes())?;
+            let messages = tools::parse(bytes)?;
+            if mirrored.apply() {
+                mirrored.check(&messages)?;
+            }
+            let inspection = tools::inspect_messages(&messages, &shared.tools, principal.scopes());
             if !inspection.missing.is_empty() {
                 return Err(shared.insufficient_scope(
                     &principal,

@@ -62,11 +62,18 @@ pub(crate) struct Inspection {
 }
 
 /// Reads a JSON-RPC message or batch and checks each `tools/call` against `tools`.
+#[cfg(any(test, fuzzing))]
 pub(crate) fn inspect(
     body: &[u8],
     tools: &ToolScopes,
     granted: &ScopeSet,
 ) -> Result<Inspection, Rejection> {
+    let messages = parse(body)?;
+    Ok(inspect_messages(&messages, tools, granted))
+}
+
+/// Reads a JSON-RPC message or batch, strictly (see the module documentation).
+pub(crate) fn parse(body: &[u8]) -> Result<Messages, Rejection> {
     // RFC 8259 §8.1: JSON exchanged between systems MUST be UTF-8. serde_json does not check
     // the strings it skips, so without this a body that a strict server refuses (invalid UTF-8
     // in an ignored member) would pass here: the guard and the server would disagree on it.
@@ -77,7 +84,7 @@ pub(crate) fn inspect(
         ));
     };
     let messages = match serde_json::from_str::<Messages>(text) {
-        Ok(Messages(messages)) => messages,
+        Ok(messages) => messages,
         Err(error) => {
             tracing::debug!(%error, "request body is not JSON-RPC the guard can read");
             return Err(Rejection::InvalidRequest(
@@ -85,16 +92,37 @@ pub(crate) fn inspect(
             ));
         }
     };
+    for Message(message) in &messages.0 {
+        if message.method.as_deref() == Some(TOOLS_CALL)
+            && message
+                .params
+                .as_ref()
+                .is_none_or(|params| params.name.is_none())
+        {
+            return Err(Rejection::InvalidRequest(
+                "A tools/call request needs params.name, a string",
+            ));
+        }
+    }
+    Ok(messages)
+}
+
+/// Checks each `tools/call` of `messages` against `tools`, and notes the `tools/list` requests.
+pub(crate) fn inspect_messages(
+    messages: &Messages,
+    tools: &ToolScopes,
+    granted: &ScopeSet,
+) -> Inspection {
     let mut inspection = Inspection::default();
-    for Message(message) in messages {
+    for Message(message) in &messages.0 {
         match message.method.as_deref() {
             Some(TOOLS_CALL) => {
-                let Some(Params { name: Some(name) }) = message.params else {
-                    return Err(Rejection::InvalidRequest(
-                        "A tools/call request needs params.name, a string",
-                    ));
-                };
-                if let Some(scope) = tools.get(&name)
+                let name = message
+                    .params
+                    .as_ref()
+                    .and_then(|params| params.name.as_deref())
+                    .unwrap_or_default();
+                if let Some(scope) = tools.get(name)
                     && !granted.contains(scope)
                     && !inspection.missing.contains(scope)
                 {
@@ -102,40 +130,57 @@ pub(crate) fn inspect(
                 }
             }
             Some(TOOLS_LIST) => {
-                if let Some(id) = message.id {
-                    inspection.tools_list_ids.push(id);
+                if let Some(id) = &message.id {
+                    inspection.tools_list_ids.push(id.clone());
                 }
             }
             _ => {}
         }
     }
-    Ok(inspection)
+    inspection
 }
 
 /// One message or a batch (JSON-RPC 2.0 §6).
-struct Messages(Vec<Message>);
+/// The second member says whether the body was an array (a batch), even of one message.
+pub(crate) struct Messages(Vec<Message>, bool);
+
+impl Messages {
+    /// The message, if the body is one message and not a batch.
+    pub(crate) fn single(&self) -> Option<&MessageMembers> {
+        match self.0.as_slice() {
+            [Message(one)] if !self.1 => Some(one),
+            _ => None,
+        }
+    }
+}
 
 /// One JSON-RPC message: a JSON object, never anything else. (A derived struct would also
 /// accept an array, reading its elements as the members by position: `[[{…tools/call…}]]`
 /// would then be a batch of one message whose `id` is the call, and the call unchecked.)
-struct Message(MessageMembers);
+pub(crate) struct Message(MessageMembers);
 
 /// The members the guard reads; `derive` refuses them repeated.
 #[derive(Deserialize)]
-struct MessageMembers {
+pub(crate) struct MessageMembers {
     #[serde(default)]
-    id: Option<Value>,
+    pub(crate) id: Option<Value>,
     #[serde(default)]
-    method: Option<String>,
+    pub(crate) method: Option<String>,
     #[serde(default)]
-    params: Option<Params>,
+    pub(crate) params: Option<Params>,
 }
 
-/// `params`, of which only a string `name` matters. By-position params (an array) carry no
-/// name.
-struct Params {
-    name: Option<String>,
+/// `params`, of which the guard reads `name` and `uri` (strings: what `tools/call`,
+/// `prompts/get` and `resources/read` name) and the protocol version of `_meta` (MCP
+/// 2026-07-28). By-position params (an array) carry none of them.
+pub(crate) struct Params {
+    pub(crate) name: Option<String>,
+    pub(crate) uri: Option<String>,
+    pub(crate) protocol_version: Option<String>,
 }
+
+/// The `_meta` member that carries a request's protocol version (MCP 2026-07-28).
+const PROTOCOL_VERSION_META: &str = "io.modelcontextprotocol/protocolVersion";
 
 impl<'de> Deserialize<'de> for Messages {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -150,7 +195,7 @@ impl<'de> Deserialize<'de> for Messages {
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Messages, A::Error> {
                 MessageMembers::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(|members| Messages(vec![Message(members)]))
+                    .map(|members| Messages(vec![Message(members)], false))
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Messages, A::Error> {
@@ -160,7 +205,7 @@ impl<'de> Deserialize<'de> for Messages {
                 if messages.is_empty() {
                     return Err(de::Error::custom("an empty batch"));
                 }
-                Ok(Messages(messages))
+                Ok(Messages(messages, true))
             }
         }
 
@@ -203,6 +248,8 @@ impl<'de> Deserialize<'de> for Params {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
                 let mut name: Option<Value> = None;
+                let mut uri: Option<Value> = None;
+                let mut meta: Option<Value> = None;
                 // A set, not a list: a `params` object with many members must not cost
                 // quadratic time (a 4 MiB body of short keys would take minutes).
                 let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -210,24 +257,36 @@ impl<'de> Deserialize<'de> for Params {
                     if seen.contains(&key) {
                         return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
                     }
-                    if key == "name" {
-                        name = Some(map.next_value()?);
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
+                    match key.as_str() {
+                        "name" => name = Some(map.next_value()?),
+                        "uri" => uri = Some(map.next_value()?),
+                        "_meta" => meta = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
                     }
                     seen.insert(key);
                 }
+                let string = |value: Option<Value>| match value {
+                    Some(Value::String(text)) => Some(text),
+                    _ => None,
+                };
                 Ok(Params {
-                    name: match name {
-                        Some(Value::String(name)) => Some(name),
-                        _ => None,
-                    },
+                    name: string(name),
+                    uri: string(uri),
+                    protocol_version: meta.and_then(|mut meta| {
+                        string(meta.get_mut(PROTOCOL_VERSION_META).map(Value::take))
+                    }),
                 })
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Params, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Params { name: None })
+                Ok(Params {
+                    name: None,
+                    uri: None,
+                    protocol_version: None,
+                })
             }
         }
 

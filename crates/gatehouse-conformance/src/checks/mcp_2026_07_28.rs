@@ -26,6 +26,8 @@ checks! {
         "a registration with application_type native and a loopback redirect URI is accepted (201) and that client completes the code flow";
     STATELESS_CHALLENGE = "mcp-2026-07-28-stateless-request-401", "MCP 2026-07-28 authorization §Protected Resource Metadata Discovery, RFC 9728 §5.1", Must,
         "a 2026-07-28 request without a token (no initialize, no session; MCP-Protocol-Version, Mcp-Method and the _meta protocol version) gets 401 with resource_metadata";
+    HEADER_MISMATCH = "mcp-2026-07-28-header-mismatch-refused", "MCP 2026-07-28 Streamable HTTP §Server Validation", Must,
+        "an authorized tools/call whose Mcp-Name header names another tool than its body gets 400 with the JSON-RPC error HeaderMismatch (-32020)";
 }
 
 /// Runs the MCP 2026-07-28 checks.
@@ -40,6 +42,7 @@ pub(crate) async fn run(ctx: &mut Context, report: &mut Report) {
             return;
         }
     };
+    report.record(&HEADER_MISMATCH, header_mismatch(ctx, &client).await);
     let responses = authorization_responses(ctx, &client).await;
     let issuer = ctx
         .metadata
@@ -165,6 +168,34 @@ async fn stateless_challenge(ctx: &Context) -> Step<Outcome> {
     bearer_challenge(&ex).ok_or_else(|| ex.fail("no Bearer challenge"))?;
     challenge_param(&ex, "resource_metadata")
         .ok_or_else(|| ex.fail("no resource_metadata in the challenge"))?;
+    Ok(ex.pass())
+}
+
+/// A router in front may send the call where `Mcp-Name` says; the server must refuse a body that
+/// calls another tool, or the two act on different calls.
+async fn header_mismatch(ctx: &Context, client: &Client) -> Step<Outcome> {
+    let tokens = ctx.tokens(client, Some("mcp:tools")).await?;
+    let message = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/call", "params": {
+        "name": "echo", "arguments": {"text": "mismatch"},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": REVISION}}});
+    let ex = ctx
+        .http
+        .send(
+            Req::json("POST", &ctx.resource, &message)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", REVISION)
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "gatehouse-conformance-other-tool")
+                .bearer(&tokens.access),
+        )
+        .await?;
+    ex.status_is(400)?;
+    let code = serde_json::from_slice::<Value>(&ex.body)
+        .ok()
+        .and_then(|body| body.pointer("/error/code").and_then(Value::as_i64));
+    ensure(code == Some(-32020), || {
+        format!("the error code is {code:?}, not -32020: {}", ex.summary())
+    })?;
     Ok(ex.pass())
 }
 
