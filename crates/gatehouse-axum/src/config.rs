@@ -800,6 +800,14 @@ impl Config {
                 ScopeSet::parse(&list.join(" ")).map_err(|e| invalid(key(field), e))
             };
             let supported = scopes("scopes_supported", &entry.scopes_supported)?;
+            // MCP 2026-07-28, authorization, "Refresh Tokens": refresh tokens "are not a
+            // resource requirement"; a resource never names offline_access.
+            if supported.contains_str("offline_access") {
+                return Err(invalid(
+                    key("scopes_supported"),
+                    "offline_access is the authorization server's (refresh tokens), not a resource's scope",
+                ));
+            }
             let required = scopes("required_scopes", &entry.required_scopes)?;
             if !required.is_subset(&supported) {
                 return Err(invalid(

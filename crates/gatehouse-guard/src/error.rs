@@ -25,6 +25,13 @@ pub enum GuardConfigError {
         /// Why.
         reason: String,
     },
+    /// `offline_access` among a resource's scopes: it asks the authorization server for a refresh
+    /// token, which is no resource's requirement (MCP 2026-07-28, authorization, "Refresh
+    /// Tokens": resources "SHOULD NOT include offline_access" in challenges or metadata).
+    #[error(
+        "offline_access is not a resource's scope: it asks the authorization server for refresh tokens (MCP 2026-07-28)"
+    )]
+    OfflineAccess,
     /// A scope is not a `scope-token` (RFC 6749 §3.3).
     #[error("{scope:?} is not a valid scope (RFC 6749 §3.3)")]
     Scope {

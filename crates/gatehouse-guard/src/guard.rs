@@ -367,6 +367,10 @@ fn audiences(resource: &ResourceUri) -> Vec<String> {
 }
 
 fn parse_scope(scope: &str) -> Result<Scope, GuardConfigError> {
+    // Refused here, so that it can reach neither a challenge nor the metadata.
+    if scope == "offline_access" {
+        return Err(GuardConfigError::OfflineAccess);
+    }
     Scope::new(scope).map_err(|_| GuardConfigError::Scope {
         scope: scope.to_owned(),
     })

@@ -40,12 +40,22 @@ impl ToolsListFilter {
         if !object.get("id").is_some_and(|id| self.ids.contains(id)) {
             return false;
         }
-        let Some(tools) = object
-            .get_mut("result")
-            .and_then(|result| result.get_mut("tools"))
-            .and_then(Value::as_array_mut)
-        else {
+        let Some(result) = object.get_mut("result").and_then(Value::as_object_mut) else {
             return false;
+        };
+        // MCP 2026-07-28 (`CacheableResult`): the list now depends on who asks, so it may be
+        // reused "only within the same authorization context" ("private"), whatever the server
+        // said; a shared cache in front would otherwise hand one caller's list to another.
+        // Results of earlier revisions carry no `cacheScope` and get none.
+        let mut changed = false;
+        if let Some(scope) = result.get_mut("cacheScope")
+            && scope.as_str() != Some("private")
+        {
+            *scope = Value::from("private");
+            changed = true;
+        }
+        let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) else {
+            return changed;
         };
         let before = tools.len();
         let granted = self.principal.scopes();
@@ -54,7 +64,7 @@ impl ToolsListFilter {
                 .and_then(Value::as_str)
                 .is_none_or(|name| self.tools.allows(name, granted))
         });
-        tools.len() != before
+        changed || tools.len() != before
     }
 
     /// The JSON text with every matching message filtered, or `None` if nothing changed (or it

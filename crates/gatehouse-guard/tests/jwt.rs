@@ -553,6 +553,20 @@ fn configuration_errors_are_reported() {
         .required_scopes(["a b"])
         .build();
     assert!(bad_scope.is_err());
+    // MCP 2026-07-28, authorization, "Refresh Tokens": resources "SHOULD NOT include
+    // offline_access" in challenges or metadata; configured anywhere, it is refused.
+    for builder in [
+        gatehouse_guard::Guard::builder(ISSUER, RESOURCE, keys())
+            .required_scopes(["offline_access"]),
+        gatehouse_guard::Guard::builder(ISSUER, RESOURCE, keys())
+            .scopes_supported(["offline_access"]),
+        gatehouse_guard::Guard::builder(ISSUER, RESOURCE, keys()).tool_scope("t", "offline_access"),
+    ] {
+        assert_eq!(
+            builder.build().err(),
+            Some(gatehouse_guard::GuardConfigError::OfflineAccess)
+        );
+    }
 }
 
 #[tokio::test]

@@ -391,3 +391,32 @@ async fn cwe_400_a_body_that_never_ends_is_refused_with_408() {
     assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn mcp_2026_07_28_a_filtered_tools_list_is_private_to_its_caller() {
+    // CacheableResult: "private" lists may be reused "only within the same authorization
+    // context"; a list the guard filters per caller is one, whatever the server said.
+    let key = key();
+    let guard = guard(&key, true);
+    let app = Router::new()
+        .route(
+            "/mcp",
+            post(|_principal: Principal| async {
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Body::from(format!(
+                        r#"{{"jsonrpc":"2.0","id":"l","result":{{"tools":{TOOLS},"ttlMs":60000,"cacheScope":"public"}}}}"#
+                    )))
+                    .unwrap()
+            }),
+        )
+        .route_layer(guard);
+    let list = r#"{"jsonrpc":"2.0","id":"l","method":"tools/list"}"#;
+    // Whether or not a tool was taken out for this caller.
+    for scopes in ["mcp:tools", "mcp:tools files:write mcp:admin"] {
+        let answer = send(&app, post_json(&token(&key, &claims(scopes)), list)).await;
+        let message = answer.json();
+        assert_eq!(message["result"]["cacheScope"], "private", "{message}");
+        assert_eq!(message["result"]["ttlMs"], 60000, "{message}");
+    }
+}
