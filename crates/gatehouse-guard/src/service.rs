@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody};
-use axum::http::{HeaderValue, Request, header};
+use axum::http::{HeaderValue, Method, Request, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -32,7 +32,7 @@ use crate::rejection::Rejection;
 use crate::request_headers;
 use crate::shared::{Shared, Verifier};
 use crate::tools;
-use crate::tools_list::ToolsListFilter;
+use crate::tools_list::{Answering, ToolsListFilter};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -248,7 +248,7 @@ async fn admit(
     // guard never looked at.
     if !shared.tools.is_empty() || mirrored.apply() {
         let bytes = Box::pin(body.bytes()).await?;
-        if bytes.is_empty() && mirrored.apply() && parts.method == axum::http::Method::POST {
+        if bytes.is_empty() && mirrored.apply() && parts.method == Method::POST {
             return Err(Rejection::HeaderMismatch {
                 id: None,
                 message: "request metadata headers come with a JSON-RPC body",
@@ -269,13 +269,23 @@ async fn admit(
             }
             if shared.filter_tools_list && !inspection.tools_list_ids.is_empty() {
                 filter = Some(ToolsListFilter {
-                    ids: inspection.tools_list_ids,
+                    ids: Answering::These(inspection.tools_list_ids),
                     tools: Arc::clone(&shared.tools),
                     principal: principal.clone(),
                     max_bytes: shared.max_body_bytes,
                 });
             }
         }
+    }
+    // The standalone stream (GET) answers no request the guard saw: whatever list of tools it
+    // carries, delivered late or replayed after `Last-Event-ID`, is filtered the same.
+    if shared.filter_tools_list && !shared.tools.is_empty() && parts.method == Method::GET {
+        filter = Some(ToolsListFilter {
+            ids: Answering::Any,
+            tools: Arc::clone(&shared.tools),
+            principal: principal.clone(),
+            max_bytes: shared.max_body_bytes,
+        });
     }
     parts.extensions.insert(principal.clone());
     Ok((

@@ -3,7 +3,10 @@
 //! handled: `application/json`, read whole, and `text/event-stream`, rewritten event by event
 //! as it streams.
 //!
-//! Only responses whose `id` is one of the `tools/list` requests of the same POST are touched.
+//! On a POST, only responses whose `id` is one of the `tools/list` requests of the same POST are
+//! touched. On the standalone GET stream of MCP 2025-11-25 (and its resumption with
+//! `Last-Event-ID`), the guard saw no request: a server may deliver or replay there a response
+//! to a `tools/list` made earlier, so every response carrying a list of tools is filtered.
 //! A response the guard cannot filter (too large) is not passed on unfiltered: it is cut off.
 
 use std::sync::Arc;
@@ -22,9 +25,17 @@ use crate::tools::ToolScopes;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Which responses are `tools/list` answers.
+pub(crate) enum Answering {
+    /// Those to these requests of the same POST.
+    These(Vec<Value>),
+    /// Any response whose result holds a list of tools (a GET stream).
+    Any,
+}
+
 /// What one response is filtered with.
 pub(crate) struct ToolsListFilter {
-    pub(crate) ids: Vec<Value>,
+    pub(crate) ids: Answering,
     pub(crate) tools: Arc<ToolScopes>,
     pub(crate) principal: Principal,
     pub(crate) max_bytes: usize,
@@ -37,7 +48,12 @@ impl ToolsListFilter {
         let Some(object) = message.as_object_mut() else {
             return false;
         };
-        if !object.get("id").is_some_and(|id| self.ids.contains(id)) {
+        let answers = match (&self.ids, object.get("id")) {
+            (Answering::These(ids), Some(id)) => ids.contains(id),
+            (Answering::Any, Some(_)) => true,
+            (_, None) => false,
+        };
+        if !answers {
             return false;
         }
         let Some(result) = object.get_mut("result").and_then(Value::as_object_mut) else {

@@ -420,3 +420,42 @@ async fn mcp_2026_07_28_a_filtered_tools_list_is_private_to_its_caller() {
         assert_eq!(message["result"]["ttlMs"], 60000, "{message}");
     }
 }
+
+#[tokio::test]
+async fn mcp_2025_11_25_the_standalone_get_stream_is_filtered_too() {
+    // A server may deliver a tools/list answer on the GET stream, or replay it there after a
+    // `Last-Event-ID`: the guard saw no request for it, and filters every list of tools.
+    let key = key();
+    let guard = guard(&key, true);
+    let app = Router::new()
+        .route(
+            "/mcp",
+            axum::routing::get(|_principal: Principal| async {
+                let event = format!(
+                    "id: replayed-1\ndata: {{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{{\"tools\":{TOOLS}}}}}\n\n"
+                );
+                Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(Body::from(event))
+                    .unwrap()
+            }),
+        )
+        .route_layer(guard);
+    let request = axum::http::Request::get("/mcp")
+        .header(
+            "authorization",
+            format!("Bearer {}", token(&key, &claims("mcp:tools"))),
+        )
+        .header("last-event-id", "replayed-0")
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(&app, request).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let data = answer
+        .body
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .unwrap();
+    let message: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!(tool_names(&message), ["echo"]);
+}
