@@ -49,6 +49,18 @@ pub enum LoginMode {
     AutoApprove,
 }
 
+/// `unmapped_tools` of a resource: what becomes of a tool that `tool_scopes` does not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum UnmappedTools {
+    /// Callable and listed for anyone the resource admits.
+    #[default]
+    Allow,
+    /// Neither callable nor listed: default-deny.
+    Deny,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -508,6 +520,9 @@ pub struct Resource {
     /// `tool_scopes`).
     #[serde(default = "defaults::yes")]
     pub filter_tools_list: bool,
+    /// `"deny"`: a tool with no entry in `tool_scopes` can be neither called nor listed.
+    #[serde(default)]
+    pub unmapped_tools: UnmappedTools,
 }
 
 mod defaults {
@@ -640,6 +655,7 @@ impl Config {
                     .into_iter()
                     .collect(),
                 filter_tools_list: true,
+                unmapped_tools: UnmappedTools::Allow,
             }],
             audit: Audit::default(),
             http: Http::default(),

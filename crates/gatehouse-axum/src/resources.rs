@@ -180,6 +180,10 @@ pub(crate) fn build(
         .required_scopes(entry.required_scopes.iter().cloned())
         .leeway_secs(config.guard.leeway_secs)
         .filter_tools_list(entry.filter_tools_list)
+        .unmapped_tools(match entry.unmapped_tools {
+            crate::config::UnmappedTools::Deny => gatehouse_guard::UnmappedTools::Deny,
+            _ => gatehouse_guard::UnmappedTools::Allow,
+        })
         .revocation(revocation.clone())
         // Derived from the encryption key: every instance binds MCP sessions alike.
         .session_binding_key(*session_key)

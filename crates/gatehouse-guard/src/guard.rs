@@ -17,7 +17,7 @@ use crate::introspection::Introspector;
 use crate::rejection::Challenges;
 use crate::service::GuardService;
 use crate::sessions::SessionKey;
-use crate::tools::ToolScopes;
+use crate::tools::{ToolScopes, UnmappedTools};
 use crate::verify::JwtVerifier;
 use crate::{
     Cors, GuardConfigError, IntrospectionClient, JwksCachePolicy, KeySource, RemoteJwks,
@@ -89,6 +89,7 @@ pub struct GuardBuilder {
     required_scopes: Vec<String>,
     scopes_supported: Vec<String>,
     tool_scopes: Vec<(String, String)>,
+    unmapped_tools: UnmappedTools,
     filter_tools_list: bool,
     leeway_secs: u64,
     token_cache_capacity: usize,
@@ -125,6 +126,16 @@ impl GuardBuilder {
     /// Calling the MCP tool `tool` (`tools/call` with `params.name` = `tool`) needs `scope`.
     pub fn tool_scope(mut self, tool: impl Into<String>, scope: impl Into<String>) -> Self {
         self.tool_scopes.push((tool.into(), scope.into()));
+        self
+    }
+
+    /// What becomes of a tool with no [`tool_scope`](Self::tool_scope) (default:
+    /// [`UnmappedTools::Allow`]). With [`UnmappedTools::Deny`], it can be neither called nor
+    /// listed (`tools/list` answers are filtered then, whatever
+    /// [`filter_tools_list`](Self::filter_tools_list) says): a tool the server adds stays closed
+    /// until it is given a scope.
+    pub fn unmapped_tools(mut self, unmapped: UnmappedTools) -> Self {
+        self.unmapped_tools = unmapped;
         self
     }
 
@@ -249,6 +260,7 @@ impl GuardBuilder {
 
         let required: ScopeSet = parse_scopes(&self.required_scopes)?.into_iter().collect();
         let mut tools = ToolScopes::default();
+        tools.set_unmapped(self.unmapped_tools);
         for (tool, scope) in self.tool_scopes {
             tools.insert(tool, parse_scope(&scope)?);
         }
@@ -334,7 +346,9 @@ impl GuardBuilder {
                 required,
                 supported,
                 tools: Arc::new(tools),
-                filter_tools_list: self.filter_tools_list,
+                // A closed tool is unlisted too, filtering or not.
+                filter_tools_list: self.filter_tools_list
+                    || self.unmapped_tools == UnmappedTools::Deny,
                 max_body_bytes: self.max_body_bytes,
                 body_timeout: self.body_timeout,
                 verifier,
@@ -443,6 +457,7 @@ impl Guard {
             required_scopes: Vec::new(),
             scopes_supported: Vec::new(),
             tool_scopes: Vec::new(),
+            unmapped_tools: UnmappedTools::Allow,
             filter_tools_list: true,
             leeway_secs: DEFAULT_LEEWAY_SECS,
             token_cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,

@@ -101,6 +101,7 @@ pub use principal::{Principal, PrincipalRejection};
 pub use remote_jwks::{JwksCachePolicy, RemoteJwks};
 pub use revocation::RevocationCheck;
 pub use service::GuardService;
+pub use tools::UnmappedTools;
 
 /// Re-exported so that hosts can name keys without depending on `gatehouse-jose`.
 pub use gatehouse_jose::KeySet;

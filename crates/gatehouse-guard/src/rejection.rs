@@ -45,6 +45,9 @@ pub(crate) enum Rejection {
         id: Option<serde_json::Value>,
         message: &'static str,
     },
+    /// A `tools/call` of a tool closed to everyone (`UnmappedTools::Deny`): 403 `access_denied`,
+    /// without a challenge, since no scope opens it.
+    ToolDenied,
     /// An `Mcp-Session-Id` this caller did not open (or no one did): 404, which MCP clients
     /// answer by starting a session of their own (see `sessions`).
     UnknownSession,
@@ -162,6 +165,12 @@ impl Challenges {
                     Some(challenge),
                 )
             }
+            Rejection::ToolDenied => (
+                StatusCode::FORBIDDEN,
+                ErrorCode::AccessDenied,
+                "This tool has no scope on this resource, and tools without one are closed (unmapped_tools = deny)",
+                None,
+            ),
             Rejection::Unavailable(description) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::TemporarilyUnavailable,

@@ -260,6 +260,10 @@ async fn admit(
                 mirrored.check(&messages)?;
             }
             let inspection = tools::inspect_messages(&messages, &shared.tools, principal.scopes());
+            // No scope opens it: a step-up challenge would send the client after nothing.
+            if inspection.denied {
+                return Err(Rejection::ToolDenied);
+            }
             if !inspection.missing.is_empty() {
                 return Err(shared.insufficient_scope(
                     &principal,

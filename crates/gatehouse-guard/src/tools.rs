@@ -22,10 +22,23 @@ const TOOLS_CALL: &str = "tools/call";
 /// The JSON-RPC method that lists tools.
 pub(crate) const TOOLS_LIST: &str = "tools/list";
 
+/// What becomes of a tool that has no scope of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnmappedTools {
+    /// Anyone the resource admits may call it and sees it listed (the default).
+    #[default]
+    Allow,
+    /// No one may call it, and no one sees it listed: a tool the server adds is closed until the
+    /// operator gives it a scope (default-deny).
+    Deny,
+}
+
 /// Tool name → the scope a token needs to call it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ToolScopes {
     map: HashMap<String, Scope>,
+    unmapped: UnmappedTools,
 }
 
 impl ToolScopes {
@@ -33,8 +46,13 @@ impl ToolScopes {
         self.map.insert(tool, scope);
     }
 
+    pub(crate) fn set_unmapped(&mut self, unmapped: UnmappedTools) {
+        self.unmapped = unmapped;
+    }
+
+    /// Whether any call needs looking at: some tool has a scope, or unmapped tools are denied.
     pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.is_empty() && self.unmapped == UnmappedTools::Allow
     }
 
     pub(crate) fn get(&self, tool: &str) -> Option<&Scope> {
@@ -46,9 +64,18 @@ impl ToolScopes {
         self.map.values()
     }
 
-    /// Whether a caller with `granted` may call `tool` (tools without an entry: yes).
+    /// Whether a caller with `granted` may call `tool` (tools without an entry: as
+    /// [`UnmappedTools`] says).
     pub(crate) fn allows(&self, tool: &str, granted: &ScopeSet) -> bool {
-        self.get(tool).is_none_or(|scope| granted.contains(scope))
+        match self.get(tool) {
+            Some(scope) => granted.contains(scope),
+            None => self.unmapped == UnmappedTools::Allow,
+        }
+    }
+
+    /// Whether `tool` is closed to everyone: unmapped while unmapped tools are denied.
+    pub(crate) fn denies(&self, tool: &str) -> bool {
+        self.unmapped == UnmappedTools::Deny && self.get(tool).is_none()
     }
 }
 
@@ -59,6 +86,8 @@ pub(crate) struct Inspection {
     pub(crate) tools_list_ids: Vec<Value>,
     /// The scopes of the tools called that the token lacks.
     pub(crate) missing: Vec<Scope>,
+    /// Whether a tool closed to everyone was called (`UnmappedTools::Deny`).
+    pub(crate) denied: bool,
 }
 
 /// Reads a JSON-RPC message or batch and checks each `tools/call` against `tools`.
@@ -122,6 +151,7 @@ pub(crate) fn inspect_messages(
                     .as_ref()
                     .and_then(|params| params.name.as_deref())
                     .unwrap_or_default();
+                inspection.denied |= tools.denies(name);
                 if let Some(scope) = tools.get(name)
                     && !granted.contains(scope)
                     && !inspection.missing.contains(scope)

@@ -459,3 +459,35 @@ async fn mcp_2025_11_25_the_standalone_get_stream_is_filtered_too() {
     let message: serde_json::Value = serde_json::from_str(data).unwrap();
     assert_eq!(tool_names(&message), ["echo"]);
 }
+
+#[tokio::test]
+async fn unmapped_tools_deny_closes_every_tool_without_a_scope() {
+    let key = key();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let guard = builder(&key, &TestClock::new())
+        .required_scopes(["mcp:tools"])
+        .tool_scope("delete_file", "files:write")
+        .unmapped_tools(gatehouse_guard::UnmappedTools::Deny)
+        .filter_tools_list(false)
+        .build()
+        .unwrap();
+    let app = mcp_app(&guard, Arc::clone(&calls));
+    let everything = token(&key, &claims("mcp:tools files:write mcp:admin"));
+
+    // `echo` and `admin_reset` have no scope here: no token calls them, and no challenge
+    // suggests a scope that would.
+    for tool in ["echo", "admin_reset"] {
+        let answer = send(&app, post_json(&everything, &call(tool))).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+        assert_eq!(answer.json()["error"], "access_denied");
+        assert!(!answer.headers.contains_key("www-authenticate"));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    // The mapped tool works with its scope.
+    let answer = send(&app, post_json(&everything, &call("delete_file"))).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    // And the list shows only what can be called, even with filtering off.
+    let list = r#"{"jsonrpc":"2.0","id":"l","method":"tools/list"}"#;
+    let answer = send(&app, post_json(&everything, list)).await;
+    assert_eq!(tool_names(&answer.json()), ["delete_file"]);
+}

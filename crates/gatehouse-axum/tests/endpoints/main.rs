@@ -15,6 +15,7 @@ mod events;
 mod flow;
 mod health;
 mod metadata;
+mod policy;
 mod rate_limits;
 mod registration;
 mod signin;

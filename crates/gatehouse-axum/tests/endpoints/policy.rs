@@ -1,0 +1,86 @@
+//! Tool policy of a resource served by `gatehouse serve`: `unmapped_tools = "deny"` closes every
+//! tool the configuration gives no scope, in calls and in lists.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use gatehouse_axum::config::{LoginMode, UnmappedTools};
+
+use crate::support::oneshot::{App, Reply};
+
+async fn mcp(app: &App, token: &str, session: Option<&str>, body: &str) -> Reply {
+    let mut call = app
+        .post(&app.url("/mcp"))
+        .header(AUTHORIZATION, &format!("Bearer {token}"))
+        .header("accept", "application/json, text/event-stream");
+    if let Some(session) = session {
+        call = call.header("mcp-session-id", session);
+    }
+    call.body("application/json", body.to_owned()).await
+}
+
+/// The JSON-RPC message of an answer, whether sent as JSON or as one SSE event.
+fn message(reply: &Reply) -> serde_json::Value {
+    let text = reply.text();
+    // The demo server primes its stream with an empty event first.
+    let json = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .find(|data| !data.trim().is_empty())
+        .unwrap_or(&text);
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[tokio::test]
+async fn unmapped_tools_deny_closes_the_demo_tools_without_a_scope() {
+    let app = App::new(LoginMode::AutoApprove, "", |config| {
+        config.resources[0].unmapped_tools = UnmappedTools::Deny;
+    })
+    .await;
+    let client = app.public_client().await;
+    let tokens = app.tokens(&client).await;
+    let token = tokens["access_token"].as_str().unwrap();
+
+    let init = mcp(
+        &app,
+        token,
+        None,
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"policy-test","version":"1"}}}"#,
+    )
+    .await;
+    assert_eq!(init.status, StatusCode::OK, "{}", init.text());
+    let session = init.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let initialized = mcp(
+        &app,
+        token,
+        Some(&session),
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    )
+    .await;
+    assert!(initialized.status.is_success());
+
+    // `echo` has no entry in `tool_scopes`: closed, whatever the token holds.
+    let call = mcp(
+        &app,
+        token,
+        Some(&session),
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#,
+    )
+    .await;
+    assert_eq!(call.status, StatusCode::FORBIDDEN, "{}", call.text());
+    assert_eq!(call.json()["error"], "access_denied");
+    // The list holds only tools with a scope (`admin_reset`, which this token lacks: none).
+    let list = mcp(
+        &app,
+        token,
+        Some(&session),
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#,
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text());
+    let tools = message(&list)["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(tools.is_empty(), "{tools:?}");
+}
