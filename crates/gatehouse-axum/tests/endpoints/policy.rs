@@ -84,3 +84,79 @@ async fn unmapped_tools_deny_closes_the_demo_tools_without_a_scope() {
         .clone();
     assert!(tools.is_empty(), "{tools:?}");
 }
+
+/// A stateless MCP 2026-07-28 request: the headers that mirror the body, and the `_meta` that
+/// replaces `initialize`.
+async fn stateless(
+    app: &App,
+    token: &str,
+    method: &str,
+    name: Option<&str>,
+    params: &str,
+) -> Reply {
+    let mut call = app
+        .post(&app.url("/mcp"))
+        .header(AUTHORIZATION, &format!("Bearer {token}"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    if let Some(name) = name {
+        call = call.header("mcp-name", name);
+    }
+    let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"policy-test","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}"#;
+    let body =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{{params}{meta}}}}}"#);
+    call.body("application/json", body).await
+}
+
+#[tokio::test]
+async fn mcp_2026_07_28_stateless_requests_reach_the_demo_server_beside_2025_11_25_sessions() {
+    // The demo server (rmcp) answers the stateless revision itself: no initialize, no session,
+    // the protocol version and client in `_meta` of every request.
+    let app = App::auto_approve().await;
+    let client = app.public_client().await;
+    let tokens = app.tokens(&client).await;
+    let token = tokens["access_token"].as_str().unwrap();
+
+    let call = stateless(
+        &app,
+        token,
+        "tools/call",
+        Some("echo"),
+        r#""name":"echo","arguments":{"text":"stateless"},"#,
+    )
+    .await;
+    assert_eq!(call.status, StatusCode::OK, "{}", call.text());
+    assert_eq!(message(&call)["result"]["content"][0]["text"], "stateless");
+    assert!(!call.headers.contains_key("mcp-session-id"));
+
+    // A filtered list is private to its caller (CacheableResult).
+    let list = stateless(&app, token, "tools/list", None, "").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text());
+    let result = &message(&list)["result"];
+    assert_eq!(result["cacheScope"], "private", "{result}");
+    let names: Vec<&str> = result["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"admin_reset"), "{names:?}");
+
+    // Server Validation: a router in front would send this to `whoami`; it never runs.
+    let mismatch = stateless(
+        &app,
+        token,
+        "tools/call",
+        Some("whoami"),
+        r#""name":"echo","arguments":{"text":"x"},"#,
+    )
+    .await;
+    assert_eq!(
+        mismatch.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        mismatch.text()
+    );
+    assert_eq!(mismatch.json()["error"]["code"], -32020);
+}
