@@ -129,7 +129,7 @@ pub(crate) async fn forward(State(gateway): State<Gateway>, request: Request) ->
     // The upstream URL as configured: Streamable HTTP carries nothing in the query, and a query
     // the client chose (the legacy transport's `?sessionId=`) would bypass session binding.
     let url = gateway.upstream.clone();
-    let mut headers = allowed(&parts.headers, &REQUEST_HEADERS);
+    let mut headers = request_headers(&parts.headers);
     for (name, value) in [
         (IDENTITY_HEADERS[0], principal.subject()),
         (IDENTITY_HEADERS[1], principal.client_id()),
@@ -178,6 +178,20 @@ fn allowed(incoming: &HeaderMap, allow: &[&str]) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(allow.len());
     for (name, value) in incoming {
         if allow.contains(&name.as_str()) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// The request headers that cross the gateway: the allow-list, and the `Mcp-Param-{Name}`
+/// headers of MCP 2026-07-28, which mirror tool arguments the tool's schema marks. The upstream
+/// knows that schema and "MUST validate" them against the body; intermediaries "MUST forward"
+/// them, and without them a conforming upstream refuses the call.
+fn request_headers(incoming: &HeaderMap) -> HeaderMap {
+    let mut out = allowed(incoming, &REQUEST_HEADERS);
+    for (name, value) in incoming {
+        if name.as_str().starts_with("mcp-param-") {
             out.append(name.clone(), value.clone());
         }
     }
@@ -239,6 +253,7 @@ mod tests {
             ("mcp-protocol-version", "2025-11-25"),
             ("mcp-method", "tools/call"),
             ("mcp-name", "echo"),
+            ("mcp-param-region", "us-west1"),
             ("accept", "application/json, text/event-stream"),
             ("content-type", "application/json"),
             ("last-event-id", "7"),
@@ -269,7 +284,7 @@ mod tests {
             );
         }
         assert_eq!(
-            names(&allowed(&incoming, &REQUEST_HEADERS)),
+            names(&request_headers(&incoming)),
             [
                 "mcp-session-id",
                 "mcp-protocol-version",
@@ -278,7 +293,8 @@ mod tests {
                 "accept",
                 "content-type",
                 "last-event-id",
-                "traceparent"
+                "traceparent",
+                "mcp-param-region"
             ]
         );
     }

@@ -75,6 +75,11 @@ impl<'a> Mirrored<'a> {
         let id = message.id.clone();
         let is_request = message.id.is_some();
         let method = message.method.as_deref().unwrap_or_default();
+        let params = message.params.as_ref();
+        let in_body = params.and_then(|p| p.protocol_version.as_deref());
+        // Required when either the header or the body speaks a revision that has them.
+        let required =
+            self.required || in_body.is_some_and(|version| version >= FIRST_REVISION_WITH_HEADERS);
         match self.method {
             Some(header) if header != method => {
                 return Err(mismatch(
@@ -83,12 +88,11 @@ impl<'a> Mirrored<'a> {
                 ));
             }
             // Header requirements for notification POSTs are not defined by the revision.
-            None if self.required && is_request => {
+            None if required && is_request => {
                 return Err(mismatch(id, "the Mcp-Method header is required"));
             }
             _ => {}
         }
-        let params = message.params.as_ref();
         let named = match method {
             "tools/call" | "prompts/get" => params.and_then(|p| p.name.as_deref()),
             "resources/read" => params.and_then(|p| p.uri.as_deref()),
@@ -102,7 +106,7 @@ impl<'a> Mirrored<'a> {
                         "the Mcp-Name header does not match the body's name or uri",
                     ));
                 }
-                (None, _) if self.required && is_request => {
+                (None, _) if required && is_request => {
                     return Err(mismatch(
                         id,
                         "the Mcp-Name header is required for this method",
@@ -116,17 +120,22 @@ impl<'a> Mirrored<'a> {
                 }
                 _ => {}
             }
+        } else if self.name.is_some() {
+            // Only `tools/call`, `resources/read` and `prompts/get` have a name to mirror: on
+            // any other method the header names what the body does not, and a router behind
+            // might act on it.
+            return Err(mismatch(
+                id,
+                "the Mcp-Name header names what the body does not",
+            ));
         }
         // "The header value MUST match the io.modelcontextprotocol/protocolVersion field
-        // carried in the request body's _meta."
-        if self.required && is_request {
-            let in_body = params.and_then(|p| p.protocol_version.as_deref());
-            if in_body != self.protocol_version {
-                return Err(mismatch(
-                    id,
-                    "the MCP-Protocol-Version header does not match the body's _meta protocolVersion",
-                ));
-            }
+        // carried in the request body's _meta", whichever of the two names the later revision.
+        if is_request && (required || in_body.is_some()) && in_body != self.protocol_version {
+            return Err(mismatch(
+                id,
+                "the MCP-Protocol-Version header does not match the body's _meta protocolVersion",
+            ));
         }
         Ok(())
     }

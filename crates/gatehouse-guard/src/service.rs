@@ -243,16 +243,21 @@ async fn admit(
     // MCP 2026-07-28: headers that mirror the body must agree with it before anything routes
     // on them, here or behind.
     let mirrored = request_headers::Mirrored::read(&parts.headers)?;
+    let mut strip_mirrored = false;
     // Every request with a body, whatever its method and Content-Type: a server that ignores
     // either (or honours a method-override header) would otherwise run a JSON-RPC call the
     // guard never looked at.
     if !shared.tools.is_empty() || mirrored.apply() {
         let bytes = Box::pin(body.bytes()).await?;
-        if bytes.is_empty() && mirrored.apply() && parts.method == Method::POST {
-            return Err(Rejection::HeaderMismatch {
-                id: None,
-                message: "request metadata headers come with a JSON-RPC body",
-            });
+        if bytes.is_empty() && mirrored.apply() {
+            if parts.method == Method::POST {
+                return Err(Rejection::HeaderMismatch {
+                    id: None,
+                    message: "request metadata headers come with a JSON-RPC body",
+                });
+            }
+            // A GET or DELETE mirrors no body: its headers describe nothing, and go no further.
+            strip_mirrored = true;
         }
         if !bytes.is_empty() {
             let messages = tools::parse(bytes)?;
@@ -280,6 +285,10 @@ async fn admit(
                 });
             }
         }
+    }
+    if strip_mirrored {
+        parts.headers.remove("mcp-method");
+        parts.headers.remove("mcp-name");
     }
     // The standalone stream (GET) answers no request the guard saw: whatever list of tools it
     // carries, delivered late or replayed after `Last-Event-ID`, is filtered the same.

@@ -73,6 +73,11 @@ impl ToolScopes {
         }
     }
 
+    /// Whether a listed tool without a name stays listed: only while unmapped tools are allowed.
+    pub(crate) fn allows_unnamed(&self) -> bool {
+        self.unmapped == UnmappedTools::Allow
+    }
+
     /// Whether `tool` is closed to everyone: unmapped while unmapped tools are denied.
     pub(crate) fn denies(&self, tool: &str) -> bool {
         self.unmapped == UnmappedTools::Deny && self.get(tool).is_none()
@@ -122,6 +127,13 @@ pub(crate) fn parse(body: &[u8]) -> Result<Messages, Rejection> {
         }
     };
     for Message(message) in &messages.0 {
+        // MCP (JSON-RPC requests): "the ID MUST NOT be null". A server that answered one anyway
+        // would answer with `id: null`, which no filter could tell apart.
+        if message.method.is_some() && message.id == Some(Value::Null) {
+            return Err(Rejection::InvalidRequest(
+                "A JSON-RPC request id must be a string or a number, not null",
+            ));
+        }
         if message.method.as_deref() == Some(TOOLS_CALL)
             && message
                 .params
@@ -192,7 +204,8 @@ pub(crate) struct Message(MessageMembers);
 /// The members the guard reads; `derive` refuses them repeated.
 #[derive(Deserialize)]
 pub(crate) struct MessageMembers {
-    #[serde(default)]
+    /// `None` when absent; `Some(Value::Null)` for `"id": null`, which a request must not have.
+    #[serde(default, deserialize_with = "present")]
     pub(crate) id: Option<Value>,
     #[serde(default)]
     pub(crate) method: Option<String>,
@@ -207,6 +220,21 @@ pub(crate) struct Params {
     pub(crate) name: Option<String>,
     pub(crate) uri: Option<String>,
     pub(crate) protocol_version: Option<String>,
+}
+
+/// A member that is present, `null` included (serde's `Option` would read `null` as absent).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// Whether a response's `id` is a request's: the same string, or the same number however it is
+/// written (`1` and `1.0`; a server in JavaScript reads both as one number and answers with its
+/// own spelling, and integers beyond 2^53 come back rounded).
+pub(crate) fn same_id(request: &Value, response: &Value) -> bool {
+    match (request, response) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        _ => request == response,
+    }
 }
 
 /// The `_meta` member that carries a request's protocol version (MCP 2026-07-28).

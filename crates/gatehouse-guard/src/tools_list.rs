@@ -33,6 +33,29 @@ pub(crate) enum Answering {
     Any,
 }
 
+/// What filtering made of a JSON text.
+enum Filtered {
+    /// Nothing to change.
+    Unchanged,
+    /// The filtered text.
+    Changed(Vec<u8>),
+    /// Not JSON this parser reads.
+    Unreadable,
+}
+
+/// `502`: the upstream's answer could not be filtered, and is not passed on unfiltered.
+fn unfilterable() -> Response {
+    let mut response = Response::new(Body::from(
+        r#"{"error":"server_error","error_description":"The tools/list response could not be filtered"}"#,
+    ));
+    *response.status_mut() = StatusCode::BAD_GATEWAY;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 /// What one response is filtered with.
 pub(crate) struct ToolsListFilter {
     pub(crate) ids: Answering,
@@ -49,7 +72,9 @@ impl ToolsListFilter {
             return false;
         };
         let answers = match (&self.ids, object.get("id")) {
-            (Answering::These(ids), Some(id)) => ids.contains(id),
+            (Answering::These(ids), Some(id)) => {
+                ids.iter().any(|ours| crate::tools::same_id(ours, id))
+            }
             (Answering::Any, Some(_)) => true,
             (_, None) => false,
         };
@@ -78,28 +103,43 @@ impl ToolsListFilter {
         tools.retain(|tool| {
             tool.get("name")
                 .and_then(Value::as_str)
-                .is_none_or(|name| self.tools.allows(name, granted))
+                .map_or(self.tools.allows_unnamed(), |name| {
+                    self.tools.allows(name, granted)
+                })
         });
         changed || tools.len() != before
     }
 
-    /// The JSON text with every matching message filtered, or `None` if nothing changed (or it
-    /// is not JSON: then it is no tools list either).
-    fn filter_json(&self, text: &[u8]) -> Option<Vec<u8>> {
-        let mut value: Value = serde_json::from_slice(text).ok()?;
+    /// The JSON text with every matching message filtered.
+    fn filter_json(&self, text: &[u8]) -> Filtered {
+        let Ok(mut value) = serde_json::from_slice::<Value>(text) else {
+            return Filtered::Unreadable;
+        };
         let changed = match &mut value {
             Value::Array(messages) => messages.iter_mut().fold(false, |changed, message| {
                 self.filter_message(message) | changed
             }),
             message => self.filter_message(message),
         };
-        changed.then(|| serde_json::to_vec(&value).ok()).flatten()
+        match changed.then(|| serde_json::to_vec(&value)) {
+            None => Filtered::Unchanged,
+            Some(Ok(filtered)) => Filtered::Changed(filtered),
+            Some(Err(_)) => Filtered::Unreadable,
+        }
     }
 
     fn filter_event(&self, event: Bytes) -> Bytes {
-        match sse::data(&event).and_then(|data| self.filter_json(&data)) {
-            Some(data) => sse::with_data(&event, &data),
-            None => event,
+        let Some(data) = sse::data(&event) else {
+            return event;
+        };
+        match self.filter_json(&data) {
+            Filtered::Changed(filtered) => sse::with_data(&event, &filtered),
+            Filtered::Unchanged => event,
+            // JSON this parser refuses and a laxer client might read (a lone surrogate, a huge
+            // number): an event that may hold a list of tools is dropped rather than passed on
+            // unfiltered.
+            Filtered::Unreadable if data.windows(7).any(|w| w == b"\"tools\"") => Bytes::new(),
+            Filtered::Unreadable => event,
         }
     }
 
@@ -124,23 +164,21 @@ impl ToolsListFilter {
             Ok(collected) => collected.to_bytes(),
             Err(error) => {
                 tracing::error!(%error, "a tools/list response could not be read to filter it");
-                let mut response = Response::new(Body::from(
-                    r#"{"error":"server_error","error_description":"The tools/list response could not be filtered"}"#,
-                ));
-                *response.status_mut() = StatusCode::BAD_GATEWAY;
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                return response;
+                return unfilterable();
             }
         };
         match self.filter_json(&bytes) {
-            Some(filtered) => {
+            Filtered::Changed(filtered) => {
                 parts.headers.remove(header::CONTENT_LENGTH);
                 Response::from_parts(parts, Body::from(filtered))
             }
-            None => Response::from_parts(parts, Body::from(bytes)),
+            Filtered::Unchanged => Response::from_parts(parts, Body::from(bytes)),
+            Filtered::Unreadable if bytes.is_empty() => Response::from_parts(parts, Body::empty()),
+            // The answer to a `tools/list` that this parser cannot read is not passed on as it is.
+            Filtered::Unreadable => {
+                tracing::error!("a tools/list response is not JSON the guard can read");
+                unfilterable()
+            }
         }
     }
 

@@ -236,3 +236,78 @@ async fn earlier_revisions_without_the_headers_pass_as_before() {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn mcp_2026_07_28_review_cases_are_refused() {
+    let id = serde_json::json!(7);
+    for (headers, body) in [
+        // Mcp-Name on a method that names nothing: a router behind might act on it.
+        (
+            vec![
+                ("mcp-protocol-version", V2026),
+                ("mcp-method", "tools/list"),
+                ("mcp-name", "delete_file"),
+            ],
+            format!(
+                r#"{{"jsonrpc":"2.0","id":7,"method":"tools/list","params":{{"_meta":{{"io.modelcontextprotocol/protocolVersion":"{V2026}"}}}}}}"#
+            ),
+        ),
+        // The body speaks 2026-07-28 while the header says an older revision.
+        (
+            vec![
+                ("mcp-protocol-version", "2025-11-25"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "x"),
+            ],
+            call("x", Some(V2026)),
+        ),
+    ] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (app, token) = counting_app(Arc::clone(&calls));
+        let answer = send(&app, request(&token, &headers, &body)).await;
+        assert_mismatch(&answer, &calls, id.clone());
+    }
+}
+
+#[tokio::test]
+async fn a_request_with_a_null_id_is_refused() {
+    // MCP: a request id "MUST NOT be null"; a response to it could not be told apart.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (app, token) = counting_app(Arc::clone(&calls));
+    let body = r#"{"jsonrpc":"2.0","id":null,"method":"tools/list"}"#;
+    let answer = send(&app, request(&token, &[("mcp-method", "tools/list")], body)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn mirrored_headers_on_a_bodiless_get_go_no_further() {
+    let key = key();
+    let guard = builder(&key, &TestClock::new()).build().unwrap();
+    let app = Router::new()
+        .route(
+            "/mcp",
+            axum::routing::get(
+                |_principal: Principal, headers: axum::http::HeaderMap| async move {
+                    format!(
+                        "{}|{}",
+                        headers.contains_key("mcp-method"),
+                        headers.contains_key("mcp-name")
+                    )
+                },
+            ),
+        )
+        .route_layer(guard);
+    let request = Request::get("/mcp")
+        .header(
+            "authorization",
+            format!("Bearer {}", token(&key, &claims("mcp:tools"))),
+        )
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "admin_reset")
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(&app, request).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body, "false|false");
+}

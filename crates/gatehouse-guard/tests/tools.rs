@@ -491,3 +491,50 @@ async fn unmapped_tools_deny_closes_every_tool_without_a_scope() {
     let answer = send(&app, post_json(&everything, list)).await;
     assert_eq!(tool_names(&answer.json()), ["delete_file"]);
 }
+
+#[tokio::test]
+async fn a_tools_list_answer_is_filtered_whatever_the_spelling_of_its_id() {
+    // A server in JavaScript reads the id 1.0 as 1 and answers with `"id":1`.
+    let key = key();
+    let guard = guard(&key, true);
+    let app = Router::new()
+        .route(
+            "/mcp",
+            post(|_principal: Principal| async {
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Body::from(format!(
+                        r#"{{"jsonrpc":"2.0","id":1,"result":{{"tools":{TOOLS}}}}}"#
+                    )))
+                    .unwrap()
+            }),
+        )
+        .route_layer(guard);
+    let list = r#"{"jsonrpc":"2.0","id":1.0,"method":"tools/list"}"#;
+    let answer = send(&app, post_json(&token(&key, &claims("mcp:tools")), list)).await;
+    assert_eq!(tool_names(&answer.json()), ["echo"]);
+}
+
+#[tokio::test]
+async fn a_tools_list_answer_the_guard_cannot_read_is_not_passed_on() {
+    // A lone surrogate is JSON a lax client reads and serde_json refuses.
+    let key = key();
+    let guard = guard(&key, true);
+    let app = Router::new()
+        .route(
+            "/mcp",
+            post(|_principal: Principal| async {
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Body::from(
+                        r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"admin_reset","description":"\ud800"}]}}"#,
+                    ))
+                    .unwrap()
+            }),
+        )
+        .route_layer(guard);
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let answer = send(&app, post_json(&token(&key, &claims("mcp:tools")), list)).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert!(!answer.body.contains("admin_reset"));
+}
