@@ -96,6 +96,28 @@ impl App {
         }
     }
 
+    /// The `--demo` configuration auto-approving for `alice` on `store`, sealed with the
+    /// encryption key `key` (instances sharing a database share it too).
+    pub async fn on_store(store: gatehouse_store::AnyStore, key: [u8; 32]) -> Self {
+        let mut config = super::config(LISTEN);
+        config.issuer = format!("http://{LISTEN}");
+        let issuer = config.issuer.clone();
+        let gatehouse = Gatehouse::with_store(
+            config,
+            store,
+            gatehouse_store::sealing::EncryptionKey::from_bytes(key),
+            Extensions::default(),
+        )
+        .await
+        .unwrap();
+        let router = gatehouse.router().layer(Extension(ConnectInfo(PEER)));
+        Self {
+            gatehouse,
+            issuer,
+            router,
+        }
+    }
+
     /// An endpoint's URL: the issuer and `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
