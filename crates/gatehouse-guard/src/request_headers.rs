@@ -57,6 +57,11 @@ impl<'a> Mirrored<'a> {
         })
     }
 
+    /// Whether the request names MCP 2026-07-28 or later in `MCP-Protocol-Version`.
+    pub(crate) fn stateless_revision(&self) -> bool {
+        self.required
+    }
+
     /// Whether the body must be read to check the headers.
     pub(crate) fn apply(&self) -> bool {
         self.required || self.method.is_some() || self.name.is_some()

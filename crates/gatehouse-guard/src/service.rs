@@ -279,6 +279,7 @@ async fn admit(
             if shared.filter_tools_list && !inspection.tools_list_ids.is_empty() {
                 filter = Some(ToolsListFilter {
                     ids: Answering::These(inspection.tools_list_ids),
+                    cacheable: mirrored.stateless_revision(),
                     tools: Arc::clone(&shared.tools),
                     principal: principal.clone(),
                     max_bytes: shared.max_body_bytes,
@@ -295,6 +296,7 @@ async fn admit(
     if shared.filter_tools_list && !shared.tools.is_empty() && parts.method == Method::GET {
         filter = Some(ToolsListFilter {
             ids: Answering::Any,
+            cacheable: false,
             tools: Arc::clone(&shared.tools),
             principal: principal.clone(),
             max_bytes: shared.max_body_bytes,

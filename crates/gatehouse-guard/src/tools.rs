@@ -240,6 +240,55 @@ pub(crate) fn same_id(request: &Value, response: &Value) -> bool {
 /// The `_meta` member that carries a request's protocol version (MCP 2026-07-28).
 const PROTOCOL_VERSION_META: &str = "io.modelcontextprotocol/protocolVersion";
 
+/// `params._meta`, read as strictly as the rest: a member repeated is refused, or a server that
+/// keeps the first of two protocol versions would read another than the guard checked.
+struct Meta {
+    protocol_version: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Meta {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MetaVisitor;
+
+        impl<'de> Visitor<'de> for MetaVisitor {
+            type Value = Meta;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("_meta (an object or null)")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Meta, A::Error> {
+                let mut protocol_version = None;
+                let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if seen.contains(&key) {
+                        return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+                    }
+                    if key == PROTOCOL_VERSION_META {
+                        protocol_version = match map.next_value::<Value>()? {
+                            Value::String(version) => Some(version),
+                            _ => None,
+                        };
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                    seen.insert(key);
+                }
+                Ok(Meta { protocol_version })
+            }
+
+            // `null` carries nothing; some serializers write it for an absent member.
+            fn visit_unit<E: de::Error>(self) -> Result<Meta, E> {
+                Ok(Meta {
+                    protocol_version: None,
+                })
+            }
+        }
+
+        deserializer.deserialize_any(MetaVisitor)
+    }
+}
+
 impl<'de> Deserialize<'de> for Messages {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct MessagesVisitor;
@@ -307,7 +356,7 @@ impl<'de> Deserialize<'de> for Params {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
                 let mut name: Option<Value> = None;
                 let mut uri: Option<Value> = None;
-                let mut meta: Option<Value> = None;
+                let mut meta: Option<Meta> = None;
                 // A set, not a list: a `params` object with many members must not cost
                 // quadratic time (a 4 MiB body of short keys would take minutes).
                 let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -332,9 +381,7 @@ impl<'de> Deserialize<'de> for Params {
                 Ok(Params {
                     name: string(name),
                     uri: string(uri),
-                    protocol_version: meta.and_then(|mut meta| {
-                        string(meta.get_mut(PROTOCOL_VERSION_META).map(Value::take))
-                    }),
+                    protocol_version: meta.and_then(|meta| meta.protocol_version),
                 })
             }
 

@@ -59,6 +59,9 @@ fn unfilterable() -> Response {
 /// What one response is filtered with.
 pub(crate) struct ToolsListFilter {
     pub(crate) ids: Answering,
+    /// The request speaks MCP 2026-07-28 or later, whose list results always carry a
+    /// `cacheScope`: one missing from the server's answer is added.
+    pub(crate) cacheable: bool,
     pub(crate) tools: Arc<ToolScopes>,
     pub(crate) principal: Principal,
     pub(crate) max_bytes: usize,
@@ -88,12 +91,18 @@ impl ToolsListFilter {
         // reused "only within the same authorization context" ("private"), whatever the server
         // said; a shared cache in front would otherwise hand one caller's list to another.
         // Results of earlier revisions carry no `cacheScope` and get none.
+        // (`CacheableResult` makes it required from 2026-07-28 on.)
         let mut changed = false;
-        if let Some(scope) = result.get_mut("cacheScope")
-            && scope.as_str() != Some("private")
-        {
-            *scope = Value::from("private");
-            changed = true;
+        match result.get_mut("cacheScope") {
+            Some(scope) if scope.as_str() != Some("private") => {
+                *scope = Value::from("private");
+                changed = true;
+            }
+            None if self.cacheable => {
+                result.insert("cacheScope".to_owned(), Value::from("private"));
+                changed = true;
+            }
+            _ => {}
         }
         let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) else {
             return changed;

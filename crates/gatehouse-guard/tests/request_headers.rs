@@ -311,3 +311,22 @@ async fn mirrored_headers_on_a_bodiless_get_go_no_further() {
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body, "false|false");
 }
+
+#[tokio::test]
+async fn a_meta_member_repeated_is_refused() {
+    // Two protocol versions in one `_meta`: a server that keeps the first would read another
+    // than the guard checked.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (app, token) = counting_app(Arc::clone(&calls));
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{{"name":"x","_meta":{{"io.modelcontextprotocol/protocolVersion":"2025-11-25","io.modelcontextprotocol/protocolVersion":"{V2026}"}}}}}}"#
+    );
+    let headers = [
+        ("mcp-protocol-version", V2026),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "x"),
+    ];
+    let answer = send(&app, request(&token, &headers, &body)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}

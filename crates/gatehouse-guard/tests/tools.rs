@@ -538,3 +538,43 @@ async fn a_tools_list_answer_the_guard_cannot_read_is_not_passed_on() {
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
     assert!(!answer.body.contains("admin_reset"));
 }
+
+#[tokio::test]
+async fn mcp_2026_07_28_a_filtered_list_without_cache_scope_gets_private() {
+    // From 2026-07-28 on every list result carries `cacheScope`; one missing from the server's
+    // answer to a request of that revision is added, as "private".
+    let key = key();
+    let guard = guard(&key, true);
+    let app = Router::new()
+        .route(
+            "/mcp",
+            post(|_principal: Principal| async {
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Body::from(format!(
+                        r#"{{"jsonrpc":"2.0","id":"l","result":{{"tools":{TOOLS}}}}}"#
+                    )))
+                    .unwrap()
+            }),
+        )
+        .route_layer(guard);
+    let list = r#"{"jsonrpc":"2.0","id":"l","method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
+    let request = axum::http::Request::post("/mcp")
+        .header(
+            "authorization",
+            format!("Bearer {}", token(&key, &claims("mcp:tools"))),
+        )
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/list")
+        .body(Body::from(list))
+        .unwrap();
+    let message = send(&app, request).await.json();
+    assert_eq!(message["result"]["cacheScope"], "private", "{message}");
+    // A request of an earlier revision gets no member its revision does not know.
+    let older = r#"{"jsonrpc":"2.0","id":"l","method":"tools/list"}"#;
+    let message = send(&app, post_json(&token(&key, &claims("mcp:tools")), older))
+        .await
+        .json();
+    assert!(message["result"].get("cacheScope").is_none(), "{message}");
+}
