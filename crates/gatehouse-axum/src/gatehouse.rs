@@ -124,12 +124,9 @@ impl Gatehouse {
         // Labelled with the origin, as the guards label theirs: clients keep one nonce per
         // origin, and the token endpoint and the resources served here share it.
         if config.dpop.nonces {
-            let origin = gatehouse_types::uri::split(engine_config.token_endpoint())
-                .map(|c| format!("{}://{}", c.scheme, c.authority.unwrap_or_default()))
-                .unwrap_or_default();
             engine_config.dpop.nonces = Some(gatehouse_jose::dpop::NonceSource::new(
                 nonce_secret.as_slice(),
-                origin,
+                gatehouse_types::uri::origin(engine_config.token_endpoint()),
                 config.dpop.nonce_step_secs,
             ));
         }

@@ -96,9 +96,14 @@ impl ProofReplayCheck for ProofReplay {
             // The token endpoint's table of used assertions, under the key's name: the same
             // namespace the token endpoint uses for its proofs.
             Self::Store(store) => Box::pin(async move {
-                gatehouse_engine::Store::use_assertion(&**store, &format!("dpop:{jkt}"), jti, until)
-                    .await
-                    .map_err(|e| ReplayCheckError::new(e.to_string()))
+                gatehouse_engine::Store::use_assertion(
+                    &**store,
+                    &gatehouse_engine::proof_replay_issuer(jkt),
+                    jti,
+                    until,
+                )
+                .await
+                .map_err(|e| ReplayCheckError::new(e.to_string()))
             }),
         }
     }

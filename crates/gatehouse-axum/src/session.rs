@@ -72,9 +72,7 @@ impl Sessions {
     /// `key` signs ids and tokens; `issuer` says whether cookies are `Secure` and which origin
     /// forms must come from.
     pub(crate) fn new(key: Zeroizing<[u8; 32]>, issuer: &str) -> Self {
-        let origin = gatehouse_types::uri::split(issuer).map_or_else(String::new, |c| {
-            format!("{}://{}", c.scheme, c.authority.unwrap_or_default())
-        });
+        let origin = gatehouse_types::uri::origin(issuer);
         Self {
             key,
             secure: issuer.starts_with("https://"),

@@ -64,6 +64,12 @@ impl DpopHeader {
     }
 }
 
+/// Where the `jti`s of a key's DPoP proofs are kept in the store's table of used assertions: the
+/// token endpoint's and the resources' proofs share it, so that a proof is used once anywhere.
+pub fn proof_replay_issuer(jkt: &str) -> String {
+    format!("dpop:{jkt}")
+}
+
 /// `invalid_dpop_proof` (§5: "the authorization server … responds with an error of
 /// invalid_dpop_proof").
 pub(crate) fn invalid_proof(description: impl Into<String>) -> EndpointError {
@@ -124,7 +130,7 @@ impl<S: Store> Engine<S> {
         let first_use = self
             .store()
             .use_assertion(
-                &format!("dpop:{}", verified.jkt()),
+                &proof_replay_issuer(verified.jkt()),
                 verified.jti(),
                 forget_after,
             )

@@ -39,7 +39,7 @@ pub use client_auth::{
 pub use config::{
     EngineConfig, EngineConfigError, MAX_DELEGATION_DEPTH, NoResources, ResourceConfig,
 };
-pub use dpop::DpopPolicy;
+pub use dpop::{DpopPolicy, proof_replay_issuer};
 pub use error::{CLIENT_CHALLENGE, EndpointError, Reuse};
 pub use exchange::ACCESS_TOKEN_TYPE;
 pub use id_jag::{ID_JAG_TYPE, MAX_ID_JAG_SECS, TrustedIssuer};

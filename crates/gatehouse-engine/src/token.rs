@@ -234,6 +234,7 @@ impl<S: Store> Engine<S> {
             ));
         }
         let refreshable = client.metadata.has_grant_type(&GrantType::RefreshToken);
+        let public = *client.metadata.token_endpoint_auth_method() == TokenEndpointAuthMethod::None;
         // RFC 9449 §5: every grant takes a proof, and binds what it issues to its key.
         let proof = self.token_request_proof(&dpop, &client, now).await?;
         let key = Signer {
@@ -242,8 +243,6 @@ impl<S: Store> Engine<S> {
         };
         let (mut response, claims) = match grant_type {
             GrantType::AuthorizationCode => {
-                let public =
-                    *client.metadata.token_endpoint_auth_method() == TokenEndpointAuthMethod::None;
                 self.redeem_code(
                     &form,
                     &client.client_id,
@@ -268,8 +267,6 @@ impl<S: Store> Engine<S> {
                     .await?
             }
             _ => {
-                let public =
-                    *client.metadata.token_endpoint_auth_method() == TokenEndpointAuthMethod::None;
                 self.refresh_grant(&form, &client.client_id, public, &key, rng, now)
                     .await?
             }

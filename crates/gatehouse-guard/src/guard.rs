@@ -316,9 +316,7 @@ impl GuardBuilder {
             }
         };
         let sessions = SessionKey::new(session_key, resource.as_str());
-        let origin = gatehouse_types::uri::split(resource.as_str())
-            .map(|c| format!("{}://{}", c.scheme, c.authority.unwrap_or_default()))
-            .unwrap_or_default();
+        let origin = gatehouse_types::uri::origin(resource.as_str());
         let dpop = DpopSettings {
             required: self.dpop_required,
             // Labelled with the origin: clients keep one nonce per origin (oauth4webapi does),

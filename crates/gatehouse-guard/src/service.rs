@@ -98,7 +98,9 @@ where
         return Ok(preflight);
     }
     let origin = request.headers().get(header::ORIGIN).cloned();
-    let dpop_request = request.headers().contains_key(dpop::DPOP_HEADER);
+    // Only a resource that hands out nonces has anything to add to a DPoP request's answer.
+    let dpop_request =
+        shared.dpop.nonces.is_some() && request.headers().contains_key(dpop::DPOP_HEADER);
     let dpop_scheme = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -247,7 +249,7 @@ async fn admit(
     // Every request with a body, whatever its method and Content-Type: a server that ignores
     // either (or honours a method-override header) would otherwise run a JSON-RPC call the
     // guard never looked at.
-    if !shared.tools.is_empty() || mirrored.apply() {
+    if shared.tools.inspects_calls() || mirrored.apply() {
         let bytes = Box::pin(body.bytes()).await?;
         if bytes.is_empty() && mirrored.apply() {
             if parts.method == Method::POST {
@@ -293,7 +295,7 @@ async fn admit(
     }
     // The standalone stream (GET) answers no request the guard saw: whatever list of tools it
     // carries, delivered late or replayed after `Last-Event-ID`, is filtered the same.
-    if shared.filter_tools_list && !shared.tools.is_empty() && parts.method == Method::GET {
+    if shared.filter_tools_list && shared.tools.inspects_calls() && parts.method == Method::GET {
         filter = Some(ToolsListFilter {
             ids: Answering::Any,
             cacheable: false,

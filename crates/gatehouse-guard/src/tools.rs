@@ -50,9 +50,9 @@ impl ToolScopes {
         self.unmapped = unmapped;
     }
 
-    /// Whether any call needs looking at: some tool has a scope, or unmapped tools are denied.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty() && self.unmapped == UnmappedTools::Allow
+    /// Whether calls need looking at: some tool has a scope, or unmapped tools are denied.
+    pub(crate) fn inspects_calls(&self) -> bool {
+        !self.map.is_empty() || self.unmapped == UnmappedTools::Deny
     }
 
     pub(crate) fn get(&self, tool: &str) -> Option<&Scope> {
@@ -126,7 +126,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Messages, Rejection> {
             ));
         }
     };
-    for Message(message) in &messages.0 {
+    for Message(message) in &messages.messages {
         // MCP (JSON-RPC requests): "the ID MUST NOT be null". A server that answered one anyway
         // would answer with `id: null`, which no filter could tell apart.
         if message.method.is_some() && message.id == Some(Value::Null) {
@@ -155,7 +155,7 @@ pub(crate) fn inspect_messages(
     granted: &ScopeSet,
 ) -> Inspection {
     let mut inspection = Inspection::default();
-    for Message(message) in &messages.0 {
+    for Message(message) in &messages.messages {
         match message.method.as_deref() {
             Some(TOOLS_CALL) => {
                 let name = message
@@ -183,14 +183,17 @@ pub(crate) fn inspect_messages(
 }
 
 /// One message or a batch (JSON-RPC 2.0 §6).
-/// The second member says whether the body was an array (a batch), even of one message.
-pub(crate) struct Messages(Vec<Message>, bool);
+pub(crate) struct Messages {
+    messages: Vec<Message>,
+    /// Whether the body was an array, even of one message.
+    batch: bool,
+}
 
 impl Messages {
     /// The message, if the body is one message and not a batch.
     pub(crate) fn single(&self) -> Option<&MessageMembers> {
-        match self.0.as_slice() {
-            [Message(one)] if !self.1 => Some(one),
+        match self.messages.as_slice() {
+            [Message(one)] if !self.batch => Some(one),
             _ => None,
         }
     }
@@ -220,6 +223,22 @@ pub(crate) struct Params {
     pub(crate) name: Option<String>,
     pub(crate) uri: Option<String>,
     pub(crate) protocol_version: Option<String>,
+}
+
+/// The next member name of an object, refused if it was seen before in it (the strict reading
+/// of the module documentation). A set, not a list: an object with many members must not cost
+/// quadratic time (a 4 MiB body of short keys would take minutes).
+fn next_unique_key<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    seen: &mut std::collections::HashSet<String>,
+) -> Result<Option<String>, A::Error> {
+    let Some(key) = map.next_key::<String>()? else {
+        return Ok(None);
+    };
+    if !seen.insert(key.clone()) {
+        return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
+    }
+    Ok(Some(key))
 }
 
 /// A member that is present, `null` included (serde's `Option` would read `null` as absent).
@@ -259,11 +278,8 @@ impl<'de> Deserialize<'de> for Meta {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Meta, A::Error> {
                 let mut protocol_version = None;
-                let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if seen.contains(&key) {
-                        return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
-                    }
+                let mut seen = std::collections::HashSet::new();
+                while let Some(key) = next_unique_key(&mut map, &mut seen)? {
                     if key == PROTOCOL_VERSION_META {
                         protocol_version = match map.next_value::<Value>()? {
                             Value::String(version) => Some(version),
@@ -272,7 +288,6 @@ impl<'de> Deserialize<'de> for Meta {
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
-                    seen.insert(key);
                 }
                 Ok(Meta { protocol_version })
             }
@@ -301,8 +316,12 @@ impl<'de> Deserialize<'de> for Messages {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Messages, A::Error> {
-                MessageMembers::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(|members| Messages(vec![Message(members)], false))
+                MessageMembers::deserialize(de::value::MapAccessDeserializer::new(map)).map(
+                    |members| Messages {
+                        messages: vec![Message(members)],
+                        batch: false,
+                    },
+                )
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Messages, A::Error> {
@@ -312,7 +331,10 @@ impl<'de> Deserialize<'de> for Messages {
                 if messages.is_empty() {
                     return Err(de::Error::custom("an empty batch"));
                 }
-                Ok(Messages(messages, true))
+                Ok(Messages {
+                    messages,
+                    batch: true,
+                })
             }
         }
 
@@ -357,13 +379,8 @@ impl<'de> Deserialize<'de> for Params {
                 let mut name: Option<Value> = None;
                 let mut uri: Option<Value> = None;
                 let mut meta: Option<Meta> = None;
-                // A set, not a list: a `params` object with many members must not cost
-                // quadratic time (a 4 MiB body of short keys would take minutes).
-                let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    if seen.contains(&key) {
-                        return Err(de::Error::custom(format_args!("duplicate member `{key}`")));
-                    }
+                let mut seen = std::collections::HashSet::new();
+                while let Some(key) = next_unique_key(&mut map, &mut seen)? {
                     match key.as_str() {
                         "name" => name = Some(map.next_value()?),
                         "uri" => uri = Some(map.next_value()?),
@@ -372,7 +389,6 @@ impl<'de> Deserialize<'de> for Params {
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
-                    seen.insert(key);
                 }
                 let string = |value: Option<Value>| match value {
                     Some(Value::String(text)) => Some(text),

@@ -59,6 +59,14 @@ pub struct Components<'a> {
     pub fragment: Option<&'a str>,
 }
 
+/// The origin of an absolute URI as it is written, `scheme://authority` (empty when it has
+/// none): what a server's nonces, forms and proofs are labelled with.
+pub fn origin(uri: &str) -> String {
+    split(uri).map_or_else(String::new, |c| {
+        format!("{}://{}", c.scheme, c.authority.unwrap_or_default())
+    })
+}
+
 /// Splits an absolute URI into its components. `None` when there is no valid scheme
 /// (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` followed by `:`).
 pub fn split(uri: &str) -> Option<Components<'_>> {
