@@ -7,11 +7,12 @@ use gatehouse_engine::store::{
     StoreError, TakeCode,
 };
 use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_types::rate::PerMinute;
 use gatehouse_types::{ClientId, UnixTime};
 
 use crate::server::{
-    AuditEvent, Consent, Grant, ServerStore, SessionRecord, SignInFailures, StoredSigningKey,
-    UserRecord,
+    AuditEvent, AuditQuery, Consent, Grant, ServerStore, SessionRecord, SignInFailures,
+    StoredSigningKey, UserRecord,
 };
 use crate::{DatabaseUrl, DenyList, MemoryBackend, PostgresStore, SqliteStore};
 
@@ -299,6 +300,23 @@ impl ServerStore for AnyStore {
         limit: u32,
     ) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
         timed!(self, audit_events(after, limit))
+    }
+
+    async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
+        timed!(self, search_audit(query))
+    }
+
+    async fn spend_rate(
+        &self,
+        key: &[u8; 32],
+        now_ms: u64,
+        budget: PerMinute,
+    ) -> Result<Result<(), u64>, StoreError> {
+        timed!(self, spend_rate(key, now_ms, budget))
+    }
+
+    async fn purge_rate_limits(&self, now_ms: u64) -> Result<u64, StoreError> {
+        timed!(self, purge_rate_limits(now_ms))
     }
 
     fn deny_list(&self) -> &DenyList {

@@ -10,12 +10,13 @@ use gatehouse_engine::store::{
 };
 use gatehouse_engine::{MemoryStore, Store};
 use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_types::rate::PerMinute;
 use gatehouse_types::{ClientId, UnixTime};
 
 use crate::DenyList;
 use crate::server::{
-    AuditEvent, Consent, Grant, ServerStore, SessionRecord, SignInFailures, StoredSigningKey,
-    UserRecord,
+    AuditEvent, AuditQuery, Consent, Grant, ServerStore, SessionRecord, SignInFailures,
+    StoredSigningKey, UserRecord,
 };
 
 #[derive(Default)]
@@ -41,6 +42,8 @@ struct Extras {
     consents: BTreeMap<(String, String, String), Consent>,
     keys: Vec<StoredSigningKey>,
     audit: Vec<(i64, AuditEvent)>,
+    /// Rate-limit arrival times by key.
+    rates: HashMap<[u8; 32], u64>,
 }
 
 /// The in-memory backend. Its deny-list is never in sync, so the guard asks the (in-memory)
@@ -533,6 +536,40 @@ impl ServerStore for MemoryBackend {
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .cloned()
             .collect())
+    }
+
+    async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
+        Ok(self
+            .extras()?
+            .audit
+            .iter()
+            .rev()
+            .filter(|(_, event)| query.matches(event))
+            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+            .cloned()
+            .collect())
+    }
+
+    async fn spend_rate(
+        &self,
+        key: &[u8; 32],
+        now_ms: u64,
+        budget: PerMinute,
+    ) -> Result<Result<(), u64>, StoreError> {
+        let mut extras = self.extras()?;
+        let tat = extras.rates.get(key).copied();
+        Ok(
+            gatehouse_types::rate::spend(tat, now_ms, budget).map(|tat| {
+                extras.rates.insert(*key, tat);
+            }),
+        )
+    }
+
+    async fn purge_rate_limits(&self, now_ms: u64) -> Result<u64, StoreError> {
+        let mut extras = self.extras()?;
+        let count = extras.rates.len();
+        extras.rates.retain(|_, tat| *tat > now_ms);
+        Ok(u64::try_from(count - extras.rates.len()).unwrap_or(u64::MAX))
     }
 
     fn deny_list(&self) -> &DenyList {

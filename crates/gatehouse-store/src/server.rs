@@ -6,6 +6,7 @@ use std::future::Future;
 use gatehouse_engine::Store;
 use gatehouse_engine::store::{ClientRecord, StoreError};
 use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_types::rate::PerMinute;
 use gatehouse_types::{ClientId, ScopeSet, UnixTime};
 use serde_json::Value;
 
@@ -310,9 +311,58 @@ pub trait ServerStore: Store {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<(i64, AuditEvent)>, StoreError>> + Send;
 
+    /// Audit events matching `query`, newest first (`gatehouse audit list`).
+    fn search_audit(
+        &self,
+        query: &AuditQuery,
+    ) -> impl Future<Output = Result<Vec<(i64, AuditEvent)>, StoreError>> + Send;
+
+    /// Spends one request of the budget of `key` (a hash: whatever names a caller stays out of
+    /// the table) at `now_ms`: `Ok(Ok(()))` if it passes, `Ok(Err(ms))` if it must wait that
+    /// long ([`gatehouse_types::rate::spend`]). Atomic across every instance sharing the store.
+    fn spend_rate(
+        &self,
+        key: &[u8; 32],
+        now_ms: u64,
+        budget: PerMinute,
+    ) -> impl Future<Output = Result<Result<(), u64>, StoreError>> + Send;
+
+    /// Forgets the rate-limit keys whose budget is whole again at `now_ms`; how many.
+    fn purge_rate_limits(
+        &self,
+        now_ms: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// The in-memory deny-list of revoked access tokens that the guard consults on every request
     /// instead of the database ([`DenyList::check`]).
     fn deny_list(&self) -> &DenyList;
+}
+
+/// What `gatehouse audit list` asks for: events at or after `since`, of the client, subject and
+/// tool given (each only when given), at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// The oldest time wanted.
+    pub since: UnixTime,
+    /// Only this client's events.
+    pub client_id: Option<String>,
+    /// Only this subject's events.
+    pub subject: Option<String>,
+    /// Only calls of this tool (or prompt, or resource URI).
+    pub tool: Option<String>,
+    /// At most this many, the newest.
+    pub limit: u32,
+}
+
+impl AuditQuery {
+    /// Whether `event` is one the query asks for (the in-memory store's filter; SQL has its own).
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        let tool = event.detail.get("tool").and_then(Value::as_str);
+        event.at >= self.since
+            && (self.client_id.is_none() || self.client_id == event.client_id)
+            && (self.subject.is_none() || self.subject == event.subject)
+            && (self.tool.is_none() || self.tool.as_deref() == tool)
+    }
 }
 
 /// Whether an access token was revoked, from the in-memory deny-list when it is in sync and

@@ -14,9 +14,10 @@ mod support;
 use gatehouse_engine::store::{RefreshState, RotateOutcome, StoreError, TakeCode};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_store::{
-    AuditEvent, Consent, RevocationCheck, ServerStore, SessionRecord, SignInFailures,
+    AuditEvent, AuditQuery, Consent, RevocationCheck, ServerStore, SessionRecord, SignInFailures,
     StoredSigningKey, UserRecord, password,
 };
+use gatehouse_types::rate::PerMinute;
 use gatehouse_types::{ClientId, ScopeSet, UnixTime};
 use support::*;
 
@@ -812,6 +813,112 @@ async fn audit_events_are_appended_in_batches_in_order<S: ServerStore>(store: &S
     assert!(stored.windows(2).all(|pair| pair[0].0 < pair[1].0));
 }
 
+/// `gatehouse audit list`: newest first, each filter only when given, `tool` read from the
+/// detail of MCP call events.
+async fn audit_events_are_searched_newest_first_by_client_subject_and_tool<S: ServerStore>(
+    store: &S,
+) {
+    let event = |at: u64, client: &str, subject: &str, tool: Option<&str>| AuditEvent {
+        at: UnixTime::from_secs(at),
+        kind: if tool.is_some() {
+            "tool_call"
+        } else {
+            "token_issued"
+        }
+        .into(),
+        subject: Some(subject.into()),
+        client_id: Some(client.into()),
+        detail: match tool {
+            Some(tool) => serde_json::json!({"resource": "https://r/mcp", "tool": tool}),
+            None => serde_json::json!({}),
+        },
+    };
+    store
+        .append_audit(vec![
+            event(100, "a", "alice", None),
+            event(200, "a", "alice", Some("echo")),
+            event(300, "b", "alice", Some("delete")),
+            event(400, "a", "bob", Some("echo")),
+        ])
+        .await
+        .unwrap();
+    let search = |client: Option<&str>, subject: Option<&str>, tool: Option<&str>, since| {
+        let query = AuditQuery {
+            since: UnixTime::from_secs(since),
+            client_id: client.map(str::to_owned),
+            subject: subject.map(str::to_owned),
+            tool: tool.map(str::to_owned),
+            limit: 10,
+        };
+        async move {
+            store
+                .search_audit(&query)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(_, event)| event.at.as_secs())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search(None, None, None, 0).await, [400, 300, 200, 100]);
+    assert_eq!(search(Some("a"), None, None, 0).await, [400, 200, 100]);
+    assert_eq!(search(None, Some("alice"), None, 0).await, [300, 200, 100]);
+    assert_eq!(search(None, None, Some("echo"), 0).await, [400, 200]);
+    assert_eq!(
+        search(Some("a"), Some("alice"), Some("echo"), 0).await,
+        [200]
+    );
+    assert_eq!(search(None, None, None, 250).await, [400, 300]);
+    let newest = AuditQuery {
+        since: UnixTime::EPOCH,
+        client_id: None,
+        subject: None,
+        tool: None,
+        limit: 1,
+    };
+    assert_eq!(store.search_audit(&newest).await.unwrap().len(), 1);
+}
+
+/// The shared rate limit spends as `gatehouse_types::rate::spend` does, in every backend: a
+/// whole budget at once, then one request per interval, each key its own.
+async fn rate_limits_spend_one_budget_per_key<S: ServerStore>(store: &S) {
+    let budget = PerMinute::new(3);
+    let (a, b) = ([1; 32], [2; 32]);
+    let now = 1_700_000_000_000;
+    for _ in 0..3 {
+        assert_eq!(store.spend_rate(&a, now, budget).await.unwrap(), Ok(()));
+    }
+    assert_eq!(
+        store.spend_rate(&a, now, budget).await.unwrap(),
+        Err(20_000)
+    );
+    // A refusal spends nothing: still 20 s, 5 s later 15 s.
+    assert_eq!(
+        store.spend_rate(&a, now, budget).await.unwrap(),
+        Err(20_000)
+    );
+    assert_eq!(
+        store.spend_rate(&a, now + 5_000, budget).await.unwrap(),
+        Err(15_000)
+    );
+    assert_eq!(store.spend_rate(&b, now, budget).await.unwrap(), Ok(()));
+    assert_eq!(
+        store.spend_rate(&a, now + 20_000, budget).await.unwrap(),
+        Ok(())
+    );
+    // Keys whose budget is whole again are forgotten; the others are kept.
+    assert_eq!(store.purge_rate_limits(now + 20_000).await.unwrap(), 1);
+    assert_eq!(
+        store.spend_rate(&a, now + 20_000, budget).await.unwrap(),
+        Err(20_000)
+    );
+    assert_eq!(store.purge_rate_limits(now + 120_000).await.unwrap(), 1);
+    assert_eq!(
+        store.spend_rate(&a, now + 120_000, budget).await.unwrap(),
+        Ok(())
+    );
+}
+
 /// RFC 7523 §3 item 7: a JWT assertion's `jti` is used once per issuer, until it expires.
 async fn an_assertion_is_used_once_until_it_expires<S: ServerStore>(store: &S) {
     let exp = UnixTime::from_secs(2_000);
@@ -974,4 +1081,6 @@ behaviour_suite!(
     audit_events_are_appended_in_batches_in_order,
     concurrent_writes_keep_their_own_outcomes,
     dpop_bindings_are_kept_with_codes_and_refresh_tokens,
+    audit_events_are_searched_newest_first_by_client_subject_and_tool,
+    rate_limits_spend_one_budget_per_key,
 );

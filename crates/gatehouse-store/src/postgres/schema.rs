@@ -157,4 +157,17 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         ALTER TABLE refresh_tokens ADD COLUMN dpop_jkt TEXT;
         ",
     ),
+    (
+        8,
+        "shared rate limits; the resource and tool of audited MCP calls",
+        "
+        CREATE TABLE rate_limits (
+            key BYTEA PRIMARY KEY,
+            tat BIGINT NOT NULL
+        );
+        CREATE INDEX rate_limits_tat ON rate_limits (tat);
+        ALTER TABLE audit_events ADD COLUMN resource TEXT;
+        ALTER TABLE audit_events ADD COLUMN tool TEXT;
+        ",
+    ),
 ];

@@ -27,6 +27,7 @@ use gatehouse_engine::store::{
     ClientRecord, CodeEntry, CodeRecord, RefreshRecord, Store, StoreError,
 };
 use gatehouse_resource_indicators::ResourceUri;
+use gatehouse_types::rate::PerMinute;
 use gatehouse_types::{ClientId, UnixTime};
 
 pub(crate) use statement::Statement;
@@ -34,8 +35,8 @@ pub(crate) use value::{Row, Value};
 
 use crate::DenyList;
 use crate::server::{
-    AuditEvent, Consent, Grant, ServerStore, SessionRecord, SignInFailures, StoredSigningKey,
-    UserRecord,
+    AuditEvent, AuditQuery, Consent, Grant, ServerStore, SessionRecord, SignInFailures,
+    StoredSigningKey, UserRecord,
 };
 use rows::{hash_param, time_param};
 use statements as sql;
@@ -521,6 +522,62 @@ impl<B: SqlBackend> ServerStore for B {
             )
             .await?;
         all(rows, rows::audit_event)
+    }
+
+    async fn search_audit(&self, query: &AuditQuery) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
+        let rows = self
+            .query(
+                &sql::SEARCH_AUDIT,
+                vec![
+                    time_param(query.since),
+                    query.client_id.as_deref().into(),
+                    query.subject.as_deref().into(),
+                    query.tool.as_deref().into(),
+                    i64::from(query.limit).into(),
+                ],
+            )
+            .await?;
+        all(rows, rows::audit_event)
+    }
+
+    async fn spend_rate(
+        &self,
+        key: &[u8; 32],
+        now_ms: u64,
+        budget: PerMinute,
+    ) -> Result<Result<(), u64>, StoreError> {
+        let int = |value: u64| Value::Int(i64::try_from(value).unwrap_or(i64::MAX));
+        let passed = self
+            .execute_returning(
+                &sql::SPEND_RATE,
+                vec![
+                    key.as_slice().into(),
+                    int(now_ms),
+                    int(budget.interval_ms()),
+                    int(budget.window_ms()),
+                ],
+            )
+            .await?;
+        if !passed.is_empty() {
+            return Ok(Ok(()));
+        }
+        // Refused: when the next request would pass, from the arrival time the refusal left.
+        let tat = optional(
+            self.query(&sql::RATE_TAT, vec![key.as_slice().into()])
+                .await,
+            |row| row.int(0),
+        )?
+        .and_then(|tat| u64::try_from(tat).ok());
+        Ok(gatehouse_types::rate::spend(tat, now_ms, budget).map(drop))
+    }
+
+    async fn purge_rate_limits(&self, now_ms: u64) -> Result<u64, StoreError> {
+        delete_in_batches(
+            self,
+            &sql::PURGE_RATE_LIMITS,
+            Some(i64::try_from(now_ms).unwrap_or(i64::MAX)),
+        )
+        .await
     }
 
     fn deny_list(&self) -> &DenyList {

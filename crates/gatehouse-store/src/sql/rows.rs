@@ -257,7 +257,15 @@ pub(crate) fn audit_params(event: &AuditEvent) -> Vec<Value> {
         event.subject.as_deref().into(),
         event.client_id.as_deref().into(),
         event.detail.to_string().into(),
+        detail_text(event, "resource").into(),
+        detail_text(event, "tool").into(),
     ]
+}
+
+/// A text member of an event's detail, kept in a column of its own so that `audit list` can
+/// filter on it.
+fn detail_text<'a>(event: &'a AuditEvent, member: &str) -> Option<&'a str> {
+    event.detail.get(member).and_then(serde_json::Value::as_str)
 }
 
 pub(crate) fn audit_event(row: &Row) -> Result<(i64, AuditEvent), StoreError> {

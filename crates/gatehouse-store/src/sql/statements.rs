@@ -253,7 +253,16 @@ pub(crate) static DELETE_SIGNING_KEY: Statement =
 // ----- audit events -----------------------------------------------------------------------------
 
 pub(crate) static APPEND_AUDIT: Statement = Statement::new(
-    "INSERT INTO audit_events (at, kind, subject, client_id, detail) VALUES ($1, $2, $3, $4, $5)",
+    "INSERT INTO audit_events (at, kind, subject, client_id, detail, resource, tool)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+);
+/// `gatehouse audit list`: newest first, each filter applied only when given. The filters
+/// compare whole values, so the `at` index bounds the scan.
+pub(crate) static SEARCH_AUDIT: Statement = Statement::new(
+    "SELECT id, at, kind, subject, client_id, detail FROM audit_events
+     WHERE at >= $1 AND (CAST($2 AS TEXT) IS NULL OR client_id = $2)
+       AND (CAST($3 AS TEXT) IS NULL OR subject = $3) AND (CAST($4 AS TEXT) IS NULL OR tool = $4)
+     ORDER BY id DESC LIMIT $5",
 );
 pub(crate) static AUDIT_EVENTS: Statement = Statement::new(
     "SELECT id, at, kind, subject, client_id, detail FROM audit_events
@@ -271,6 +280,23 @@ pub(crate) static USE_ASSERTION: Statement = Statement::new(
     "INSERT INTO used_assertions (issuer, jti, expires_at) VALUES ($1, $2, $3)
      ON CONFLICT (issuer, jti) DO NOTHING",
 );
+
+// ----- rate limits ------------------------------------------------------------------------------
+
+/// Spends one request of a key's budget (`gatehouse_types::rate::spend`, in SQL): with `$2` now,
+/// `$3` the interval a request costs and `$4` the window, the arrival time moves on by one
+/// interval unless that would put it more than a window ahead of now. One statement, so
+/// instances sharing the database spend one budget; a row comes back only when the request
+/// passes.
+pub(crate) static SPEND_RATE: Statement = Statement::new(
+    "INSERT INTO rate_limits (key, tat) VALUES ($1, CAST($2 AS BIGINT) + CAST($3 AS BIGINT))
+     ON CONFLICT (key) DO UPDATE
+       SET tat = (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) + $3
+       WHERE (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) + $3 - $4 <= $2
+     RETURNING tat",
+);
+pub(crate) static RATE_TAT: Statement =
+    Statement::new("SELECT tat FROM rate_limits WHERE key = $1");
 
 // ----- purging ----------------------------------------------------------------------------------
 // Each deletes at most `$2` rows whose time (`$1`) has passed, by primary key, so that a long
@@ -312,6 +338,10 @@ pub(crate) static PURGE_SESSIONS: Statement = Statement::new(
 );
 pub(crate) static PURGE_AUDIT: Statement = Statement::new(
     "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)",
+);
+/// A key whose arrival time has passed has its whole budget back: the row says nothing.
+pub(crate) static PURGE_RATE_LIMITS: Statement = Statement::new(
+    "DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits WHERE tat <= $1 LIMIT $2)",
 );
 
 /// Every shared statement, for the test that prepares each on both databases.
@@ -378,4 +408,8 @@ pub(crate) static ALL: &[&Statement] = &[
     &ACCESS_TOKEN_FAMILY,
     &PURGE_SESSIONS,
     &PURGE_AUDIT,
+    &SEARCH_AUDIT,
+    &SPEND_RATE,
+    &RATE_TAT,
+    &PURGE_RATE_LIMITS,
 ];
