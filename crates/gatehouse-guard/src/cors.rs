@@ -20,7 +20,8 @@ use axum::response::Response;
 // the resource's nonces.
 const ALLOW_HEADERS: &str =
     "Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID, DPoP";
-const EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, DPoP-Nonce";
+const EXPOSE_HEADERS: &str =
+    "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, DPoP-Nonce, Retry-After";
 const ALLOW_METHODS: &str = "GET, POST, DELETE, OPTIONS";
 
 /// Which origins may call the protected resource from a browser.

@@ -147,3 +147,33 @@ impl fmt::Display for ReplayCheckError {
 }
 
 impl std::error::Error for ReplayCheckError {}
+
+/// Why a [`RateLimiter`](crate::RateLimiter) could not answer. The guard fails closed: the
+/// request is answered `503`, never let through.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RateLimitError {
+    reason: String,
+}
+
+impl RateLimitError {
+    /// An error with a reason for the logs (never sent to clients).
+    pub fn new(reason: impl fmt::Display) -> Self {
+        Self {
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl fmt::Debug for RateLimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RateLimitError({:?})", self.reason)
+    }
+}
+
+impl fmt::Display for RateLimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rate limit check failed: {}", self.reason)
+    }
+}
+
+impl std::error::Error for RateLimitError {}

@@ -78,7 +78,10 @@ impl std::fmt::Debug for Verification {
     }
 }
 
+use crate::audit::CallAudit;
+use crate::rate_limit::{CallerLimit, RateLimiter};
 use crate::shared::{Clock, Shared, Verifier};
+use gatehouse_types::rate::PerMinute;
 
 /// Builds a [`Guard`]; start with [`Guard::builder`].
 #[must_use]
@@ -104,6 +107,10 @@ pub struct GuardBuilder {
     dpop_required: bool,
     dpop_nonce_secret: Option<(Vec<u8>, u64)>,
     dpop_replay: Option<Arc<dyn ProofReplayCheck>>,
+    rate_limit: Option<PerMinute>,
+    rate_limiter: Option<Arc<dyn RateLimiter>>,
+    audit: Option<Arc<dyn CallAudit>>,
+    audit_arguments: bool,
 }
 
 impl GuardBuilder {
@@ -234,6 +241,37 @@ impl GuardBuilder {
         self
     }
 
+    /// A budget of `per_minute` requests for each caller (client and subject) on this resource,
+    /// a minute's worth at once at most; past it, `429` with `Retry-After`. Every authenticated
+    /// request counts. Default: no limit.
+    pub fn rate_limit(mut self, per_minute: u32) -> Self {
+        self.rate_limit = Some(PerMinute::new(per_minute));
+        self
+    }
+
+    /// Where callers' budgets are kept. Default: a [`MemoryRateLimiter`](crate::MemoryRateLimiter)
+    /// of this guard's own; instances of one resource behind a load balancer need one they
+    /// share, or each enforces the limit on its own.
+    pub fn rate_limiter(mut self, limiter: impl RateLimiter) -> Self {
+        self.rate_limiter = Some(Arc::new(limiter));
+        self
+    }
+
+    /// Hands every MCP call the guard decides to `audit` (see [`AuditedCall`](crate::AuditedCall)).
+    /// Default: no audit.
+    pub fn audit(mut self, audit: impl CallAudit) -> Self {
+        self.audit = Some(Arc::new(audit));
+        self
+    }
+
+    /// Keep the arguments of audited calls (at most
+    /// [`MAX_ARGUMENT_BYTES`](crate::MAX_ARGUMENT_BYTES) each). Default: not kept; they are what
+    /// people type into agents.
+    pub fn audit_arguments(mut self, keep: bool) -> Self {
+        self.audit_arguments = keep;
+        self
+    }
+
     /// The clock for token times (default: the system clock). For tests.
     pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -356,6 +394,14 @@ impl GuardBuilder {
                 sessions,
                 resource_label,
                 clock,
+                limit: self.rate_limit.map(|budget| CallerLimit {
+                    budget,
+                    limiter: self
+                        .rate_limiter
+                        .unwrap_or_else(|| Arc::new(crate::MemoryRateLimiter::default())),
+                }),
+                audit: self.audit,
+                audit_arguments: self.audit_arguments,
             }),
         })
     }
@@ -470,6 +516,10 @@ impl Guard {
             dpop_required: false,
             dpop_nonce_secret: None,
             dpop_replay: None,
+            rate_limit: None,
+            rate_limiter: None,
+            audit: None,
+            audit_arguments: false,
         }
     }
 

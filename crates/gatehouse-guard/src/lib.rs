@@ -62,6 +62,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod bearer;
 mod cache;
 mod cors;
@@ -76,6 +77,7 @@ mod introspection;
 mod keys;
 mod metadata;
 mod principal;
+mod rate_limit;
 mod rejection;
 mod remote_jwks;
 mod request_headers;
@@ -88,9 +90,12 @@ mod tools;
 mod tools_list;
 mod verify;
 
+pub use audit::{AuditedCall, CallAudit, CallDecision, MAX_ARGUMENT_BYTES};
 pub use cors::Cors;
 pub use dpop::{MemoryProofReplay, ProofReplayCheck};
-pub use error::{GuardConfigError, KeySourceError, ReplayCheckError, RevocationCheckError};
+pub use error::{
+    GuardConfigError, KeySourceError, RateLimitError, ReplayCheckError, RevocationCheckError,
+};
 pub use guard::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TOKEN_CACHE_CAPACITY, Guard,
     GuardBuilder, Verification,
@@ -98,6 +103,7 @@ pub use guard::{
 pub use introspection::IntrospectionClient;
 pub use keys::{KeySource, SharedKeys, StaticKeys};
 pub use principal::{Principal, PrincipalRejection};
+pub use rate_limit::{MemoryRateLimiter, RateLimiter};
 pub use remote_jwks::{JwksCachePolicy, RemoteJwks};
 pub use revocation::RevocationCheck;
 pub use service::GuardService;

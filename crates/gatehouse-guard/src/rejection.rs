@@ -48,6 +48,9 @@ pub(crate) enum Rejection {
     /// A `tools/call` of a tool closed to everyone (`UnmappedTools::Deny`): 403 `access_denied`,
     /// without a challenge, since no scope opens it.
     ToolDenied,
+    /// The caller spent its budget on this resource (`rate_limit`): 429 with `Retry-After`
+    /// (RFC 6585 §4); no challenge: the token is fine.
+    RateLimited { retry_after_secs: u64 },
     /// An `Mcp-Session-Id` this caller did not open (or no one did): 404, which MCP clients
     /// answer by starting a session of their own (see `sessions`).
     UnknownSession,
@@ -171,6 +174,9 @@ impl Challenges {
                 "This tool has no scope on this resource, and tools without one are closed (unmapped_tools = deny)",
                 None,
             ),
+            Rejection::RateLimited { retry_after_secs } => {
+                return rate_limited(retry_after_secs);
+            }
             Rejection::Unavailable(description) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::TemporarilyUnavailable,
@@ -257,6 +263,29 @@ fn unknown_session() -> Response {
         HeaderValue::from_static("application/json"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `429 Too Many Requests` with `Retry-After` in seconds (RFC 6585 §4, RFC 9110 §10.2.3).
+fn rate_limited(retry_after_secs: u64) -> Response {
+    let body = serde_json::to_string(
+        &ErrorResponse::new(ErrorCode::TemporarilyUnavailable).with_description(
+            "Too many requests from this client and subject to this resource; retry after the time in Retry-After",
+        ),
+    )
+    .unwrap_or_default();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs.max(1)),
+    );
     response
 }
 

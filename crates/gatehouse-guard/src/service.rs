@@ -25,9 +25,11 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower::Service;
 
 use crate::Principal;
+use crate::audit::Seen;
 use crate::bearer::{self, Scheme};
 use crate::cache::token_hash;
 use crate::dpop;
+use crate::rate_limit::{self, CallerLimit};
 use crate::rejection::Rejection;
 use crate::request_headers;
 use crate::shared::{Shared, Verifier};
@@ -110,10 +112,16 @@ where
                 .get(..5)
                 .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"DPoP "))
         });
-    let mut response = match admit(&shared, request).await {
+    let mut seen = Seen::default();
+    let mut response = match admit(&shared, request, &mut seen).await {
         Ok((request, filter, principal)) => {
             decided(&shared, metrics::SharedString::const_str("allowed"));
+            let started = std::time::Instant::now();
             let mut response = inner.call(request).await?.map(Body::new);
+            if let Some(audit) = &shared.audit {
+                let outcome = (response.status().as_u16(), started.elapsed());
+                seen.record(&**audit, (shared.clock)(), Ok(outcome));
+            }
             bind_session(&shared, &principal, &mut response);
             match filter {
                 Some(filter) => Box::pin(filter.apply(response)).await,
@@ -121,6 +129,9 @@ where
             }
         }
         Err(rejection) => {
+            if let Some(audit) = &shared.audit {
+                seen.record(&**audit, (shared.clock)(), Err(&rejection));
+            }
             let dpop_refusal = matches!(rejection, Rejection::Dpop { .. });
             let mut response = shared.challenges.respond(rejection, dpop_scheme);
             decided(&shared, response.status().as_u16().to_string().into());
@@ -185,10 +196,12 @@ fn bind_session(shared: &Shared, principal: &Principal, response: &mut Response)
 }
 
 /// Checks a request; on success, the request to pass on (with its [`Principal`]), the filter
-/// for its response, if any, and the principal.
+/// for its response, if any, and the principal. What the request calls goes into `seen` as soon
+/// as the guard knows, for the audit.
 async fn admit(
     shared: &Shared,
     request: Request<Body>,
+    seen: &mut Seen,
 ) -> Result<(Request<Body>, Option<ToolsListFilter>, Principal), Rejection> {
     let (mut parts, body) = request.into_parts();
     let mut body = PendingBody::new(
@@ -216,6 +229,19 @@ async fn admit(
             now,
         ))
         .await?;
+    }
+    // The caller's budget, once the token (and its proof) says who the caller is.
+    if let Some(limit) = &shared.limit
+        && let Err(rejection) = Box::pin(spend(shared, limit, &principal)).await
+    {
+        // A refused call is audited like any other: by name, if the body says which.
+        if shared.audit.is_some()
+            && let Ok(bytes) = Box::pin(body.bytes()).await
+            && let Ok(messages) = tools::parse(bytes)
+        {
+            note_calls(shared, seen, &principal, &messages, bytes);
+        }
+        return Err(rejection);
     }
     if bearer::is_form(&parts.headers) {
         bearer::check_form_body(Box::pin(body.bytes()).await?)?;
@@ -249,7 +275,7 @@ async fn admit(
     // Every request with a body, whatever its method and Content-Type: a server that ignores
     // either (or honours a method-override header) would otherwise run a JSON-RPC call the
     // guard never looked at.
-    if shared.tools.inspects_calls() || mirrored.apply() {
+    if shared.tools.inspects_calls() || mirrored.apply() || shared.audit.is_some() {
         let bytes = Box::pin(body.bytes()).await?;
         if bytes.is_empty() && mirrored.apply() {
             if parts.method == Method::POST {
@@ -263,6 +289,9 @@ async fn admit(
         }
         if !bytes.is_empty() {
             let messages = tools::parse(bytes)?;
+            if shared.audit.is_some() {
+                note_calls(shared, seen, &principal, &messages, bytes);
+            }
             if mirrored.apply() {
                 mirrored.check(&messages)?;
             }
@@ -310,6 +339,57 @@ async fn admit(
         filter,
         principal,
     ))
+}
+
+/// Spends one request of the caller's budget: `RateLimited` past it, `Unavailable` if the
+/// limiter cannot answer (the guard fails closed).
+async fn spend(
+    shared: &Shared,
+    limit: &CallerLimit,
+    principal: &Principal,
+) -> Result<(), Rejection> {
+    let key = rate_limit::caller_key(shared.resource.as_str(), principal);
+    match limit
+        .limiter
+        .spend(&key, rate_limit::now_ms(), limit.budget)
+        .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(wait_ms)) => {
+            metrics::counter!(
+                "gatehouse_guard_rate_limited_total",
+                "resource" => shared.resource_label.clone()
+            )
+            .increment(1);
+            Err(Rejection::RateLimited {
+                retry_after_secs: gatehouse_types::rate::retry_after_secs(wait_ms),
+            })
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the rate limit check failed; refusing the request");
+            Err(Rejection::Unavailable(
+                "The rate limit of this caller cannot be checked now; try again shortly",
+            ))
+        }
+    }
+}
+
+/// Notes what `messages` call, for the audit.
+fn note_calls(
+    shared: &Shared,
+    seen: &mut Seen,
+    principal: &Principal,
+    messages: &tools::Messages,
+    body: &[u8],
+) {
+    seen.calls = tools::calls(messages, &shared.tools, &shared.required);
+    if seen.calls.is_empty() {
+        return;
+    }
+    seen.principal = Some(principal.clone());
+    if shared.audit_arguments {
+        tools::attach_arguments(&mut seen.calls, body);
+    }
 }
 
 /// Verifies the token (or finds it verified in the cache), then asks the revocation hook.

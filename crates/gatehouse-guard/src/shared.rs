@@ -50,6 +50,10 @@ pub(crate) struct Shared {
     pub(crate) resource_label: metrics::SharedString,
     pub(crate) clock: Clock,
     pub(crate) dpop: crate::dpop::DpopSettings,
+    /// The per-caller budget, if the resource has one.
+    pub(crate) limit: Option<crate::rate_limit::CallerLimit>,
+    pub(crate) audit: Option<Arc<dyn crate::audit::CallAudit>>,
+    pub(crate) audit_arguments: bool,
 }
 
 impl Shared {

@@ -15,12 +15,16 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use crate::audit::Call;
 use crate::rejection::Rejection;
 
 /// The JSON-RPC method that calls a tool (MCP 2025-11-25, tools).
 const TOOLS_CALL: &str = "tools/call";
 /// The JSON-RPC method that lists tools.
 pub(crate) const TOOLS_LIST: &str = "tools/list";
+/// The JSON-RPC methods that get a prompt and read a resource, which the audit names too.
+const PROMPTS_GET: &str = "prompts/get";
+const RESOURCES_READ: &str = "resources/read";
 
 /// What becomes of a tool that has no scope of its own.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -180,6 +184,56 @@ pub(crate) fn inspect_messages(
         }
     }
     inspection
+}
+
+/// The calls of `messages` the audit names (`audit`), each with the scopes it needs here: the
+/// resource's `required` ones and, for a tool, its own.
+pub(crate) fn calls(messages: &Messages, tools: &ToolScopes, required: &ScopeSet) -> Vec<Call> {
+    let mut calls = Vec::new();
+    for (position, Message(message)) in messages.messages.iter().enumerate() {
+        let params = message.params.as_ref();
+        let (method, name) = match message.method.as_deref() {
+            Some(TOOLS_CALL) => (TOOLS_CALL, params.and_then(|p| p.name.as_ref())),
+            Some(PROMPTS_GET) => (PROMPTS_GET, params.and_then(|p| p.name.as_ref())),
+            Some(RESOURCES_READ) => (RESOURCES_READ, params.and_then(|p| p.uri.as_ref())),
+            _ => continue,
+        };
+        let Some(name) = name else { continue };
+        let mut scopes = required.clone();
+        if method == TOOLS_CALL
+            && let Some(scope) = tools.get(name)
+        {
+            scopes.insert(scope.clone());
+        }
+        calls.push(Call {
+            method,
+            name: name.clone(),
+            scopes,
+            position,
+            arguments: None,
+        });
+    }
+    calls
+}
+
+/// Gives each of `calls` its `params.arguments` from `body` (which [`parse`] accepted), bounded
+/// (`audit::bounded_arguments`): only for resources that keep arguments, so the body is read
+/// once more as a whole here rather than by every request's strict reading.
+pub(crate) fn attach_arguments(calls: &mut [Call], body: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    for call in calls {
+        let message = match &value {
+            Value::Array(messages) => messages.get(call.position),
+            single => Some(single),
+        };
+        call.arguments = message
+            .and_then(|message| message.get("params"))
+            .and_then(|params| params.get("arguments"))
+            .cloned()
+            .map(crate::audit::bounded_arguments);
+    }
 }
 
 /// One message or a batch (JSON-RPC 2.0 §6).
