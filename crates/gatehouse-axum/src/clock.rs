@@ -9,6 +9,16 @@ pub fn now() -> UnixTime {
     UnixTime::from(std::time::SystemTime::now())
 }
 
+/// Now, in milliseconds since the Unix epoch: the clock of rate limits, whose budgets run finer
+/// than seconds.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
 /// The operating system's randomness. `getrandom` failing means the machine cannot do
 /// cryptography at all; the process stops rather than issue guessable credentials.
 pub(crate) struct OsRandom;

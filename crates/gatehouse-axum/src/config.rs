@@ -523,6 +523,14 @@ pub struct Resource {
     /// `"deny"`: a tool with no entry in `tool_scopes` can be neither called nor listed.
     #[serde(default)]
     pub unmapped_tools: UnmappedTools,
+    /// Requests a minute per caller (client and subject); every authenticated request counts,
+    /// 429 with `Retry-After` past it. Shared by the instances of one PostgreSQL store.
+    #[serde(default)]
+    pub rate_limit_per_min: Option<u32>,
+    /// Whether the audit keeps the arguments of tool calls (bounded). Off: they are what people
+    /// type into agents.
+    #[serde(default)]
+    pub audit_arguments: bool,
 }
 
 mod defaults {
@@ -656,6 +664,8 @@ impl Config {
                     .collect(),
                 filter_tools_list: true,
                 unmapped_tools: UnmappedTools::Allow,
+                rate_limit_per_min: None,
+                audit_arguments: false,
             }],
             audit: Audit::default(),
             http: Http::default(),
@@ -822,6 +832,12 @@ impl Config {
                 return Err(invalid(
                     key("scopes_supported"),
                     "offline_access is the authorization server's (refresh tokens), not a resource's scope",
+                ));
+            }
+            if entry.rate_limit_per_min == Some(0) {
+                return Err(invalid(
+                    key("rate_limit_per_min"),
+                    "must be at least 1 (leave it out for no limit)",
                 ));
             }
             let required = scopes("required_scopes", &entry.required_scopes)?;

@@ -111,6 +111,36 @@ pub enum Event {
         /// Where: `token`, `introspect` or `revoke`.
         endpoint: String,
     },
+    /// A resource's guard decided an MCP call: a `tools/call`, `prompts/get` or
+    /// `resources/read` (see `gatehouse_guard::AuditedCall`).
+    ToolCall {
+        /// The protected resource.
+        resource: String,
+        /// `tools/call`, `prompts/get` or `resources/read`.
+        method: String,
+        /// The tool or prompt name, or the resource URI.
+        tool: String,
+        /// Who.
+        subject: String,
+        /// Through which client.
+        client_id: String,
+        /// The scopes the call needs there.
+        scopes: String,
+        /// `allowed` or `denied`.
+        decision: String,
+        /// Why it was denied (`insufficient_scope`, `tool_denied`, `rate_limited`, …).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The status the MCP server answered with (allowed calls).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        /// How long the MCP server took to answer, in microseconds (allowed calls).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_us: Option<u64>,
+        /// The call's arguments, for resources with `audit_arguments = true`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        arguments: Option<serde_json::Value>,
+    },
 }
 
 impl Event {
@@ -129,6 +159,7 @@ impl Event {
             Self::ReuseDetected { .. } => "reuse_detected",
             Self::TokenRevoked { .. } => "token_revoked",
             Self::ClientAuthenticationFailed { .. } => "client_authentication_failed",
+            Self::ToolCall { .. } => "tool_call",
         }
     }
 
@@ -138,7 +169,8 @@ impl Event {
             | Self::ConsentGiven { subject, .. }
             | Self::ConsentRefused { subject, .. }
             | Self::ConsentRevoked { subject, .. }
-            | Self::TokenIssued { subject, .. } => Some(subject),
+            | Self::TokenIssued { subject, .. }
+            | Self::ToolCall { subject, .. } => Some(subject),
             _ => None,
         }
     }
@@ -151,7 +183,8 @@ impl Event {
             | Self::ConsentGiven { client_id, .. }
             | Self::ConsentRefused { client_id, .. }
             | Self::ConsentRevoked { client_id, .. }
-            | Self::TokenIssued { client_id, .. } => Some(client_id),
+            | Self::TokenIssued { client_id, .. }
+            | Self::ToolCall { client_id, .. } => Some(client_id),
             Self::ReuseDetected { client_id, .. }
             | Self::SignedIn { client_id, .. }
             | Self::SignInFailed { client_id, .. }
@@ -264,6 +297,17 @@ fn count(event: &Event) {
         Event::SignInFailed { .. } => {
             metrics::counter!("gatehouse_sign_in_failures_total").increment(1);
         }
+        // Resources are the configuration's; decisions two values.
+        Event::ToolCall {
+            resource, decision, ..
+        } => {
+            metrics::counter!(
+                "gatehouse_tool_calls_total",
+                "resource" => resource.clone(),
+                "decision" => decision.clone()
+            )
+            .increment(1);
+        }
         _ => {}
     }
 }
@@ -286,6 +330,30 @@ fn make_log_safe(value: &mut serde_json::Value) -> bool {
             .values_mut()
             .fold(false, |changed, member| make_log_safe(member) | changed),
         _ => false,
+    }
+}
+
+/// The guards' audit, as events: every MCP call a resource served here decides is logged,
+/// stored and handed to the hooks like the authorization server's own events.
+pub(crate) struct CallEvents(pub(crate) Arc<Events>);
+
+impl gatehouse_guard::CallAudit for CallEvents {
+    fn record(&self, call: gatehouse_guard::AuditedCall) {
+        self.0.emit(Event::ToolCall {
+            resource: call.principal.resource().to_owned(),
+            method: call.method.to_owned(),
+            tool: call.name,
+            subject: call.principal.subject().to_owned(),
+            client_id: call.principal.client_id().to_owned(),
+            scopes: call.scopes.to_string(),
+            decision: call.decision.as_str().to_owned(),
+            reason: call.reason.map(str::to_owned),
+            status: call.status,
+            latency_us: call
+                .latency
+                .map(|latency| u64::try_from(latency.as_micros()).unwrap_or(u64::MAX)),
+            arguments: call.arguments,
+        });
     }
 }
 

@@ -18,8 +18,8 @@ use crate::config::{Config, ConfigError};
 use crate::documents::{ClientDocuments, DocumentSetupError};
 use crate::events::{Events, Hook};
 use crate::keys::KeyRingError;
-use crate::limits::RateLimiting;
-use crate::resources::{self, StoreRevocation};
+use crate::limits::{Limiter, RateLimiting};
+use crate::resources::{self, Policy, StoreRevocation};
 use crate::session::Sessions;
 use crate::signing::Signing;
 use crate::state::AppState;
@@ -136,6 +136,8 @@ impl Gatehouse {
                 reason: e.to_string(),
             })?;
         let prefix = config.issuer_path().to_owned();
+        let events = Arc::new(Events::new(extensions.hooks, Arc::clone(&store)));
+        let limiter = Limiter::for_store(&store);
         let protected = resources::build(
             &config,
             &prefix,
@@ -144,12 +146,16 @@ impl Gatehouse {
             &extensions.builtins,
             &vault.derive("gatehouse mcp session binding"),
             config.dpop.nonces.then_some(nonce_secret.as_slice()),
+            &Policy {
+                limiter: limiter.clone(),
+                audit: Some(Arc::clone(&events)),
+            },
         )?;
         let state = Arc::new(AppState {
             sessions: Sessions::new(vault.derive("gatehouse session cookie"), &config.issuer),
             throttle: SignInThrottle::new(config.login.throttle_after_failures),
-            rates: Arc::new(RateLimiting::new(&config.rate_limits)),
-            events: Events::new(extensions.hooks, Arc::clone(&store)),
+            rates: Arc::new(RateLimiting::new(&config.rate_limits, limiter)),
+            events,
             authenticator: extensions.authenticator,
             policy: ClientMetadataPolicy::new(),
             signing: Arc::new(signing),
@@ -240,7 +246,7 @@ async fn maintain(state: &AppState) {
     if let Err(error) = store.purge_audit(now.saturating_sub_secs(retention)).await {
         tracing::warn!(%error, "audit retention purge failed; will retry");
     }
-    state.rates.shrink();
+    state.rates.shrink().await;
     state.throttle.shrink(now);
 }
 
@@ -259,6 +265,10 @@ pub fn check_config(config: &Config) -> Result<(), StartError> {
         &std::collections::BTreeMap::new(),
         &[0; 32],
         config.dpop.nonces.then_some(&[0; 32]),
+        &Policy {
+            limiter: Limiter::Memory(Arc::default()),
+            audit: None,
+        },
     )?;
     ClientDocuments::new(
         &config.client_id_metadata_documents,

@@ -13,7 +13,6 @@
 //! to the proxy as a whole.
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -21,9 +20,12 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use futures_util::future::BoxFuture;
+use gatehouse_guard::{MemoryRateLimiter, RateLimitError, RateLimiter};
+use gatehouse_store::{AnyStore, ServerStore};
+use gatehouse_types::rate::PerMinute;
 use gatehouse_types::{ErrorCode, Untrusted};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
 
 use crate::config::RateLimits;
 use crate::respond::{HttpError, oauth_error};
@@ -39,18 +41,85 @@ pub(crate) enum Class {
     Other,
 }
 
+impl Class {
+    /// The class in a limiter key, so that each class spends a budget of its own.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Authorize => "authorize",
+            Self::Token => "token",
+            Self::Introspect => "introspect",
+            Self::Revoke => "revoke",
+            Self::Register => "register",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// Where every rate limit of the server is spent, the authorization server's and the
+/// resources' per-caller ones alike (decision 0020): in PostgreSQL when the store is PostgreSQL,
+/// since several instances may share it and must enforce one limit, not one each; in this
+/// process otherwise, since SQLite and memory stores serve one instance and a write per request
+/// would buy nothing.
+#[derive(Clone)]
+pub(crate) enum Limiter {
+    Store(Arc<AnyStore>),
+    Memory(Arc<MemoryRateLimiter>),
+}
+
+impl Limiter {
+    pub(crate) fn for_store(store: &Arc<AnyStore>) -> Self {
+        match &**store {
+            AnyStore::Postgres(_) => Self::Store(Arc::clone(store)),
+            _ => Self::Memory(Arc::new(MemoryRateLimiter::default())),
+        }
+    }
+
+    /// Forgets the keys whose budget is whole again.
+    pub(crate) async fn purge(&self, now_ms: u64) {
+        match self {
+            Self::Memory(memory) => memory.purge(now_ms),
+            Self::Store(store) => {
+                if let Err(error) = store.purge_rate_limits(now_ms).await {
+                    tracing::warn!(%error, "rate-limit clean-up failed; will retry");
+                }
+            }
+        }
+    }
+}
+
+impl RateLimiter for Limiter {
+    fn spend<'a>(
+        &'a self,
+        key: &'a [u8; 32],
+        now_ms: u64,
+        budget: PerMinute,
+    ) -> BoxFuture<'a, Result<Result<(), u64>, RateLimitError>> {
+        match self {
+            Self::Memory(memory) => memory.spend(key, now_ms, budget),
+            Self::Store(store) => Box::pin(async move {
+                store
+                    .spend_rate(key, now_ms, budget)
+                    .await
+                    .map_err(|e| RateLimitError::new(e.to_string()))
+            }),
+        }
+    }
+}
+
 /// The rate limits of the server, and how it tells clients apart: what the limiting middleware
 /// and the credential endpoints share.
 pub(crate) struct RateLimiting {
-    /// The limiters, unless `rate_limits.enabled = false`.
-    limits: Option<Limits>,
+    /// The budgets, unless `rate_limits.enabled = false`.
+    budgets: Option<Budgets>,
+    limiter: Limiter,
     trust_forwarded_for: bool,
 }
 
 impl RateLimiting {
-    pub(crate) fn new(config: &RateLimits) -> Self {
+    pub(crate) fn new(config: &RateLimits, limiter: Limiter) -> Self {
         Self {
-            limits: Limits::new(config),
+            budgets: Budgets::new(config),
+            limiter,
             trust_forwarded_for: config.trust_forwarded_for,
         }
     }
@@ -60,68 +129,88 @@ impl RateLimiting {
         peer(request, self.trust_forwarded_for)
     }
 
-    /// Forgets idle keys, so that the maps do not grow with every address ever seen.
-    pub(crate) fn shrink(&self) {
-        if let Some(limits) = &self.limits {
-            limits.shrink();
+    /// Forgets keys whose budget is whole again, so that the limiter does not grow with every
+    /// address ever seen.
+    pub(crate) async fn shrink(&self) {
+        self.limiter.purge(crate::clock::now_ms()).await;
+    }
+
+    /// Spends one request of `budget` for `key` of `class`; `Err` is the 429 (or, if the limiter
+    /// cannot answer, the 503) to send.
+    async fn spend(
+        &self,
+        class: Class,
+        budget: PerMinute,
+        key: &str,
+        cross_origin: bool,
+    ) -> Result<(), Response> {
+        let mut hash = Sha256::new();
+        hash.update(b"gatehouse rate limit\0");
+        hash.update(class.label().as_bytes());
+        hash.update([0]);
+        hash.update(key.as_bytes());
+        let hashed: [u8; 32] = hash.finalize().into();
+        match self
+            .limiter
+            .spend(&hashed, crate::clock::now_ms(), budget)
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(wait_ms)) => Err(too_many(class, key, wait_ms, cross_origin)),
+            Err(error) => {
+                tracing::warn!(%error, "the rate limit check failed; refusing the request");
+                let mut response = oauth_error(
+                    &HttpError::new(
+                        ErrorCode::TemporarilyUnavailable,
+                        "the server cannot check its rate limits now; retry shortly",
+                    ),
+                    None,
+                );
+                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+                Err(response)
+            }
         }
     }
 }
 
-/// One keyed limiter per class.
-struct Limits {
-    authorize: DefaultKeyedRateLimiter<String>,
-    token: DefaultKeyedRateLimiter<String>,
-    introspect: DefaultKeyedRateLimiter<String>,
-    revoke: DefaultKeyedRateLimiter<String>,
-    register: DefaultKeyedRateLimiter<String>,
-    other: DefaultKeyedRateLimiter<String>,
+/// The budget of each class.
+struct Budgets {
+    authorize: PerMinute,
+    token: PerMinute,
+    introspect: PerMinute,
+    revoke: PerMinute,
+    register: PerMinute,
+    other: PerMinute,
     /// Every request to the token, introspection and revocation endpoints from one address,
     /// whatever client it claims to be.
-    address: DefaultKeyedRateLimiter<String>,
+    address: PerMinute,
 }
 
-fn per_minute(n: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
-}
-
-impl Limits {
-    /// The limiters of `config`, or `None` when limits are disabled.
+impl Budgets {
+    /// The budgets of `config`, or `None` when limits are disabled.
     fn new(config: &RateLimits) -> Option<Self> {
         config.enabled.then(|| Self {
-            authorize: RateLimiter::keyed(per_minute(config.authorize_per_min)),
-            token: RateLimiter::keyed(per_minute(config.token_per_min)),
-            introspect: RateLimiter::keyed(per_minute(config.introspect_per_min)),
-            revoke: RateLimiter::keyed(per_minute(config.revoke_per_min)),
-            register: RateLimiter::keyed(per_minute(config.register_per_min)),
-            other: RateLimiter::keyed(per_minute(config.other_per_min)),
-            address: RateLimiter::keyed(per_minute(config.address_per_min)),
+            authorize: PerMinute::new(config.authorize_per_min),
+            token: PerMinute::new(config.token_per_min),
+            introspect: PerMinute::new(config.introspect_per_min),
+            revoke: PerMinute::new(config.revoke_per_min),
+            register: PerMinute::new(config.register_per_min),
+            other: PerMinute::new(config.other_per_min),
+            address: PerMinute::new(config.address_per_min),
         })
     }
 
-    fn limiter(&self, class: Class) -> &DefaultKeyedRateLimiter<String> {
+    fn of(&self, class: Class) -> PerMinute {
         match class {
-            Class::Authorize => &self.authorize,
-            Class::Token => &self.token,
-            Class::Introspect => &self.introspect,
-            Class::Revoke => &self.revoke,
-            Class::Register => &self.register,
-            Class::Other => &self.other,
-        }
-    }
-
-    fn shrink(&self) {
-        for limiter in [
-            &self.authorize,
-            &self.token,
-            &self.introspect,
-            &self.revoke,
-            &self.register,
-            &self.other,
-            &self.address,
-        ] {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
+            Class::Authorize => self.authorize,
+            Class::Token => self.token,
+            Class::Introspect => self.introspect,
+            Class::Revoke => self.revoke,
+            Class::Register => self.register,
+            Class::Other => self.other,
         }
     }
 }
@@ -201,7 +290,7 @@ pub(crate) async fn limit(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(limits) = &rates.limits else {
+    let Some(budgets) = &rates.budgets else {
         return next.run(request).await;
     };
     let Some(class) = classify(request.method(), request.uri().path()) else {
@@ -213,46 +302,49 @@ pub(crate) async fn limit(
     };
     let cross_origin = request.headers().contains_key("origin");
     let key = format!("addr:{address}");
-    let limiter = match class {
-        Class::Token | Class::Introspect | Class::Revoke => &limits.address,
-        _ => limits.limiter(class),
+    let budget = match class {
+        Class::Token | Class::Introspect | Class::Revoke => budgets.address,
+        _ => budgets.of(class),
     };
-    match limiter.check_key(&key) {
+    // The credential endpoints' address budget is one, whichever of them is asked.
+    let spent_as = match class {
+        Class::Token | Class::Introspect | Class::Revoke => Class::Token,
+        _ => class,
+    };
+    match rates.spend(spent_as, budget, &key, cross_origin).await {
         Ok(()) => next.run(request).await,
-        Err(not_until) => too_many(class, &key, &not_until, cross_origin),
+        Err(response) => response,
     }
 }
 
 /// The limit of a credential endpoint per claimed client (with the address: the client id is not
 /// authenticated yet, so a forger can neither exhaust a real client's budget from elsewhere nor
 /// escape their own). `Err` is the 429 to send.
-pub(crate) fn per_client(
+pub(crate) async fn per_client(
     rates: &RateLimiting,
     class: Class,
     headers: &axum::http::HeaderMap,
     peer: Option<&Peer>,
     client: &gatehouse_types::ClientId,
 ) -> Result<(), Response> {
-    let Some(limits) = &rates.limits else {
+    let Some(budgets) = &rates.budgets else {
         return Ok(());
     };
     let address = peer.map_or("unknown", |Peer(address)| address.as_str());
     let key = format!("client:{}@{address}", bounded(client.as_str()));
-    limits
-        .limiter(class)
-        .check_key(&key)
-        .map_err(|not_until| too_many(class, &key, &not_until, headers.contains_key("origin")))
+    rates
+        .spend(
+            class,
+            budgets.of(class),
+            &key,
+            headers.contains_key("origin"),
+        )
+        .await
 }
 
 /// The 429, with `Retry-After`: a page at the authorization endpoint, an OAuth error elsewhere.
-fn too_many(
-    class: Class,
-    key: &str,
-    not_until: &governor::NotUntil<governor::clock::QuantaInstant>,
-    cross_origin: bool,
-) -> Response {
-    let wait = not_until.wait_time_from(DefaultClock::default().now());
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+fn too_many(class: Class, key: &str, wait_ms: u64, cross_origin: bool) -> Response {
+    let seconds = gatehouse_types::rate::retry_after_secs(wait_ms);
     tracing::info!(key = %Untrusted(key), ?class, "rate limited");
     let mut response = if matches!(class, Class::Authorize) {
         crate::respond::page(
@@ -273,9 +365,9 @@ fn too_many(
         *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         response
     };
-    if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-        response.headers_mut().insert(RETRY_AFTER, value);
-    }
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
     // A browser client must be able to read the 429 and its Retry-After.
     if cross_origin && class != Class::Authorize {
         crate::cors::allow(response.headers_mut());

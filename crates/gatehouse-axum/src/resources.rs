@@ -25,6 +25,8 @@ use crate::gateway::{self, Gateway};
 use gatehouse_store::AnyStore;
 
 use crate::builtin::BuiltinServer;
+use crate::events::{CallEvents, Events};
+use crate::limits::Limiter;
 
 /// What serves a protected resource.
 #[derive(Clone)]
@@ -122,9 +124,17 @@ const SERVER_PATHS: [&str; 9] = [
     "/",
 ];
 
+/// What the guards of the resources share beyond keys: where callers' budgets are spent, and
+/// where their audited calls go (none when only checking the configuration).
+pub(crate) struct Policy {
+    pub(crate) limiter: Limiter,
+    pub(crate) audit: Option<Arc<Events>>,
+}
+
 /// Builds the guard of every resource served here, checking what the configuration alone
 /// cannot: that each `builtin` exists in `builtins`, and that no two things claim one path.
 /// `session_key` binds MCP sessions to their callers (the same on every instance).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build(
     config: &Config,
     prefix: &str,
@@ -133,6 +143,7 @@ pub(crate) fn build(
     builtins: &BTreeMap<String, BuiltinServer>,
     session_key: &[u8; 32],
     dpop_nonce_secret: Option<&[u8]>,
+    policy: &Policy,
 ) -> Result<Vec<Protected>, ConfigError> {
     let mut protected = Vec::new();
     let mut paths: Vec<String> = SERVER_PATHS
@@ -197,6 +208,16 @@ pub(crate) fn build(
         .dpop_replay(revocation.proof_replay());
         if let Some(secret) = dpop_nonce_secret {
             builder = builder.dpop_nonces(secret, config.dpop.nonce_step_secs);
+        }
+        if let Some(per_minute) = entry.rate_limit_per_min {
+            builder = builder
+                .rate_limit(per_minute)
+                .rate_limiter(policy.limiter.clone());
+        }
+        if let Some(events) = &policy.audit {
+            builder = builder
+                .audit(CallEvents(Arc::clone(events)))
+                .audit_arguments(entry.audit_arguments);
         }
         for (tool, scope) in &entry.tool_scopes {
             builder = builder.tool_scope(tool.clone(), scope.clone());

@@ -39,7 +39,7 @@ pub(crate) struct AppState {
     /// Failed sign-ins per account.
     pub(crate) throttle: SignInThrottle,
     pub(crate) authenticator: Option<Box<dyn Authenticator>>,
-    pub(crate) events: Events,
+    pub(crate) events: Arc<Events>,
     pub(crate) policy: ClientMetadataPolicy,
     pub(crate) rates: Arc<RateLimiting>,
     /// The issuer's path without a trailing slash (`""` for an origin): where endpoints live.

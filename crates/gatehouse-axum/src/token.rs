@@ -35,7 +35,7 @@ async fn resolve(
     peer: Option<&Peer>,
     claimed: &ClaimedClient,
 ) -> Result<Option<gatehouse_engine::store::ClientRecord>, Response> {
-    per_client(&state.rates, class, headers, peer, claimed.id())?;
+    per_client(&state.rates, class, headers, peer, claimed.id()).await?;
     match state.client(claimed.id()).await {
         Ok(client) => Ok(client),
         Err(unresolved) => unresolved

@@ -1,6 +1,7 @@
 //! The `gatehouse` command: the authorization server (`serve`), its users and clients, and token
 //! and key tools for operators of OAuth 2.1-protected MCP servers.
 
+mod audit;
 mod clients;
 mod config;
 mod error;
@@ -54,6 +55,16 @@ enum Command {
     /// Inspect tokens without verifying them.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Read the audit log: security events and MCP tool calls.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// List events, newest first: sign-ins, consents, tokens, and every MCP call a resource's
+    /// guard decided.
+    List(audit::ListArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +148,7 @@ fn main() -> ExitCode {
         Command::Keys(KeysCommand::Rotate(target)) => users::rotate(target),
         Command::Jws(JwsCommand::Verify(args)) => jws::verify(args),
         Command::Token(TokenCommand::Decode(args)) => token::decode(args),
+        Command::Audit(AuditCommand::List(args)) => audit::list(args),
     })
 }
 

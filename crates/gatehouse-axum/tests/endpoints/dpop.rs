@@ -172,42 +172,9 @@ async fn rfc9449_section_10_dpop_jkt_at_the_authorization_endpoint() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 }
 
-/// Two instances of `gatehouse serve` on one PostgreSQL schema (`GATEHOUSE_TEST_POSTGRES`), or
-/// `None` when no PostgreSQL is configured for the tests.
-async fn two_instances_on_postgres() -> Option<(App, App, String, String)> {
-    let base = std::env::var("GATEHOUSE_TEST_POSTGRES")
-        .ok()
-        .filter(|url| !url.is_empty())?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let schema = format!("gatehouse_dpop_{}_{nanos}", std::process::id());
-    let created = std::process::Command::new("psql")
-        .arg(&base)
-        .args(["-qc", &format!("CREATE SCHEMA {schema}")])
-        .status()
-        .unwrap();
-    assert!(
-        created.success(),
-        "GATEHOUSE_TEST_POSTGRES is set but psql failed"
-    );
-    let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-    let key = [42u8; 32];
-    let open = || async {
-        gatehouse_store::open(&gatehouse_store::DatabaseUrl::Postgres(url.clone()))
-            .await
-            .unwrap()
-    };
-    let first = App::on_store(open().await, key).await;
-    let second = App::on_store(open().await, key).await;
-    Some((first, second, base, schema))
-}
-
 #[tokio::test]
 async fn rfc9449_section_11_1_a_proof_used_at_one_instance_is_refused_by_another() {
-    let Some((first, second, base, schema)) = two_instances_on_postgres().await else {
+    let Some((first, second, _schema)) = App::two_on_postgres(|_| {}).await else {
         eprintln!("GATEHOUSE_TEST_POSTGRES is not set: the two-instance replay test is skipped");
         return;
     };
@@ -240,9 +207,4 @@ async fn rfc9449_section_11_1_a_proof_used_at_one_instance_is_refused_by_another
         replayed.text()
     );
     assert!(dpop_challenge(&replayed).contains(r#"error="invalid_dpop_proof""#));
-
-    let _ = std::process::Command::new("psql")
-        .arg(&base)
-        .args(["-qc", &format!("DROP SCHEMA {schema} CASCADE")])
-        .status();
 }

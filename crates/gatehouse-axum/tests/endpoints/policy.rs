@@ -160,3 +160,141 @@ async fn mcp_2026_07_28_stateless_requests_reach_the_demo_server_beside_2025_11_
     );
     assert_eq!(mismatch.json()["error"]["code"], -32020);
 }
+
+/// A stateless `tools/call` of `tool`.
+async fn call_tool(app: &App, token: &str, tool: &str) -> Reply {
+    stateless(
+        app,
+        token,
+        "tools/call",
+        Some(tool),
+        &format!(r#""name":"{tool}","arguments":{{"text":"hello"}},"#),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn every_tool_call_the_guard_decides_is_in_the_audit_table() {
+    let app = App::new(LoginMode::AutoApprove, "", |config| {
+        config.resources[0].audit_arguments = true;
+    })
+    .await;
+    let client = app.public_client().await;
+    let tokens = app.tokens(&client).await;
+    let token = tokens["access_token"].as_str().unwrap();
+
+    assert_eq!(call_tool(&app, token, "echo").await.status, StatusCode::OK);
+    // `admin_reset` needs `mcp:admin`, which the token lacks: refused with a step-up challenge.
+    let denied = call_tool(&app, token, "admin_reset").await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.text());
+
+    let query = gatehouse_store::AuditQuery {
+        since: gatehouse_types::UnixTime::EPOCH,
+        client_id: Some(client.id.clone()),
+        subject: None,
+        tool: None,
+        limit: 100,
+    };
+    // The audit writer stores in the background.
+    let mut calls = Vec::new();
+    for _ in 0..100 {
+        calls = gatehouse_store::ServerStore::search_audit(app.gatehouse.store(), &query)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, event)| event.kind == "tool_call")
+            .map(|(_, event)| event)
+            .collect();
+        if calls.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let [denied, allowed] = <[_; 2]>::try_from(calls).unwrap();
+    assert_eq!(allowed.subject.as_deref(), Some("alice"));
+    assert_eq!(allowed.detail["tool"], "echo");
+    assert_eq!(allowed.detail["method"], "tools/call");
+    assert_eq!(allowed.detail["decision"], "allowed");
+    assert_eq!(allowed.detail["status"], 200);
+    assert_eq!(allowed.detail["resource"], app.url("/mcp"));
+    assert_eq!(allowed.detail["scopes"], "mcp:tools");
+    assert!(allowed.detail["latency_us"].is_u64());
+    assert_eq!(allowed.detail["arguments"]["text"], "hello");
+    assert_eq!(denied.detail["tool"], "admin_reset");
+    assert_eq!(denied.detail["decision"], "denied");
+    assert_eq!(denied.detail["reason"], "insufficient_scope");
+    assert_eq!(denied.detail["scopes"], "mcp:admin mcp:tools");
+    assert!(denied.detail.get("status").is_none());
+
+    // Filtered by tool, as `gatehouse audit list --tool` asks.
+    let by_tool = gatehouse_store::AuditQuery {
+        tool: Some("echo".into()),
+        ..query
+    };
+    let found = gatehouse_store::ServerStore::search_audit(app.gatehouse.store(), &by_tool)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+}
+
+#[tokio::test]
+async fn rate_limits_are_one_budget_across_instances_sharing_postgresql() {
+    // Two instances behind one load balancer, on one PostgreSQL database: the resource's
+    // per-caller limit and the authorization server's per-client limit are each enforced once,
+    // not once per instance.
+    let Some((first, second, _schema)) = App::two_on_postgres(|config| {
+        config.resources[0].rate_limit_per_min = Some(3);
+        config.rate_limits.token_per_min = 4;
+    })
+    .await
+    else {
+        eprintln!("GATEHOUSE_TEST_POSTGRES is not set: the two-instance limit test is skipped");
+        return;
+    };
+    let client = first.public_client().await;
+    let tokens = first.tokens(&client).await;
+    let token = tokens["access_token"].as_str().unwrap();
+
+    assert_eq!(
+        call_tool(&first, token, "echo").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call_tool(&second, token, "echo").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call_tool(&first, token, "echo").await.status,
+        StatusCode::OK
+    );
+    let limited = call_tool(&second, token, "echo").await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.text()
+    );
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry), "Retry-After: {retry}");
+    assert_eq!(
+        call_tool(&first, token, "echo").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // The token endpoint: the code redemption spent one of the client's 4; three more pass,
+    // split across the instances, and the next is refused by either.
+    for app in [&first, &second, &first] {
+        assert_eq!(
+            app.refresh(&client, "x").await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    assert_eq!(
+        second.refresh(&client, "x").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -99,8 +99,18 @@ impl App {
     /// The `--demo` configuration auto-approving for `alice` on `store`, sealed with the
     /// encryption key `key` (instances sharing a database share it too).
     pub async fn on_store(store: gatehouse_store::AnyStore, key: [u8; 32]) -> Self {
+        Self::on_store_with(store, key, |_| {}).await
+    }
+
+    /// [`App::on_store`] with the configuration changed by `edit`.
+    pub async fn on_store_with(
+        store: gatehouse_store::AnyStore,
+        key: [u8; 32],
+        edit: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = super::config(LISTEN);
         config.issuer = format!("http://{LISTEN}");
+        edit(&mut config);
         let issuer = config.issuer.clone();
         let gatehouse = Gatehouse::with_store(
             config,
@@ -116,6 +126,47 @@ impl App {
             issuer,
             router,
         }
+    }
+
+    /// Two instances sharing one PostgreSQL schema of their own (and one encryption key), each
+    /// with its configuration changed by `edit`, as behind a load balancer; `None` unless
+    /// `GATEHOUSE_TEST_POSTGRES` is set. Dropping the schema drops the tables.
+    pub async fn two_on_postgres(edit: impl Fn(&mut Config)) -> Option<(Self, Self, Schema)> {
+        let base = std::env::var("GATEHOUSE_TEST_POSTGRES")
+            .ok()
+            .filter(|url| !url.is_empty())?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let schema = Schema {
+            name: format!("gatehouse_two_{}_{nanos}", std::process::id()),
+            base,
+        };
+        let created = std::process::Command::new("psql")
+            .arg(&schema.base)
+            .args(["-qc", &format!("CREATE SCHEMA {}", schema.name)])
+            .status()
+            .unwrap();
+        assert!(
+            created.success(),
+            "GATEHOUSE_TEST_POSTGRES is set but psql failed"
+        );
+        let base = &schema.base;
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{base}{separator}options=-c%20search_path%3D{}",
+            schema.name
+        );
+        let key = [42u8; 32];
+        let open = || async {
+            gatehouse_store::open(&gatehouse_store::DatabaseUrl::Postgres(url.clone()))
+                .await
+                .unwrap()
+        };
+        let first = Self::on_store_with(open().await, key, &edit).await;
+        let second = Self::on_store_with(open().await, key, &edit).await;
+        Some((first, second, schema))
     }
 
     /// An endpoint's URL: the issuer and `path`.
@@ -303,6 +354,21 @@ pub struct Call<'a> {
     request: request::Builder,
     form: Option<Vec<(String, String)>>,
     body: Body,
+}
+
+/// A PostgreSQL schema made for one test ([`App::two_on_postgres`]), dropped with it.
+pub struct Schema {
+    name: String,
+    base: String,
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .arg(&self.base)
+            .args(["-qc", &format!("DROP SCHEMA {} CASCADE", self.name)])
+            .status();
+    }
 }
 
 impl<'a> Call<'a> {
