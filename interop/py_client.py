@@ -4,7 +4,7 @@
 through the guard. The authorization server must auto-approve (login.mode = "auto-approve"):
 "opening the browser" here is one GET whose redirect carries the code.
 
-    python py_client.py MCP_URL [--step-up] [--whoami] [--expect-subject SUBJECT]
+    python py_client.py MCP_URL [--step-up] [--whoami] [--expect-subject SUBJECT] [--policy]
 
 Prints one JSON line per step; exits non-zero on any failure. The counterpart of ts_client.mjs.
 """
@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import anyio
 import httpx2
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -93,7 +93,9 @@ def text_of(result: object) -> str | None:
     return getattr(content[0], "text", None) if content else None
 
 
-async def run(server_url: str, step_up: bool, whoami: bool, expect_subject: str | None) -> None:
+async def run(
+    server_url: str, step_up: bool, whoami: bool, expect_subject: str | None, policy: bool = False
+) -> None:
     storage = MemoryStorage()
     browser = HeadlessBrowser()
     provider = OAuthClientProvider(
@@ -167,7 +169,48 @@ async def run(server_url: str, step_up: bool, whoami: bool, expect_subject: str 
                     raise RuntimeError(f"admin_reset failed: {reset!r}")
                 if "mcp:admin" not in (after or "").split():
                     raise RuntimeError(f"admin_reset succeeded without mcp:admin in the grant ({after!r})")
+            if policy:
+                await policy_paths(client, storage)
     log("done")
+
+
+async def policy_paths(client: Client, storage: MemoryStorage) -> None:
+    """Behind a policy gateway (unmapped_tools = "deny", whoami needs mcp:admin, a rate limit),
+    in front of py_server.py: each path once, each outcome logged for the test to hold the audit
+    log to."""
+    # SDK 2.3.0 reports any refusal without a JSON-RPC body as one INTERNAL_ERROR, whatever the
+    # HTTP status (403, 429); the test reads from the audit log which refusal it was.
+    try:
+        shred = await client.call_tool("shred", {"path": "/etc/hosts"})
+    except MCPError as error:
+        log("shred", refused=str(error))
+    else:
+        if not shred.is_error:
+            raise RuntimeError(f"shred, a tool without a scope, ran: {shred!r}")
+        log("shred", refused=text_of(shred))
+
+    # The SDK steps up by itself (see --step-up).
+    who = await client.call_tool("whoami", {})
+    log("whoami", text=text_of(who), scope=storage.tokens.scope if storage.tokens else None)
+    if who.is_error:
+        raise RuntimeError(f"whoami failed: {who!r}")
+    listed = await client.list_tools()
+    log("tools_after_step_up", names=sorted(t.name for t in listed.tools))
+
+    allowed = 0
+    while True:
+        try:
+            again = await client.call_tool("echo", {"text": "again"})
+        except MCPError as error:
+            log("refused", error=str(error))
+            break
+        if again.is_error:
+            log("rate_limited", allowed_before=allowed, error=text_of(again))
+            return
+        allowed += 1
+        if allowed > 200:
+            raise RuntimeError("no rate limit after 200 calls")
+    log("rate_limited", allowed_before=allowed)
 
 
 def leaves(error: BaseException) -> list[BaseException]:
@@ -177,9 +220,11 @@ def leaves(error: BaseException) -> list[BaseException]:
     return [error]
 
 
-async def bounded(server_url: str, step_up: bool, whoami: bool, expect_subject: str | None) -> None:
+async def bounded(
+    server_url: str, step_up: bool, whoami: bool, expect_subject: str | None, policy: bool
+) -> None:
     with anyio.fail_after(30):
-        await run(server_url, step_up, whoami, expect_subject)
+        await run(server_url, step_up, whoami, expect_subject, policy)
 
 
 def main() -> int:
@@ -188,9 +233,17 @@ def main() -> int:
     parser.add_argument("--step-up", action="store_true", help="call admin_reset (needs mcp:admin)")
     parser.add_argument("--whoami", action="store_true", help="call whoami and print its result")
     parser.add_argument("--expect-subject", metavar="SUBJECT", help="with --whoami: the subject it must report")
+    parser.add_argument("--policy", action="store_true", help="meet a policy gateway: denied, step-up, rate limit")
     args = parser.parse_args()
     try:
-        anyio.run(bounded, args.server_url, args.step_up, args.whoami or args.expect_subject is not None, args.expect_subject)
+        anyio.run(
+            bounded,
+            args.server_url,
+            args.step_up,
+            args.whoami or args.expect_subject is not None,
+            args.expect_subject,
+            args.policy,
+        )
     except BaseException as error:  # noqa: BLE001 - report anything, exit non-zero
         if isinstance(error, KeyboardInterrupt):
             raise

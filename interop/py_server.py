@@ -4,7 +4,8 @@ at http://127.0.0.1:PORT/mcp, used as the upstream of Gatehouse's gateway mode.
 
     python py_server.py --port PORT
 
-Tools: `echo(text)`, and `whoami`, which returns the identity headers the gateway sets
+Tools: `echo(text)`; `shred(path)`, which pretends to destroy a file (what a default-deny
+policy must keep closed); and `whoami`, which returns the identity headers the gateway sets
 (X-Gatehouse-Subject, X-Gatehouse-Client-Id, X-Gatehouse-Scope) and whether an Authorization
 header arrived (a gateway must not pass the client's token through). Prints "listening" once
 it accepts connections.
@@ -44,6 +45,11 @@ def build(port: int) -> MCPServer:
                 "authorization_header": "authorization" in {k.lower() for k in headers},
             }
         )
+
+    @server.tool()
+    def shred(path: str) -> str:
+        """Pretend to destroy a file: the tool a default-deny policy keeps closed."""
+        return f"shredded {path}"
 
     return server
 

@@ -4,7 +4,7 @@
 // through the guard. The authorization server must auto-approve (login.mode = "auto-approve"):
 // "opening the browser" here is one GET whose redirect carries the code.
 //
-//   node ts_client.mjs MCP_URL [--step-up] [--call TOOL]
+//   node ts_client.mjs MCP_URL [--step-up] [--call TOOL] [--policy]
 //
 // Prints one JSON line per step; exits non-zero on any failure.
 
@@ -118,19 +118,75 @@ const echoed = echo.content?.[0]?.text;
 log('echo', { text: echoed });
 if (echoed !== 'hello from the TypeScript SDK') throw new Error(`echo returned ${JSON.stringify(echo)}`);
 
-if (flags.includes('--step-up')) {
+/** Calls `name`, stepping up to the scope its 403 challenge names. */
+async function stepUpCall(name) {
   // A fresh transport: SDK 1.32 tries one up-scoping per challenge header and transport.
   const stepped = await connect(provider);
-  let reset;
   try {
-    reset = await callTool(stepped.client, stepped.transport, provider, 'admin_reset', {});
+    return { result: await callTool(stepped.client, stepped.transport, provider, name, {}), ...stepped };
   } catch (error) {
     if (error?.code !== 403 || !provider.stepUp) throw error;
     const again = await connect(provider);
-    reset = await callTool(again.client, again.transport, provider, 'admin_reset', {});
+    return { result: await callTool(again.client, again.transport, provider, name, {}), ...again };
   }
+}
+
+if (flags.includes('--step-up')) {
+  const { result: reset } = await stepUpCall('admin_reset');
   log('admin_reset', { text: reset.content?.[0]?.text, scope: provider.saved?.scope });
   if (reset.isError) throw new Error(`admin_reset failed: ${JSON.stringify(reset)}`);
+}
+
+if (flags.includes('--policy')) {
+  // Behind a policy gateway (unmapped_tools = "deny", whoami needs mcp:admin, a rate limit),
+  // in front of py_server.py: each path once, each outcome logged for the test to hold the
+  // audit log to.
+  try {
+    const shred = await client.callTool({ name: 'shred', arguments: { path: '/etc/hosts' } });
+    throw new Error(`shred, a tool without a scope, ran: ${JSON.stringify(shred)}`);
+  } catch (error) {
+    if (error?.code !== 403) throw error;
+    log('shred', { refused: 403 });
+  }
+
+  // MCP 2026-07-28: a request whose Mcp-Name says one tool while its body calls another.
+  const mismatch = await fetch(serverUrl, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${provider.saved.access_token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'echo',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0', id: 99, method: 'tools/call',
+      params: { name: 'shred', arguments: { path: '/etc/hosts' }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } },
+    }),
+  });
+  const refusal = await mismatch.json();
+  log('mismatch', { status: mismatch.status, code: refusal?.error?.code });
+
+  const { result: who, client: stepped } = await stepUpCall('whoami');
+  log('whoami', { text: who.content?.[0]?.text, scope: provider.saved?.scope });
+  if (who.isError) throw new Error(`whoami failed: ${JSON.stringify(who)}`);
+  const listed = await stepped.listTools();
+  log('tools_after_step_up', { names: listed.tools.map((t) => t.name).sort() });
+
+  // Spend the caller's budget: echo until the gateway answers 429.
+  let allowed = 0;
+  for (;;) {
+    try {
+      await stepped.callTool({ name: 'echo', arguments: { text: 'again' } });
+      allowed += 1;
+      if (allowed > 200) throw new Error('no rate limit after 200 calls');
+    } catch (error) {
+      if (error?.code !== 429) throw error;
+      break;
+    }
+  }
+  log('rate_limited', { allowed_before: allowed });
 }
 
 await client.close();

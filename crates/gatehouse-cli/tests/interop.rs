@@ -253,16 +253,14 @@ fn sdk_clients_complete_the_flow_through_the_guard_and_step_up() {
     step(&py, "admin_reset");
 }
 
-#[test]
-fn sdk_clients_go_through_gateway_mode_to_a_python_mcp_server() {
-    if !clients_available() {
-        return;
-    }
-    let upstream_port = free_port();
+/// `py_server.py`, an MCP server on the official Python SDK with no protection of its own, and
+/// its port, once it listens.
+fn python_upstream() -> (Running, u16) {
+    let port = free_port();
     let mut upstream = Command::new(python());
     upstream
         .arg("py_server.py")
-        .args(["--port", &upstream_port.to_string()])
+        .args(["--port", &port.to_string()])
         .current_dir(interop_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -272,7 +270,15 @@ fn sdk_clients_go_through_gateway_mode_to_a_python_mcp_server() {
         .read_line(&mut ready)
         .unwrap();
     assert!(ready.contains("listening"), "{ready}");
+    (upstream, port)
+}
 
+#[test]
+fn sdk_clients_go_through_gateway_mode_to_a_python_mcp_server() {
+    if !clients_available() {
+        return;
+    }
+    let (_upstream, upstream_port) = python_upstream();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let _server = gatehouse(
@@ -826,4 +832,157 @@ introspection_resources = ["{api}"]
     assert!(body.contains("invalid_token"), "{body}");
     let (status, _) = hello(None);
     assert_eq!(status, 401);
+}
+
+/// The tool calls `gatehouse audit list --json` holds for `client_id`, oldest first, as
+/// `tool decision reason` (reason `-` for allowed calls).
+fn audited_calls(config: &Path, client_id: &str) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args([
+            "audit", "list", "--json", "--limit", "1000", "--client", client_id, "--config",
+        ])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut calls: Vec<String> = json_lines(&String::from_utf8(out.stdout).unwrap())
+        .into_iter()
+        .filter(|event| event["kind"] == "tool_call")
+        .map(|event| {
+            assert_eq!(event["subject"], "interop", "{event}");
+            assert_eq!(event["method"], "tools/call", "{event}");
+            format!(
+                "{} {} {}",
+                event["tool"].as_str().unwrap(),
+                event["decision"].as_str().unwrap(),
+                event["reason"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    calls.reverse();
+    calls
+}
+
+/// What a client's run must have left in the audit log: the calls it made, in order, each with
+/// the decision the gateway took. `refused_step_ups` is how many `insufficient_scope` refusals
+/// of whoami the SDK met before stepping up (it retries on its own; at least one).
+fn expect_audit(calls: &[String], head: &[&str], echoes_before_limit: usize) {
+    let mut expected: Vec<String> = head.iter().map(|s| (*s).to_owned()).collect();
+    let step_ups = calls
+        .iter()
+        .skip(expected.len())
+        .take_while(|call| *call == "whoami denied insufficient_scope")
+        .count();
+    assert!(step_ups >= 1, "no step-up refusal in {calls:#?}");
+    expected.extend(std::iter::repeat_n(
+        "whoami denied insufficient_scope".to_owned(),
+        step_ups,
+    ));
+    expected.push("whoami allowed -".into());
+    expected.extend(std::iter::repeat_n(
+        "echo allowed -".to_owned(),
+        echoes_before_limit,
+    ));
+    expected.push("echo denied rate_limited".into());
+    assert_eq!(calls, expected);
+}
+
+#[test]
+fn sdk_clients_meet_the_policy_gateway_and_the_audit_log_shows_what_they_did() {
+    // Gateway mode in front of a third-party MCP server (the Python SDK's), with every policy of
+    // issue 23 on: default-deny (`shred` has no scope), per-tool scopes (`whoami` needs
+    // mcp:admin: step-up), a per-caller rate limit, MCP 2026-07-28 header checks, and the
+    // tool-call audit. Each SDK client walks every path; then `gatehouse audit list` must hold
+    // exactly the calls it made, with the decision it met.
+    if !clients_available() {
+        return;
+    }
+    let (_upstream, upstream_port) = python_upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = gatehouse(
+        dir.path(),
+        port,
+        &format!(
+            "upstream = \"http://127.0.0.1:{upstream_port}/mcp\"\nunmapped_tools = \"deny\"\n\
+             rate_limit_per_min = 40\n[resources.tool_scopes]\necho = \"mcp:tools\"\nwhoami = \"mcp:admin\""
+        ),
+    );
+    let config = dir.path().join(format!("gatehouse-{port}.toml"));
+    let url = format!("http://127.0.0.1:{port}/mcp");
+
+    let ts = typescript(&url, &["--policy"]);
+    // Filtered lists: shred (no scope) never shows; whoami once the grant holds mcp:admin.
+    assert_eq!(step(&ts, "tools")["names"], serde_json::json!(["echo"]));
+    assert_eq!(
+        step(&ts, "tools_after_step_up")["names"],
+        serde_json::json!(["echo", "whoami"])
+    );
+    assert_eq!(step(&ts, "shred")["refused"], 403);
+    assert_eq!(step(&ts, "mismatch")["status"], 400);
+    assert_eq!(step(&ts, "mismatch")["code"], -32020);
+    assert_eq!(step(&ts, "whoami")["scope"], "mcp:admin mcp:tools");
+    let ts_client = step(&ts, "registered")["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ts_echoes = step(&ts, "rate_limited")["allowed_before"]
+        .as_u64()
+        .unwrap();
+
+    let py = python_client(&url, &["--policy"]);
+    assert_eq!(step(&py, "tools")["names"], serde_json::json!(["echo"]));
+    assert_eq!(
+        step(&py, "tools_after_step_up")["names"],
+        serde_json::json!(["echo", "whoami"])
+    );
+    let py_client = step(&py, "registered")["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let py_echoes = step(&py, "rate_limited")["allowed_before"]
+        .as_u64()
+        .unwrap();
+
+    // The audit writer stores in the background, within milliseconds.
+    let mut ts_calls = Vec::new();
+    let mut py_calls = Vec::new();
+    for _ in 0..50 {
+        ts_calls = audited_calls(&config, &ts_client);
+        py_calls = audited_calls(&config, &py_client);
+        let ends =
+            |calls: &[String]| calls.last().map(String::as_str) == Some("echo denied rate_limited");
+        if ends(&ts_calls) && ends(&py_calls) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    expect_audit(
+        &ts_calls,
+        &[
+            "echo allowed -",
+            "shred denied tool_denied",
+            // The body called shred while Mcp-Name said echo: refused, and named by the body.
+            "shred denied header_mismatch",
+        ],
+        usize::try_from(ts_echoes).unwrap(),
+    );
+    expect_audit(
+        &py_calls,
+        &["echo allowed -", "shred denied tool_denied"],
+        usize::try_from(py_echoes).unwrap(),
+    );
+    // Arguments are not kept unless the resource asks (audit_arguments).
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["audit", "list", "--json", "--tool", "shred", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("/etc/hosts"), "{text}");
+    assert_eq!(json_lines(&text).len(), 3, "{text}");
 }
