@@ -9,13 +9,13 @@ pub fn now() -> UnixTime {
     UnixTime::from(std::time::SystemTime::now())
 }
 
-/// Now, in milliseconds since the Unix epoch: the clock of rate limits, whose budgets run finer
+/// Now, in microseconds since the Unix epoch: the clock of rate limits, whose budgets run finer
 /// than seconds.
-pub(crate) fn now_ms() -> u64 {
+pub(crate) fn now_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
         })
 }
 

@@ -140,6 +140,9 @@ pub enum Event {
         /// The call's arguments, for resources with `audit_arguments = true`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         arguments: Option<serde_json::Value>,
+        /// Further calls of the same batch, decided alike, not recorded one by one.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        more_calls: usize,
     },
 }
 
@@ -194,6 +197,10 @@ impl Event {
     }
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// Called for every event, in the request that caused it. Keep it quick: hand slow work (a
 /// webhook, a SIEM) to a task of your own.
 pub trait Hook: Send + Sync + 'static {
@@ -219,9 +226,13 @@ const AUDIT_BATCH: usize = 512;
 
 /// Where events go: the log, the hooks a library user installed, and the audit table (through a
 /// background writer, so that an audit write never delays or fails the request that caused it).
+/// Tool calls queue apart from the authorization server's events: a flood of calls (which any
+/// caller with a token can make) fills its own queue, never the one of sign-ins, reuse
+/// detections and revocations.
 pub(crate) struct Events {
     hooks: Vec<Box<dyn Hook>>,
     audit: tokio::sync::mpsc::Sender<AuditEvent>,
+    calls: tokio::sync::mpsc::Sender<AuditEvent>,
 }
 
 impl Events {
@@ -229,8 +240,14 @@ impl Events {
     /// goes (with the server).
     pub(crate) fn new(hooks: Vec<Box<dyn Hook>>, store: Arc<AnyStore>) -> Self {
         let (audit, queue) = tokio::sync::mpsc::channel(AUDIT_QUEUE);
+        tokio::spawn(audit_writer(Arc::clone(&store), queue));
+        let (calls, queue) = tokio::sync::mpsc::channel(AUDIT_QUEUE);
         tokio::spawn(audit_writer(store, queue));
-        Self { hooks, audit }
+        Self {
+            hooks,
+            audit,
+            calls,
+        }
     }
 
     /// Logs, stores and hands `event` to the hooks.
@@ -264,10 +281,20 @@ fn emit(events: &Events, event: Event) {
         client_id: event.client_id().map(str::to_owned),
         detail,
     };
-    if events.audit.try_send(record).is_err() {
+    let queue = match event {
+        Event::ToolCall { .. } => &events.calls,
+        _ => &events.audit,
+    };
+    if queue.try_send(record).is_err() {
         metrics::counter!("gatehouse_audit_records_dropped_total", "kind" => event.kind())
             .increment(1);
-        tracing::warn!(target: "gatehouse::audit", kind = event.kind(), "audit queue full; record not stored");
+        // One line a second at most: the drops are counted, and a log line per dropped record
+        // would be the next flood.
+        static LAST_WARNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let second = now().as_secs();
+        if LAST_WARNED.swap(second, std::sync::atomic::Ordering::Relaxed) != second {
+            tracing::warn!(target: "gatehouse::audit", kind = event.kind(), "audit queue full; records not stored (gatehouse_audit_records_dropped_total)");
+        }
     }
 }
 
@@ -326,9 +353,22 @@ fn make_log_safe(value: &mut serde_json::Value) -> bool {
         serde_json::Value::Array(items) => items
             .iter_mut()
             .fold(false, |changed, item| make_log_safe(item) | changed),
-        serde_json::Value::Object(members) => members
-            .values_mut()
-            .fold(false, |changed, member| make_log_safe(member) | changed),
+        // Member names too: a tool's arguments are a request's own JSON, keys and all.
+        serde_json::Value::Object(members) => {
+            let mut changed = false;
+            for (name, mut member) in std::mem::take(members) {
+                changed |= make_log_safe(&mut member);
+                let name = match gatehouse_types::untrusted::log_safe(&name) {
+                    std::borrow::Cow::Borrowed(_) => name,
+                    std::borrow::Cow::Owned(safe) => {
+                        changed = true;
+                        safe
+                    }
+                };
+                members.insert(name, member);
+            }
+            changed
+        }
         _ => false,
     }
 }
@@ -353,6 +393,7 @@ impl gatehouse_guard::CallAudit for CallEvents {
                 .latency
                 .map(|latency| u64::try_from(latency.as_micros()).unwrap_or(u64::MAX)),
             arguments: call.arguments,
+            more_calls: call.more_calls,
         });
     }
 }
@@ -368,5 +409,29 @@ async fn audit_writer(store: Arc<AnyStore>, mut queue: tokio::sync::mpsc::Receiv
         if let Err(error) = store.append_audit(records).await {
             tracing::warn!(%error, count, "could not store audit events");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cwe_117_member_names_of_arguments_are_escaped_too() {
+        // A tool's arguments are the request's own JSON: their keys reach the log and the
+        // audit list as much as their values.
+        let mut detail = serde_json::json!({
+            "tool": "echo",
+            "arguments": {"\u{1b}[2J\u{202e}": "fine", "nested": {"a\u{9b}b": 1}},
+        });
+        assert!(make_log_safe(&mut detail));
+        let text = detail.to_string();
+        for bad in ['\u{1b}', '\u{202e}', '\u{9b}'] {
+            assert!(!text.contains(bad), "{text}");
+        }
+        assert_eq!(detail["arguments"].as_object().map(|o| o.len()), Some(2));
+        // Nothing to escape: nothing changes.
+        let mut clean = serde_json::json!({"tool": "echo", "arguments": {"text": "hi"}});
+        assert!(!make_log_safe(&mut clean));
     }
 }

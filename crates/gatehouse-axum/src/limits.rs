@@ -62,24 +62,30 @@ impl Class {
 /// would buy nothing.
 #[derive(Clone)]
 pub(crate) enum Limiter {
-    Store(Arc<AnyStore>),
+    /// The shared budget in the store, behind this instance's own: a key that has spent a whole
+    /// budget here is refused without a database round trip, so a flood from one address costs
+    /// the database nothing once it is over the limit (each instance alone can never allow more
+    /// than the budget, and the store's answer is the one that holds across instances).
+    Store(Arc<AnyStore>, Arc<MemoryRateLimiter>),
     Memory(Arc<MemoryRateLimiter>),
 }
 
 impl Limiter {
     pub(crate) fn for_store(store: &Arc<AnyStore>) -> Self {
+        let local = Arc::new(MemoryRateLimiter::default());
         match &**store {
-            AnyStore::Postgres(_) => Self::Store(Arc::clone(store)),
-            _ => Self::Memory(Arc::new(MemoryRateLimiter::default())),
+            AnyStore::Postgres(_) => Self::Store(Arc::clone(store), local),
+            _ => Self::Memory(local),
         }
     }
 
     /// Forgets the keys whose budget is whole again.
-    pub(crate) async fn purge(&self, now_ms: u64) {
+    pub(crate) async fn purge(&self, now_us: u64) {
         match self {
-            Self::Memory(memory) => memory.purge(now_ms),
-            Self::Store(store) => {
-                if let Err(error) = store.purge_rate_limits(now_ms).await {
+            Self::Memory(memory) => memory.purge(now_us),
+            Self::Store(store, local) => {
+                local.purge(now_us);
+                if let Err(error) = store.purge_rate_limits(now_us).await {
                     tracing::warn!(%error, "rate-limit clean-up failed; will retry");
                 }
             }
@@ -91,14 +97,17 @@ impl RateLimiter for Limiter {
     fn spend<'a>(
         &'a self,
         key: &'a [u8; 32],
-        now_ms: u64,
+        now_us: u64,
         budget: PerMinute,
     ) -> BoxFuture<'a, Result<Result<(), u64>, RateLimitError>> {
         match self {
-            Self::Memory(memory) => memory.spend(key, now_ms, budget),
-            Self::Store(store) => Box::pin(async move {
+            Self::Memory(memory) => memory.spend(key, now_us, budget),
+            Self::Store(store, local) => Box::pin(async move {
+                if let Err(wait) = local.spend_now(key, now_us, budget) {
+                    return Ok(Err(wait));
+                }
                 store
-                    .spend_rate(key, now_ms, budget)
+                    .spend_rate(key, now_us, budget)
                     .await
                     .map_err(|e| RateLimitError::new(e.to_string()))
             }),
@@ -132,7 +141,7 @@ impl RateLimiting {
     /// Forgets keys whose budget is whole again, so that the limiter does not grow with every
     /// address ever seen.
     pub(crate) async fn shrink(&self) {
-        self.limiter.purge(crate::clock::now_ms()).await;
+        self.limiter.purge(crate::clock::now_us()).await;
     }
 
     /// Spends one request of `budget` for `key` of `class`; `Err` is the 429 (or, if the limiter
@@ -152,11 +161,11 @@ impl RateLimiting {
         let hashed: [u8; 32] = hash.finalize().into();
         match self
             .limiter
-            .spend(&hashed, crate::clock::now_ms(), budget)
+            .spend(&hashed, crate::clock::now_us(), budget)
             .await
         {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(wait_ms)) => Err(too_many(class, key, wait_ms, cross_origin)),
+            Ok(Err(wait_us)) => Err(too_many(class, key, wait_us, cross_origin)),
             Err(error) => {
                 tracing::warn!(%error, "the rate limit check failed; refusing the request");
                 let mut response = oauth_error(
@@ -343,8 +352,8 @@ pub(crate) async fn per_client(
 }
 
 /// The 429, with `Retry-After`: a page at the authorization endpoint, an OAuth error elsewhere.
-fn too_many(class: Class, key: &str, wait_ms: u64, cross_origin: bool) -> Response {
-    let seconds = gatehouse_types::rate::retry_after_secs(wait_ms);
+fn too_many(class: Class, key: &str, wait_us: u64, cross_origin: bool) -> Response {
+    let seconds = gatehouse_types::rate::retry_after_secs(wait_us);
     tracing::info!(key = %Untrusted(key), ?class, "rate limited");
     let mut response = if matches!(class, Class::Authorize) {
         crate::respond::page(

@@ -10,7 +10,10 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use gatehouse_jose::Algorithm;
 
-use common::{dpop_request, guarded as setup, guarded_bound, prover, request, run};
+use common::{
+    Policy, dpop_request, guarded as setup, guarded_bound, guarded_policy, prover, request, run,
+    run_on, tools_call,
+};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("guard");
@@ -48,6 +51,46 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || dpop_request(&token, &client),
                 |r| black_box(run(&guard, r)),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    // Issue 23: a tools/call read and checked against its tool's scope, then audited, then
+    // also counted against the caller's budget (in this process).
+    // A body is read under a timeout: these run on a current-thread runtime with a timer.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    for (name, policy) in [
+        (
+            "warm_tools_call",
+            Policy {
+                audit: false,
+                rate_limit: false,
+            },
+        ),
+        (
+            "warm_tools_call_audited",
+            Policy {
+                audit: true,
+                rate_limit: false,
+            },
+        ),
+        (
+            "warm_tools_call_audited_rate_limited",
+            Policy {
+                audit: true,
+                rate_limit: true,
+            },
+        ),
+    ] {
+        let (guard, token) = guarded_policy(policy);
+        assert_eq!(run_on(&runtime, &guard, tools_call(&token)).status(), 200);
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || tools_call(&token),
+                |r| black_box(run_on(&runtime, &guard, r)),
                 BatchSize::SmallInput,
             )
         });

@@ -60,12 +60,17 @@ pub struct AuditedCall {
     /// Why it was denied: `insufficient_scope`, `tool_denied`, `rate_limited`,
     /// `header_mismatch`, `unavailable` or `invalid_request`.
     pub reason: Option<&'static str>,
-    /// The HTTP status the server answered with (allowed calls).
+    /// The HTTP status the server answered with (allowed calls; `None` when the client went away
+    /// before the server answered).
     pub status: Option<u16>,
-    /// How long the server took to answer, to its response head (allowed calls).
+    /// How long the server took to answer, to its response head (allowed calls), or until the
+    /// client went away.
     pub latency: Option<Duration>,
     /// The call's arguments, if the resource keeps them.
     pub arguments: Option<Value>,
+    /// Further calls of the same request (a batch) that were decided alike but not recorded one
+    /// by one; counted in the request's last record.
+    pub more_calls: usize,
 }
 
 /// Where audited calls go. Called in the request, after the decision (for an allowed call,
@@ -98,24 +103,37 @@ pub(crate) struct Call {
 pub(crate) struct Seen {
     pub(crate) principal: Option<Principal>,
     pub(crate) calls: Vec<Call>,
+    /// Calls beyond those in `calls`.
+    pub(crate) more: usize,
+}
+
+/// How a request's calls were decided.
+pub(crate) enum Outcome<'a> {
+    /// Passed on; the server answered with this status after this long, or (no status) the
+    /// client went away first.
+    Allowed {
+        status: Option<u16>,
+        latency: Duration,
+    },
+    Denied(&'a Rejection),
 }
 
 impl Seen {
     /// Hands one record per call to `audit`.
-    pub(crate) fn record(
-        self,
-        audit: &dyn CallAudit,
-        at: UnixTime,
-        outcome: Result<(u16, Duration), &Rejection>,
-    ) {
+    pub(crate) fn record(self, audit: &dyn CallAudit, at: UnixTime, outcome: Outcome<'_>) {
         let Some(principal) = self.principal else {
             return;
         };
-        for call in self.calls {
-            let (decision, reason, status, latency) = match outcome {
-                Ok((status, latency)) => (CallDecision::Allowed, None, Some(status), Some(latency)),
-                Err(rejection) => (CallDecision::Denied, Some(reason(rejection)), None, None),
-            };
+        let (decision, reason, status, latency) = match outcome {
+            Outcome::Allowed { status, latency } => {
+                (CallDecision::Allowed, None, status, Some(latency))
+            }
+            Outcome::Denied(rejection) => {
+                (CallDecision::Denied, Some(reason(rejection)), None, None)
+            }
+        };
+        let last = self.calls.len().saturating_sub(1);
+        for (i, call) in self.calls.into_iter().enumerate() {
             audit.record(AuditedCall {
                 at,
                 principal: principal.clone(),
@@ -127,8 +145,47 @@ impl Seen {
                 status,
                 latency,
                 arguments: call.arguments,
+                more_calls: if i == last { self.more } else { 0 },
             });
         }
+    }
+}
+
+/// The calls of an allowed request, recorded when the server answers, or when the request is
+/// dropped unanswered (the client went away; the server may have run them all the same).
+pub(crate) struct PendingAudit {
+    audit: std::sync::Arc<dyn CallAudit>,
+    seen: Option<Seen>,
+    at: UnixTime,
+    started: std::time::Instant,
+}
+
+impl PendingAudit {
+    pub(crate) fn new(audit: std::sync::Arc<dyn CallAudit>, seen: Seen, at: UnixTime) -> Self {
+        Self {
+            audit,
+            seen: Some(seen),
+            at,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// The server answered with `status`.
+    pub(crate) fn answered(mut self, status: u16) {
+        self.finish(Some(status));
+    }
+
+    fn finish(&mut self, status: Option<u16>) {
+        if let Some(seen) = self.seen.take() {
+            let latency = self.started.elapsed();
+            seen.record(&*self.audit, self.at, Outcome::Allowed { status, latency });
+        }
+    }
+}
+
+impl Drop for PendingAudit {
+    fn drop(&mut self) {
+        self.finish(None);
     }
 }
 
@@ -142,15 +199,5 @@ fn reason(rejection: &Rejection) -> &'static str {
         Rejection::Unavailable(_) => "unavailable",
         Rejection::UnknownSession => "unknown_session",
         _ => "invalid_request",
-    }
-}
-
-/// `arguments` as kept: whole up to [`MAX_ARGUMENT_BYTES`] of JSON, a note of their size beyond.
-pub(crate) fn bounded_arguments(arguments: Value) -> Value {
-    let size = serde_json::to_string(&arguments).map_or(usize::MAX, |text| text.len());
-    if size <= MAX_ARGUMENT_BYTES {
-        arguments
-    } else {
-        serde_json::json!({ "_truncated": true, "_bytes": size })
     }
 }

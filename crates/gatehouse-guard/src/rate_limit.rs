@@ -24,13 +24,13 @@ use crate::error::RateLimitError;
 /// Where the arrival times of callers' budgets are kept. An error refuses the request with
 /// `503`: the guard fails closed, as for the revocation check.
 pub trait RateLimiter: Send + Sync + 'static {
-    /// Spends one request of `budget` for `key` at `now_ms` (milliseconds since the Unix epoch):
-    /// `Ok(Ok(()))` if it passes, `Ok(Err(ms))` if it must wait that long
+    /// Spends one request of `budget` for `key` at `now_us` (microseconds since the Unix epoch):
+    /// `Ok(Ok(()))` if it passes, `Ok(Err(us))` if it must wait that long
     /// ([`gatehouse_types::rate::spend`]).
     fn spend<'a>(
         &'a self,
         key: &'a [u8; 32],
-        now_ms: u64,
+        now_us: u64,
         budget: PerMinute,
     ) -> BoxFuture<'a, Result<Result<(), u64>, RateLimitError>>;
 }
@@ -63,7 +63,7 @@ impl MemoryRateLimiter {
     }
 
     /// Spends at once; what [`RateLimiter::spend`] answers.
-    pub fn spend_now(&self, key: &[u8; 32], now_ms: u64, budget: PerMinute) -> Result<(), u64> {
+    pub fn spend_now(&self, key: &[u8; 32], now_us: u64, budget: PerMinute) -> Result<(), u64> {
         let shard = usize::from(key[0]) % SHARDS;
         let Some(shard) = self.shards.get(shard) else {
             return Ok(());
@@ -72,9 +72,9 @@ impl MemoryRateLimiter {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let tat = times.get(key).copied();
-        let next = spend(tat, now_ms, budget)?;
+        let next = spend(tat, now_us, budget)?;
         if tat.is_none() && times.len() >= self.per_shard {
-            times.retain(|_, tat| *tat > now_ms);
+            times.retain(|_, tat| *tat > now_us);
             if times.len() >= self.per_shard
                 && let Some(any) = times.keys().next().copied()
             {
@@ -85,13 +85,13 @@ impl MemoryRateLimiter {
         Ok(())
     }
 
-    /// Forgets the keys whose budget is whole again at `now_ms`.
-    pub fn purge(&self, now_ms: u64) {
+    /// Forgets the keys whose budget is whole again at `now_us`.
+    pub fn purge(&self, now_us: u64) {
         for shard in &self.shards {
             let mut times = shard
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            times.retain(|_, tat| *tat > now_ms);
+            times.retain(|_, tat| *tat > now_us);
         }
     }
 }
@@ -112,10 +112,10 @@ impl RateLimiter for MemoryRateLimiter {
     fn spend<'a>(
         &'a self,
         key: &'a [u8; 32],
-        now_ms: u64,
+        now_us: u64,
         budget: PerMinute,
     ) -> BoxFuture<'a, Result<Result<(), u64>, RateLimitError>> {
-        Box::pin(std::future::ready(Ok(self.spend_now(key, now_ms, budget))))
+        Box::pin(std::future::ready(Ok(self.spend_now(key, now_us, budget))))
     }
 }
 
@@ -137,12 +137,12 @@ pub(crate) fn caller_key(resource: &str, principal: &Principal) -> [u8; 32] {
     hash.finalize().into()
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub(crate) fn now_ms() -> u64 {
+/// Microseconds since the Unix epoch, now.
+pub(crate) fn now_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
         })
 }
 
@@ -171,7 +171,7 @@ mod tests {
             .len();
         assert_eq!(held, 2);
         // A minute later every budget is whole again; the purge forgets them all.
-        limiter.purge(60_000);
+        limiter.purge(60_000_000);
         assert_eq!(
             limiter.shards[0]
                 .lock()

@@ -25,7 +25,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower::Service;
 
 use crate::Principal;
-use crate::audit::Seen;
+use crate::audit::{Outcome, PendingAudit, Seen};
 use crate::bearer::{self, Scheme};
 use crate::cache::token_hash;
 use crate::dpop;
@@ -116,11 +116,15 @@ where
     let mut response = match admit(&shared, request, &mut seen).await {
         Ok((request, filter, principal)) => {
             decided(&shared, metrics::SharedString::const_str("allowed"));
-            let started = std::time::Instant::now();
+            // Recorded when the server answers, or (dropped with this future) when the client
+            // goes away first: an allowed call that ran is never missing from the audit.
+            let mut pending = shared
+                .audit
+                .as_ref()
+                .map(|audit| PendingAudit::new(Arc::clone(audit), seen, (shared.clock)()));
             let mut response = inner.call(request).await?.map(Body::new);
-            if let Some(audit) = &shared.audit {
-                let outcome = (response.status().as_u16(), started.elapsed());
-                seen.record(&**audit, (shared.clock)(), Ok(outcome));
+            if let Some(pending) = pending.take() {
+                pending.answered(response.status().as_u16());
             }
             bind_session(&shared, &principal, &mut response);
             match filter {
@@ -130,7 +134,7 @@ where
         }
         Err(rejection) => {
             if let Some(audit) = &shared.audit {
-                seen.record(&**audit, (shared.clock)(), Err(&rejection));
+                seen.record(&**audit, (shared.clock)(), Outcome::Denied(&rejection));
             }
             let dpop_refusal = matches!(rejection, Rejection::Dpop { .. });
             let mut response = shared.challenges.respond(rejection, dpop_scheme);
@@ -234,14 +238,37 @@ async fn admit(
     if let Some(limit) = &shared.limit
         && let Err(rejection) = Box::pin(spend(shared, limit, &principal)).await
     {
-        // A refused call is audited like any other: by name, if the body says which.
+        // A refused call is audited like any other, by name, if a small body says which: a
+        // caller over its budget must not make the guard read megabytes, nor write a record
+        // per call of a batch (one record, counting the rest).
         if shared.audit.is_some()
-            && let Ok(bytes) = Box::pin(body.bytes()).await
+            && let Ok(bytes) = Box::pin(body.bytes_at_most(LIMITED_AUDIT_BYTES)).await
             && let Ok(messages) = tools::parse(bytes)
         {
-            note_calls(shared, seen, &principal, &messages, bytes);
+            note_calls(shared, seen, &principal, &messages, bytes, 1);
         }
         return Err(rejection);
+    }
+    // The audit names the calls before any check can refuse them (a scope the resource requires,
+    // a session of someone else, a header that disagrees): every call the guard decides is
+    // recorded. Reading is best effort here: a body the strict reading below would refuse is
+    // refused there, or (with nothing to enforce) passed on as before.
+    let mut parsed = None;
+    if shared.audit.is_some() {
+        let bytes = Box::pin(body.bytes()).await?;
+        if !bytes.is_empty()
+            && let Ok(messages) = tools::parse(bytes)
+        {
+            note_calls(
+                shared,
+                seen,
+                &principal,
+                &messages,
+                bytes,
+                MAX_AUDITED_CALLS,
+            );
+            parsed = Some(messages);
+        }
     }
     if bearer::is_form(&parts.headers) {
         bearer::check_form_body(Box::pin(body.bytes()).await?)?;
@@ -275,7 +302,7 @@ async fn admit(
     // Every request with a body, whatever its method and Content-Type: a server that ignores
     // either (or honours a method-override header) would otherwise run a JSON-RPC call the
     // guard never looked at.
-    if shared.tools.inspects_calls() || mirrored.apply() || shared.audit.is_some() {
+    if shared.tools.inspects_calls() || mirrored.apply() {
         let bytes = Box::pin(body.bytes()).await?;
         if bytes.is_empty() && mirrored.apply() {
             if parts.method == Method::POST {
@@ -288,10 +315,10 @@ async fn admit(
             strip_mirrored = true;
         }
         if !bytes.is_empty() {
-            let messages = tools::parse(bytes)?;
-            if shared.audit.is_some() {
-                note_calls(shared, seen, &principal, &messages, bytes);
-            }
+            let messages = match parsed.take() {
+                Some(messages) => messages,
+                None => tools::parse(bytes)?,
+            };
             if mirrored.apply() {
                 mirrored.check(&messages)?;
             }
@@ -351,18 +378,18 @@ async fn spend(
     let key = rate_limit::caller_key(shared.resource.as_str(), principal);
     match limit
         .limiter
-        .spend(&key, rate_limit::now_ms(), limit.budget)
+        .spend(&key, rate_limit::now_us(), limit.budget)
         .await
     {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(wait_ms)) => {
+        Ok(Err(wait_us)) => {
             metrics::counter!(
                 "gatehouse_guard_rate_limited_total",
                 "resource" => shared.resource_label.clone()
             )
             .increment(1);
             Err(Rejection::RateLimited {
-                retry_after_secs: gatehouse_types::rate::retry_after_secs(wait_ms),
+                retry_after_secs: gatehouse_types::rate::retry_after_secs(wait_us),
             })
         }
         Err(error) => {
@@ -374,15 +401,23 @@ async fn spend(
     }
 }
 
-/// Notes what `messages` call, for the audit.
+/// Calls of one request recorded one by one, at most; the rest are counted in the last record.
+/// A batch of thousands of calls must not become thousands of records.
+const MAX_AUDITED_CALLS: usize = 16;
+
+/// The largest body the guard reads to name the calls of a request refused for its rate limit.
+const LIMITED_AUDIT_BYTES: usize = 64 * 1024;
+
+/// Notes what `messages` call (at most `max` of them), for the audit.
 fn note_calls(
     shared: &Shared,
     seen: &mut Seen,
     principal: &Principal,
     messages: &tools::Messages,
     body: &[u8],
+    max: usize,
 ) {
-    seen.calls = tools::calls(messages, &shared.tools, &shared.required);
+    (seen.calls, seen.more) = tools::calls(messages, &shared.tools, &shared.required, max);
     if seen.calls.is_empty() {
         return;
     }
@@ -448,7 +483,8 @@ struct PendingBody {
     bytes: Option<Bytes>,
     max: usize,
     timeout: std::time::Duration,
-    declared_too_large: bool,
+    /// The `Content-Length`, if declared.
+    declared: Option<u64>,
 }
 
 impl PendingBody {
@@ -458,23 +494,29 @@ impl PendingBody {
         timeout: std::time::Duration,
         headers: &axum::http::HeaderMap,
     ) -> Self {
-        let declared_too_large = headers
+        let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<u64>().ok())
-            .is_some_and(|len| len > max as u64);
+            .and_then(|value| value.parse::<u64>().ok());
         Self {
             body: Some(body),
             bytes: None,
             max,
             timeout,
-            declared_too_large,
+            declared,
         }
+    }
+
+    /// The body if it is at most `max` bytes (for a request that is refused anyway: what is
+    /// beyond is not read, and the body is not passed on).
+    async fn bytes_at_most(&mut self, max: usize) -> Result<&Bytes, Rejection> {
+        self.max = self.max.min(max);
+        self.bytes().await
     }
 
     async fn bytes(&mut self) -> Result<&Bytes, Rejection> {
         if self.bytes.is_none() {
-            if self.declared_too_large {
+            if self.declared.is_some_and(|len| len > self.max as u64) {
                 return Err(Rejection::BodyTooLarge);
             }
             let body = self.body.take().unwrap_or_default();

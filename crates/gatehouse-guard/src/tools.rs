@@ -186,10 +186,17 @@ pub(crate) fn inspect_messages(
     inspection
 }
 
-/// The calls of `messages` the audit names (`audit`), each with the scopes it needs here: the
-/// resource's `required` ones and, for a tool, its own.
-pub(crate) fn calls(messages: &Messages, tools: &ToolScopes, required: &ScopeSet) -> Vec<Call> {
+/// The calls of `messages` the audit names (`audit`), at most `max` of them, each with the scopes
+/// it needs here: the resource's `required` ones and, for a tool, its own; and how many more
+/// there were.
+pub(crate) fn calls(
+    messages: &Messages,
+    tools: &ToolScopes,
+    required: &ScopeSet,
+    max: usize,
+) -> (Vec<Call>, usize) {
     let mut calls = Vec::new();
+    let mut more = 0;
     for (position, Message(message)) in messages.messages.iter().enumerate() {
         let params = message.params.as_ref();
         let (method, name) = match message.method.as_deref() {
@@ -199,6 +206,10 @@ pub(crate) fn calls(messages: &Messages, tools: &ToolScopes, required: &ScopeSet
             _ => continue,
         };
         let Some(name) = name else { continue };
+        if calls.len() == max {
+            more += 1;
+            continue;
+        }
         let mut scopes = required.clone();
         if method == TOOLS_CALL
             && let Some(scope) = tools.get(name)
@@ -213,26 +224,55 @@ pub(crate) fn calls(messages: &Messages, tools: &ToolScopes, required: &ScopeSet
             arguments: None,
         });
     }
-    calls
+    (calls, more)
 }
 
-/// Gives each of `calls` its `params.arguments` from `body` (which [`parse`] accepted), bounded
-/// (`audit::bounded_arguments`): only for resources that keep arguments, so the body is read
-/// once more as a whole here rather than by every request's strict reading.
+/// A message as the audit reads its arguments: without building them (`RawValue`), so that a
+/// megabyte of arguments costs a megabyte, not the tree a `Value` of it would be.
+#[derive(Deserialize)]
+struct RawMessage<'a> {
+    #[serde(borrow, default)]
+    params: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawParams<'a> {
+    #[serde(borrow, default)]
+    arguments: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Gives each of `calls` its `params.arguments` from `body` (which [`parse`] accepted), bounded:
+/// whole up to `audit::MAX_ARGUMENT_BYTES` of JSON, a note of their size beyond. Only for
+/// resources that keep arguments.
 pub(crate) fn attach_arguments(calls: &mut [Call], body: &[u8]) {
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return;
+    let batch = body
+        .iter()
+        .find(|byte| !byte.is_ascii_whitespace())
+        .is_some_and(|first| *first == b'[');
+    let messages: Vec<RawMessage<'_>> = if batch {
+        serde_json::from_slice(body).unwrap_or_default()
+    } else {
+        serde_json::from_slice(body)
+            .map(|one| vec![one])
+            .unwrap_or_default()
     };
     for call in calls {
-        let message = match &value {
-            Value::Array(messages) => messages.get(call.position),
-            single => Some(single),
+        let Some(raw) = messages
+            .get(call.position)
+            .and_then(|message| message.params)
+            // By-position params (an array) carry no named arguments.
+            .filter(|params| params.get().starts_with('{'))
+            .and_then(|params| serde_json::from_str::<RawParams<'_>>(params.get()).ok())
+            .and_then(|params| params.arguments)
+        else {
+            continue;
         };
-        call.arguments = message
-            .and_then(|message| message.get("params"))
-            .and_then(|params| params.get("arguments"))
-            .cloned()
-            .map(crate::audit::bounded_arguments);
+        let text = raw.get();
+        call.arguments = Some(if text.len() <= crate::audit::MAX_ARGUMENT_BYTES {
+            serde_json::from_str(text).unwrap_or(Value::Null)
+        } else {
+            serde_json::json!({ "_truncated": true, "_bytes": text.len() })
+        });
     }
 }
 

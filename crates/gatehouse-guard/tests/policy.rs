@@ -146,11 +146,11 @@ impl gatehouse_guard::RateLimiter for SharedLimiter {
     fn spend<'a>(
         &'a self,
         key: &'a [u8; 32],
-        now_ms: u64,
+        now_us: u64,
         budget: gatehouse_types::rate::PerMinute,
     ) -> futures_util::future::BoxFuture<'a, Result<Result<(), u64>, gatehouse_guard::RateLimitError>>
     {
-        self.0.spend(key, now_ms, budget)
+        self.0.spend(key, now_us, budget)
     }
 }
 
@@ -322,4 +322,98 @@ async fn arguments_are_kept_only_when_the_resource_asks_and_only_so_much() {
     assert_eq!(first.arguments.unwrap()["_truncated"], true);
     // Each call of a batch gets its own arguments.
     assert_eq!(second.arguments, Some(serde_json::json!({"n": 2})));
+}
+
+#[tokio::test]
+async fn calls_refused_before_the_tool_checks_are_audited_too() {
+    // A scope the resource requires, and a session someone else opened: refused before any
+    // per-tool check, and still recorded by name.
+    let key = key();
+    let records = Records::default();
+    let guard = builder(&key, &TestClock::new())
+        .required_scopes(["mcp:tools"])
+        .audit(records.sink())
+        .build()
+        .unwrap();
+    let app = app(&guard);
+    let weak = token(&key, &claims("other:scope"));
+    let answer = send(&app, post_json(&weak, &call(1, "echo"))).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    let [denied] = records.take().try_into().unwrap();
+    assert_eq!(denied.reason, Some("insufficient_scope"));
+    assert_eq!(denied.name, "echo");
+
+    let alice = token(&key, &claims("mcp:tools"));
+    let hijack = axum::http::Request::post("/mcp")
+        .header("authorization", format!("Bearer {alice}"))
+        .header("content-type", "application/json")
+        .header("mcp-session-id", "someone-elses-session")
+        .body(axum::body::Body::from(call(2, "echo")))
+        .unwrap();
+    let answer = send(&app, hijack).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    let [denied] = records.take().try_into().unwrap();
+    assert_eq!(denied.reason, Some("unknown_session"));
+}
+
+#[tokio::test]
+async fn a_batch_is_recorded_call_by_call_up_to_a_bound_and_counted_beyond() {
+    let key = key();
+    let records = Records::default();
+    let guard = builder(&key, &TestClock::new())
+        .rate_limit(1)
+        .audit(records.sink())
+        .build()
+        .unwrap();
+    let app = app(&guard);
+    let alice = token(&key, &claims("mcp:tools"));
+    let batch = |n: u32| {
+        let calls: Vec<String> = (0..n).map(|i| call(i, &format!("tool{i}"))).collect();
+        format!("[{}]", calls.join(","))
+    };
+    let answer = send(&app, post_json(&alice, &batch(20))).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let allowed = records.take();
+    assert_eq!(allowed.len(), 16);
+    assert_eq!(allowed[0].name, "tool0");
+    assert_eq!(allowed[15].more_calls, 4);
+    assert_eq!(allowed[14].more_calls, 0);
+
+    // Over its budget, a caller's batch is one record: the first call, and the count of the rest.
+    let answer = send(&app, post_json(&alice, &batch(20))).await;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    let [limited] = records.take().try_into().unwrap();
+    assert_eq!(limited.name, "tool0");
+    assert_eq!(limited.more_calls, 19);
+    assert_eq!(limited.reason, Some("rate_limited"));
+}
+
+#[tokio::test]
+async fn an_allowed_call_whose_client_goes_away_is_still_audited() {
+    // The server may run the tool even though no one waits for the answer: the record says it
+    // was allowed, with no status.
+    let key = key();
+    let records = Records::default();
+    let guard = builder(&key, &TestClock::new())
+        .audit(records.sink())
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/mcp",
+            axum::routing::post(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                "never"
+            }),
+        )
+        .route_layer(guard);
+    let alice = token(&key, &claims("mcp:tools"));
+    let request = tower::ServiceExt::oneshot(app, post_json(&alice, &call(1, "slow_tool")));
+    let gone = tokio::time::timeout(std::time::Duration::from_millis(50), request).await;
+    assert!(gone.is_err(), "the handler never answers");
+    let [abandoned] = records.take().try_into().unwrap();
+    assert_eq!(abandoned.decision, CallDecision::Allowed);
+    assert_eq!(abandoned.name, "slow_tool");
+    assert_eq!(abandoned.status, None);
+    assert!(abandoned.latency.is_some());
 }

@@ -309,14 +309,14 @@ impl ServerStore for AnyStore {
     async fn spend_rate(
         &self,
         key: &[u8; 32],
-        now_ms: u64,
+        now_us: u64,
         budget: PerMinute,
     ) -> Result<Result<(), u64>, StoreError> {
-        timed!(self, spend_rate(key, now_ms, budget))
+        timed!(self, spend_rate(key, now_us, budget))
     }
 
-    async fn purge_rate_limits(&self, now_ms: u64) -> Result<u64, StoreError> {
-        timed!(self, purge_rate_limits(now_ms))
+    async fn purge_rate_limits(&self, now_us: u64) -> Result<u64, StoreError> {
+        timed!(self, purge_rate_limits(now_us))
     }
 
     fn deny_list(&self) -> &DenyList {

@@ -553,22 +553,22 @@ impl ServerStore for MemoryBackend {
     async fn spend_rate(
         &self,
         key: &[u8; 32],
-        now_ms: u64,
+        now_us: u64,
         budget: PerMinute,
     ) -> Result<Result<(), u64>, StoreError> {
         let mut extras = self.extras()?;
         let tat = extras.rates.get(key).copied();
         Ok(
-            gatehouse_types::rate::spend(tat, now_ms, budget).map(|tat| {
+            gatehouse_types::rate::spend(tat, now_us, budget).map(|tat| {
                 extras.rates.insert(*key, tat);
             }),
         )
     }
 
-    async fn purge_rate_limits(&self, now_ms: u64) -> Result<u64, StoreError> {
+    async fn purge_rate_limits(&self, now_us: u64) -> Result<u64, StoreError> {
         let mut extras = self.extras()?;
         let count = extras.rates.len();
-        extras.rates.retain(|_, tat| *tat > now_ms);
+        extras.rates.retain(|_, tat| *tat > now_us);
         Ok(u64::try_from(count - extras.rates.len()).unwrap_or(u64::MAX))
     }
 

@@ -318,19 +318,19 @@ pub trait ServerStore: Store {
     ) -> impl Future<Output = Result<Vec<(i64, AuditEvent)>, StoreError>> + Send;
 
     /// Spends one request of the budget of `key` (a hash: whatever names a caller stays out of
-    /// the table) at `now_ms`: `Ok(Ok(()))` if it passes, `Ok(Err(ms))` if it must wait that
+    /// the table) at `now_us`: `Ok(Ok(()))` if it passes, `Ok(Err(us))` if it must wait that
     /// long ([`gatehouse_types::rate::spend`]). Atomic across every instance sharing the store.
     fn spend_rate(
         &self,
         key: &[u8; 32],
-        now_ms: u64,
+        now_us: u64,
         budget: PerMinute,
     ) -> impl Future<Output = Result<Result<(), u64>, StoreError>> + Send;
 
-    /// Forgets the rate-limit keys whose budget is whole again at `now_ms`; how many.
+    /// Forgets the rate-limit keys whose budget is whole again at `now_us`; how many.
     fn purge_rate_limits(
         &self,
-        now_ms: u64,
+        now_us: u64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The in-memory deny-list of revoked access tokens that the guard consults on every request

@@ -884,37 +884,46 @@ async fn audit_events_are_searched_newest_first_by_client_subject_and_tool<S: Se
 async fn rate_limits_spend_one_budget_per_key<S: ServerStore>(store: &S) {
     let budget = PerMinute::new(3);
     let (a, b) = ([1; 32], [2; 32]);
-    let now = 1_700_000_000_000;
+    let now = 1_700_000_000_000_000;
     for _ in 0..3 {
         assert_eq!(store.spend_rate(&a, now, budget).await.unwrap(), Ok(()));
     }
     assert_eq!(
         store.spend_rate(&a, now, budget).await.unwrap(),
-        Err(20_000)
+        Err(20_000_000)
     );
     // A refusal spends nothing: still 20 s, 5 s later 15 s.
     assert_eq!(
         store.spend_rate(&a, now, budget).await.unwrap(),
-        Err(20_000)
+        Err(20_000_000)
     );
     assert_eq!(
-        store.spend_rate(&a, now + 5_000, budget).await.unwrap(),
-        Err(15_000)
+        store.spend_rate(&a, now + 5_000_000, budget).await.unwrap(),
+        Err(15_000_000)
     );
     assert_eq!(store.spend_rate(&b, now, budget).await.unwrap(), Ok(()));
     assert_eq!(
-        store.spend_rate(&a, now + 20_000, budget).await.unwrap(),
+        store
+            .spend_rate(&a, now + 20_000_000, budget)
+            .await
+            .unwrap(),
         Ok(())
     );
     // Keys whose budget is whole again are forgotten; the others are kept.
-    assert_eq!(store.purge_rate_limits(now + 20_000).await.unwrap(), 1);
+    assert_eq!(store.purge_rate_limits(now + 20_000_000).await.unwrap(), 1);
     assert_eq!(
-        store.spend_rate(&a, now + 20_000, budget).await.unwrap(),
-        Err(20_000)
+        store
+            .spend_rate(&a, now + 20_000_000, budget)
+            .await
+            .unwrap(),
+        Err(20_000_000)
     );
-    assert_eq!(store.purge_rate_limits(now + 120_000).await.unwrap(), 1);
+    assert_eq!(store.purge_rate_limits(now + 120_000_000).await.unwrap(), 1);
     assert_eq!(
-        store.spend_rate(&a, now + 120_000, budget).await.unwrap(),
+        store
+            .spend_rate(&a, now + 120_000_000, budget)
+            .await
+            .unwrap(),
         Ok(())
     );
 }

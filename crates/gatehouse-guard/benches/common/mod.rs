@@ -35,6 +35,59 @@ pub(crate) fn guarded(
     guarded_bound(alg, cache, None)
 }
 
+/// What the policy benchmarks turn on beside per-tool scopes.
+#[derive(Clone, Copy)]
+pub(crate) struct Policy {
+    /// The tool-call audit, into a sink that drops the record (the host's own work, a queue
+    /// send, is not the guard's).
+    pub(crate) audit: bool,
+    /// A per-caller budget in this process, too large to be spent by the benchmark.
+    pub(crate) rate_limit: bool,
+}
+
+/// An ES256 guard of the warm path (cache hit) with a scope for `echo`, and `policy`.
+pub(crate) fn guarded_policy(
+    policy: Policy,
+) -> (
+    impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
+    String,
+) {
+    let (_, token) = guarded(Algorithm::Es256, 10_000);
+    let key = SigningKey::from_jwk(&Jwk::from_json(ES256_KEY.as_bytes()).unwrap()).unwrap();
+    let mut builder = Guard::builder(
+        "https://auth.example.com",
+        "https://mcp.example.com/mcp",
+        Verification::key_source(StaticKeys::new(KeySet::new(vec![key.verifying_key()]))),
+    )
+    .required_scopes(["mcp:tools"])
+    .tool_scope("echo", "mcp:tools")
+    .clock(|| UnixTime::from_secs(NOW));
+    if policy.audit {
+        builder = builder.audit(|call: gatehouse_guard::AuditedCall| {
+            std::hint::black_box(call);
+        });
+    }
+    if policy.rate_limit {
+        builder = builder.rate_limit(u32::MAX);
+    }
+    let guard = builder.build().unwrap();
+    let inner = tower::service_fn(|_request: Request<Body>| async {
+        Ok::<_, Infallible>(Response::new(Body::empty()))
+    });
+    (guard.layer(inner), token)
+}
+
+/// A `tools/call` of `echo` with `token`.
+pub(crate) fn tools_call(token: &str) -> Request<Body> {
+    Request::post("/mcp")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#,
+        ))
+        .unwrap()
+}
+
 /// The same, with the token bound to `dpop`'s key (RFC 9449 `cnf.jkt`) when given.
 pub(crate) fn guarded_bound(
     alg: Algorithm,
@@ -119,4 +172,19 @@ where
         .now_or_never()
         .expect("the guard completes synchronously with static keys")
         .unwrap()
+}
+
+/// Drives one request on `runtime`: for requests with a body, which the guard reads under a
+/// timeout.
+pub(crate) fn run_on<S>(
+    runtime: &tokio::runtime::Runtime,
+    service: &S,
+    request: Request<Body>,
+) -> Response<Body>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
+{
+    runtime
+        .block_on(service.clone().oneshot(request))
+        .unwrap_or_else(|never| match never {})
 }

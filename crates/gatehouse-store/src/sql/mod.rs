@@ -543,7 +543,7 @@ impl<B: SqlBackend> ServerStore for B {
     async fn spend_rate(
         &self,
         key: &[u8; 32],
-        now_ms: u64,
+        now_us: u64,
         budget: PerMinute,
     ) -> Result<Result<(), u64>, StoreError> {
         let int = |value: u64| Value::Int(i64::try_from(value).unwrap_or(i64::MAX));
@@ -552,9 +552,9 @@ impl<B: SqlBackend> ServerStore for B {
                 &sql::SPEND_RATE,
                 vec![
                     key.as_slice().into(),
-                    int(now_ms),
-                    int(budget.interval_ms()),
-                    int(budget.window_ms()),
+                    int(now_us),
+                    int(budget.interval_us()),
+                    int(budget.window_us()),
                 ],
             )
             .await?;
@@ -568,14 +568,21 @@ impl<B: SqlBackend> ServerStore for B {
             |row| row.int(0),
         )?
         .and_then(|tat| u64::try_from(tat).ok());
-        Ok(gatehouse_types::rate::spend(tat, now_ms, budget).map(drop))
+        // Once the statement refused, the answer is a refusal: a row another instance purged
+        // meanwhile (its clock ahead) must not turn it into a pass that spent nothing.
+        Ok(Err(
+            match gatehouse_types::rate::spend(tat, now_us, budget) {
+                Err(wait) => wait,
+                Ok(_) => 1,
+            },
+        ))
     }
 
-    async fn purge_rate_limits(&self, now_ms: u64) -> Result<u64, StoreError> {
+    async fn purge_rate_limits(&self, now_us: u64) -> Result<u64, StoreError> {
         delete_in_batches(
             self,
             &sql::PURGE_RATE_LIMITS,
-            Some(i64::try_from(now_ms).unwrap_or(i64::MAX)),
+            Some(i64::try_from(now_us).unwrap_or(i64::MAX)),
         )
         .await
     }
