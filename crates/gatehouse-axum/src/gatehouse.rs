@@ -166,6 +166,13 @@ impl Gatehouse {
             protected,
         });
         spawn_maintenance(Arc::downgrade(&state));
+        // Tool drift of the gateways' upstreams: logged at start and whenever it changes.
+        if state.config.resources.iter().any(|r| r.upstream.is_some()) {
+            tokio::spawn(crate::drift::watch(
+                state.config.clone(),
+                Arc::downgrade(&state),
+            ));
+        }
         Ok(Self { state })
     }
 

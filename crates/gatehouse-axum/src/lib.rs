@@ -38,6 +38,7 @@ mod demo_mcp;
 mod discovery;
 mod documents;
 mod drain;
+pub mod drift;
 mod events;
 mod gatehouse;
 mod gateway;

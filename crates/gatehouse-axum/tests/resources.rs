@@ -633,3 +633,54 @@ fn a_tool_scope_must_be_one_the_server_grants() {
     assert!(error.contains("resources[0].tool_scopes"), "{error}");
     assert!(error.contains("files:write"), "{error}");
 }
+
+/// A real MCP server with no guard: the demo server (rmcp), on a port of its own.
+async fn unguarded_mcp_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = gatehouse_axum::unguarded_demo_server(vec!["127.0.0.1".into()]);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/mcp")
+}
+
+#[tokio::test]
+async fn tool_drift_is_an_unmapped_tool_or_a_mapping_whose_tool_is_gone() {
+    let upstream = unguarded_mcp_server().await;
+    let mut config = Config::demo(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let resource = &mut config.resources[0];
+    resource.builtin = None;
+    resource.upstream = Some(upstream.clone());
+    // The demo server offers echo, whoami and admin_reset.
+    resource.tool_scopes = [
+        ("echo", "mcp:tools"),
+        ("whoami", "mcp:tools"),
+        ("admin_reset", "mcp:admin"),
+    ]
+    .into_iter()
+    .map(|(t, s)| (t.to_owned(), s.to_owned()))
+    .collect();
+    let [(_, report)] = <[_; 1]>::try_from(gatehouse_axum::drift::check(&config).await).unwrap();
+    let report = report.unwrap();
+    assert_eq!(report.upstream, upstream);
+    assert_eq!(report.tools.len(), 3);
+    assert!(!report.drifted(), "{report:?}");
+
+    // The server's release renamed a tool: the old mapping guards nothing, the new tool has none.
+    let resource = &mut config.resources[0];
+    resource.tool_scopes.remove("whoami");
+    resource
+        .tool_scopes
+        .insert("who_am_i".into(), "mcp:tools".into());
+    let [(_, report)] = <[_; 1]>::try_from(gatehouse_axum::drift::check(&config).await).unwrap();
+    let report = report.unwrap();
+    assert!(report.drifted());
+    assert_eq!(report.unmapped, ["whoami"]);
+    assert_eq!(report.stale, ["who_am_i"]);
+    assert_eq!(report.tools["whoami"], None);
+    assert_eq!(report.tools["admin_reset"].as_deref(), Some("mcp:admin"));
+
+    // An upstream that is not there is an error, not "no tools".
+    config.resources[0].upstream = Some("http://127.0.0.1:9/mcp".into());
+    let [(_, report)] = <[_; 1]>::try_from(gatehouse_axum::drift::check(&config).await).unwrap();
+    assert!(report.is_err());
+}

@@ -4,7 +4,7 @@
 //! | status | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | the command ran and the answer is "no": the token is invalid (`jws verify`) or cannot be decoded (`token decode`) |
+//! | 1 | the command ran and the answer is "no": the token is invalid (`jws verify`) or cannot be decoded (`token decode`); the upstreams' tools drifted from `tool_scopes` (`resources check`) |
 //! | 2 | the command could not do its job: bad flags (clap's own errors), unreadable or malformed input files, a file that would be overwritten, I/O errors |
 //!
 //! Keeping 1 for "invalid" alone lets a script tell a bad token from a broken invocation.

@@ -10,6 +10,7 @@ mod jws;
 mod keyfile;
 mod keys;
 mod output;
+mod resources;
 mod serve;
 mod time;
 mod token;
@@ -25,7 +26,7 @@ use clap::{Parser, Subcommand};
     name = "gatehouse",
     version,
     after_help = "Exit status: 0 success; 1 the token is invalid (jws verify) or not decodable \
-(token decode); 2 usage error (bad flags, unreadable or malformed files, a configuration \
+(token decode), or the resources drifted (resources check); 2 usage error (bad flags, unreadable or malformed files, a configuration \
 that cannot start)."
 )]
 struct Cli {
@@ -58,6 +59,17 @@ enum Command {
     /// Read the audit log: security events and MCP tool calls.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Check the protected resources against their MCP servers.
+    #[command(subcommand)]
+    Resources(ResourcesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ResourcesCommand {
+    /// List each gateway upstream's tools against `tool_scopes`: exit 0 when they agree, 1 on
+    /// drift (a tool without a scope where tools are mapped, or a mapping whose tool is gone),
+    /// 2 when an upstream cannot be listed.
+    Check(resources::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +161,7 @@ fn main() -> ExitCode {
         Command::Jws(JwsCommand::Verify(args)) => jws::verify(args),
         Command::Token(TokenCommand::Decode(args)) => token::decode(args),
         Command::Audit(AuditCommand::List(args)) => audit::list(args),
+        Command::Resources(ResourcesCommand::Check(args)) => resources::check(args),
     })
 }
 

@@ -985,4 +985,23 @@ fn sdk_clients_meet_the_policy_gateway_and_the_audit_log_shows_what_they_did() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains("/etc/hosts"), "{text}");
     assert_eq!(json_lines(&text).len(), 3, "{text}");
+
+    // Drift: the upstream offers shred, which tool_scopes does not name (closed by deny, but a
+    // decision the operator has not made): `gatehouse resources check` says so and exits 1.
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["resources", "check", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let [report] = <[_; 1]>::try_from(json_lines(&String::from_utf8(out.stdout).unwrap())).unwrap();
+    assert_eq!(report["drifted"], true);
+    assert_eq!(report["unmapped"], serde_json::json!(["shred"]));
+    assert_eq!(report["stale"], serde_json::json!([]));
+    assert_eq!(report["tools"]["whoami"], "mcp:admin");
 }
