@@ -216,6 +216,12 @@ async fn handle(
     let Some(subject) = subject else {
         return sign_in_page(state, &browser, &params, &client, None);
     };
+    // The scope matrix, now that the person is known: the consent page shows, the consent
+    // remembers and the code carries only what the policy lets them hold through this client.
+    let request = match state.engine.for_subject(&request, &subject) {
+        Ok(request) => request,
+        Err(error) => return refused(state, Some(&client), error),
+    };
     let cookies: Vec<String> = browser.set_cookie.iter().cloned().collect();
     match step {
         Step::Approve => {

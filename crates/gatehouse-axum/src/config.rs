@@ -110,6 +110,10 @@ pub struct Config {
     /// The protected resources; the first is the default.
     #[serde(default)]
     pub resources: Vec<Resource>,
+    /// The scope matrix: who may hold which scopes through which clients. With any rule, a
+    /// resource scope no rule gives the caller is never granted.
+    #[serde(default)]
+    pub scope_policy: Vec<ScopePolicyRule>,
     /// The audit log.
     #[serde(default)]
     pub audit: Audit,
@@ -533,6 +537,22 @@ pub struct Resource {
     pub audit_arguments: bool,
 }
 
+/// One rule of `[[scope_policy]]`: these subjects, through these clients, may hold these
+/// scopes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopePolicyRule {
+    /// `sub` values (local user names, `{provider}:{subject}`, a machine client's id); absent or
+    /// `["*"]`: anyone.
+    #[serde(default)]
+    pub subjects: Option<Vec<String>>,
+    /// Client ids; absent or `["*"]`: any client.
+    #[serde(default)]
+    pub clients: Option<Vec<String>>,
+    /// The scopes they may hold (each among some resource's `scopes_supported`).
+    pub scopes: Vec<String>,
+}
+
 mod defaults {
     pub(super) fn yes() -> bool {
         true
@@ -648,6 +668,7 @@ impl Config {
             client_id_metadata_documents: ClientDocuments::default(),
             clients: Vec::new(),
             identity_providers: Vec::new(),
+            scope_policy: Vec::new(),
             resources: vec![Resource {
                 resource: format!("{origin}/mcp"),
                 scopes_supported: vec!["mcp:tools".into(), "mcp:admin".into()],
@@ -888,7 +909,54 @@ impl Config {
         engine.max_delegation_depth = self.tokens.max_delegation_depth;
         // The nonces need the encryption key; `Gatehouse::open` adds them.
         engine.dpop.required = self.dpop.required;
+        engine.scope_policy = self.scope_policy()?;
         Ok(engine)
+    }
+
+    /// The scope matrix of `[[scope_policy]]`, over every resource's scopes: what the token
+    /// endpoint, the consent page and the guards of this server all ask.
+    pub fn scope_policy(&self) -> Result<gatehouse_types::policy::ScopePolicy, ConfigError> {
+        use gatehouse_types::policy::{Names, ScopePolicy, ScopeRule};
+        let mut governed = ScopeSet::new();
+        for (i, resource) in self.resources.iter().enumerate() {
+            let supported = ScopeSet::parse(&resource.scopes_supported.join(" "))
+                .map_err(|e| invalid(format!("resources[{i}].scopes_supported"), e))?;
+            for scope in &supported {
+                governed.insert(scope.clone());
+            }
+        }
+        let mut rules = Vec::new();
+        for (i, rule) in self.scope_policy.iter().enumerate() {
+            let key = |field: &str| format!("scope_policy[{i}].{field}");
+            let scopes =
+                ScopeSet::parse(&rule.scopes.join(" ")).map_err(|e| invalid(key("scopes"), e))?;
+            if scopes.is_empty() {
+                return Err(invalid(key("scopes"), "a rule gives at least one scope"));
+            }
+            if let Some(unknown) = scopes.iter().find(|scope| !governed.contains(scope)) {
+                return Err(invalid(
+                    key("scopes"),
+                    format!("{unknown} is not among any resource's scopes_supported"),
+                ));
+            }
+            for (field, names) in [("subjects", &rule.subjects), ("clients", &rule.clients)] {
+                if names
+                    .as_ref()
+                    .is_some_and(|names| names.is_empty() || names.iter().any(String::is_empty))
+                {
+                    return Err(invalid(
+                        key(field),
+                        "name at least one, none empty (leave the key out, or \"*\", for anyone)",
+                    ));
+                }
+            }
+            rules.push(ScopeRule {
+                subjects: Names::from_list(rule.subjects.clone()),
+                clients: Names::from_list(rule.clients.clone()),
+                scopes,
+            });
+        }
+        Ok(ScopePolicy::new(rules, governed))
     }
 
     /// What the consent page says `scope` allows.

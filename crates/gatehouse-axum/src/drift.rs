@@ -143,10 +143,10 @@ async fn list_tools(http: &reqwest::Client, upstream: &str) -> Result<BTreeSet<S
     let mut names = BTreeSet::new();
     let mut cursor: Option<String> = None;
     for page in 0..MAX_PAGES {
-        let mut params = json!({});
-        if let Some(cursor) = &cursor {
-            params["cursor"] = json!(cursor);
-        }
+        let params = match &cursor {
+            Some(cursor) => json!({ "cursor": cursor }),
+            None => json!({}),
+        };
         let answer = call(
             http,
             upstream,

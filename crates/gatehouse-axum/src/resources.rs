@@ -146,6 +146,8 @@ pub(crate) fn build(
     policy: &Policy,
 ) -> Result<Vec<Protected>, ConfigError> {
     let mut protected = Vec::new();
+    // One matrix for the token endpoint and every guard: a scope taken away is gone at once.
+    let scope_policy = config.scope_policy()?;
     let mut paths: Vec<String> = SERVER_PATHS
         .iter()
         .map(|path| format!("{prefix}{path}"))
@@ -204,6 +206,7 @@ pub(crate) fn build(
         // Derived from the encryption key: every instance binds MCP sessions alike.
         .session_binding_key(*session_key)
         .require_dpop(config.dpop.required)
+        .scope_policy(scope_policy.clone())
         // One proof, one use, on every instance sharing the store (RFC 9449 §11.1).
         .dpop_replay(revocation.proof_replay());
         if let Some(secret) = dpop_nonce_secret {

@@ -43,7 +43,8 @@ fn keys(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
 }
 
 /// The keys of the configuration struct: every field is serialized, `None` as `null`. The demo
-/// declares no client and no identity provider, so one of each is added to show their keys.
+/// declares no client, identity provider or scope rule, so one of each is added to show their
+/// keys.
 fn config_keys() -> BTreeSet<String> {
     let mut config = Config::demo("127.0.0.1:8080".parse().unwrap());
     let declared: gatehouse_axum::config::DeclaredClient =
@@ -52,6 +53,9 @@ fn config_keys() -> BTreeSet<String> {
     let provider: gatehouse_axum::config::IdentityProvider =
         toml::from_str("id = \"corp\"\nissuer = \"https://login.example.com\"").unwrap();
     config.identity_providers = vec![provider];
+    let rule: gatehouse_axum::config::ScopePolicyRule =
+        toml::from_str("scopes = [\"mcp:tools\"]").unwrap();
+    config.scope_policy = vec![rule];
     let mut out = BTreeSet::new();
     keys(&serde_json::to_value(&config).unwrap(), "", &mut out);
     out

@@ -38,7 +38,9 @@ pub(crate) fn check(args: &CheckArgs) -> Result<(), CliError> {
                 }
                 if args.json {
                     let mut line = serde_json::to_value(report).unwrap_or_default();
-                    line["drifted"] = report.drifted().into();
+                    if let Some(fields) = line.as_object_mut() {
+                        fields.insert("drifted".into(), report.drifted().into());
+                    }
                     out.push_str(&line.to_string());
                     out.push('\n');
                 } else {

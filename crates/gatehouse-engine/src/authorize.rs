@@ -225,6 +225,7 @@ impl<S: Store> Engine<S> {
         now: UnixTime,
     ) -> Result<String, AuthorizeError> {
         self.recheck(request, client)?;
+        let request = self.for_subject(request, subject)?;
         let code = opaque::generate(CredentialKind::Code, rng);
         let record = CodeRecord {
             hash: CredentialHash::of(code.expose_secret()),
@@ -254,6 +255,29 @@ impl<S: Store> Engine<S> {
         }
         params.push(("iss", self.config().issuer()));
         Ok(with_query(request.redirect_uri.as_str(), &params))
+    }
+
+    /// The request as `subject` may have it: its scopes narrowed to those the scope policy lets
+    /// `subject` hold through the request's client (what the consent page shows, and what the
+    /// code carries). `Err` is the `access_denied` redirect when the request was for scopes and
+    /// the policy lets this person hold none of them (RFC 6749 §4.1.2.1).
+    pub fn for_subject(
+        &self,
+        request: &AuthorizationRequest,
+        subject: &str,
+    ) -> Result<AuthorizationRequest, AuthorizeError> {
+        let policy = &self.config().scope_policy;
+        let mut narrowed = request.clone();
+        narrowed.scopes = policy.permitted(subject, request.client_id.as_str(), &request.scopes);
+        if narrowed.scopes.is_empty() && !request.scopes.is_empty() {
+            return Err(AuthorizeError::Redirect(self.error_redirect(
+                &request.redirect_uri,
+                request.state.as_deref(),
+                ErrorCode::AccessDenied,
+                "the scope policy lets this person hold none of the requested scopes through this client",
+            )));
+        }
+        Ok(narrowed)
     }
 
     /// Checks again what [`Engine::validate_authorization`] established, against the client as

@@ -53,6 +53,9 @@ pub struct EngineConfig {
     pub max_delegation_depth: usize,
     /// DPoP at the token endpoint (RFC 9449): optional unless required here or by the client.
     pub dpop: crate::DpopPolicy,
+    /// Who may hold which scopes through which client (`[[scope_policy]]`); no rules: anyone
+    /// may hold anything the rest allows.
+    pub scope_policy: gatehouse_types::policy::ScopePolicy,
 }
 
 /// The longest chain of token exchanges a configuration may allow: each adds a level of `act`
@@ -115,6 +118,7 @@ impl EngineConfig {
             refresh_reuse_grace_secs: 10,
             max_delegation_depth: 3,
             dpop: crate::DpopPolicy::default(),
+            scope_policy: gatehouse_types::policy::ScopePolicy::default(),
         })
     }
 

@@ -84,4 +84,10 @@ impl<S: Store> Engine<S> {
     pub fn store(&self) -> &S {
         &self.store
     }
+
+    /// An engine for `config` over this engine's store: a configuration reloaded, every grant
+    /// kept.
+    pub fn with_config(&self, config: EngineConfig) -> Result<Self, EngineConfigError> {
+        Self::shared(config, std::sync::Arc::clone(&self.store))
+    }
 }

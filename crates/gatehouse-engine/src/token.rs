@@ -511,7 +511,12 @@ impl<S: Store> Engine<S> {
         } else {
             requested.clone()
         };
-        let scopes = self.grantable_scopes(client, &resources, &asked);
+        // SEP-1046: the machine is its own subject, in the scope matrix too.
+        let scopes = self.config().scope_policy.permitted(
+            client.client_id.as_str(),
+            client.client_id.as_str(),
+            &self.grantable_scopes(client, &resources, &asked),
+        );
         if !requested.is_empty() && scopes.intersection(&requested).is_empty() {
             return Err(EndpointError::new(
                 ErrorCode::InvalidScope,
@@ -757,7 +762,14 @@ impl<S: Store> Engine<S> {
                 understood.insert(scope.clone());
             }
         }
-        let scopes = grant.scopes.intersection(&understood);
+        // The scope matrix last: whatever the grant holds, a scope the policy no longer lets
+        // this subject hold through this client is not in the token (a stricter policy takes
+        // effect at the next refresh).
+        let scopes = self.config().scope_policy.permitted(
+            grant.subject,
+            grant.client_id.as_str(),
+            &grant.scopes.intersection(&understood),
+        );
         let claims = AccessTokenClaims {
             iss: self.config().issuer().to_owned(),
             sub: grant.subject.to_owned(),

@@ -111,6 +111,7 @@ pub struct GuardBuilder {
     rate_limiter: Option<Arc<dyn RateLimiter>>,
     audit: Option<Arc<dyn CallAudit>>,
     audit_arguments: bool,
+    scope_policy: gatehouse_types::policy::ScopePolicy,
 }
 
 impl GuardBuilder {
@@ -272,6 +273,15 @@ impl GuardBuilder {
         self
     }
 
+    /// The scope matrix of the authorization server (`gatehouse_types::policy`): a scope the
+    /// token carries but the policy no longer lets its subject hold through its client counts as
+    /// absent, so a policy made stricter takes effect at once, not when tokens expire.
+    /// Default: none (the token's scopes as they are).
+    pub fn scope_policy(mut self, policy: gatehouse_types::policy::ScopePolicy) -> Self {
+        self.scope_policy = policy;
+        self
+    }
+
     /// The clock for token times (default: the system clock). For tests.
     pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -402,6 +412,7 @@ impl GuardBuilder {
                 }),
                 audit: self.audit,
                 audit_arguments: self.audit_arguments,
+                scope_policy: self.scope_policy,
             }),
         })
     }
@@ -520,6 +531,7 @@ impl Guard {
             rate_limiter: None,
             audit: None,
             audit_arguments: false,
+            scope_policy: gatehouse_types::policy::ScopePolicy::default(),
         }
     }
 

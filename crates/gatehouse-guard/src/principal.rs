@@ -58,6 +58,20 @@ impl Principal {
         }))
     }
 
+    /// The same caller holding only `scopes` (the scope matrix narrowed what the token carries).
+    pub(crate) fn with_scopes(&self, scopes: ScopeSet) -> Self {
+        Self(Arc::new(Inner {
+            subject: self.0.subject.clone(),
+            client_id: self.0.client_id.clone(),
+            scopes,
+            jti: self.0.jti.clone(),
+            expires_at: self.0.expires_at,
+            issuer: self.0.issuer.clone(),
+            resource: self.0.resource.clone(),
+            claims: self.0.claims.clone(),
+        }))
+    }
+
     /// `sub`: the resource owner (or the client itself, for a client-only grant). With
     /// introspection and no `sub` in the answer, the `client_id`.
     pub fn subject(&self) -> &str {

@@ -219,7 +219,19 @@ async fn admit(
     // token, 401; with one in the header too it is two methods, 400, below.)
     let (scheme, token) =
         bearer::token(&parts.headers, parts.uri.query())?.ok_or(Rejection::MissingToken)?;
-    let principal = authenticate(shared, token).await?;
+    let mut principal = authenticate(shared, token).await?;
+    // The scope matrix, as it is now: what the policy no longer lets this caller hold, it does
+    // not hold here, whatever the token says.
+    if !shared.scope_policy.is_open() {
+        let permitted = shared.scope_policy.permitted(
+            principal.subject(),
+            principal.client_id(),
+            principal.scopes(),
+        );
+        if permitted.len() != principal.scopes().len() {
+            principal = principal.with_scopes(permitted);
+        }
+    }
     // RFC 9449 §7: the scheme must fit the token's binding, and a bound token comes with a proof
     // for this request. A bearer request to a resource that takes both costs one lookup.
     if scheme == Scheme::Dpop || shared.dpop.required || principal.has_confirmation() {

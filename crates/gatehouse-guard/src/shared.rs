@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     pub(crate) limit: Option<crate::rate_limit::CallerLimit>,
     pub(crate) audit: Option<Arc<dyn crate::audit::CallAudit>>,
     pub(crate) audit_arguments: bool,
+    /// The scope matrix; open unless the host set one.
+    pub(crate) scope_policy: gatehouse_types::policy::ScopePolicy,
 }
 
 impl Shared {

@@ -417,3 +417,33 @@ async fn an_allowed_call_whose_client_goes_away_is_still_audited() {
     assert_eq!(abandoned.status, None);
     assert!(abandoned.latency.is_some());
 }
+
+#[tokio::test]
+async fn a_scope_the_matrix_no_longer_gives_the_caller_counts_as_absent() {
+    use gatehouse_types::ScopeSet;
+    use gatehouse_types::policy::{Names, ScopePolicy, ScopeRule};
+    // Alice's token says mcp:admin; since it was issued, the policy gave mcp:admin to no one.
+    let policy = ScopePolicy::new(
+        vec![ScopeRule {
+            subjects: Names::Any,
+            clients: Names::Any,
+            scopes: ScopeSet::parse("mcp:tools").unwrap(),
+        }],
+        ScopeSet::parse("mcp:tools mcp:admin").unwrap(),
+    );
+    let key = key();
+    let guard = builder(&key, &TestClock::new())
+        .tool_scope("admin_reset", "mcp:admin")
+        .scope_policy(policy)
+        .build()
+        .unwrap();
+    let app = app(&guard);
+    let alice = token(&key, &claims("mcp:tools mcp:admin other:scope"));
+    let answer = send(&app, post_json(&alice, &call(1, "admin_reset"))).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+    assert_eq!(answer.error().as_deref(), Some("insufficient_scope"));
+    // The server sees what the caller holds now; scopes the policy does not govern stay.
+    let answer = send(&app, post_json(&alice, &call(2, "echo"))).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json()["scope"], "mcp:tools other:scope");
+}

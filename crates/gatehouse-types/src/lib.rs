@@ -16,6 +16,7 @@ mod error;
 pub mod form;
 pub mod metadata;
 mod oauth_error;
+pub mod policy;
 pub mod rate;
 mod redirect_uri;
 mod registry;

@@ -298,3 +298,87 @@ async fn rate_limits_are_one_budget_across_instances_sharing_postgresql() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+/// `[[scope_policy]]` rules for the demo resource.
+fn rule(subjects: Option<&[&str]>, scopes: &[&str]) -> gatehouse_axum::config::ScopePolicyRule {
+    gatehouse_axum::config::ScopePolicyRule {
+        subjects: subjects.map(|s| s.iter().map(|s| (*s).to_owned()).collect()),
+        clients: None,
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+#[tokio::test]
+async fn the_scope_matrix_holds_at_the_token_endpoint_and_at_the_guard() {
+    // Only bob may hold mcp:admin; anyone mcp:tools. Alice (auto-approved) asks for both.
+    let app = App::new(LoginMode::AutoApprove, "", |config| {
+        config.scope_policy = vec![
+            rule(Some(&["bob"]), &["mcp:tools", "mcp:admin"]),
+            rule(None, &["mcp:tools"]),
+        ];
+    })
+    .await;
+    let client = app.public_client().await;
+    let url = app
+        .authorize_url(&client.id)
+        .replace("scope=mcp:tools", "scope=mcp:tools%20mcp:admin");
+    let reply = app.get(&url).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    let code = crate::support::query(reply.location())["code"].clone();
+    let tokens = app.redeem(&client, &code).await.json();
+    assert_eq!(tokens["scope"], "mcp:tools");
+    let token = tokens["access_token"].as_str().unwrap();
+    let denied = call_tool(&app, token, "admin_reset").await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.text());
+}
+
+#[tokio::test]
+async fn a_person_the_matrix_gives_nothing_is_sent_back_with_access_denied() {
+    let app = App::new(LoginMode::AutoApprove, "", |config| {
+        config.scope_policy = vec![rule(Some(&["bob"]), &["mcp:tools"])];
+    })
+    .await;
+    let client = app.public_client().await;
+    let reply = app.get(&app.authorize_url(&client.id)).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    let params = crate::support::query(reply.location());
+    assert_eq!(params["error"], "access_denied");
+    assert_eq!(params["state"], "s1");
+    assert!(!params.contains_key("code"));
+}
+
+#[tokio::test]
+async fn a_rule_for_a_scope_no_resource_has_is_refused_at_start() {
+    let mut config = crate::support::config("127.0.0.1:8080".parse().unwrap());
+    config.scope_policy = vec![rule(None, &["files:write"])];
+    let error = config
+        .validate()
+        .and_then(|()| config.engine_config().map(drop));
+    let text = error.unwrap_err().to_string();
+    assert!(text.contains("scope_policy[0].scopes"), "{text}");
+}
+
+#[tokio::test]
+async fn the_consent_page_is_never_shown_for_scopes_the_matrix_does_not_give() {
+    // Alice signs in; the policy lets her hold none of what the client asks: no consent page to
+    // click through, the refusal instead, carrying access_denied back to the client.
+    let app = App::new(LoginMode::Local, "", |config| {
+        config.scope_policy = vec![rule(Some(&["bob"]), &["mcp:tools"])];
+    })
+    .await;
+    crate::support::add_user(&app.gatehouse, "alice", "correct horse").await;
+    let client = app.public_client().await;
+    let first = app.get(&app.authorize_url(&client.id)).await;
+    let cookie = first.session_cookie();
+    let csrf = crate::support::form_token(&first.text());
+    let reply = app
+        .sign_in(&client.id, &cookie, &csrf, "correct horse")
+        .await;
+    let page = reply.text();
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(
+        !page.contains("gatehouse_action\" value=\"approve"),
+        "{page}"
+    );
+    assert!(page.contains("error=access_denied"), "{page}");
+}

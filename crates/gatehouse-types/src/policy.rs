@@ -1,0 +1,169 @@
+//! The scope matrix: which scopes a person (or a machine client) may hold through which client.
+//!
+//! OAuth decides what a client asked for and what the person consented to; neither says whether
+//! this person should hold that scope at all. An organisation writes that once, here: "Alice with
+//! Claude Desktop may read but not write", "only the on-call group may hold `mcp:admin`". With
+//! rules present, a scope no rule gives the caller is never granted, whatever the client asks
+//! and whatever the person clicks. The consent page, the token endpoint and the guard all ask the
+//! same [`ScopePolicy`], so a policy made stricter also narrows tokens already issued.
+//!
+//! Rules only grant (a union): a subject and client hold a governed scope when some rule that
+//! names them (or anyone) lists it. Scopes the policy does not govern (those of no protected
+//! resource, such as `offline_access`) pass untouched. No rules: everything passes, as before the
+//! policy existed.
+
+use crate::{Scope, ScopeSet};
+
+/// Who a rule applies to: anyone, or those named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Names {
+    /// Everyone (`"*"`, or the key left out).
+    Any,
+    /// Exactly these (case-sensitive, as `sub` and `client_id` are compared everywhere).
+    Only(Vec<String>),
+}
+
+impl Names {
+    /// `["*"]` or nothing is anyone; otherwise the names given.
+    pub fn from_list(names: Option<Vec<String>>) -> Self {
+        match names {
+            None => Self::Any,
+            Some(names) if names.iter().any(|name| name == "*") => Self::Any,
+            Some(names) => Self::Only(names),
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(names) => names.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// One row of the matrix: these subjects, through these clients, may hold these scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeRule {
+    /// Whose: a `sub` (a local user's name, `{provider}:{subject}`, or a machine client's id).
+    pub subjects: Names,
+    /// Through which clients.
+    pub clients: Names,
+    /// What.
+    pub scopes: ScopeSet,
+}
+
+/// The scope matrix: rules, and the scopes they govern.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopePolicy {
+    rules: Vec<ScopeRule>,
+    governed: ScopeSet,
+}
+
+impl ScopePolicy {
+    /// A policy of `rules` over the scopes in `governed` (the protected resources' scopes).
+    /// No rules: no policy, everything passes.
+    pub fn new(rules: Vec<ScopeRule>, governed: ScopeSet) -> Self {
+        Self { rules, governed }
+    }
+
+    /// Whether there are no rules (everything passes).
+    pub fn is_open(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Whether `subject` may hold `scope` through `client`.
+    pub fn permits(&self, subject: &str, client: &str, scope: &Scope) -> bool {
+        self.is_open()
+            || !self.governed.contains(scope)
+            || self.rules.iter().any(|rule| {
+                rule.scopes.contains(scope)
+                    && rule.subjects.contains(subject)
+                    && rule.clients.contains(client)
+            })
+    }
+
+    /// The scopes of `scopes` that `subject` may hold through `client`.
+    pub fn permitted(&self, subject: &str, client: &str, scopes: &ScopeSet) -> ScopeSet {
+        if self.is_open() {
+            return scopes.clone();
+        }
+        scopes
+            .iter()
+            .filter(|scope| self.permits(subject, client, scope))
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn set(text: &str) -> ScopeSet {
+        ScopeSet::parse(text).unwrap()
+    }
+
+    fn rule(subjects: &[&str], clients: &[&str], scopes: &str) -> ScopeRule {
+        let names =
+            |list: &[&str]| Names::from_list(Some(list.iter().map(|s| (*s).to_owned()).collect()));
+        ScopeRule {
+            subjects: names(subjects),
+            clients: names(clients),
+            scopes: set(scopes),
+        }
+    }
+
+    #[test]
+    fn alice_with_claude_desktop_may_read_but_not_write() {
+        let policy = ScopePolicy::new(
+            vec![
+                rule(&["alice"], &["claude-desktop"], "files:read"),
+                rule(&["alice"], &["*"], "files:read files:write"),
+                rule(&["*"], &["*"], "mcp:tools"),
+            ],
+            set("files:read files:write mcp:tools mcp:admin"),
+        );
+        let asked = set("files:read files:write mcp:tools mcp:admin offline_access");
+        // Through Claude Desktop the broader rule for Alice still applies: rules are a union, so
+        // "read but not write" is written by giving write through named clients only.
+        assert_eq!(
+            policy.permitted("alice", "claude-desktop", &asked),
+            set("files:read files:write mcp:tools offline_access")
+        );
+        let strict = ScopePolicy::new(
+            vec![
+                rule(&["alice"], &["claude-desktop"], "files:read"),
+                rule(&["alice"], &["cli"], "files:read files:write"),
+                rule(&["*"], &["*"], "mcp:tools"),
+            ],
+            set("files:read files:write mcp:tools mcp:admin"),
+        );
+        assert_eq!(
+            strict.permitted("alice", "claude-desktop", &asked),
+            set("files:read mcp:tools offline_access")
+        );
+        assert_eq!(
+            strict.permitted("alice", "cli", &asked),
+            set("files:read files:write mcp:tools offline_access")
+        );
+        // Nobody holds mcp:admin: no rule gives it.
+        assert_eq!(
+            strict.permitted("bob", "cli", &asked),
+            set("mcp:tools offline_access")
+        );
+    }
+
+    #[test]
+    fn no_rules_is_no_policy() {
+        let open = ScopePolicy::new(Vec::new(), set("a b"));
+        assert!(open.is_open());
+        assert_eq!(open.permitted("x", "y", &set("a b c")), set("a b c"));
+        assert_eq!(
+            Names::from_list(Some(vec!["*".into(), "x".into()])),
+            Names::Any
+        );
+    }
+}
