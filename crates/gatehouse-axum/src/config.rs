@@ -940,13 +940,15 @@ impl Config {
                 ));
             }
             for (field, names) in [("subjects", &rule.subjects), ("clients", &rule.clients)] {
-                if names
-                    .as_ref()
-                    .is_some_and(|names| names.is_empty() || names.iter().any(String::is_empty))
-                {
+                // `["alice", "*"]` would mean anyone: a typo that opens everything, refused.
+                if names.as_ref().is_some_and(|names| {
+                    names.is_empty()
+                        || names.iter().any(String::is_empty)
+                        || (names.len() > 1 && names.iter().any(|name| name == "*"))
+                }) {
                     return Err(invalid(
                         key(field),
-                        "name at least one, none empty (leave the key out, or \"*\", for anyone)",
+                        "name at least one, none empty, and \"*\" alone (leave the key out, or [\"*\"], for anyone)",
                     ));
                 }
             }

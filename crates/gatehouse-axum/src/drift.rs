@@ -27,6 +27,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 /// Pages of `tools/list` read at most: a server whose cursor never ends is not followed forever.
 const MAX_PAGES: usize = 100;
+/// Tools kept at most from one upstream, and the longest name kept (MCP tool names are 1 to 128
+/// characters): a server listing millions, or megabyte names, is reported, not held.
+const MAX_TOOLS: usize = 10_000;
+const MAX_NAME_CHARS: usize = 128;
 /// How often a running gateway lists its upstreams' tools again.
 pub(crate) const WATCH_EVERY: Duration = Duration::from_secs(600);
 
@@ -91,7 +95,7 @@ pub async fn check(config: &Config) -> Vec<(String, Result<ToolReport, ListError
         };
         let report = list_tools(&http, upstream).await.map(|names| ToolReport {
             resource: resource.resource.clone(),
-            upstream: upstream.clone(),
+            upstream: redacted(upstream),
             tools: names
                 .iter()
                 .map(|name| (name.clone(), resource.tool_scopes.get(name).cloned()))
@@ -163,12 +167,24 @@ async fn list_tools(http: &reqwest::Client, upstream: &str) -> Result<BTreeSet<S
                     brief(&answer)
                 ))
             })?;
-        names.extend(
-            tools
-                .iter()
-                .filter_map(|tool| tool.get("name").and_then(Value::as_str))
-                .map(str::to_owned),
-        );
+        for name in tools
+            .iter()
+            .filter_map(|tool| tool.get("name").and_then(Value::as_str))
+        {
+            if name.chars().count() > MAX_NAME_CHARS {
+                return Err(ListError(format!(
+                    "{} lists a tool name longer than {MAX_NAME_CHARS} characters",
+                    redacted(upstream)
+                )));
+            }
+            names.insert(name.to_owned());
+        }
+        if names.len() > MAX_TOOLS {
+            return Err(ListError(format!(
+                "{} lists more than {MAX_TOOLS} tools",
+                redacted(upstream)
+            )));
+        }
         cursor = answer
             .pointer("/result/nextCursor")
             .and_then(Value::as_str)
@@ -208,7 +224,7 @@ async fn call(
     let response = sent
         .send()
         .await
-        .map_err(|e| ListError(format!("cannot reach {upstream}: {e}")))?;
+        .map_err(|e| ListError(format!("cannot reach {}: {e}", redacted(upstream))))?;
     let status = response.status();
     if let Some(id) = response
         .headers()
@@ -222,19 +238,27 @@ async fn call(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("text/event-stream"));
-    let body = read_bounded(response).await?;
-    if !status.is_success() {
-        return Err(ListError(format!("{upstream} answered {status}")));
-    }
     let id = request.get("id").cloned().unwrap_or(Value::Null);
+    let body = read_bounded(response, stream.then_some(&id)).await?;
+    if !status.is_success() {
+        return Err(ListError(format!(
+            "{} answered {status}",
+            redacted(upstream)
+        )));
+    }
     let answer = if stream {
         answer_in_stream(&body, &id)
     } else {
         serde_json::from_slice(&body).ok()
     };
-    let answer = answer.ok_or_else(|| ListError(format!("{upstream} sent no JSON-RPC answer")))?;
+    let answer = answer
+        .ok_or_else(|| ListError(format!("{} sent no JSON-RPC answer", redacted(upstream))))?;
     if let Some(error) = answer.get("error") {
-        return Err(ListError(format!("{upstream} refused: {}", brief(error))));
+        return Err(ListError(format!(
+            "{} refused: {}",
+            redacted(upstream),
+            brief(error)
+        )));
     }
     Ok(answer)
 }
@@ -258,19 +282,23 @@ async fn notify(
     let response = sent
         .send()
         .await
-        .map_err(|e| ListError(format!("cannot reach {upstream}: {e}")))?;
+        .map_err(|e| ListError(format!("cannot reach {}: {e}", redacted(upstream))))?;
     if !response.status().is_success() {
         return Err(ListError(format!(
-            "{upstream} answered {} to notifications/initialized",
+            "{} answered {} to notifications/initialized",
+            redacted(upstream),
             response.status()
         )));
     }
     Ok(())
 }
 
-/// The body, at most [`MAX_ANSWER_BYTES`]; an SSE stream is read until it ends (the server
-/// closes a request's stream once it has answered).
-async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, ListError> {
+/// The body, at most [`MAX_ANSWER_BYTES`]. An SSE stream (`answering`: the id it must answer)
+/// is read until the answer is in, not until it ends: a server may keep it open.
+async fn read_bounded(
+    mut response: reqwest::Response,
+    answering: Option<&Value>,
+) -> Result<Vec<u8>, ListError> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -281,8 +309,24 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, ListEr
             return Err(ListError("the answer is larger than 4 MiB".into()));
         }
         body.extend_from_slice(&chunk);
+        if answering.is_some_and(|id| answer_in_stream(&body, id).is_some()) {
+            break;
+        }
     }
     Ok(body)
+}
+
+/// `upstream` for messages, without credentials a URL may carry (userinfo, the query).
+fn redacted(upstream: &str) -> String {
+    match reqwest::Url::parse(upstream) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.to_string()
+        }
+        Err(_) => "the upstream".into(),
+    }
 }
 
 /// The JSON-RPC answer with `id` among the events of an SSE stream.
@@ -322,6 +366,9 @@ pub(crate) async fn watch<T: Send + Sync + 'static>(config: Config, alive: Weak<
             return;
         }
         for (resource, report) in check(&config).await {
+            if alive.upgrade().is_none() {
+                return;
+            }
             let report = match report {
                 Ok(report) => report,
                 Err(error) => {

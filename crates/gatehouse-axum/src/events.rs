@@ -353,7 +353,17 @@ fn make_log_safe(value: &mut serde_json::Value) -> bool {
         serde_json::Value::Array(items) => items
             .iter_mut()
             .fold(false, |changed, item| make_log_safe(item) | changed),
-        // Member names too: a tool's arguments are a request's own JSON, keys and all.
+        // Member names too: a tool's arguments are a request's own JSON, keys and all. The map
+        // is rebuilt only when a name needs escaping (rarely: every event passes here).
+        serde_json::Value::Object(members)
+            if members
+                .keys()
+                .all(|name| gatehouse_types::untrusted::is_log_safe(name)) =>
+        {
+            members
+                .values_mut()
+                .fold(false, |changed, member| make_log_safe(member) | changed)
+        }
         serde_json::Value::Object(members) => {
             let mut changed = false;
             for (name, mut member) in std::mem::take(members) {

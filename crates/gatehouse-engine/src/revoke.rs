@@ -204,7 +204,12 @@ impl<S: Store> Engine<S> {
                     && now < record.expires_at =>
             {
                 ActiveToken::builder()
-                    .scope(record.scopes.clone())
+                    // What the scope matrix lets the subject hold now, as the guard sees it.
+                    .scope(self.config().scope_policy.permitted(
+                        &record.subject,
+                        record.client_id.as_str(),
+                        &record.scopes,
+                    ))
                     .client_id(record.client_id.clone())
                     .sub(record.subject.clone())
                     .token_type("refresh_token")
@@ -223,7 +228,7 @@ impl<S: Store> Engine<S> {
                 // `token_type` is `DPoP`.
                 let cnf = claims.extra.get("cnf").cloned();
                 let mut token = ActiveToken::builder()
-                    .client_id(owner)
+                    .client_id(owner.clone())
                     .sub(claims.sub.clone())
                     .token_type(if cnf.is_some() { "DPoP" } else { "Bearer" })
                     .exp(UnixTime::from_secs(claims.exp))
@@ -243,7 +248,13 @@ impl<S: Store> Engine<S> {
                     .as_deref()
                     .and_then(|s| gatehouse_types::ScopeSet::parse(s).ok())
                 {
-                    token = token.scope(scope);
+                    // A resource server that introspects learns what the scope matrix lets the
+                    // subject hold now, not what the token said when it was issued.
+                    let policy = &self.config().scope_policy;
+                    if policy.denies_all(&claims.sub, owner.as_str(), &scope) {
+                        return Ok(IntrospectionResponse::inactive());
+                    }
+                    token = token.scope(policy.permitted(&claims.sub, owner.as_str(), &scope));
                 }
                 if let Some(cnf) = cnf {
                     token = token.extra("cnf", cnf);

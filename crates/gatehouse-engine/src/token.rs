@@ -764,12 +764,16 @@ impl<S: Store> Engine<S> {
         }
         // The scope matrix last: whatever the grant holds, a scope the policy no longer lets
         // this subject hold through this client is not in the token (a stricter policy takes
-        // effect at the next refresh).
-        let scopes = self.config().scope_policy.permitted(
-            grant.subject,
-            grant.client_id.as_str(),
-            &grant.scopes.intersection(&understood),
-        );
+        // effect at the next refresh). A grant it empties gets no token at all: a token of no
+        // scope would pass a resource that requires none.
+        let policy = &self.config().scope_policy;
+        let held = grant.scopes.intersection(&understood);
+        if policy.denies_all(grant.subject, grant.client_id.as_str(), &held) {
+            return Err(EndpointError::invalid_grant(
+                "the scope policy lets this subject hold none of this grant's scopes through this client",
+            ));
+        }
+        let scopes = policy.permitted(grant.subject, grant.client_id.as_str(), &held);
         let claims = AccessTokenClaims {
             iss: self.config().issuer().to_owned(),
             sub: grant.subject.to_owned(),

@@ -136,3 +136,25 @@ fn sep_1046_a_machine_client_is_its_own_subject_in_the_matrix() {
         .unwrap();
     assert_eq!(claims(&granted.access_token)["scope"], "mcp:tools");
 }
+
+#[test]
+fn a_grant_the_policy_empties_refreshes_no_more_and_its_tokens_introspect_inactive() {
+    let mut world = world_with(vec![rule(&["alice"], &["*"], "mcp:tools")]);
+    let client = world.confidential_client();
+    let code = world.code_for(&client, &[("scope", "mcp:tools")]);
+    let tokens = world.redeem(&client, &code).unwrap();
+    // The operator gives mcp:tools to Bob only.
+    let mut config = world.engine.config().clone();
+    config.scope_policy = ScopePolicy::new(
+        vec![rule(&["bob"], &["*"], "mcp:tools")],
+        ScopeSet::parse("mcp:tools mcp:admin files:read").unwrap(),
+    );
+    world.engine = world.engine.with_config(config).unwrap();
+    // A token of no scope would pass a resource that requires none: none is issued.
+    let refused = world
+        .refresh(&client, tokens.refresh_token.as_ref().unwrap())
+        .unwrap_err();
+    assert_eq!(refused.error_code(), ErrorCode::InvalidGrant);
+    // RFC 7662: a resource server that introspects learns what holds now.
+    assert!(!world.introspect(&client, &tokens.access_token).is_active());
+}

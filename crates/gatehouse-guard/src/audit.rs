@@ -57,8 +57,8 @@ pub struct AuditedCall {
     pub scopes: ScopeSet,
     /// Allowed or denied.
     pub decision: CallDecision,
-    /// Why it was denied: `insufficient_scope`, `tool_denied`, `rate_limited`,
-    /// `header_mismatch`, `unavailable` or `invalid_request`.
+    /// Why it was denied: `insufficient_scope`, `tool_denied`, `policy_denied`,
+    /// `rate_limited`, `header_mismatch`, `unknown_session`, `unavailable` or `invalid_request`.
     pub reason: Option<&'static str>,
     /// The HTTP status the server answered with (allowed calls; `None` when the client went away
     /// before the server answered).
@@ -194,6 +194,7 @@ fn reason(rejection: &Rejection) -> &'static str {
     match rejection {
         Rejection::InsufficientScope { .. } => "insufficient_scope",
         Rejection::ToolDenied => "tool_denied",
+        Rejection::PolicyDenied => "policy_denied",
         Rejection::RateLimited { .. } => "rate_limited",
         Rejection::HeaderMismatch { .. } => "header_mismatch",
         Rejection::Unavailable(_) => "unavailable",

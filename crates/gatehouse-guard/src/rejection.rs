@@ -48,6 +48,10 @@ pub(crate) enum Rejection {
     /// A `tools/call` of a tool closed to everyone (`UnmappedTools::Deny`): 403 `access_denied`,
     /// without a challenge, since no scope opens it.
     ToolDenied,
+    /// The scope matrix lets the caller hold none of the token's scopes, or not the one this
+    /// request needs: 403 `access_denied` without a challenge, since stepping up would only
+    /// bring back a token the policy narrows the same way.
+    PolicyDenied,
     /// The caller spent its budget on this resource (`rate_limit`): 429 with `Retry-After`
     /// (RFC 6585 §4); no challenge: the token is fine.
     RateLimited { retry_after_secs: u64 },
@@ -172,6 +176,12 @@ impl Challenges {
                 StatusCode::FORBIDDEN,
                 ErrorCode::AccessDenied,
                 "This tool has no scope on this resource, and tools without one are closed (unmapped_tools = deny)",
+                None,
+            ),
+            Rejection::PolicyDenied => (
+                StatusCode::FORBIDDEN,
+                ErrorCode::AccessDenied,
+                "The scope policy does not let this subject hold the scope this request needs through this client",
                 None,
             ),
             Rejection::RateLimited { retry_after_secs } => {

@@ -221,7 +221,13 @@ async fn admit(
         bearer::token(&parts.headers, parts.uri.query())?.ok_or(Rejection::MissingToken)?;
     let mut principal = authenticate(shared, token).await?;
     // The scope matrix, as it is now: what the policy no longer lets this caller hold, it does
-    // not hold here, whatever the token says.
+    // not hold here, whatever the token says. A token it empties is refused below, once the
+    // audit knows what the request called.
+    let emptied_by_policy = shared.scope_policy.denies_all(
+        principal.subject(),
+        principal.client_id(),
+        principal.scopes(),
+    );
     if !shared.scope_policy.is_open() {
         let permitted = shared.scope_policy.permitted(
             principal.subject(),
@@ -281,6 +287,9 @@ async fn admit(
             );
             parsed = Some(messages);
         }
+    }
+    if emptied_by_policy {
+        return Err(Rejection::PolicyDenied);
     }
     if bearer::is_form(&parts.headers) {
         bearer::check_form_body(Box::pin(body.bytes()).await?)?;

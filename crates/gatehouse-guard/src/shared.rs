@@ -69,6 +69,16 @@ impl Shared {
         needed: impl IntoIterator<Item = Scope>,
         description: &'static str,
     ) -> Rejection {
+        let needed: Vec<Scope> = needed.into_iter().collect();
+        // A scope the policy will not give this caller: no step-up can help (the next token is
+        // narrowed the same way), so no challenge that would send the client round in circles.
+        if needed.iter().chain(self.required.iter()).any(|scope| {
+            !self
+                .scope_policy
+                .permits(principal.subject(), principal.client_id(), scope)
+        }) {
+            return Rejection::PolicyDenied;
+        }
         let mut scope = self.required.clone();
         for needed in needed {
             scope.insert(needed);

@@ -441,9 +441,47 @@ async fn a_scope_the_matrix_no_longer_gives_the_caller_counts_as_absent() {
     let alice = token(&key, &claims("mcp:tools mcp:admin other:scope"));
     let answer = send(&app, post_json(&alice, &call(1, "admin_reset"))).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
-    assert_eq!(answer.error().as_deref(), Some("insufficient_scope"));
+    // No step-up challenge: the next token would be narrowed the same way.
+    assert_eq!(answer.json()["error"], "access_denied");
+    assert!(answer.headers.get("www-authenticate").is_none());
     // The server sees what the caller holds now; scopes the policy does not govern stay.
     let answer = send(&app, post_json(&alice, &call(2, "echo"))).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.json()["scope"], "mcp:tools other:scope");
+}
+
+#[tokio::test]
+async fn a_token_the_matrix_leaves_nothing_of_is_refused_even_where_no_scope_is_required() {
+    use gatehouse_types::ScopeSet;
+    use gatehouse_types::policy::{Names, ScopePolicy, ScopeRule};
+    let policy = ScopePolicy::new(
+        vec![ScopeRule {
+            subjects: Names::Only(vec!["bob".into()]),
+            clients: Names::Any,
+            scopes: ScopeSet::parse("mcp:tools").unwrap(),
+        }],
+        ScopeSet::parse("mcp:tools mcp:admin").unwrap(),
+    );
+    let key = key();
+    let records = Records::default();
+    let guard = builder(&key, &TestClock::new())
+        .scope_policy(policy)
+        .audit(records.sink())
+        .build()
+        .unwrap();
+    let app = app(&guard);
+    // The resource requires no scope; Alice's token holds mcp:tools, which the policy gives
+    // only to Bob now. Without the refusal, a token of no scope would pass.
+    let alice = token(&key, &claims("mcp:tools"));
+    let answer = send(&app, post_json(&alice, &call(1, "echo"))).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+    assert_eq!(answer.json()["error"], "access_denied");
+    let [denied] = records.take().try_into().unwrap();
+    assert_eq!(denied.reason, Some("policy_denied"));
+    // A token with no governed scope at all is not the policy's business.
+    let plain = token(&key, &claims(""));
+    assert_eq!(
+        send(&app, post_json(&plain, &call(2, "echo"))).await.status,
+        StatusCode::OK
+    );
 }

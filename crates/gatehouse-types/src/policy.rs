@@ -83,6 +83,17 @@ impl ScopePolicy {
             })
     }
 
+    /// Whether `scopes` holds governed scopes and the policy lets `subject` hold none of them
+    /// through `client`: a grant the policy has emptied, which must not pass as a grant of no
+    /// scope (a resource that requires none would admit it).
+    pub fn denies_all(&self, subject: &str, client: &str, scopes: &ScopeSet) -> bool {
+        !self.is_open()
+            && scopes.iter().any(|scope| self.governed.contains(scope))
+            && !scopes
+                .iter()
+                .any(|scope| self.governed.contains(scope) && self.permits(subject, client, scope))
+    }
+
     /// The scopes of `scopes` that `subject` may hold through `client`.
     pub fn permitted(&self, subject: &str, client: &str, scopes: &ScopeSet) -> ScopeSet {
         if self.is_open() {
@@ -165,5 +176,15 @@ mod tests {
             Names::from_list(Some(vec!["*".into(), "x".into()])),
             Names::Any
         );
+    }
+
+    #[test]
+    fn a_grant_emptied_by_the_policy_is_told_apart_from_a_grant_of_nothing() {
+        let policy = ScopePolicy::new(vec![rule(&["bob"], &["*"], "a")], set("a b"));
+        assert!(policy.denies_all("alice", "c", &set("a b offline_access")));
+        assert!(!policy.denies_all("bob", "c", &set("a b")));
+        // Nothing governed asked for: nothing denied.
+        assert!(!policy.denies_all("alice", "c", &set("offline_access")));
+        assert!(!ScopePolicy::default().denies_all("alice", "c", &set("a")));
     }
 }

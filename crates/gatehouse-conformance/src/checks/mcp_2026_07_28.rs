@@ -28,6 +28,10 @@ checks! {
         "a 2026-07-28 request without a token (no initialize, no session; MCP-Protocol-Version, Mcp-Method and the _meta protocol version) gets 401 with resource_metadata";
     HEADER_MISMATCH = "mcp-2026-07-28-header-mismatch-refused", "MCP 2026-07-28 Streamable HTTP §Server Validation", Must,
         "an authorized tools/call whose Mcp-Name header names another tool than its body gets 400 with the JSON-RPC error HeaderMismatch (-32020)";
+    METHOD_MISMATCH = "mcp-2026-07-28-method-header-mismatch-refused", "MCP 2026-07-28 Streamable HTTP §Server Validation", Must,
+        "an authorized request whose Mcp-Method header says tools/list while its body calls a tool gets 400 with HeaderMismatch (-32020), never the call";
+    STATELESS_AUTHORIZED = "mcp-2026-07-28-stateless-request-served", "MCP 2026-07-28 Streamable HTTP (stateless requests), authorization §Access Token Usage", Must,
+        "an authorized 2026-07-28 tools/list with no initialize and no session (the token on the request itself) gets a JSON-RPC result with a tools array";
 }
 
 /// Runs the MCP 2026-07-28 checks.
@@ -43,6 +47,8 @@ pub(crate) async fn run(ctx: &mut Context, report: &mut Report) {
         }
     };
     report.record(&HEADER_MISMATCH, header_mismatch(ctx, &client).await);
+    report.record(&METHOD_MISMATCH, method_mismatch(ctx, &client).await);
+    report.record(&STATELESS_AUTHORIZED, stateless_list(ctx, &client).await);
     let responses = authorization_responses(ctx, &client).await;
     let issuer = ctx
         .metadata
@@ -195,6 +201,67 @@ async fn header_mismatch(ctx: &Context, client: &Client) -> Step<Outcome> {
         .and_then(|body| body.pointer("/error/code").and_then(Value::as_i64));
     ensure(code == Some(-32020), || {
         format!("the error code is {code:?}, not -32020: {}", ex.summary())
+    })?;
+    Ok(ex.pass())
+}
+
+async fn method_mismatch(ctx: &Context, client: &Client) -> Step<Outcome> {
+    let tokens = ctx.tokens(client, Some("mcp:tools")).await?;
+    // A router in front that trusts Mcp-Method would take this for a harmless listing.
+    let message = json!({"jsonrpc": "2.0", "id": 42, "method": "tools/call", "params": {
+        "name": "echo", "arguments": {"text": "mismatch"},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": REVISION}}});
+    let ex = ctx
+        .http
+        .send(
+            Req::json("POST", &ctx.resource, &message)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", REVISION)
+                .header("mcp-method", "tools/list")
+                .bearer(&tokens.access),
+        )
+        .await?;
+    ex.status_is(400)?;
+    let code = serde_json::from_slice::<Value>(&ex.body)
+        .ok()
+        .and_then(|body| body.pointer("/error/code").and_then(Value::as_i64));
+    ensure(code == Some(-32020), || {
+        format!("the error code is {code:?}, not -32020: {}", ex.summary())
+    })?;
+    Ok(ex.pass())
+}
+
+async fn stateless_list(ctx: &Context, client: &Client) -> Step<Outcome> {
+    let tokens = ctx.tokens(client, Some("mcp:tools")).await?;
+    let message = json!({"jsonrpc": "2.0", "id": 43, "method": "tools/list", "params": {
+    "_meta": {
+        "io.modelcontextprotocol/protocolVersion": REVISION,
+        "io.modelcontextprotocol/clientInfo": {"name": "gatehouse-conformance", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }}});
+    let ex = ctx
+        .http
+        .send(
+            Req::json("POST", &ctx.resource, &message)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", REVISION)
+                .header("mcp-method", "tools/list")
+                .bearer(&tokens.access),
+        )
+        .await?;
+    ex.status_is(200)?;
+    // The answer comes as JSON or as one event of an SSE stream.
+    let text = String::from_utf8_lossy(&ex.body);
+    let answer = std::iter::once(text.as_ref())
+        .chain(text.lines().filter_map(|line| line.strip_prefix("data:")))
+        .filter_map(|candidate| serde_json::from_str::<Value>(candidate.trim()).ok())
+        .find(|message| message.get("id") == Some(&json!(43)));
+    let tools = answer
+        .as_ref()
+        .and_then(|answer| answer.pointer("/result/tools"))
+        .and_then(Value::as_array);
+    ensure(tools.is_some(), || {
+        format!("no JSON-RPC result with tools: {}", ex.summary())
     })?;
     Ok(ex.pass())
 }
