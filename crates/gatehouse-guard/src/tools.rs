@@ -319,14 +319,73 @@ pub(crate) struct Params {
     pub(crate) protocol_version: Option<String>,
 }
 
-/// The next member name of an object, refused if it was seen before in it (the strict reading
-/// of the module documentation). A set, not a list: an object with many members must not cost
+/// The member names of one object seen so far, borrowed from the body where they need no
+/// unescaping: a short list while the object is small (every MCP message is; no hashing, no
+/// allocation per name), a set once it is not, so that an object with many members does not cost
 /// quadratic time (a 4 MiB body of short keys would take minutes).
+#[derive(Default)]
+struct SeenKeys<'de> {
+    short: Vec<std::borrow::Cow<'de, str>>,
+    long: Option<std::collections::HashSet<std::borrow::Cow<'de, str>>>,
+}
+
+impl<'de> SeenKeys<'de> {
+    /// Names kept in the list before it becomes a set.
+    const SHORT: usize = 16;
+
+    /// Notes `key`; `false` if it was seen before.
+    fn insert(&mut self, key: std::borrow::Cow<'de, str>) -> bool {
+        if let Some(long) = &mut self.long {
+            return long.insert(key);
+        }
+        if self.short.contains(&key) {
+            return false;
+        }
+        if self.short.len() < Self::SHORT {
+            self.short.push(key);
+            return true;
+        }
+        let mut long: std::collections::HashSet<_> = self.short.drain(..).collect();
+        long.insert(key);
+        self.long = Some(long);
+        true
+    }
+}
+
+/// A member name, borrowed from the body when it can be.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(key.to_owned())))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The next member name of an object, refused if it was seen before in it (the strict reading
+/// of the module documentation).
 fn next_unique_key<'de, A: MapAccess<'de>>(
     map: &mut A,
-    seen: &mut std::collections::HashSet<String>,
-) -> Result<Option<String>, A::Error> {
-    let Some(key) = map.next_key::<String>()? else {
+    seen: &mut SeenKeys<'de>,
+) -> Result<Option<std::borrow::Cow<'de, str>>, A::Error> {
+    let Some(Key(key)) = map.next_key::<Key<'de>>()? else {
         return Ok(None);
     };
     if !seen.insert(key.clone()) {
@@ -372,7 +431,7 @@ impl<'de> Deserialize<'de> for Meta {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Meta, A::Error> {
                 let mut protocol_version = None;
-                let mut seen = std::collections::HashSet::new();
+                let mut seen = SeenKeys::default();
                 while let Some(key) = next_unique_key(&mut map, &mut seen)? {
                     if key == PROTOCOL_VERSION_META {
                         protocol_version = match map.next_value::<Value>()? {
@@ -473,9 +532,9 @@ impl<'de> Deserialize<'de> for Params {
                 let mut name: Option<Value> = None;
                 let mut uri: Option<Value> = None;
                 let mut meta: Option<Meta> = None;
-                let mut seen = std::collections::HashSet::new();
+                let mut seen = SeenKeys::default();
                 while let Some(key) = next_unique_key(&mut map, &mut seen)? {
-                    match key.as_str() {
+                    match key.as_ref() {
                         "name" => name = Some(map.next_value()?),
                         "uri" => uri = Some(map.next_value()?),
                         "_meta" => meta = Some(map.next_value()?),
@@ -664,5 +723,39 @@ mod tests {
             });
             proptest::prop_assert_eq!(!inspection.missing.is_empty(), refused, "{}", body);
         }
+    }
+}
+
+#[cfg(test)]
+mod seen_keys {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_member_repeated_is_refused_in_short_and_long_objects_and_escaped_spellings() {
+        let granted = ScopeSet::new();
+        let tools = ToolScopes::default();
+        let object = |n: usize, repeat: &str| {
+            let members: Vec<String> = (0..n).map(|i| format!(r#""k{i}":1"#)).collect();
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo",{}{repeat}}}}}"#,
+                members.join(",")
+            )
+        };
+        for n in [3, 15, 16, 17, 40] {
+            assert!(
+                inspect(object(n, "").as_bytes(), &tools, &granted).is_ok(),
+                "{n}"
+            );
+            let repeated = object(n, r#","k2":2"#);
+            assert!(
+                inspect(repeated.as_bytes(), &tools, &granted).is_err(),
+                "{n}"
+            );
+        }
+        // An escaped spelling of a name is the same name (RFC 8259 §7).
+        let escaped = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","\u006eame":"delete_file"}}"#;
+        assert!(inspect(escaped.as_bytes(), &tools, &granted).is_err());
     }
 }
