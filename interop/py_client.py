@@ -5,6 +5,7 @@ through the guard. The authorization server must auto-approve (login.mode = "aut
 "opening the browser" here is one GET whose redirect carries the code.
 
     python py_client.py MCP_URL [--step-up] [--whoami] [--expect-subject SUBJECT] [--policy]
+                        [--mode legacy|2026-07-28]
 
 Prints one JSON line per step; exits non-zero on any failure. The counterpart of ts_client.mjs.
 """
@@ -94,7 +95,12 @@ def text_of(result: object) -> str | None:
 
 
 async def run(
-    server_url: str, step_up: bool, whoami: bool, expect_subject: str | None, policy: bool = False
+    server_url: str,
+    step_up: bool,
+    whoami: bool,
+    expect_subject: str | None,
+    policy: bool = False,
+    mode: str = "legacy",
 ) -> None:
     storage = MemoryStorage()
     browser = HeadlessBrowser()
@@ -118,15 +124,20 @@ async def run(
         # terminate_on_close=False: nothing to gain from a DELETE at the end of a test run.
         transport = streamable_http_client(server_url, http_client=http, terminate_on_close=False)
         # mode="legacy": the initialize handshake, as ts_client.mjs does (the default "auto"
-        # would first probe the 2026 `server/discover` method).
+        # would first probe the 2026 `server/discover` method); "2026-07-28" (--mode): the
+        # stateless revision, no handshake, its metadata in `_meta` and headers of every request.
         client = Client(
             transport,
-            mode="legacy",
+            mode=mode,
             read_timeout_seconds=15,
             client_info=Implementation(name="gatehouse-interop-py", version="1.0.0"),
         )
         async with client:
-            log("connected", server=client.server_info.name if client.server_info else None)
+            log(
+                "connected",
+                server=client.server_info.name if client.server_info else None,
+                protocol_version=client.protocol_version,
+            )
 
             tools = await client.list_tools()
             log("tools", names=sorted(t.name for t in tools.tools))
@@ -221,10 +232,10 @@ def leaves(error: BaseException) -> list[BaseException]:
 
 
 async def bounded(
-    server_url: str, step_up: bool, whoami: bool, expect_subject: str | None, policy: bool
+    server_url: str, step_up: bool, whoami: bool, expect_subject: str | None, policy: bool, mode: str
 ) -> None:
     with anyio.fail_after(30):
-        await run(server_url, step_up, whoami, expect_subject, policy)
+        await run(server_url, step_up, whoami, expect_subject, policy, mode)
 
 
 def main() -> int:
@@ -234,6 +245,7 @@ def main() -> int:
     parser.add_argument("--whoami", action="store_true", help="call whoami and print its result")
     parser.add_argument("--expect-subject", metavar="SUBJECT", help="with --whoami: the subject it must report")
     parser.add_argument("--policy", action="store_true", help="meet a policy gateway: denied, step-up, rate limit")
+    parser.add_argument("--mode", default="legacy", help='"legacy" (initialize) or a protocol version such as 2026-07-28')
     args = parser.parse_args()
     try:
         anyio.run(
@@ -243,6 +255,7 @@ def main() -> int:
             args.whoami or args.expect_subject is not None,
             args.expect_subject,
             args.policy,
+            args.mode,
         )
     except BaseException as error:  # noqa: BLE001 - report anything, exit non-zero
         if isinstance(error, KeyboardInterrupt):

@@ -948,15 +948,35 @@ fn sdk_clients_meet_the_policy_gateway_and_the_audit_log_shows_what_they_did() {
         .as_u64()
         .unwrap();
 
+    // The same SDK as a client of the stateless revision: no initialize, no session, the
+    // protocol version in `_meta` and `MCP-Protocol-Version`, Mcp-Method and Mcp-Name on every
+    // request, which the guard checks against the body before the upstream sees it.
+    let modern = python_client(&url, &["--policy", "--mode", "2026-07-28"]);
+    assert_eq!(step(&modern, "connected")["protocol_version"], "2026-07-28");
+    assert_eq!(step(&modern, "tools")["names"], serde_json::json!(["echo"]));
+    assert_eq!(
+        step(&modern, "tools_after_step_up")["names"],
+        serde_json::json!(["echo", "whoami"])
+    );
+    let modern_client = step(&modern, "registered")["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let modern_echoes = step(&modern, "rate_limited")["allowed_before"]
+        .as_u64()
+        .unwrap();
+
     // The audit writer stores in the background, within milliseconds.
     let mut ts_calls = Vec::new();
     let mut py_calls = Vec::new();
+    let mut modern_calls = Vec::new();
     for _ in 0..50 {
         ts_calls = audited_calls(&config, &ts_client);
         py_calls = audited_calls(&config, &py_client);
+        modern_calls = audited_calls(&config, &modern_client);
         let ends =
             |calls: &[String]| calls.last().map(String::as_str) == Some("echo denied rate_limited");
-        if ends(&ts_calls) && ends(&py_calls) {
+        if ends(&ts_calls) && ends(&py_calls) && ends(&modern_calls) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -976,6 +996,11 @@ fn sdk_clients_meet_the_policy_gateway_and_the_audit_log_shows_what_they_did() {
         &["echo allowed -", "shred denied tool_denied"],
         usize::try_from(py_echoes).unwrap(),
     );
+    expect_audit(
+        &modern_calls,
+        &["echo allowed -", "shred denied tool_denied"],
+        usize::try_from(modern_echoes).unwrap(),
+    );
     // Arguments are not kept unless the resource asks (audit_arguments).
     let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["audit", "list", "--json", "--tool", "shred", "--config"])
@@ -984,7 +1009,7 @@ fn sdk_clients_meet_the_policy_gateway_and_the_audit_log_shows_what_they_did() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains("/etc/hosts"), "{text}");
-    assert_eq!(json_lines(&text).len(), 3, "{text}");
+    assert_eq!(json_lines(&text).len(), 4, "{text}");
 
     // Drift: the upstream offers shred, which tool_scopes does not name (closed by deny, but a
     // decision the operator has not made): `gatehouse resources check` says so and exits 1.
