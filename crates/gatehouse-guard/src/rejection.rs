@@ -96,6 +96,11 @@ impl Challenges {
     /// MCP clients read).
     pub(crate) fn respond(&self, rejection: Rejection, dpop_scheme: bool) -> Response {
         let mut dpop_challenge = None;
+        let retry_after = match &rejection {
+            Rejection::RateLimited { retry_after_secs } => Some((*retry_after_secs).max(1)),
+            Rejection::Unavailable(_) => Some(5),
+            _ => None,
+        };
         let (status, code, description, challenge) = match rejection {
             Rejection::UnknownSession => return unknown_session(),
             Rejection::HeaderMismatch { id, message } => return header_mismatch(id, message),
@@ -184,9 +189,13 @@ impl Challenges {
                 "The scope policy does not let this subject hold the scope this request needs through this client",
                 None,
             ),
-            Rejection::RateLimited { retry_after_secs } => {
-                return rate_limited(retry_after_secs);
-            }
+            // RFC 6585 §4, with `Retry-After` (RFC 9110 §10.2.3) below.
+            Rejection::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::TemporarilyUnavailable,
+                "Too many requests from this client and subject to this resource; retry after the time in Retry-After",
+                None,
+            ),
             Rejection::Unavailable(description) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::TemporarilyUnavailable,
@@ -210,8 +219,8 @@ impl Challenges {
         if let Some(challenge) = dpop_challenge {
             headers.append(header::WWW_AUTHENTICATE, challenge);
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -273,29 +282,6 @@ fn unknown_session() -> Response {
         HeaderValue::from_static("application/json"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-/// `429 Too Many Requests` with `Retry-After` in seconds (RFC 6585 §4, RFC 9110 §10.2.3).
-fn rate_limited(retry_after_secs: u64) -> Response {
-    let body = serde_json::to_string(
-        &ErrorResponse::new(ErrorCode::TemporarilyUnavailable).with_description(
-            "Too many requests from this client and subject to this resource; retry after the time in Retry-After",
-        ),
-    )
-    .unwrap_or_default();
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(retry_after_secs.max(1)),
-    );
     response
 }
 

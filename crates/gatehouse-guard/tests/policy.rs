@@ -113,30 +113,15 @@ async fn guards_sharing_a_limiter_enforce_one_budget() {
         .build()
         .unwrap());
     let alice = token(&key, &claims("mcp:tools"));
-    assert_eq!(
-        send(&first, post_json(&alice, &call(1, "echo")))
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        send(&second, post_json(&alice, &call(1, "echo")))
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        send(&first, post_json(&alice, &call(1, "echo")))
-            .await
-            .status,
-        StatusCode::TOO_MANY_REQUESTS
-    );
-    assert_eq!(
-        send(&second, post_json(&alice, &call(1, "echo")))
-            .await
-            .status,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    for (app, expected) in [
+        (&first, StatusCode::OK),
+        (&second, StatusCode::OK),
+        (&first, StatusCode::TOO_MANY_REQUESTS),
+        (&second, StatusCode::TOO_MANY_REQUESTS),
+    ] {
+        let answer = send(app, post_json(&alice, &call(1, "echo"))).await;
+        assert_eq!(answer.status, expected, "{}", answer.body);
+    }
 }
 
 #[derive(Clone)]

@@ -180,47 +180,43 @@ async fn stateless_challenge(ctx: &Context) -> Step<Outcome> {
 /// A router in front may send the call where `Mcp-Name` says; the server must refuse a body that
 /// calls another tool, or the two act on different calls.
 async fn header_mismatch(ctx: &Context, client: &Client) -> Step<Outcome> {
-    let tokens = ctx.tokens(client, Some("mcp:tools")).await?;
-    let message = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/call", "params": {
-        "name": "echo", "arguments": {"text": "mismatch"},
-        "_meta": {"io.modelcontextprotocol/protocolVersion": REVISION}}});
-    let ex = ctx
-        .http
-        .send(
-            Req::json("POST", &ctx.resource, &message)
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", REVISION)
-                .header("mcp-method", "tools/call")
-                .header("mcp-name", "gatehouse-conformance-other-tool")
-                .bearer(&tokens.access),
-        )
-        .await?;
-    ex.status_is(400)?;
-    let code = serde_json::from_slice::<Value>(&ex.body)
-        .ok()
-        .and_then(|body| body.pointer("/error/code").and_then(Value::as_i64));
-    ensure(code == Some(-32020), || {
-        format!("the error code is {code:?}, not -32020: {}", ex.summary())
-    })?;
-    Ok(ex.pass())
+    mismatch_refused(
+        ctx,
+        client,
+        41,
+        &[
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "gatehouse-conformance-other-tool"),
+        ],
+    )
+    .await
 }
 
 async fn method_mismatch(ctx: &Context, client: &Client) -> Step<Outcome> {
-    let tokens = ctx.tokens(client, Some("mcp:tools")).await?;
     // A router in front that trusts Mcp-Method would take this for a harmless listing.
-    let message = json!({"jsonrpc": "2.0", "id": 42, "method": "tools/call", "params": {
+    mismatch_refused(ctx, client, 42, &[("mcp-method", "tools/list")]).await
+}
+
+/// An authorized `tools/call` of `echo` sent with `headers` that disagree with it: 400 with the
+/// JSON-RPC error HeaderMismatch (-32020), never the call.
+async fn mismatch_refused(
+    ctx: &Context,
+    client: &Client,
+    id: u32,
+    headers: &[(&str, &str)],
+) -> Step<Outcome> {
+    let tokens = ctx.tokens(client, Some("mcp:tools")).await?;
+    let message = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
         "name": "echo", "arguments": {"text": "mismatch"},
         "_meta": {"io.modelcontextprotocol/protocolVersion": REVISION}}});
-    let ex = ctx
-        .http
-        .send(
-            Req::json("POST", &ctx.resource, &message)
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", REVISION)
-                .header("mcp-method", "tools/list")
-                .bearer(&tokens.access),
-        )
-        .await?;
+    let mut request = Req::json("POST", &ctx.resource, &message)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", REVISION)
+        .bearer(&tokens.access);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let ex = ctx.http.send(request).await?;
     ex.status_is(400)?;
     let code = serde_json::from_slice::<Value>(&ex.body)
         .ok()
