@@ -19,6 +19,8 @@
 //! | `gatehouse_audit_records_dropped_total` | counter | `kind` |
 //! | `gatehouse_guard_decisions_total` | counter | `resource`, `outcome` (`allowed`, `401`, `403`, `404`, `429`, …) |
 //! | `gatehouse_guard_token_cache_total` | counter | `resource`, `result` (`hit`, `miss`) |
+//! | `gatehouse_guard_rate_limited_total` | counter | `resource` |
+//! | `gatehouse_tool_calls_total` | counter | `resource`, `decision` (`allowed`, `denied`) |
 //! | `gatehouse_store_operation_duration_seconds` | histogram | `backend`, `operation` |
 //! | `gatehouse_cimd_fetches_total` | counter | `result` (`ok`, or why not) |
 //! | `gatehouse_signing_key_age_seconds` | gauge | |
@@ -93,6 +95,14 @@ fn describe() {
     describe_counter!(
         "gatehouse_guard_token_cache_total",
         "Lookups in the guard's verified-token cache, by resource and result (hit, miss)."
+    );
+    describe_counter!(
+        "gatehouse_guard_rate_limited_total",
+        "Requests a guard refused because the caller spent its budget (rate_limit_per_min)."
+    );
+    describe_counter!(
+        "gatehouse_tool_calls_total",
+        "MCP calls (tools/call, prompts/get, resources/read) a guard decided, by resource and decision."
     );
     describe_histogram!(
         "gatehouse_store_operation_duration_seconds",
