@@ -67,6 +67,16 @@ impl<'a> Mirrored<'a> {
         self.required || self.method.is_some() || self.name.is_some()
     }
 
+    /// Whether `messages`, read anyway, must be checked against the headers: the headers ask
+    /// for it, or the body speaks a revision that requires them (a 2026-07-28 request sent with
+    /// none must be refused, not passed on because nothing in front looked).
+    pub(crate) fn apply_to(&self, messages: &Messages) -> bool {
+        self.apply()
+            || messages
+                .latest_protocol_version()
+                .is_some_and(|version| version >= FIRST_REVISION_WITH_HEADERS)
+    }
+
     /// Checks the headers against the body's message.
     pub(crate) fn check(&self, messages: &Messages) -> Result<(), Rejection> {
         // "The body of the HTTP POST MUST be a single JSON-RPC request or notification": a

@@ -323,7 +323,10 @@ async fn admit(
     // Every request with a body, whatever its method and Content-Type: a server that ignores
     // either (or honours a method-override header) would otherwise run a JSON-RPC call the
     // guard never looked at.
-    if shared.tools.inspects_calls() || mirrored.apply() {
+    let body_needs_headers = parsed
+        .as_ref()
+        .is_some_and(|messages| mirrored.apply_to(messages));
+    if shared.tools.inspects_calls() || mirrored.apply() || body_needs_headers {
         let bytes = Box::pin(body.bytes()).await?;
         if bytes.is_empty() && mirrored.apply() {
             if parts.method == Method::POST {
@@ -340,7 +343,7 @@ async fn admit(
                 Some(messages) => messages,
                 None => tools::parse(bytes)?,
             };
-            if mirrored.apply() {
+            if mirrored.apply_to(&messages) {
                 mirrored.check(&messages)?;
             }
             let inspection = tools::inspect_messages(&messages, &shared.tools, principal.scopes());

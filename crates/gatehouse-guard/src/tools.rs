@@ -284,6 +284,14 @@ pub(crate) struct Messages {
 }
 
 impl Messages {
+    /// The latest protocol revision any message names in `params._meta` (MCP 2026-07-28).
+    pub(crate) fn latest_protocol_version(&self) -> Option<&str> {
+        self.messages
+            .iter()
+            .filter_map(|Message(m)| m.params.as_ref()?.protocol_version.as_deref())
+            .max()
+    }
+
     /// The message, if the body is one message and not a batch.
     pub(crate) fn single(&self) -> Option<&MessageMembers> {
         match self.messages.as_slice() {

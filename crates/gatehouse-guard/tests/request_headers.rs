@@ -330,3 +330,40 @@ async fn a_meta_member_repeated_is_refused() {
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn mcp_2026_07_28_a_body_of_that_revision_without_any_header_is_refused_when_the_guard_reads_it()
+ {
+    // Nothing in front routed on headers that are absent; the server must still refuse the
+    // request ("Server Validation"), and a guard that reads the body (per-tool scopes, or the
+    // audit) does it first.
+    let key = key();
+    for builder in [
+        builder(&key, &TestClock::new()).tool_scope("delete_file", "files:write"),
+        builder(&key, &TestClock::new()).audit(|_: gatehouse_guard::AuditedCall| {}),
+    ] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let app = Router::new()
+            .route(
+                "/mcp",
+                post(move |_principal: Principal, body: String| {
+                    let calls = Arc::clone(&counted);
+                    async move {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        body
+                    }
+                }),
+            )
+            .route_layer(builder.build().unwrap());
+        let token = token(&key, &claims("mcp:tools"));
+        let answer = send(&app, request(&token, &[], &call("echo", Some(V2026)))).await;
+        assert_mismatch(&answer, &calls, serde_json::json!(7));
+        // Earlier revisions, and batches of them, still need none.
+        let answer = send(&app, request(&token, &[], &call("echo", None))).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let batch = format!("[{},{}]", call("echo", None), call("other", None));
+        let answer = send(&app, request(&token, &[], &batch)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    }
+}
