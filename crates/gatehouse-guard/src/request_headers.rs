@@ -25,6 +25,18 @@ const MCP_PROTOCOL_VERSION: &str = "mcp-protocol-version";
 /// The first revision whose requests must carry the headers.
 const FIRST_REVISION_WITH_HEADERS: &str = "2026-07-28";
 
+/// Whether a request of protocol `version` must carry the headers: every version but a revision
+/// date (`YYYY-MM-DD`) before the first that has them. Revisions are dates and compare as strings;
+/// anything else (`" 2026-07-28"`, `"draft"`) is not trusted to be an earlier one.
+fn requires_headers(version: &str) -> bool {
+    let is_date = version.len() == 10
+        && version.bytes().enumerate().all(|(i, byte)| match i {
+            4 | 7 => byte == b'-',
+            _ => byte.is_ascii_digit(),
+        });
+    !(is_date && version < FIRST_REVISION_WITH_HEADERS)
+}
+
 /// The mirrored headers of a request, read once.
 pub(crate) struct Mirrored<'a> {
     method: Option<&'a str>,
@@ -51,8 +63,7 @@ impl<'a> Mirrored<'a> {
             method: text(MCP_METHOD)?,
             name: text(MCP_NAME)?,
             // Revisions are dates (YYYY-MM-DD): they compare as strings.
-            required: protocol_version
-                .is_some_and(|version| version >= FIRST_REVISION_WITH_HEADERS),
+            required: protocol_version.is_some_and(requires_headers),
             protocol_version,
         })
     }
@@ -71,10 +82,7 @@ impl<'a> Mirrored<'a> {
     /// for it, or the body speaks a revision that requires them (a 2026-07-28 request sent with
     /// none must be refused, not passed on because nothing in front looked).
     pub(crate) fn apply_to(&self, messages: &Messages) -> bool {
-        self.apply()
-            || messages
-                .latest_protocol_version()
-                .is_some_and(|version| version >= FIRST_REVISION_WITH_HEADERS)
+        self.apply() || messages.protocol_versions().any(requires_headers)
     }
 
     /// Checks the headers against the body's message.
@@ -88,13 +96,14 @@ impl<'a> Mirrored<'a> {
             ));
         };
         let id = message.id.clone();
-        let is_request = message.id.is_some();
+        // A response the client posts (to a request of the server) has an id but no method, and
+        // nothing to mirror.
+        let is_request = message.id.is_some() && message.method.is_some();
         let method = message.method.as_deref().unwrap_or_default();
         let params = message.params.as_ref();
         let in_body = params.and_then(|p| p.protocol_version.as_deref());
         // Required when either the header or the body speaks a revision that has them.
-        let required =
-            self.required || in_body.is_some_and(|version| version >= FIRST_REVISION_WITH_HEADERS);
+        let required = self.required || in_body.is_some_and(requires_headers);
         match self.method {
             Some(header) if header != method => {
                 return Err(mismatch(
@@ -194,5 +203,24 @@ mod tests {
         );
         assert_eq!(decode("=?base64?not base64?="), None);
         assert_eq!(decode("=?base64?/w==?="), None);
+    }
+
+    #[test]
+    fn only_a_revision_date_before_2026_07_28_goes_without_headers() {
+        assert!(!requires_headers("2025-11-25"));
+        assert!(!requires_headers("2024-11-05"));
+        assert!(requires_headers("2026-07-28"));
+        assert!(requires_headers("2027-01-01"));
+        // Not a revision date: not trusted to be an earlier one.
+        for odd in [
+            " 2026-07-28",
+            "02026-07-28",
+            "2026-7-28",
+            "draft",
+            "",
+            "2025-11-25 ",
+        ] {
+            assert!(requires_headers(odd), "{odd:?}");
+        }
     }
 }

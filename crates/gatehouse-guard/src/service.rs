@@ -267,16 +267,19 @@ async fn admit(
         }
         return Err(rejection);
     }
+    if bearer::is_form(&parts.headers) {
+        bearer::check_form_body(Box::pin(body.bytes()).await?)?;
+    }
     // The audit names the calls before any check can refuse them (a scope the resource requires,
     // a session of someone else, a header that disagrees): every call the guard decides is
-    // recorded. Reading is best effort here: a body the strict reading below would refuse is
-    // refused there, or (with nothing to enforce) passed on as before.
+    // recorded. A body it cannot read strictly is refused, as with per-tool scopes: passed on, it
+    // could run a call the audit never named (a repeated member read one way here and another
+    // way by the server).
     let mut parsed = None;
     if shared.audit.is_some() {
         let bytes = Box::pin(body.bytes()).await?;
-        if !bytes.is_empty()
-            && let Ok(messages) = tools::parse(bytes)
-        {
+        if !bytes.is_empty() {
+            let messages = tools::parse(bytes)?;
             note_calls(
                 shared,
                 seen,
@@ -290,9 +293,6 @@ async fn admit(
     }
     if emptied_by_policy {
         return Err(Rejection::PolicyDenied);
-    }
-    if bearer::is_form(&parts.headers) {
-        bearer::check_form_body(Box::pin(body.bytes()).await?)?;
     }
     // RFC 6750 §3.1: "insufficient_scope: The request requires higher privileges than provided
     // by the access token … The resource server SHOULD respond with the HTTP 403 status code".

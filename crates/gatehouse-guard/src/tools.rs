@@ -1,9 +1,11 @@
 //! Per-tool scopes for MCP: which scope each tool needs, and the check of a JSON-RPC request
 //! body against it before the MCP server sees the call.
 //!
-//! The body is read strictly: a member repeated in a message or in `params` is refused, so the
-//! guard and the server can never read different tool names from one body (a first-wins parser
-//! behind a last-wins guard would otherwise run a tool the guard did not check). A body that is
+//! The body is read strictly: a member the guard reads (`id`, `method`, `params`) repeated in a
+//! message, and any member repeated in `params` or its `_meta`, is refused, so the guard and the
+//! server can never read different tool names from one body (a first-wins parser behind a
+//! last-wins guard would otherwise run a tool the guard did not check). Other members of a
+//! message are not the guard's to read, and are passed on as they are. A body that is
 //! not JSON-RPC the guard can read is refused with `invalid_request` rather than passed on
 //! unchecked.
 
@@ -268,12 +270,71 @@ pub(crate) fn attach_arguments(calls: &mut [Call], body: &[u8]) {
             continue;
         };
         let text = raw.get();
-        call.arguments = Some(if text.len() <= crate::audit::MAX_ARGUMENT_BYTES {
-            serde_json::from_str(text).unwrap_or(Value::Null)
-        } else {
+        call.arguments = Some(if text.len() > crate::audit::MAX_ARGUMENT_BYTES {
             serde_json::json!({ "_truncated": true, "_bytes": text.len() })
+        } else if has_repeated_members(text) {
+            // A `Value` keeps the last of two members, a server may act on the first: the
+            // record would show what did not run. It says so instead.
+            serde_json::json!({ "_repeated_members": true, "_bytes": text.len() })
+        } else {
+            serde_json::from_str(text).unwrap_or(Value::Null)
         });
     }
+}
+
+/// Whether any object in the JSON `text` repeats a member name.
+fn has_repeated_members(text: &str) -> bool {
+    struct Strict;
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(StrictVisitor)
+        }
+    }
+
+    struct StrictVisitor;
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Strict;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("JSON")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
+            let mut seen = SeenKeys::default();
+            while next_unique_key(&mut map, &mut seen)?.is_some() {
+                map.next_value::<Strict>()?;
+            }
+            Ok(Strict)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
+            while seq.next_element::<Strict>()?.is_some() {}
+            Ok(Strict)
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+    }
+
+    serde_json::from_str::<Strict>(text).is_err()
 }
 
 /// One message or a batch (JSON-RPC 2.0 §6).
@@ -284,12 +345,11 @@ pub(crate) struct Messages {
 }
 
 impl Messages {
-    /// The latest protocol revision any message names in `params._meta` (MCP 2026-07-28).
-    pub(crate) fn latest_protocol_version(&self) -> Option<&str> {
+    /// The protocol revisions the messages name in `params._meta` (MCP 2026-07-28).
+    pub(crate) fn protocol_versions(&self) -> impl Iterator<Item = &str> {
         self.messages
             .iter()
             .filter_map(|Message(m)| m.params.as_ref()?.protocol_version.as_deref())
-            .max()
     }
 
     /// The message, if the body is one message and not a batch.
@@ -442,9 +502,16 @@ impl<'de> Deserialize<'de> for Meta {
                 let mut seen = SeenKeys::default();
                 while let Some(key) = next_unique_key(&mut map, &mut seen)? {
                     if key == PROTOCOL_VERSION_META {
+                        // A version that is not a string would be "no version" here and
+                        // something else to the server: refused.
                         protocol_version = match map.next_value::<Value>()? {
                             Value::String(version) => Some(version),
-                            _ => None,
+                            Value::Null => None,
+                            _ => {
+                                return Err(de::Error::custom(
+                                    "the _meta protocol version is not a string",
+                                ));
+                            }
                         };
                     } else {
                         map.next_value::<IgnoredAny>()?;

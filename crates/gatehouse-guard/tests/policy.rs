@@ -470,3 +470,35 @@ async fn a_token_the_matrix_leaves_nothing_of_is_refused_even_where_no_scope_is_
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_audited_body_the_guard_cannot_read_strictly_is_refused_never_run_unrecorded() {
+    let key = key();
+    let records = Records::default();
+    let guard = builder(&key, &TestClock::new())
+        .audit(records.sink())
+        .audit_arguments(true)
+        .build()
+        .unwrap();
+    let app = app(&guard);
+    let alice = token(&key, &claims("mcp:tools"));
+    // A server that keeps the first `x` and one that keeps the last read different calls; the
+    // guard, which must name the call, refuses it.
+    let repeated = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_file","x":1,"x":2}}"#;
+    let answer = send(&app, post_json(&alice, repeated)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert_eq!(answer.json()["error"], "invalid_request");
+    let not_a_string = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"io.modelcontextprotocol/protocolVersion":20260728}}}"#;
+    let answer = send(&app, post_json(&alice, not_a_string)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert!(records.take().is_empty());
+
+    // Arguments with a member twice are recorded as such, not as one reading of them.
+    let twice = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"rm","arguments":{"path":"/etc/passwd","path":"/tmp/x"}}}"#;
+    let answer = send(&app, post_json(&alice, twice)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let [recorded] = records.take().try_into().unwrap();
+    let arguments = recorded.arguments.unwrap();
+    assert_eq!(arguments["_repeated_members"], true, "{arguments}");
+    assert!(!arguments.to_string().contains("/etc/passwd"));
+}
