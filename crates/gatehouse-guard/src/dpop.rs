@@ -110,6 +110,8 @@ pub(crate) struct DpopSettings {
     pub(crate) replay: Arc<dyn ProofReplayCheck>,
     /// `scheme://authority` of the resource: a proof's `htu` is this and the request's path.
     pub(crate) origin: String,
+    /// The proof keys imported so far (a client proves with one key for its whole grant).
+    pub(crate) keys: gatehouse_jose::dpop::ProofKeyCache,
 }
 
 impl DpopSettings {
@@ -186,7 +188,9 @@ pub(crate) async fn check(
         .get::<axum::extract::OriginalUri>()
         .map_or_else(|| parts.uri.path(), |original| original.0.path());
     let uri = format!("{}{}", settings.origin, path);
-    let mut expected = ProofExpectations::new(parts.method.as_str(), &uri, now).access_token(token);
+    let mut expected = ProofExpectations::new(parts.method.as_str(), &uri, now)
+        .access_token(token)
+        .key_cache(&settings.keys);
     if let Some(nonces) = &settings.nonces {
         expected = expected.nonce_source(nonces);
     }

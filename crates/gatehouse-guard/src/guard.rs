@@ -377,6 +377,7 @@ impl GuardBuilder {
                 .dpop_replay
                 .unwrap_or_else(|| Arc::new(crate::MemoryProofReplay::default())),
             origin,
+            keys: gatehouse_jose::dpop::ProofKeyCache::default(),
         };
         let resource_label = metrics::SharedString::from(Arc::<str>::from(resource.as_str()));
         Ok(Guard {

@@ -91,6 +91,7 @@ pub struct ProofExpectations<'a> {
     leeway_secs: u64,
     access_token: Option<&'a str>,
     nonces: Nonces<'a>,
+    keys: Option<&'a ProofKeyCache>,
 }
 
 /// Which nonces a proof may carry.
@@ -122,7 +123,16 @@ impl<'a> ProofExpectations<'a> {
             leeway_secs: Self::DEFAULT_LEEWAY_SECS,
             access_token: None,
             nonces: Nonces::Any,
+            keys: None,
         }
+    }
+
+    /// Keys imported for earlier proofs, kept in `cache`: a client proves with one key for a
+    /// whole grant, and importing it from its JWK (an Ed25519 point's decompression, an RSA
+    /// modulus, a P-256 point's check) is a good part of a proof's cost.
+    pub fn key_cache(mut self, cache: &'a ProofKeyCache) -> Self {
+        self.keys = Some(cache);
+        self
     }
 
     /// The proof accompanies this access token: its `ath` must be the token's hash (§4.3 item
@@ -154,6 +164,58 @@ impl<'a> ProofExpectations<'a> {
         self.max_age_secs = max_age_secs;
         self.leeway_secs = leeway_secs;
         self
+    }
+}
+
+/// Proof keys already imported, by their RFC 7638 thumbprint and algorithm (what the key is: the
+/// thumbprint hashes every member that defines it, so a JWK of the same thumbprint is the same
+/// key). At most [`ProofKeyCache::CAPACITY`] keys; when full it starts again empty, which costs
+/// an import per key once more and bounds what a flood of throwaway keys can hold.
+#[derive(Default)]
+pub struct ProofKeyCache {
+    /// Algorithm → thumbprint → key: looked up by `&str`, without building a key.
+    keys: std::sync::Mutex<
+        std::collections::HashMap<Algorithm, std::collections::HashMap<String, VerifyingKey>>,
+    >,
+}
+
+impl ProofKeyCache {
+    /// Keys kept at most.
+    pub const CAPACITY: usize = 10_000;
+
+    /// The key of `jwk` (whose thumbprint is `jkt`) for `alg`, imported once.
+    fn get_or_import(
+        &self,
+        jwk: &Jwk,
+        jkt: &str,
+        alg: Algorithm,
+    ) -> Result<VerifyingKey, DpopError> {
+        let mut keys = self
+            .keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(key) = keys.get(&alg).and_then(|of_alg| of_alg.get(jkt)) {
+            return Ok(key.clone());
+        }
+        let key = VerifyingKey::from_jwk_as(jwk, alg).map_err(DpopError::Key)?;
+        if keys
+            .values()
+            .map(std::collections::HashMap::len)
+            .sum::<usize>()
+            >= Self::CAPACITY
+        {
+            keys.clear();
+        }
+        keys.entry(alg)
+            .or_default()
+            .insert(jkt.to_owned(), key.clone());
+        Ok(key)
+    }
+}
+
+impl std::fmt::Debug for ProofKeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProofKeyCache").finish_non_exhaustive()
     }
 }
 
@@ -200,9 +262,12 @@ pub fn verify_proof(
     if jwk.is_private() {
         return Err(DpopError::PrivateKey);
     }
-    let key = VerifyingKey::from_jwk_as(&jwk, header.alg()).map_err(DpopError::Key)?;
-    let verified = unverified.verify(&key)?;
     let jkt = jwk.thumbprint().map_err(DpopError::Key)?;
+    let key = match expected.keys {
+        Some(cache) => cache.get_or_import(&jwk, &jkt, header.alg())?,
+        None => VerifyingKey::from_jwk_as(&jwk, header.alg()).map_err(DpopError::Key)?,
+    };
+    let verified = unverified.verify(&key)?;
     let claims = crate::json::parse_object(verified.payload())
         .map_err(|_| DpopError::MissingClaim("payload"))?;
 

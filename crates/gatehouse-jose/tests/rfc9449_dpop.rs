@@ -369,3 +369,26 @@ fn a_prover_makes_proofs_that_verify_with_its_thumbprint_and_a_fresh_jti() {
         assert_ne!(a.jti(), b.jti());
     }
 }
+
+#[test]
+fn rfc9449_section_4_3_item_6_a_cached_key_never_stands_in_for_the_signature() {
+    // The key cache saves the import of a key seen before; every proof's signature is still
+    // checked, with the key its own header carries.
+    let cache = gatehouse_jose::dpop::ProofKeyCache::default();
+    let client = SigningKey::generate(Algorithm::EdDsa).unwrap();
+    let expected = |now| ProofExpectations::new("POST", RESOURCE, now).key_cache(&cache);
+    for jti in ["j-1", "j-2"] {
+        let mut claims = claims();
+        claims["jti"] = json!(jti);
+        let proof = forged(&client, &header(&client), &claims);
+        assert!(verify_proof(&proof, &expected(NOW)).is_ok());
+    }
+    // The same header (the cached key), signed by someone else: refused.
+    let thief = SigningKey::generate(Algorithm::EdDsa).unwrap();
+    let stolen_header = forged(&thief, &header(&client), &claims());
+    assert!(verify_proof(&stolen_header, &expected(NOW)).is_err());
+    // The same key under another algorithm name is another entry, refused as before.
+    let mut header = header(&client);
+    header["alg"] = json!("ES256");
+    assert!(verify_proof(&forged(&client, &header, &claims()), &expected(NOW)).is_err());
+}
