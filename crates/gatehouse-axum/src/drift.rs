@@ -221,10 +221,7 @@ async fn call(
     if let Some(session) = session.as_deref() {
         sent = sent.header("mcp-session-id", session);
     }
-    let response = sent
-        .send()
-        .await
-        .map_err(|e| ListError(format!("cannot reach {}: {e}", redacted(upstream))))?;
+    let response = sent.send().await.map_err(|e| unreachable(upstream, e))?;
     let status = response.status();
     if let Some(id) = response
         .headers()
@@ -279,10 +276,7 @@ async fn notify(
     if let Some(session) = session {
         sent = sent.header("mcp-session-id", session);
     }
-    let response = sent
-        .send()
-        .await
-        .map_err(|e| ListError(format!("cannot reach {}: {e}", redacted(upstream))))?;
+    let response = sent.send().await.map_err(|e| unreachable(upstream, e))?;
     if !response.status().is_success() {
         return Err(ListError(format!(
             "{} answered {} to notifications/initialized",
@@ -303,7 +297,7 @@ async fn read_bounded(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| ListError(format!("the answer broke off: {e}")))?
+        .map_err(|e| ListError(format!("the answer broke off: {}", e.without_url())))?
     {
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
             return Err(ListError("the answer is larger than 4 MiB".into()));
@@ -314,6 +308,16 @@ async fn read_bounded(
         }
     }
     Ok(body)
+}
+
+/// An upstream that could not be reached. reqwest's message names the URL it tried, userinfo
+/// and query included: it is left out, and the redacted URL named instead.
+fn unreachable(upstream: &str, error: reqwest::Error) -> ListError {
+    ListError(format!(
+        "cannot reach {}: {}",
+        redacted(upstream),
+        error.without_url()
+    ))
 }
 
 /// `upstream` for messages, without credentials a URL may carry (userinfo, the query).

@@ -683,4 +683,13 @@ async fn tool_drift_is_an_unmapped_tool_or_a_mapping_whose_tool_is_gone() {
     config.resources[0].upstream = Some("http://127.0.0.1:9/mcp".into());
     let [(_, report)] = <[_; 1]>::try_from(gatehouse_axum::drift::check(&config).await).unwrap();
     assert!(report.is_err());
+    // Credentials an upstream URL carries reach no message (they are logged and printed).
+    config.resources[0].upstream = Some("http://ops:hunter2@127.0.0.1:9/mcp?key=s3cret".into());
+    let [(_, report)] = <[_; 1]>::try_from(gatehouse_axum::drift::check(&config).await).unwrap();
+    let message = report.unwrap_err().to_string();
+    assert!(message.contains("127.0.0.1:9"), "{message}");
+    assert!(
+        !message.contains("hunter2") && !message.contains("s3cret"),
+        "{message}"
+    );
 }
