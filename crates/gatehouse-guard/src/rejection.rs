@@ -205,14 +205,8 @@ impl Challenges {
         };
         let body = serde_json::to_string(&ErrorResponse::new(code).with_description(description))
             .unwrap_or_default();
-        let mut response = Response::new(Body::from(body));
-        *response.status_mut() = status;
+        let mut response = json_response(status, body);
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(challenge) = challenge {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
@@ -274,15 +268,7 @@ impl Challenges {
 /// servers send for an unknown session; no challenge: the token is fine.
 fn unknown_session() -> Response {
     let body = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":"Session not found: start a new session without Mcp-Session-Id"}}"#;
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::NOT_FOUND;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    json_response(StatusCode::NOT_FOUND, body.to_owned())
 }
 
 /// `400 Bad Request` with the JSON-RPC error `HeaderMismatch` (MCP 2026-07-28, Streamable HTTP,
@@ -293,8 +279,13 @@ fn header_mismatch(id: Option<serde_json::Value>, message: &str) -> Response {
         "id": id.unwrap_or(serde_json::Value::Null),
         "error": { "code": HEADER_MISMATCH, "message": format!("Header mismatch: {message}") },
     });
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
+    json_response(StatusCode::BAD_REQUEST, body.to_string())
+}
+
+/// Every refusal's frame: a JSON body, never cached.
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -228,15 +228,12 @@ async fn admit(
         principal.client_id(),
         principal.scopes(),
     );
-    if !shared.scope_policy.is_open() {
-        let permitted = shared.scope_policy.permitted(
-            principal.subject(),
-            principal.client_id(),
-            principal.scopes(),
-        );
-        if permitted.len() != principal.scopes().len() {
-            principal = principal.with_scopes(permitted);
-        }
+    if let Some(permitted) = shared.scope_policy.narrowed(
+        principal.subject(),
+        principal.client_id(),
+        principal.scopes(),
+    ) {
+        principal = principal.with_scopes(permitted);
     }
     // RFC 9449 §7: the scheme must fit the token's binding, and a bound token comes with a proof
     // for this request. A bearer request to a resource that takes both costs one lookup.

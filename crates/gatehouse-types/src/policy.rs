@@ -96,14 +96,27 @@ impl ScopePolicy {
 
     /// The scopes of `scopes` that `subject` may hold through `client`.
     pub fn permitted(&self, subject: &str, client: &str, scopes: &ScopeSet) -> ScopeSet {
-        if self.is_open() {
-            return scopes.clone();
+        self.narrowed(subject, client, scopes)
+            .unwrap_or_else(|| scopes.clone())
+    }
+
+    /// [`ScopePolicy::permitted`] when it differs from `scopes`; `None`, with nothing copied,
+    /// when the policy lets `subject` hold them all (what the guard asks on every request).
+    pub fn narrowed(&self, subject: &str, client: &str, scopes: &ScopeSet) -> Option<ScopeSet> {
+        if self.is_open()
+            || scopes
+                .iter()
+                .all(|scope| self.permits(subject, client, scope))
+        {
+            return None;
         }
-        scopes
-            .iter()
-            .filter(|scope| self.permits(subject, client, scope))
-            .cloned()
-            .collect()
+        Some(
+            scopes
+                .iter()
+                .filter(|scope| self.permits(subject, client, scope))
+                .cloned()
+                .collect(),
+        )
     }
 }
 

@@ -52,16 +52,8 @@ pub(crate) fn guarded_policy(
     impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
     String,
 ) {
-    let (_, token) = guarded(Algorithm::Es256, 10_000);
-    let key = SigningKey::from_jwk(&Jwk::from_json(ES256_KEY.as_bytes()).unwrap()).unwrap();
-    let mut builder = Guard::builder(
-        "https://auth.example.com",
-        "https://mcp.example.com/mcp",
-        Verification::key_source(StaticKeys::new(KeySet::new(vec![key.verifying_key()]))),
-    )
-    .required_scopes(["mcp:tools"])
-    .tool_scope("echo", "mcp:tools")
-    .clock(|| UnixTime::from_secs(NOW));
+    let (key, token) = key_and_token(Algorithm::Es256, None);
+    let mut builder = builder_for(&key).tool_scope("echo", "mcp:tools");
     if policy.audit {
         builder = builder.audit(|call: gatehouse_guard::AuditedCall| {
             std::hint::black_box(call);
@@ -70,11 +62,7 @@ pub(crate) fn guarded_policy(
     if policy.rate_limit {
         builder = builder.rate_limit(u32::MAX);
     }
-    let guard = builder.build().unwrap();
-    let inner = tower::service_fn(|_request: Request<Body>| async {
-        Ok::<_, Infallible>(Response::new(Body::empty()))
-    });
-    (guard.layer(inner), token)
+    (around_trivial_handler(builder.build().unwrap()), token)
 }
 
 /// A `tools/call` of `echo` with `token`.
@@ -97,6 +85,17 @@ pub(crate) fn guarded_bound(
     impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone,
     String,
 ) {
+    let (key, token) = key_and_token(alg, dpop);
+    let guard = builder_for(&key)
+        .token_cache_capacity(cache)
+        .build()
+        .unwrap();
+    (around_trivial_handler(guard), token)
+}
+
+/// The fixed key of `alg`, and a token it signed for the resource (bound to `dpop`'s key when
+/// given).
+fn key_and_token(alg: Algorithm, dpop: Option<&DpopProver>) -> (SigningKey, String) {
     let jwk = match alg {
         Algorithm::Es256 => ES256_KEY,
         Algorithm::EdDsa => ED25519_KEY,
@@ -119,20 +118,27 @@ pub(crate) fn guarded_bound(
             .collect(),
     };
     let token = sign_access_token(&key, &claims).unwrap();
-    let guard = Guard::builder(
+    (key, token)
+}
+
+/// A guard of the resource trusting `key`, requiring `mcp:tools`, on the fixed clock.
+fn builder_for(key: &SigningKey) -> gatehouse_guard::GuardBuilder {
+    Guard::builder(
         "https://auth.example.com",
         "https://mcp.example.com/mcp",
         Verification::key_source(StaticKeys::new(KeySet::new(vec![key.verifying_key()]))),
     )
     .required_scopes(["mcp:tools"])
-    .token_cache_capacity(cache)
     .clock(|| UnixTime::from_secs(NOW))
-    .build()
-    .unwrap();
-    let inner = tower::service_fn(|_request: Request<Body>| async {
+}
+
+/// `guard` around a handler that answers 200 at once.
+fn around_trivial_handler(
+    guard: Guard,
+) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone {
+    guard.layer(tower::service_fn(|_request: Request<Body>| async {
         Ok::<_, Infallible>(Response::new(Body::empty()))
-    });
-    (guard.layer(inner), token)
+    }))
 }
 
 /// A request to the protected resource with `token`.
