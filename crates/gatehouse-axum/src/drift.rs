@@ -19,6 +19,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use gatehouse_guard::sse::{self, EventSplitter};
+
 use crate::config::{Config, UnmappedTools};
 
 /// How long each request of a listing may take.
@@ -230,24 +232,14 @@ async fn call(
     {
         *session = Some(id.to_owned());
     }
-    let stream = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/event-stream"));
-    let id = request.get("id").cloned().unwrap_or(Value::Null);
-    let body = read_bounded(response, stream.then_some(&id)).await?;
     if !status.is_success() {
         return Err(ListError(format!(
             "{} answered {status}",
             redacted(upstream)
         )));
     }
-    let answer = if stream {
-        answer_in_stream(&body, &id)
-    } else {
-        serde_json::from_slice(&body).ok()
-    };
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    let answer = read_answer(response, &id).await?;
     let answer = answer
         .ok_or_else(|| ListError(format!("{} sent no JSON-RPC answer", redacted(upstream))))?;
     if let Some(error) = answer.get("error") {
@@ -287,27 +279,49 @@ async fn notify(
     Ok(())
 }
 
-/// The body, at most [`MAX_ANSWER_BYTES`]. An SSE stream (`answering`: the id it must answer)
-/// is read until the answer is in, not until it ends: a server may keep it open.
-async fn read_bounded(
+/// The JSON-RPC answer with `id`: the body, at most [`MAX_ANSWER_BYTES`], or the event of an SSE
+/// stream that carries it, read as the events arrive (a server may keep the stream open after
+/// answering).
+async fn read_answer(
     mut response: reqwest::Response,
-    answering: Option<&Value>,
-) -> Result<Vec<u8>, ListError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| ListError(format!("the answer broke off: {}", e.without_url())))?
-    {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(ListError("the answer is larger than 4 MiB".into()));
+    id: &Value,
+) -> Result<Option<Value>, ListError> {
+    let stream = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/event-stream"));
+    let broke_off =
+        |e: reqwest::Error| ListError(format!("the answer broke off: {}", e.without_url()));
+    let too_large = || ListError("the answer is larger than 4 MiB".into());
+    if !stream {
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(broke_off)? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-        if answering.is_some_and(|id| answer_in_stream(&body, id).is_some()) {
-            break;
+        return Ok(serde_json::from_slice(&body).ok());
+    }
+    let mut events = EventSplitter::new(MAX_ANSWER_BYTES);
+    while let Some(chunk) = response.chunk().await.map_err(broke_off)? {
+        events.push(&chunk).map_err(|_| too_large())?;
+        while let Some(event) = events.next_event() {
+            if let Some(answer) = answer_in(&event, id) {
+                return Ok(Some(answer));
+            }
         }
     }
-    Ok(body)
+    Ok(answer_in(&events.rest(), id))
+}
+
+/// The JSON-RPC message of an SSE `event`, if it is the answer with `id`.
+fn answer_in(event: &[u8], id: &Value) -> Option<Value> {
+    let data = sse::data(event)?;
+    serde_json::from_slice::<Value>(&data)
+        .ok()
+        .filter(|message| message.get("id") == Some(id))
 }
 
 /// An upstream that could not be reached. reqwest's message names the URL it tried, userinfo
@@ -331,23 +345,6 @@ fn redacted(upstream: &str) -> String {
         }
         Err(_) => "the upstream".into(),
     }
-}
-
-/// The JSON-RPC answer with `id` among the events of an SSE stream.
-fn answer_in_stream(body: &[u8], id: &Value) -> Option<Value> {
-    let text = std::str::from_utf8(body).ok()?;
-    text.replace("\r\n", "\n")
-        .split("\n\n")
-        .filter_map(|event| {
-            let data: Vec<&str> = event
-                .lines()
-                .filter_map(|line| line.strip_prefix("data:"))
-                .map(|data| data.strip_prefix(' ').unwrap_or(data))
-                .collect();
-            (!data.is_empty()).then(|| data.join("\n"))
-        })
-        .filter_map(|data| serde_json::from_str::<Value>(&data).ok())
-        .find(|message| message.get("id") == Some(id))
 }
 
 /// A short, escaped rendering of what an upstream sent, for messages.
@@ -433,6 +430,16 @@ fn log_first(report: &ToolReport) {
 mod tests {
     use super::*;
 
+    /// The answer with `id` among the events of a whole stream `body`.
+    fn answer_in_stream(body: &[u8], id: &Value) -> Option<Value> {
+        let mut events = EventSplitter::new(1024);
+        events.push(body).ok()?;
+        std::iter::from_fn(|| events.next_event())
+            .find_map(|event| answer_in(&event, id))
+            // As `read_answer` does when the stream ends.
+            .or_else(|| answer_in(&events.rest(), id))
+    }
+
     #[test]
     fn an_answer_is_found_among_the_events_of_a_stream() {
         let body = b"event: message\r\ndata: \r\n\r\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[]}}\n\n";
@@ -442,6 +449,12 @@ mod tests {
             Some(json!({"jsonrpc":"2.0","id":2,"result":{"tools":[]}}))
         );
         assert_eq!(answer_in_stream(body, &json!(3)), None);
+        // Lines may also end with a bare CR (the SSE framing the guard reads by).
+        let cr = b"data: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\r\r";
+        assert_eq!(
+            answer_in_stream(cr, &json!(2)),
+            Some(json!({"jsonrpc":"2.0","id":2,"result":{}}))
+        );
     }
 
     #[test]

@@ -85,7 +85,7 @@ mod revocation;
 mod service;
 mod sessions;
 mod shared;
-mod sse;
+pub mod sse;
 mod tools;
 mod tools_list;
 mod verify;

@@ -5,16 +5,20 @@
 //!
 //! Lines end with CRLF, LF or CR; an empty line ends an event. Events the caller does not
 //! change are passed on byte for byte.
+//!
+//! Public for the other readers of MCP's Streamable HTTP answers (the gateway's drift check lists
+//! an upstream's tools through it): [`EventSplitter`] and [`data`].
 
 use bytes::{Bytes, BytesMut};
 
 /// An event longer than the bound without its terminating empty line.
 #[derive(Debug, thiserror::Error)]
 #[error("a server-sent event is larger than the guard reads")]
-pub(crate) struct EventTooLarge;
+pub struct EventTooLarge;
 
 /// Collects bytes and hands out whole events.
-pub(crate) struct EventSplitter {
+#[derive(Debug)]
+pub struct EventSplitter {
     buffer: BytesMut,
     max_event: usize,
     /// Where the scan for the end of the first event resumes (a line start in `buffer`).
@@ -22,7 +26,8 @@ pub(crate) struct EventSplitter {
 }
 
 impl EventSplitter {
-    pub(crate) fn new(max_event: usize) -> Self {
+    /// A splitter holding events of at most `max_event` bytes.
+    pub fn new(max_event: usize) -> Self {
         Self {
             buffer: BytesMut::new(),
             max_event,
@@ -30,7 +35,8 @@ impl EventSplitter {
         }
     }
 
-    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<(), EventTooLarge> {
+    /// Adds the next bytes of the stream; `Err` when an event grows past the bound.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), EventTooLarge> {
         self.buffer.extend_from_slice(chunk);
         if self.buffer.len() > self.max_event && self.find_end().is_none() {
             return Err(EventTooLarge);
@@ -39,7 +45,7 @@ impl EventSplitter {
     }
 
     /// The next complete event, with its terminating empty line.
-    pub(crate) fn next_event(&mut self) -> Option<Bytes> {
+    pub fn next_event(&mut self) -> Option<Bytes> {
         let end = self.find_end()?;
         self.scanned = 0;
         Some(self.buffer.split_to(end).freeze())
@@ -58,7 +64,7 @@ impl EventSplitter {
     }
 
     /// What is left when the stream ends: an unterminated event, or nothing.
-    pub(crate) fn rest(&mut self) -> Bytes {
+    pub fn rest(&mut self) -> Bytes {
         self.buffer.split().freeze()
     }
 }
@@ -124,7 +130,7 @@ fn field(line: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// The event's data: its `data` lines joined with LF; `None` without any.
-pub(crate) fn data(event: &[u8]) -> Option<Vec<u8>> {
+pub fn data(event: &[u8]) -> Option<Vec<u8>> {
     let mut data: Option<Vec<u8>> = None;
     for line in lines(event) {
         let (name, value) = field(line);
