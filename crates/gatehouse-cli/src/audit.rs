@@ -15,7 +15,7 @@ use crate::users::Target;
 pub(crate) struct ListArgs {
     /// Only events of the last DURATION: a number and a unit, `s`, `m`, `h` or `d` (`90m`,
     /// `24h`, `7d`).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::time::parse_duration)]
     since: Option<u64>,
     /// Only events of this client.
     #[arg(long, value_name = "ID")]
@@ -35,27 +35,6 @@ pub(crate) struct ListArgs {
     json: bool,
     #[command(flatten)]
     target: Target,
-}
-
-/// `90m` → 5400 seconds.
-fn parse_duration(text: &str) -> Result<u64, String> {
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or("give a unit: s, m, h or d (e.g. 24h)")?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| "start with a number (e.g. 24h)".to_owned())?;
-    let unit = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
-    };
-    number
-        .checked_mul(unit)
-        .ok_or_else(|| "too long a duration".to_owned())
 }
 
 pub(crate) fn list(args: &ListArgs) -> Result<(), CliError> {
@@ -93,7 +72,7 @@ pub(crate) fn list(args: &ListArgs) -> Result<(), CliError> {
 fn json_line(event: &AuditEvent) -> Value {
     let mut line = Map::new();
     let at = i64::try_from(event.at.as_secs()).unwrap_or(i64::MAX);
-    line.insert("time".into(), rfc3339(at).into());
+    line.insert("time".into(), crate::time::rfc3339(at).into());
     line.insert("at".into(), at.into());
     line.insert("kind".into(), event.kind.clone().into());
     line.insert("subject".into(), event.subject.clone().into());
@@ -104,13 +83,6 @@ fn json_line(event: &AuditEvent) -> Value {
         }
     }
     Value::Object(line)
-}
-
-/// `2026-12-07T10:00:00Z`.
-fn rfc3339(at: i64) -> String {
-    crate::time::utc(at)
-        .replacen(' ', "T", 1)
-        .replace(" UTC", "Z")
 }
 
 /// The event for a person: time, kind, subject, client, then what it was about. Every text is
@@ -154,17 +126,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    #[test]
-    fn durations_have_a_number_and_a_unit() {
-        assert_eq!(parse_duration("90m"), Ok(5400));
-        assert_eq!(parse_duration("7d"), Ok(604_800));
-        assert_eq!(parse_duration("30s"), Ok(30));
-        assert!(parse_duration("24").is_err());
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("3w").is_err());
-        assert!(parse_duration("99999999999999999999d").is_err());
-    }
 
     #[test]
     fn a_tool_call_reads_as_one_line_and_one_object() {

@@ -4,6 +4,12 @@
 /// `2025-06-01 12:00:00 UTC` for seconds since the epoch (negative allowed).
 pub(crate) use gatehouse_types::format_utc as utc;
 
+/// `2026-12-07T10:00:00Z` (RFC 3339, UTC) for seconds since the epoch: for machines, where
+/// [`utc`] is for people.
+pub(crate) fn rfc3339(secs: i64) -> String {
+    utc(secs).replacen(' ', "T", 1).replace(" UTC", "Z")
+}
+
 /// A span of seconds, rounded down to what a person reads at a glance: `42 s`, `5 min`,
 /// `3 h 20 min`, `12 days`.
 pub(crate) fn span(secs: u64) -> String {
@@ -34,6 +40,27 @@ pub(crate) fn relative(when: i64, now: i64) -> String {
     }
 }
 
+/// `90m` → 5400 seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or("give a unit: s, m, h or d (e.g. 24h)")?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| "start with a number (e.g. 24h)".to_owned())?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
+    };
+    number
+        .checked_mul(unit)
+        .ok_or_else(|| "too long a duration".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +77,16 @@ mod tests {
         assert_eq!(relative(1_540, 1_000), "in 9 min");
         assert_eq!(relative(7, 7), "now");
         assert_eq!(relative(i64::MIN, i64::MAX), "213503982334601 days ago");
+    }
+
+    #[test]
+    fn durations_have_a_number_and_a_unit() {
+        assert_eq!(parse_duration("90m"), Ok(5400));
+        assert_eq!(parse_duration("7d"), Ok(604_800));
+        assert_eq!(parse_duration("30s"), Ok(30));
+        assert!(parse_duration("24").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("3w").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
     }
 }
