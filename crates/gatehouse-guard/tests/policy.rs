@@ -36,6 +36,18 @@ impl Records {
     }
 }
 
+/// `/mcp` behind a guard of the test key set up by `edit`, auditing into the records returned.
+fn audited_app(
+    key: &gatehouse_jose::SigningKey,
+    edit: impl FnOnce(gatehouse_guard::GuardBuilder) -> gatehouse_guard::GuardBuilder,
+) -> (axum::Router, Records) {
+    let records = Records::default();
+    let guard = edit(builder(key, &TestClock::new()).audit(records.sink()))
+        .build()
+        .unwrap();
+    (app(&guard), records)
+}
+
 #[tokio::test]
 async fn rfc6585_section_4_a_caller_past_its_budget_gets_429_with_retry_after() {
     let key = key();
@@ -173,15 +185,12 @@ async fn a_limiter_that_cannot_answer_refuses_with_503() {
 #[tokio::test]
 async fn every_call_the_guard_decides_is_audited_with_its_decision_and_reason() {
     let key = key();
-    let records = Records::default();
-    let guard = builder(&key, &TestClock::new())
-        .required_scopes(["mcp:tools"])
-        .tool_scope("delete_file", "files:write")
-        .unmapped_tools(UnmappedTools::Allow)
-        .audit(records.sink())
-        .build()
-        .unwrap();
-    let app = app(&guard);
+    let (app, records) = audited_app(&key, |guard| {
+        guard
+            .required_scopes(["mcp:tools"])
+            .tool_scope("delete_file", "files:write")
+            .unmapped_tools(UnmappedTools::Allow)
+    });
     let alice = token(&key, &claims("mcp:tools"));
 
     // Allowed: the server's status and latency, the scopes the call needed.
@@ -240,15 +249,12 @@ async fn every_call_the_guard_decides_is_audited_with_its_decision_and_reason() 
 #[tokio::test]
 async fn default_denied_rate_limited_and_mismatched_calls_are_audited_with_their_reason() {
     let key = key();
-    let records = Records::default();
-    let guard = builder(&key, &TestClock::new())
-        .tool_scope("echo", "mcp:tools")
-        .unmapped_tools(UnmappedTools::Deny)
-        .rate_limit(2)
-        .audit(records.sink())
-        .build()
-        .unwrap();
-    let app = app(&guard);
+    let (app, records) = audited_app(&key, |guard| {
+        guard
+            .tool_scope("echo", "mcp:tools")
+            .unmapped_tools(UnmappedTools::Deny)
+            .rate_limit(2)
+    });
     let alice = token(&key, &claims("mcp:tools"));
 
     let answer = send(&app, post_json(&alice, &call(1, "unmapped"))).await;
@@ -281,13 +287,7 @@ async fn default_denied_rate_limited_and_mismatched_calls_are_audited_with_their
 #[tokio::test]
 async fn arguments_are_kept_only_when_the_resource_asks_and_only_so_much() {
     let key = key();
-    let records = Records::default();
-    let guard = builder(&key, &TestClock::new())
-        .audit(records.sink())
-        .audit_arguments(true)
-        .build()
-        .unwrap();
-    let app = app(&guard);
+    let (app, records) = audited_app(&key, |guard| guard.audit_arguments(true));
     let alice = token(&key, &claims("mcp:tools"));
     let answer = send(&app, post_json(&alice, &call(1, "echo"))).await;
     assert_eq!(answer.status, StatusCode::OK);
@@ -314,13 +314,7 @@ async fn calls_refused_before_the_tool_checks_are_audited_too() {
     // A scope the resource requires, and a session someone else opened: refused before any
     // per-tool check, and still recorded by name.
     let key = key();
-    let records = Records::default();
-    let guard = builder(&key, &TestClock::new())
-        .required_scopes(["mcp:tools"])
-        .audit(records.sink())
-        .build()
-        .unwrap();
-    let app = app(&guard);
+    let (app, records) = audited_app(&key, |guard| guard.required_scopes(["mcp:tools"]));
     let weak = token(&key, &claims("other:scope"));
     let answer = send(&app, post_json(&weak, &call(1, "echo"))).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
@@ -344,13 +338,7 @@ async fn calls_refused_before_the_tool_checks_are_audited_too() {
 #[tokio::test]
 async fn a_batch_is_recorded_call_by_call_up_to_a_bound_and_counted_beyond() {
     let key = key();
-    let records = Records::default();
-    let guard = builder(&key, &TestClock::new())
-        .rate_limit(1)
-        .audit(records.sink())
-        .build()
-        .unwrap();
-    let app = app(&guard);
+    let (app, records) = audited_app(&key, |guard| guard.rate_limit(1));
     let alice = token(&key, &claims("mcp:tools"));
     let batch = |n: u32| {
         let calls: Vec<String> = (0..n).map(|i| call(i, &format!("tool{i}"))).collect();
@@ -448,13 +436,7 @@ async fn a_token_the_matrix_leaves_nothing_of_is_refused_even_where_no_scope_is_
         ScopeSet::parse("mcp:tools mcp:admin").unwrap(),
     );
     let key = key();
-    let records = Records::default();
-    let guard = builder(&key, &TestClock::new())
-        .scope_policy(policy)
-        .audit(records.sink())
-        .build()
-        .unwrap();
-    let app = app(&guard);
+    let (app, records) = audited_app(&key, |guard| guard.scope_policy(policy));
     // The resource requires no scope; Alice's token holds mcp:tools, which the policy gives
     // only to Bob now. Without the refusal, a token of no scope would pass.
     let alice = token(&key, &claims("mcp:tools"));
@@ -474,13 +456,7 @@ async fn a_token_the_matrix_leaves_nothing_of_is_refused_even_where_no_scope_is_
 #[tokio::test]
 async fn an_audited_body_the_guard_cannot_read_strictly_is_refused_never_run_unrecorded() {
     let key = key();
-    let records = Records::default();
-    let guard = builder(&key, &TestClock::new())
-        .audit(records.sink())
-        .audit_arguments(true)
-        .build()
-        .unwrap();
-    let app = app(&guard);
+    let (app, records) = audited_app(&key, |guard| guard.audit_arguments(true));
     let alice = token(&key, &claims("mcp:tools"));
     // A server that keeps the first `x` and one that keeps the last read different calls; the
     // guard, which must name the call, refuses it.

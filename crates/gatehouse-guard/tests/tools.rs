@@ -64,6 +64,25 @@ fn mcp_app(guard: &Guard, calls: Arc<AtomicUsize>) -> Router {
         .merge(guard.metadata_router())
 }
 
+/// `/mcp` behind `guard`, answering every POST with the JSON `answer`: a server whose answer a
+/// test chooses.
+fn answering(guard: Guard, answer: String) -> Router {
+    Router::new()
+        .route(
+            "/mcp",
+            post(move |_principal: Principal| {
+                let answer = answer.clone();
+                async move {
+                    Response::builder()
+                        .header("content-type", "application/json")
+                        .body(Body::from(answer))
+                        .unwrap()
+                }
+            }),
+        )
+        .route_layer(guard)
+}
+
 fn guard(key: &gatehouse_jose::SigningKey, filter: bool) -> Guard {
     builder(key, &TestClock::new())
         .required_scopes(["mcp:tools"])
@@ -398,19 +417,12 @@ async fn mcp_2026_07_28_a_filtered_tools_list_is_private_to_its_caller() {
     // context"; a list the guard filters per caller is one, whatever the server said.
     let key = key();
     let guard = guard(&key, true);
-    let app = Router::new()
-        .route(
-            "/mcp",
-            post(|_principal: Principal| async {
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Body::from(format!(
-                        r#"{{"jsonrpc":"2.0","id":"l","result":{{"tools":{TOOLS},"ttlMs":60000,"cacheScope":"public"}}}}"#
-                    )))
-                    .unwrap()
-            }),
-        )
-        .route_layer(guard);
+    let app = answering(
+        guard,
+        format!(
+            r#"{{"jsonrpc":"2.0","id":"l","result":{{"tools":{TOOLS},"ttlMs":60000,"cacheScope":"public"}}}}"#
+        ),
+    );
     let list = r#"{"jsonrpc":"2.0","id":"l","method":"tools/list"}"#;
     // Whether or not a tool was taken out for this caller.
     for scopes in ["mcp:tools", "mcp:tools files:write mcp:admin"] {
@@ -497,19 +509,10 @@ async fn a_tools_list_answer_is_filtered_whatever_the_spelling_of_its_id() {
     // A server in JavaScript reads the id 1.0 as 1 and answers with `"id":1`.
     let key = key();
     let guard = guard(&key, true);
-    let app = Router::new()
-        .route(
-            "/mcp",
-            post(|_principal: Principal| async {
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Body::from(format!(
-                        r#"{{"jsonrpc":"2.0","id":1,"result":{{"tools":{TOOLS}}}}}"#
-                    )))
-                    .unwrap()
-            }),
-        )
-        .route_layer(guard);
+    let app = answering(
+        guard,
+        format!(r#"{{"jsonrpc":"2.0","id":1,"result":{{"tools":{TOOLS}}}}}"#),
+    );
     let list = r#"{"jsonrpc":"2.0","id":1.0,"method":"tools/list"}"#;
     let answer = send(&app, post_json(&token(&key, &claims("mcp:tools")), list)).await;
     assert_eq!(tool_names(&answer.json()), ["echo"]);
@@ -520,19 +523,7 @@ async fn a_tools_list_answer_the_guard_cannot_read_is_not_passed_on() {
     // A lone surrogate is JSON a lax client reads and serde_json refuses.
     let key = key();
     let guard = guard(&key, true);
-    let app = Router::new()
-        .route(
-            "/mcp",
-            post(|_principal: Principal| async {
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Body::from(
-                        r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"admin_reset","description":"\ud800"}]}}"#,
-                    ))
-                    .unwrap()
-            }),
-        )
-        .route_layer(guard);
+    let app = answering(guard, r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"admin_reset","description":"\ud800"}]}}"#.to_owned());
     let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
     let answer = send(&app, post_json(&token(&key, &claims("mcp:tools")), list)).await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
@@ -545,19 +536,10 @@ async fn mcp_2026_07_28_a_filtered_list_without_cache_scope_gets_private() {
     // answer to a request of that revision is added, as "private".
     let key = key();
     let guard = guard(&key, true);
-    let app = Router::new()
-        .route(
-            "/mcp",
-            post(|_principal: Principal| async {
-                Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Body::from(format!(
-                        r#"{{"jsonrpc":"2.0","id":"l","result":{{"tools":{TOOLS}}}}}"#
-                    )))
-                    .unwrap()
-            }),
-        )
-        .route_layer(guard);
+    let app = answering(
+        guard,
+        format!(r#"{{"jsonrpc":"2.0","id":"l","result":{{"tools":{TOOLS}}}}}"#),
+    );
     let list = r#"{"jsonrpc":"2.0","id":"l","method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#;
     let request = axum::http::Request::post("/mcp")
         .header(
