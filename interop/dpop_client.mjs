@@ -19,22 +19,15 @@
 
 import * as oauth from 'oauth4webapi';
 
+import { REDIRECT, authorize, discover, fail, insecure, registerPublic } from './oauth_flow.mjs';
+
 const [serverUrl] = process.argv.slice(2);
 if (!serverUrl) {
   console.error('usage: node dpop_client.mjs MCP_URL');
   process.exit(2);
 }
-const REDIRECT = 'http://127.0.0.1:33418/callback';
 const log = (step, detail = {}) => console.log(JSON.stringify({ client: 'oauth4webapi-dpop', step, ...detail }));
 
-// oauth4webapi refuses plain-http endpoints unless told otherwise. The test server listens on
-// loopback over http, so every request passes `allowInsecureRequests` (meant for exactly this
-// kind of local testing); nothing else is relaxed.
-const insecure = { [oauth.allowInsecureRequests]: true };
-
-function fail(message) {
-  throw new Error(message);
-}
 
 /**
  * `attempt` once, and once more if it failed with a DPoP nonce error, as the oauth4webapi docs
@@ -118,9 +111,7 @@ async function main() {
   }
 
   // 2. RFC 9728: the protected resource metadata.
-  const rs = await oauth.processResourceDiscoveryResponse(resource, await fetch(challenge.parameters.resource_metadata));
-  const authorizationServers = rs.authorization_servers ?? [];
-  if (authorizationServers.length === 0) fail('no authorization_servers in the protected resource metadata');
+  const { rs, as } = await discover(resource, challenge.parameters.resource_metadata);
   log('resource_metadata', {
     resource: rs.resource,
     dpop_signing_alg_values_supported: rs.dpop_signing_alg_values_supported,
@@ -128,33 +119,13 @@ async function main() {
   });
 
   // 3. RFC 8414 + RFC 9449 §5.1: the AS metadata advertises the proof algorithms; ES256 is ours.
-  const issuer = new URL(authorizationServers[0]);
-  const as = await oauth.processDiscoveryResponse(
-    issuer,
-    await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }),
-  );
   if (!as.dpop_signing_alg_values_supported?.includes('ES256')) {
     fail(`dpop_signing_alg_values_supported is ${JSON.stringify(as.dpop_signing_alg_values_supported)}`);
   }
-  if (!as.code_challenge_methods_supported?.includes('S256')) fail('S256 is not in code_challenge_methods_supported');
   log('as_metadata', { issuer: as.issuer, dpop_signing_alg_values_supported: as.dpop_signing_alg_values_supported });
 
   // 4. RFC 7591: a public client.
-  const registered = await oauth.processDynamicClientRegistrationResponse(
-    await oauth.dynamicClientRegistrationRequest(
-      as,
-      {
-        client_name: 'Gatehouse interop (oauth4webapi, DPoP)',
-        redirect_uris: [REDIRECT],
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'none',
-      },
-      insecure,
-    ),
-  );
-  if (registered.token_endpoint_auth_method !== 'none') fail(`registered as ${registered.token_endpoint_auth_method}`);
-  const client = { client_id: registered.client_id, token_endpoint_auth_method: 'none' };
+  const { client } = await registerPublic(as, 'Gatehouse interop (oauth4webapi, DPoP)');
   const clientAuth = oauth.None();
   log('registered', { client_id: client.client_id });
 
@@ -166,27 +137,12 @@ async function main() {
 
   // 5. The authorization request: PKCE S256, state, resource, and `dpop_jkt` (RFC 9449 §10),
   //    which binds the code to the key.
-  const verifier = oauth.generateRandomCodeVerifier();
-  const state = oauth.generateRandomState();
   const scope = challenge.parameters.scope ?? 'mcp:tools';
-  const authorizationUrl = new URL(as.authorization_endpoint);
-  authorizationUrl.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: client.client_id,
-    redirect_uri: REDIRECT,
+  const { back, callbackParameters, verifier } = await authorize(as, client, {
     scope,
-    state,
-    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
     resource: rs.resource,
-    dpop_jkt: jkt,
-  }).toString();
-  const authorizeResponse = await fetch(authorizationUrl, { redirect: 'manual' });
-  const location = authorizeResponse.headers.get('location');
-  if (!location) fail(`authorize answered ${authorizeResponse.status} without a redirect`);
-  const back = new URL(location);
-  if (`${back.origin}${back.pathname}` !== REDIRECT) fail(`redirected to ${location}, not to ${REDIRECT}`);
-  const callbackParameters = oauth.validateAuthResponse(as, client, back, state);
+    extra: { dpop_jkt: jkt },
+  });
   log('authorized', { iss: back.searchParams.get('iss'), dpop_jkt: jkt });
 
   // 6. The code for tokens with a proof (RFC 9449 §5); under nonces the first proof has none and

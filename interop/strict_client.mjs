@@ -17,23 +17,15 @@
 
 import * as oauth from 'oauth4webapi';
 
+import { REDIRECT, authorize, discover, fail, insecure, registerPublic } from './oauth_flow.mjs';
+
 const [serverUrl, ...flags] = process.argv.slice(2);
 if (!serverUrl) {
   console.error('usage: node strict_client.mjs MCP_URL [--print-token]');
   process.exit(2);
 }
 const printToken = flags.includes('--print-token');
-const REDIRECT = 'http://127.0.0.1:33418/callback';
 const log = (step, detail = {}) => console.log(JSON.stringify({ client: 'oauth4webapi', step, ...detail }));
-
-// oauth4webapi refuses plain-http endpoints unless told otherwise. The test server listens on
-// loopback over http, so every request passes `allowInsecureRequests` (a deprecated-by-design
-// option meant for exactly this kind of local testing); nothing else is relaxed.
-const insecure = { [oauth.allowInsecureRequests]: true };
-
-function fail(message) {
-  throw new Error(message);
-}
 
 const INITIALIZE = JSON.stringify({
   jsonrpc: '2.0',
@@ -91,66 +83,25 @@ async function main() {
   }
   log('challenge', { error: challenge.parameters.error, scope: challenge.parameters.scope, resource_metadata: resourceMetadataUrl });
 
-  // 2. RFC 9728: the protected resource metadata; `resource` must be the MCP URL itself.
-  const rs = await oauth.processResourceDiscoveryResponse(resource, await fetch(resourceMetadataUrl));
-  const authorizationServers = rs.authorization_servers ?? [];
-  if (authorizationServers.length === 0) fail('no authorization_servers in the protected resource metadata');
-  log('resource_metadata', { resource: rs.resource, authorization_servers: authorizationServers, scopes_supported: rs.scopes_supported });
-
-  // 3. RFC 8414: the authorization server metadata; processDiscoveryResponse checks `issuer`.
-  const issuer = new URL(authorizationServers[0]);
-  const as = await oauth.processDiscoveryResponse(
-    issuer,
-    await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }),
-  );
+  // 2–3. RFC 9728: the protected resource metadata, whose `resource` must be the MCP URL itself;
+  //      RFC 8414: its authorization server's metadata (`issuer` checked, S256 offered).
+  const { rs, as } = await discover(resource, resourceMetadataUrl);
+  log('resource_metadata', { resource: rs.resource, authorization_servers: rs.authorization_servers, scopes_supported: rs.scopes_supported });
   if (as.authorization_response_iss_parameter_supported !== true) fail('authorization_response_iss_parameter_supported is not true');
-  if (!as.code_challenge_methods_supported?.includes('S256')) fail('S256 is not in code_challenge_methods_supported');
   if (!as.registration_endpoint) fail('no registration_endpoint');
   log('as_metadata', { issuer: as.issuer, iss_parameter: as.authorization_response_iss_parameter_supported });
 
   // 4. RFC 7591: register a public client.
-  const registered = await oauth.processDynamicClientRegistrationResponse(
-    await oauth.dynamicClientRegistrationRequest(
-      as,
-      {
-        client_name: 'Gatehouse interop (oauth4webapi)',
-        redirect_uris: [REDIRECT],
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-        token_endpoint_auth_method: 'none',
-      },
-      insecure,
-    ),
-  );
-  if (registered.token_endpoint_auth_method !== 'none') fail(`registered as ${registered.token_endpoint_auth_method}`);
+  const { registered, client } = await registerPublic(as, 'Gatehouse interop (oauth4webapi)');
   if (registered.client_secret !== undefined) fail('a public client was given a client_secret');
-  const client = { client_id: registered.client_id, token_endpoint_auth_method: 'none' };
   const clientAuth = oauth.None();
   log('registered', { client_id: client.client_id });
 
   // 5. The authorization request: PKCE S256, state, scope from the challenge, resource (RFC 8707).
-  const verifier = oauth.generateRandomCodeVerifier();
-  const state = oauth.generateRandomState();
   const scope = challenge.parameters.scope ?? 'mcp:tools';
-  const authorizationUrl = new URL(as.authorization_endpoint);
-  authorizationUrl.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: client.client_id,
-    redirect_uri: REDIRECT,
-    scope,
-    state,
-    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    resource: rs.resource,
-  }).toString();
-  const authorizeResponse = await fetch(authorizationUrl, { redirect: 'manual' });
-  const location = authorizeResponse.headers.get('location');
-  if (!location) fail(`authorize answered ${authorizeResponse.status} without a redirect`);
-  const back = new URL(location);
-  if (`${back.origin}${back.pathname}` !== REDIRECT) fail(`redirected to ${location}, not to ${REDIRECT}`);
+  const { back, callbackParameters, verifier } = await authorize(as, client, { scope, resource: rs.resource });
 
   // 6. The authorization response: state, and (RFC 9207) `iss`, since the metadata advertises it.
-  const callbackParameters = oauth.validateAuthResponse(as, client, back, state);
   log('authorized', { iss: back.searchParams.get('iss'), scope, resource: rs.resource });
 
   // 7. The code for tokens, with the same resource.
