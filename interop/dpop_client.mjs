@@ -19,7 +19,7 @@
 
 import * as oauth from 'oauth4webapi';
 
-import { REDIRECT, authorize, discover, fail, insecure, registerPublic } from './oauth_flow.mjs';
+import { REDIRECT, authorize, discover, fail, insecure, registerPublic, run } from './oauth_flow.mjs';
 
 const [serverUrl] = process.argv.slice(2);
 if (!serverUrl) {
@@ -314,7 +314,8 @@ async function main() {
     try {
       await otherKeyRefresh();
     } catch (error) {
-      // The new handle has no nonce yet: the first refusal may be `use_dpop_nonce` (§8).
+      // The new handle has no nonce yet: the first refusal may be `use_dpop_nonce` (§8). Not
+      // `retryingOnNonce`: the retry is expected to fail, and the log says a challenge came.
       if (!oauth.isDPoPNonceError(error)) throw error;
       otherKeyNonce = true;
       await otherKeyRefresh();
@@ -344,15 +345,4 @@ async function main() {
   log('done');
 }
 
-try {
-  await main();
-  process.exit(0);
-} catch (error) {
-  const detail = { error: `${error?.name}: ${error?.message}` };
-  if (error?.code) detail.code = error.code;
-  if (error?.error) detail.oauth_error = error.error;
-  if (error?.status) detail.status = error.status;
-  if (error?.cause !== undefined) detail.cause = error.cause;
-  log('error', detail);
-  process.exit(1);
-}
+await run(main, log);

@@ -79,3 +79,22 @@ export async function authorize(as, client, { scope, resource, extra = {} }) {
   if (`${back.origin}${back.pathname}` !== REDIRECT) fail(`redirected to ${location}, not to ${REDIRECT}`);
   return { back, callbackParameters: oauth.validateAuthResponse(as, client, back, state), verifier };
 }
+
+/**
+ * Runs a client's `main` and exits: 0 when it finished, 1 with an `error` line (`log`) naming what
+ * failed, with the library's OAuth error and status when there is one.
+ */
+export async function run(main, log) {
+  try {
+    await main();
+    process.exit(0);
+  } catch (error) {
+    const detail = { error: `${error?.name}: ${error?.message}` };
+    if (error?.code) detail.code = error.code;
+    if (error?.error) detail.oauth_error = error.error;
+    if (error?.status) detail.status = error.status;
+    if (error?.cause !== undefined) detail.cause = error.cause;
+    log('error', detail);
+    process.exit(1);
+  }
+}

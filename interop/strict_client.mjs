@@ -17,7 +17,7 @@
 
 import * as oauth from 'oauth4webapi';
 
-import { REDIRECT, authorize, discover, fail, insecure, registerPublic } from './oauth_flow.mjs';
+import { REDIRECT, authorize, discover, fail, insecure, registerPublic, run } from './oauth_flow.mjs';
 
 const [serverUrl, ...flags] = process.argv.slice(2);
 if (!serverUrl) {
@@ -201,14 +201,4 @@ async function main() {
   log('done');
 }
 
-try {
-  await main();
-  process.exit(0);
-} catch (error) {
-  const detail = { error: `${error?.name}: ${error?.message}` };
-  if (error?.code) detail.code = error.code;
-  if (error?.error) detail.oauth_error = error.error;
-  if (error?.cause !== undefined) detail.cause = error.cause;
-  log('error', detail);
-  process.exit(1);
-}
+await run(main, log);
