@@ -379,15 +379,8 @@ fn official_suite(root: &Path, out: &Path, issuer: &str, resource: &str) -> Resu
     }
     let status = suite.0.wait().map_err(|e| e.to_string())?;
     let tally = tally_checks(&results)?;
-    let summary = format!(
-        "official suite: {} passed, {} failed, {} warnings, {} other",
-        tally.passed, tally.failed, tally.warnings, tally.other
-    );
-    println!("{summary}");
-    for problem in &tally.problems {
-        println!("  ! {problem}");
-    }
-    if !status.success() || tally.failed > 0 || tally.warnings > 0 || tally.other > 0 {
+    let summary = tally.print("official suite");
+    if !status.success() || !tally.clean() {
         return Err(summary);
     }
     if tally.passed == 0 {
@@ -447,18 +440,11 @@ fn official_dpop_client(root: &Path, out: &Path) -> Result<String, String> {
         }
     }
     let tally = tally_checks(&results)?;
-    let summary = format!(
-        "official DPoP client scenarios: {} passed, {} failed, {} warnings, {} other",
-        tally.passed, tally.failed, tally.warnings, tally.other
-    );
-    println!("{summary}");
-    for problem in &tally.problems {
-        println!("  ! {problem}");
-    }
+    let summary = tally.print("official DPoP client scenarios");
     for scenario in &not_passed {
         println!("  ! not passed: {scenario}");
     }
-    if !not_passed.is_empty() || tally.failed > 0 || tally.warnings > 0 || tally.other > 0 {
+    if !not_passed.is_empty() || !tally.clean() {
         return Err(summary);
     }
     // A scenario the suite skips writes no report; each must have run.
@@ -481,6 +467,26 @@ struct Tally {
     warnings: usize,
     other: usize,
     problems: Vec<String>,
+}
+
+impl Tally {
+    /// Prints `label: N passed, …` and every problem; the summary line.
+    fn print(&self, label: &str) -> String {
+        let summary = format!(
+            "{label}: {} passed, {} failed, {} warnings, {} other",
+            self.passed, self.failed, self.warnings, self.other
+        );
+        println!("{summary}");
+        for problem in &self.problems {
+            println!("  ! {problem}");
+        }
+        summary
+    }
+
+    /// Nothing failed, warned or ended otherwise.
+    fn clean(&self) -> bool {
+        self.failed == 0 && self.warnings == 0 && self.other == 0
+    }
 }
 
 /// Reads every `checks.json` the suite wrote, however deep: a scenario whose name has a slash
