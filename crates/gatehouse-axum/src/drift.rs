@@ -45,8 +45,6 @@ pub struct ToolReport {
     pub upstream: String,
     /// Each tool the upstream lists, with the scope that opens it (`None`: unmapped).
     pub tools: BTreeMap<String, Option<String>>,
-    /// Tools the upstream lists and `tool_scopes` does not name.
-    pub unmapped: Vec<String>,
     /// Tools `tool_scopes` names and the upstream does not list.
     pub stale: Vec<String>,
     /// What becomes of unmapped tools: `allow` (open to every caller) or `deny` (closed).
@@ -59,13 +57,16 @@ impl ToolReport {
     /// with no `tool_scopes` and unmapped tools allowed opens every tool to its required scopes
     /// by design: not drift.
     pub fn drifted(&self) -> bool {
-        !self.stale.is_empty() || (!self.unmapped.is_empty() && self.maps_tools())
+        let maps_tools = self.unmapped_tools == "deny" || self.tools.values().any(Option::is_some);
+        !self.stale.is_empty() || (maps_tools && self.unmapped().next().is_some())
     }
 
-    fn maps_tools(&self) -> bool {
-        self.unmapped_tools == "deny"
-            || self.tools.values().any(Option::is_some)
-            || !self.stale.is_empty()
+    /// Tools the upstream lists and `tool_scopes` does not name.
+    pub fn unmapped(&self) -> impl Iterator<Item = &str> {
+        self.tools
+            .iter()
+            .filter(|(_, scope)| scope.is_none())
+            .map(|(tool, _)| tool.as_str())
     }
 }
 
@@ -101,11 +102,6 @@ pub async fn check(config: &Config) -> Vec<(String, Result<ToolReport, ListError
             tools: names
                 .iter()
                 .map(|name| (name.clone(), resource.tool_scopes.get(name).cloned()))
-                .collect(),
-            unmapped: names
-                .iter()
-                .filter(|name| !resource.tool_scopes.contains_key(*name))
-                .cloned()
                 .collect(),
             stale: resource
                 .tool_scopes
@@ -412,8 +408,7 @@ fn log_first(report: &ToolReport) {
     tracing::info!(resource = %report.resource, tools = ?names, "upstream tools listed");
     if report.drifted() {
         let unmapped: Vec<String> = report
-            .unmapped
-            .iter()
+            .unmapped()
             .map(|tool| gatehouse_types::untrusted::log_safe(tool).into_owned())
             .collect();
         tracing::warn!(
@@ -465,11 +460,6 @@ mod tests {
             tools: tools
                 .iter()
                 .map(|(t, s)| ((*t).to_owned(), s.map(str::to_owned)))
-                .collect(),
-            unmapped: tools
-                .iter()
-                .filter(|(_, s)| s.is_none())
-                .map(|(t, _)| (*t).to_owned())
                 .collect(),
             stale: stale.iter().map(|s| (*s).to_owned()).collect(),
             unmapped_tools,

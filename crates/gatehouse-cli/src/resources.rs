@@ -39,6 +39,7 @@ pub(crate) fn check(args: &CheckArgs) -> Result<(), CliError> {
                 if args.json {
                     let mut line = serde_json::to_value(report).unwrap_or_default();
                     if let Some(fields) = line.as_object_mut() {
+                        fields.insert("unmapped".into(), report.unmapped().collect());
                         fields.insert("drifted".into(), report.drifted().into());
                     }
                     out.push_str(&line.to_string());

@@ -773,7 +773,9 @@ impl<S: Store> Engine<S> {
                 "the scope policy lets this subject hold none of this grant's scopes through this client",
             ));
         }
-        let scopes = policy.permitted(grant.subject, grant.client_id.as_str(), &held);
+        let scopes = policy
+            .narrowed(grant.subject, grant.client_id.as_str(), &held)
+            .unwrap_or(held);
         let claims = AccessTokenClaims {
             iss: self.config().issuer().to_owned(),
             sub: grant.subject.to_owned(),
