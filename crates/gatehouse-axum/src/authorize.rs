@@ -21,6 +21,7 @@ use crate::clients::Unresolved;
 use crate::clock::{OsRandom, now};
 use crate::config::LoginMode;
 use crate::events::Event;
+use crate::federation::{self, Return};
 use crate::pages::{ConsentPage, Message, render};
 use crate::respond::{page, see_other};
 use crate::session::Browser;
@@ -28,7 +29,13 @@ use crate::signin::{self, Attempt};
 use crate::state::AppState;
 
 /// Form fields that belong to the pages, not to the authorization request.
-const PAGE_FIELDS: [&str; 4] = ["gatehouse_action", "csrf", "username", "password"];
+const PAGE_FIELDS: [&str; 5] = [
+    "gatehouse_action",
+    "csrf",
+    "username",
+    "password",
+    "provider",
+];
 
 /// The authorization request in `form`, without the fields that belong to the pages: they are
 /// never the client's to set, and a link that carried them would otherwise reach the forms.
@@ -46,6 +53,8 @@ enum Step {
     Arrive,
     /// Submitted the sign-in form.
     SignIn { username: String, password: String },
+    /// Chose to sign in through this identity provider.
+    Provider(String),
     /// Chose to sign out (to sign in as someone else).
     SignOut,
     /// Allowed on the consent page.
@@ -119,6 +128,7 @@ pub(crate) async fn post(
                     username: field("username").unwrap_or_default(),
                     password: field("password").unwrap_or_default(),
                 },
+                "provider" => Step::Provider(field("provider").unwrap_or_default()),
                 "sign_out" => Step::SignOut,
                 "approve" => Step::Approve,
                 "deny" => Step::Deny,
@@ -213,7 +223,29 @@ async fn handle(
         _ => signin::session_subject(state, headers, now).await,
     };
     let browser = signed_in.unwrap_or_else(|| state.sessions.browser(headers));
+    if let Step::Provider(provider) = &step {
+        return federation::start(
+            state,
+            &browser,
+            provider,
+            Return::Authorize(encode(params.iter())),
+        )
+        .await;
+    }
     let Some(subject) = subject else {
+        // Identity providers only, and just one: straight there, no page to click through.
+        if let (LoginMode::Providers, [(provider, _)]) = (
+            state.config.login.mode,
+            state.federation.offered().as_slice(),
+        ) {
+            return federation::start(
+                state,
+                &browser,
+                provider,
+                Return::Authorize(encode(params.iter())),
+            )
+            .await;
+        }
         return sign_in_page(state, &browser, &params, &client, None);
     };
     // The scope matrix, now that the person is known: the consent page shows, the consent
@@ -256,7 +288,7 @@ async fn handle(
             });
             see_other(&state.engine.deny(&request), &cookies)
         }
-        Step::Arrive | Step::SignIn { .. } | Step::SignOut => {
+        Step::Arrive | Step::SignIn { .. } | Step::SignOut | Step::Provider(_) => {
             // RFC 8252 §8.6: a remembered consent is honoured only when the client's identity is
             // proven (a confidential client, which must authenticate to redeem the code). For a
             // public client any local program can send its client_id with its own loopback port

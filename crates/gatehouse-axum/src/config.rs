@@ -47,6 +47,9 @@ pub enum LoginMode {
     /// Every request is approved for `auto_approve_subject` without a page. Only for a loopback
     /// `http` issuer: tests and local development.
     AutoApprove,
+    /// Identity providers only: no local user form. With exactly one provider offered,
+    /// `/authorize` goes straight to it.
+    Providers,
 }
 
 /// `unmapped_tools` of a resource: what becomes of a tool that `tool_scopes` does not name.
@@ -104,7 +107,8 @@ pub struct Config {
     /// Clients the operator declares (MCP "pre-registration"), applied at every start.
     #[serde(default)]
     pub clients: Vec<DeclaredClient>,
-    /// Upstream identity providers; so far, those whose ID-JAGs are accepted (SEP-990).
+    /// Upstream identity providers: people sign in through them, and their ID-JAGs may be
+    /// accepted (SEP-990).
     #[serde(default)]
     pub identity_providers: Vec<IdentityProvider>,
     /// The protected resources; the first is the default.
@@ -342,7 +346,7 @@ impl Default for Dpop {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Login {
-    /// `local` or `auto-approve`.
+    /// `local`, `providers` or `auto-approve`.
     pub mode: LoginMode,
     /// The subject of `auto-approve`.
     pub auto_approve_subject: String,
@@ -473,24 +477,88 @@ pub struct DeclaredClient {
     pub dpop_bound_access_tokens: bool,
 }
 
-/// `[[identity_providers]]`: an organisation's identity provider. So far Gatehouse uses one to
-/// accept its Identity Assertion JWT Authorization Grants (ID-JAG: MCP's Enterprise-Managed
-/// Authorization, SEP-990); signing people in through it is not available yet. See
-/// `docs/clients.md`.
+/// `[[identity_providers]]`: an organisation's identity provider. People sign in through it
+/// (`docs/federation.md`), and its Identity Assertion JWT Authorization Grants may be accepted
+/// (ID-JAG: MCP's Enterprise-Managed Authorization, SEP-990; `docs/clients.md`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityProvider {
-    /// `[a-z0-9-]{1,32}`: the prefix of the subjects it vouches for (`{id}:{sub}`).
+    /// `[a-z0-9-]{1,32}`: the prefix of the subjects it vouches for (`{id}:{sub}`), and the
+    /// path of its callback (`{issuer}/login/{id}/callback`).
     pub id: String,
-    /// `oidc`: its keys are found by OpenID Connect Discovery at
-    /// `{issuer}/.well-known/openid-configuration`.
+    /// `oidc` (endpoints and keys by OpenID Connect Discovery at
+    /// `{issuer}/.well-known/openid-configuration`), `oauth2` (endpoints given here, the person
+    /// named by the userinfo answer) or `github` (GitHub's OAuth app endpoints and its `/user`
+    /// API).
     #[serde(default = "defaults::oidc")]
     pub kind: String,
-    /// Its issuer identifier, exactly as its ID-JAGs carry it in `iss`.
-    pub issuer: String,
+    /// Its issuer identifier, exactly as its ID tokens and ID-JAGs carry it in `iss`. Required
+    /// for `oidc`; for `oauth2` optional (when given, the callback's RFC 9207 `iss` is
+    /// checked); not used for `github`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// The client id Gatehouse was registered with there. Needed to sign people in.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The environment variable holding the client secret (secrets never live in the file).
+    /// Absent: Gatehouse is a public client there, protected by PKCE alone.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// The scopes asked for. Default: `openid email profile` for `oidc`, `read:user user:email`
+    /// for `github`, none for `oauth2`.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// The button's text on the sign-in page. Default: the id.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The claim that names the person (ID token, else userinfo). Default: `sub` (`id` for
+    /// `github`).
+    #[serde(default)]
+    pub subject_claim: Option<String>,
+    /// Non-empty: only people with a verified email in one of these domains may sign in.
+    #[serde(default)]
+    pub allowed_email_domains: Vec<String>,
+    /// The claim listing the person's groups or roles (ID token, else userinfo). Default:
+    /// `groups`.
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+    /// Non-empty: only people in at least one of these groups may sign in.
+    #[serde(default)]
+    pub allowed_groups: Vec<String>,
+    /// Offered on the sign-in page. Default: true when `client_id` is set.
+    #[serde(default)]
+    pub sign_in: Option<bool>,
+    /// Keep the provider's tokens for downstream calls. Not available yet.
+    #[serde(default)]
+    pub keep_tokens: bool,
     /// Accept its ID-JAGs at `/token` (`urn:ietf:params:oauth:grant-type:jwt-bearer`).
     #[serde(default)]
     pub accept_id_jag: bool,
+    /// `oauth2`: its authorization endpoint.
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    /// `oauth2`: its token endpoint.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// `oauth2`: its userinfo endpoint (a JSON object naming the person).
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    /// More parameters for its authorization request, such as Google's `hd` or Entra ID's
+    /// `domain_hint`. The protocol's own parameters cannot be set here.
+    #[serde(default)]
+    pub authorization_params: std::collections::BTreeMap<String, String>,
+}
+
+impl IdentityProvider {
+    /// Whether people sign in through it.
+    pub fn signs_in(&self) -> bool {
+        self.sign_in.unwrap_or(self.client_id.is_some())
+    }
+
+    /// What the sign-in page calls it.
+    pub fn label(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.id)
+    }
 }
 
 /// One `[[resources]]` entry.
@@ -815,7 +883,7 @@ impl Config {
         self.engine_config()
             .and_then(|engine| engine.validate().map_err(|e| invalid("tokens", e)))?;
         crate::declared::check(self)?;
-        crate::id_jag::check(self)?;
+        crate::federation::check(self)?;
         Ok(())
     }
 

@@ -68,6 +68,16 @@ pub(crate) async fn post(
                 }
             }
         }
+        Some("provider") => {
+            let provider = field("provider").unwrap_or_default();
+            crate::federation::start(
+                &state,
+                &browser,
+                &provider,
+                crate::federation::Return::ConnectedApps,
+            )
+            .await
+        }
         Some("sign_out") => {
             let signed_out = state.sessions.sign_out(state.store(), &headers).await;
             sign_in(&state, &signed_out, None)

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use gatehouse_guard::sse::{self, EventSplitter};
 
 use crate::config::{Config, UnmappedTools};
+use crate::outbound::{ReadError, read_capped};
 
 /// How long each request of a listing may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -291,13 +292,12 @@ async fn read_answer(
         |e: reqwest::Error| ListError(format!("the answer broke off: {}", e.without_url()));
     let too_large = || ListError("the answer is larger than 4 MiB".into());
     if !stream {
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(broke_off)? {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_capped(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge(_) => too_large(),
+                broke @ ReadError::BrokeOff(_) => ListError(broke.to_string()),
+            })?;
         return Ok(serde_json::from_slice(&body).ok());
     }
     let mut events = EventSplitter::new(MAX_ANSWER_BYTES);

@@ -48,6 +48,16 @@ pub enum Event {
         /// For which client's request (none on the connected-apps page).
         client_id: Option<String>,
     },
+    /// A sign-in through an identity provider was refused: a bad or replayed `state`, a code
+    /// the provider would not redeem, an invalid ID token, or a person the configuration does
+    /// not admit.
+    FederatedSignInRefused {
+        /// The identity provider's id.
+        provider: String,
+        /// Why, in this server's words (what the provider sent appears only as a short,
+        /// escaped excerpt).
+        reason: String,
+    },
     /// A person allowed a client access.
     ConsentGiven {
         /// Who.
@@ -155,6 +165,7 @@ impl Event {
             Self::ClientDeleted { .. } => "client_deleted",
             Self::SignedIn { .. } => "signed_in",
             Self::SignInFailed { .. } => "sign_in_failed",
+            Self::FederatedSignInRefused { .. } => "federated_sign_in_refused",
             Self::ConsentGiven { .. } => "consent_given",
             Self::ConsentRefused { .. } => "consent_refused",
             Self::ConsentRevoked { .. } => "consent_revoked",
@@ -193,6 +204,7 @@ impl Event {
             | Self::SignInFailed { client_id, .. }
             | Self::TokenRevoked { client_id }
             | Self::ClientAuthenticationFailed { client_id, .. } => client_id.as_deref(),
+            Self::FederatedSignInRefused { .. } => None,
         }
     }
 }
@@ -321,7 +333,7 @@ fn count(event: &Event) {
             )
             .increment(1);
         }
-        Event::SignInFailed { .. } => {
+        Event::SignInFailed { .. } | Event::FederatedSignInRefused { .. } => {
             metrics::counter!("gatehouse_sign_in_failures_total").increment(1);
         }
         // Resources are the configuration's; decisions two values.

@@ -9,6 +9,8 @@ use gatehouse_engine::Engine;
 use gatehouse_guard::{Guard, SharedKeys};
 use gatehouse_registration::ClientMetadataPolicy;
 use gatehouse_store::sealing::{EncryptionKey, KeySource, SealingError};
+
+use crate::federation::Federation;
 use gatehouse_store::{AnyStore, DatabaseUrl, OpenError, ServerStore};
 
 use crate::authenticator::Authenticator;
@@ -47,6 +49,9 @@ pub enum StartError {
     /// Fetching Client ID Metadata Documents.
     #[error(transparent)]
     Documents(#[from] DocumentSetupError),
+    /// Signing people in through identity providers.
+    #[error(transparent)]
+    Federation(#[from] crate::federation::FederationSetupError),
 }
 
 /// What a library user plugs in.
@@ -151,7 +156,12 @@ impl Gatehouse {
                 audit: Some(Arc::clone(&events)),
             },
         )?;
+        let federation = Federation::new(
+            &config,
+            EncryptionKey::from_bytes(*vault.derive("gatehouse federation state")),
+        )?;
         let state = Arc::new(AppState {
+            federation,
             sessions: Sessions::new(vault.derive("gatehouse session cookie"), &config.issuer),
             throttle: SignInThrottle::new(config.login.throttle_after_failures),
             rates: Arc::new(RateLimiting::new(&config.rate_limits, limiter)),
@@ -282,6 +292,7 @@ pub fn check_config(config: &Config) -> Result<(), StartError> {
         ClientMetadataPolicy::new(),
     )?;
     crate::declared::records(config, now())?;
+    Federation::check_environment(config)?;
     let variable = &config.keys.encryption_key_env;
     match std::env::var(variable) {
         Ok(value) if !value.trim().is_empty() => {

@@ -40,6 +40,7 @@ mod documents;
 mod drain;
 pub mod drift;
 mod events;
+mod federation;
 mod gatehouse;
 mod gateway;
 mod health;
@@ -70,6 +71,7 @@ pub use config::{Config, ConfigError, LoginMode};
 pub use declared::{entry_of, new_client_id, provision};
 pub use documents::DocumentSetupError;
 pub use events::{Event, Hook};
+pub use federation::FederationSetupError;
 pub use gatehouse::{Extensions, Gatehouse, StartError, check_config, open_vault};
 /// The resource-server side, re-exported for programs that mount their own servers.
 pub use gatehouse_guard;

@@ -290,3 +290,34 @@ mod tests {
         assert_eq!(check_host(strict, &named), Ok(()));
     }
 }
+
+/// Why an answer was not read whole.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    /// Larger than the caller accepts.
+    #[error("the answer is larger than {0} bytes")]
+    TooLarge(usize),
+    /// The connection broke off, or the deadline passed.
+    #[error("the answer broke off: {0}")]
+    BrokeOff(String),
+}
+
+/// The body of `response`, refused once it grows past `max_bytes` (read as it arrives: a
+/// `Content-Length` is not trusted). The error never names the URL, which may carry credentials.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    max_bytes: usize,
+) -> Result<Vec<u8>, ReadError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ReadError::BrokeOff(e.without_url().to_string()))?
+    {
+        if body.len().saturating_add(chunk.len()) > max_bytes {
+            return Err(ReadError::TooLarge(max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

@@ -15,6 +15,10 @@ pub(crate) struct SignIn<'a> {
     pub(crate) params: &'a [(String, String)],
     pub(crate) csrf: &'a str,
     pub(crate) error: Option<&'a str>,
+    /// The identity providers offered: id and label.
+    pub(crate) providers: &'a [(&'a str, &'a str)],
+    /// Whether the user name form is shown.
+    pub(crate) local: bool,
 }
 
 /// The consent page.

@@ -11,8 +11,8 @@ use axum::routing::{get, post};
 
 use crate::state::{AppState, BODY_LIMIT, REGISTRATION_BODY_LIMIT};
 use crate::{
-    authorize, connected, cors, discovery, documents, drain, health, limits, management, metrics,
-    registration, request_id, resources, server, token,
+    authorize, connected, cors, discovery, documents, drain, federation, health, limits,
+    management, metrics, registration, request_id, resources, server, token,
 };
 
 /// The authorization server's endpoints under the issuer's path, its metadata, and the
@@ -39,6 +39,7 @@ pub(crate) fn router(state: &Arc<AppState>) -> Router {
     let rest = Router::new()
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/connected-apps", get(connected::get).post(connected::post))
+        .route("/login/{provider}/callback", get(federation::callback))
         .route("/introspect", post(token::introspect))
         .route("/healthz", get(health::healthz))
         .route(

@@ -51,6 +51,13 @@ pub(crate) async fn attempt(
     let _account = state.throttle.hold(username).await;
     let outcome = match state.throttle.wait(store, username, now).await {
         Some(wait) => Err(Attempt::Throttled(wait)),
+        // A name in an identity provider's namespace (`corp:…`) is that provider's to vouch
+        // for: a local user (or a plugged-in directory) must never become such a subject.
+        None if state.federation.is_federated(username)
+            || state.config.login.mode == crate::LoginMode::Providers =>
+        {
+            Err(Attempt::Refused)
+        }
         None => match verify(state, username, password).await {
             Some(verified) => Ok(verified),
             None => {
@@ -119,7 +126,11 @@ pub(crate) async fn session_subject(
     now: UnixTime,
 ) -> Option<String> {
     let subject = state.sessions.subject(state.store(), headers, now).await?;
-    if state.authenticator.is_none() && state.config.login.mode == crate::LoginMode::Local {
+    // A person an identity provider vouched for has no local user; their session is the proof.
+    if state.authenticator.is_none()
+        && state.config.login.mode == crate::LoginMode::Local
+        && !state.federation.is_federated(&subject)
+    {
         state.store().user(&subject).await.ok().flatten()?;
     }
     Some(subject)
@@ -170,6 +181,7 @@ pub(crate) fn form(
 ) -> Response {
     let csrf = state.sessions.csrf_token(&browser.id);
     let action = state.endpoint(path);
+    let providers = state.federation.offered();
     let html = render(&SignIn {
         brand: &state.config.branding,
         action: &action,
@@ -177,6 +189,8 @@ pub(crate) fn form(
         params,
         csrf: &csrf,
         error: error.map(|(_, message, _)| message),
+        providers: &providers,
+        local: state.config.login.mode != crate::LoginMode::Providers,
     });
     let status = error.map_or(StatusCode::OK, |(status, _, _)| status);
     let mut response = page(status, html, browser.set_cookie.as_slice());

@@ -36,6 +36,8 @@ pub(crate) struct AppState {
     pub(crate) documents: ClientDocuments,
     pub(crate) signing: Arc<Signing>,
     pub(crate) sessions: Sessions,
+    /// Signing people in through identity providers.
+    pub(crate) federation: crate::federation::Federation,
     /// Failed sign-ins per account.
     pub(crate) throttle: SignInThrottle,
     pub(crate) authenticator: Option<Box<dyn Authenticator>>,

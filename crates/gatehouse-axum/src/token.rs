@@ -158,11 +158,12 @@ async fn trusted_issuer(
     let Some(provider) = crate::id_jag::accepting(&state.config, &issuer) else {
         return Ok(());
     };
-    match state.documents.provider_keys(&provider.issuer, now()).await {
+    // `accepting` matched the issuer: it is the one the assertion names.
+    match state.documents.provider_keys(&issuer, now()).await {
         Ok(keys) => {
             request.provide_trusted_issuer(gatehouse_engine::TrustedIssuer {
                 provider: provider.id.clone(),
-                issuer: provider.issuer.clone(),
+                issuer: issuer.clone(),
                 keys,
             });
             Ok(())

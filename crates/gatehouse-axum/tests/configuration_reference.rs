@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use gatehouse_axum::Config;
 
 /// Keys whose values are maps the operator fills (`scope = "text"`), not sections.
-const MAP_KEYS: [&str; 2] = ["scope_descriptions", "tool_scopes"];
+const MAP_KEYS: [&str; 3] = ["scope_descriptions", "tool_scopes", "authorization_params"];
 
 fn reference() -> String {
     std::fs::read_to_string(concat!(

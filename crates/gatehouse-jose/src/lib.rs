@@ -53,6 +53,7 @@ mod assertion;
 mod b64;
 pub mod dpop;
 mod error;
+mod id_token;
 mod json;
 mod jwk;
 mod jwks;
@@ -69,6 +70,7 @@ pub use dpop::{
     DpopError, DpopProver, NonceSource, ProofExpectations, VerifiedProof, verify_proof,
 };
 pub use error::{JwsError, JwtError, KeyError};
+pub use id_token::{IdToken, IdTokenError, IdTokenExpectations, verify_id_token};
 pub use jwk::{Jwk, PrivateParam};
 pub use jwks::{Jwks, KeySet, MAX_KEYS, PublicJwks};
 pub use jwt::{

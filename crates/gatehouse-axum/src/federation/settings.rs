@@ -1,0 +1,218 @@
+//! `[[identity_providers]]` as the operator wrote it: every entry checked at start, so that a
+//! mistake is a refusal naming its key, not a broken sign-in page later.
+
+use std::collections::BTreeSet;
+
+use gatehouse_types::uri::check_web_url;
+
+use crate::config::{Config, ConfigError, IdentityProvider, LoginMode, invalid};
+
+/// What the provider's authorization request is made of; `authorization_params` cannot set
+/// these.
+const PROTOCOL_PARAMS: [&str; 9] = [
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "response_mode",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+fn key(index: usize, field: &str) -> String {
+    format!("identity_providers[{index}].{field}")
+}
+
+/// Checks every `[[identity_providers]]` entry, and `[login] mode` against them.
+pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
+    let mut seen = BTreeSet::new();
+    for (index, provider) in config.identity_providers.iter().enumerate() {
+        let id = &provider.id;
+        if id.is_empty()
+            || id.len() > 32
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(invalid(key(index, "id"), "must match [a-z0-9-]{1,32}"));
+        }
+        if !seen.insert(id.clone()) {
+            return Err(invalid(
+                key(index, "id"),
+                format!("{id} is configured twice"),
+            ));
+        }
+        check_one(index, provider)?;
+    }
+    let offered = config
+        .identity_providers
+        .iter()
+        .filter(|p| p.signs_in())
+        .count();
+    if config.login.mode == LoginMode::Providers && offered == 0 {
+        return Err(invalid(
+            "login.mode",
+            "\"providers\" signs people in only through identity providers, and none has sign_in (set client_id on an [[identity_providers]] entry)",
+        ));
+    }
+    Ok(())
+}
+
+fn check_one(index: usize, provider: &IdentityProvider) -> Result<(), ConfigError> {
+    let url = |field: &str, value: &str| {
+        check_web_url(value).map(drop).map_err(|e| {
+            invalid(
+                key(index, field),
+                format!("{e} (https, or http on a loopback host)"),
+            )
+        })
+    };
+    match provider.kind.as_str() {
+        "oidc" => {
+            let Some(issuer) = &provider.issuer else {
+                return Err(invalid(
+                    key(index, "issuer"),
+                    "an \"oidc\" provider is found by its issuer",
+                ));
+            };
+            url("issuer", issuer)?;
+            if issuer.contains('?') {
+                return Err(invalid(key(index, "issuer"), "must have no query"));
+            }
+            for field in [
+                "authorization_endpoint",
+                "token_endpoint",
+                "userinfo_endpoint",
+            ] {
+                if endpoint(provider, field).is_some() {
+                    return Err(invalid(
+                        key(index, field),
+                        "an \"oidc\" provider's endpoints come from its discovery document",
+                    ));
+                }
+            }
+        }
+        "oauth2" => {
+            if let Some(issuer) = &provider.issuer {
+                url("issuer", issuer)?;
+            }
+            for field in [
+                "authorization_endpoint",
+                "token_endpoint",
+                "userinfo_endpoint",
+            ] {
+                match endpoint(provider, field) {
+                    Some(value) => url(field, value)?,
+                    None => {
+                        return Err(invalid(
+                            key(index, field),
+                            "an \"oauth2\" provider needs its authorization, token and userinfo endpoints",
+                        ));
+                    }
+                }
+            }
+        }
+        "github" => {
+            for field in [
+                "issuer",
+                "authorization_endpoint",
+                "token_endpoint",
+                "userinfo_endpoint",
+            ] {
+                let set = if field == "issuer" {
+                    provider.issuer.is_some()
+                } else {
+                    endpoint(provider, field).is_some()
+                };
+                if set {
+                    return Err(invalid(
+                        key(index, field),
+                        "a \"github\" provider uses GitHub's own endpoints",
+                    ));
+                }
+            }
+        }
+        other => {
+            return Err(invalid(
+                key(index, "kind"),
+                format!("{other:?} is not a kind: \"oidc\", \"oauth2\" or \"github\""),
+            ));
+        }
+    }
+    if provider.accept_id_jag {
+        // Its keys are fetched over authenticated TLS (the profile's §7.3: "MUST use https URLs
+        // for ... any metadata or key-discovery endpoints").
+        if provider.kind != "oidc"
+            || !provider
+                .issuer
+                .as_deref()
+                .is_some_and(|issuer| issuer.starts_with("https://"))
+        {
+            return Err(invalid(
+                key(index, "accept_id_jag"),
+                "ID-JAGs are accepted only from an \"oidc\" provider with an https issuer",
+            ));
+        }
+    }
+    if provider.sign_in == Some(true) && provider.client_id.is_none() {
+        return Err(invalid(
+            key(index, "client_id"),
+            "signing people in needs the client id Gatehouse was registered with there",
+        ));
+    }
+    if provider.client_id.as_deref().is_some_and(str::is_empty) {
+        return Err(invalid(key(index, "client_id"), "must not be empty"));
+    }
+    if provider.keep_tokens {
+        return Err(invalid(
+            key(index, "keep_tokens"),
+            "keeping the provider's tokens is not available yet",
+        ));
+    }
+    for domain in &provider.allowed_email_domains {
+        if domain.is_empty() || domain.contains('@') || domain.contains(char::is_whitespace) {
+            return Err(invalid(
+                key(index, "allowed_email_domains"),
+                format!("{domain:?} is not a domain (write corp.example, not @corp.example)"),
+            ));
+        }
+    }
+    for name in provider.authorization_params.keys() {
+        if PROTOCOL_PARAMS.contains(&name.as_str()) {
+            return Err(invalid(
+                key(index, "authorization_params"),
+                format!("{name} is the protocol's own parameter, set by Gatehouse"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn endpoint<'a>(provider: &'a IdentityProvider, field: &str) -> Option<&'a str> {
+    match field {
+        "authorization_endpoint" => provider.authorization_endpoint.as_deref(),
+        "token_endpoint" => provider.token_endpoint.as_deref(),
+        "userinfo_endpoint" => provider.userinfo_endpoint.as_deref(),
+        _ => None,
+    }
+}
+
+/// The client secret of the provider at `index`, from its environment variable (read at start,
+/// like declared clients' secrets: the file never holds one).
+pub(crate) fn secret(
+    index: usize,
+    provider: &IdentityProvider,
+) -> Result<Option<zeroize::Zeroizing<String>>, ConfigError> {
+    let Some(variable) = &provider.client_secret_env else {
+        return Ok(None);
+    };
+    match std::env::var(variable) {
+        Ok(value) if !value.is_empty() => Ok(Some(zeroize::Zeroizing::new(value))),
+        _ => Err(invalid(
+            key(index, "client_secret_env"),
+            format!("the environment variable {variable} is not set"),
+        )),
+    }
+}

@@ -1,0 +1,71 @@
+// The upstream identity provider of the federation tests: panva's `oidc-provider` (OpenID
+// Certified), pinned in package.json, with its development sign-in and consent pages. It speaks
+// the real protocol (discovery, JWKS, PKCE, nonce, RFC 9207 `iss`, userinfo, refresh tokens);
+// only the people are made up, below.
+//
+//   node idp.mjs PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI [REDIRECT_URI...]
+//
+// Prints `ready http://127.0.0.1:PORT` once it listens. The development pages take any password.
+// Environment: IDP_REVOKED names logins whose refresh is refused from the start (the person
+// removed at the provider); IDP_ACCESS_TTL sets the access token lifetime in seconds.
+import Provider from 'oidc-provider';
+
+const [port, clientId, clientSecret, ...redirectUris] = process.argv.slice(2);
+if (!port || !clientId || !clientSecret || redirectUris.length === 0) {
+  console.error('usage: node idp.mjs PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI...');
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+
+// The people, by login (which oidc-provider's development pages make the account id and so
+// the `sub`). An unknown login is a person with no email and no groups.
+const people = {
+  alice: { email: 'alice@corp.example', email_verified: true, name: 'Alice Example', groups: ['engineering'] },
+  bob: { email: 'bob@elsewhere.example', email_verified: true, name: 'Bob Elsewhere', groups: [] },
+  carol: { email: 'carol@corp.example', email_verified: false, name: 'Carol Unverified', groups: ['engineering'] },
+  dave: { email: 'dave@corp.example', email_verified: true, name: 'Dave Sales', groups: ['sales'] },
+};
+const revoked = new Set((process.env.IDP_REVOKED || '').split(',').filter(Boolean));
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: clientId,
+    client_secret: clientSecret,
+    redirect_uris: redirectUris,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }],
+  async findAccount(ctx, id) {
+    const person = people[id] || { groups: [] };
+    return {
+      accountId: id,
+      async claims() {
+        return { sub: id, ...person };
+      },
+    };
+  },
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name'],
+    groups: ['groups'],
+  },
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+  // A refresh token even without a consent screen asking for offline access, as Gatehouse's
+  // token vault needs one; refused for a person the provider has removed.
+  issueRefreshToken(ctx, client, code) {
+    if (!client.grantTypeAllowed('refresh_token')) return false;
+    return !revoked.has(code.accountId);
+  },
+  ttl: { AccessToken: Number(process.env.IDP_ACCESS_TTL || 3600) },
+  pkce: { required: () => true },
+  features: { devInteractions: { enabled: true } },
+  // Development keys are fine for a test provider; silence the reminders.
+  cookies: { keys: ['gatehouse-interop-idp'] },
+});
+provider.on('server_error', (ctx, error) => console.error('idp server_error', error));
+
+provider.listen(Number(port), '127.0.0.1', () => {
+  console.log(`ready ${issuer}`);
+});
