@@ -5,17 +5,19 @@
 //
 //   node idp.mjs PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI [REDIRECT_URI...]
 //
+// PORT 0 picks a free port.
+//
 // Prints `ready http://127.0.0.1:PORT` once it listens. The development pages take any password.
 // Environment: IDP_REVOKED names logins whose refresh is refused from the start (the person
 // removed at the provider); IDP_ACCESS_TTL sets the access token lifetime in seconds.
-import Provider from 'oidc-provider';
+import { createServer } from "node:http";
+import Provider from "oidc-provider";
 
 const [port, clientId, clientSecret, ...redirectUris] = process.argv.slice(2);
 if (!port || !clientId || !clientSecret || redirectUris.length === 0) {
   console.error('usage: node idp.mjs PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI...');
   process.exit(2);
 }
-const issuer = `http://127.0.0.1:${port}`;
 
 // The people, by login (which oidc-provider's development pages make the account id and so
 // the `sub`). An unknown login is a person with no email and no groups.
@@ -27,7 +29,13 @@ const people = {
 };
 const revoked = new Set((process.env.IDP_REVOKED || '').split(',').filter(Boolean));
 
+// The issuer needs the port; with PORT 0 the listener picks it first.
+const server = createServer();
+await new Promise((resolve) => server.listen(Number(port), '127.0.0.1', resolve));
+const issuer = `http://127.0.0.1:${server.address().port}`;
+
 const provider = new Provider(issuer, {
+  // Gatehouse as a confidential client, and as a public one (`{CLIENT_ID}-public`: PKCE alone).
   clients: [{
     client_id: clientId,
     client_secret: clientSecret,
@@ -35,6 +43,12 @@ const provider = new Provider(issuer, {
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
+  }, {
+    client_id: `${clientId}-public`,
+    redirect_uris: redirectUris,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
   }],
   async findAccount(ctx, id) {
     const person = people[id] || { groups: [] };
@@ -66,6 +80,5 @@ const provider = new Provider(issuer, {
 });
 provider.on('server_error', (ctx, error) => console.error('idp server_error', error));
 
-provider.listen(Number(port), '127.0.0.1', () => {
-  console.log(`ready ${issuer}`);
-});
+server.on('request', provider.callback());
+console.log(`ready ${issuer}`);

@@ -336,3 +336,239 @@ async fn chromium_signs_in_consents_and_lands_on_the_redirect_uri_with_a_code() 
     assert_eq!(token.status(), reqwest::StatusCode::OK);
     drop(driver);
 }
+
+/// The test identity provider (`interop/idp.mjs`: panva's `oidc-provider`), killed on drop.
+struct IdentityProvider {
+    process: Child,
+    issuer: String,
+}
+
+impl Drop for IdentityProvider {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn interop_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop")
+}
+
+/// Whether `oidc-provider` is installed (`scripts/interop-deps.sh`); with
+/// `GATEHOUSE_TEST_INTEROP` set (CI), its absence fails the test.
+fn identity_provider_available() -> bool {
+    let found = interop_dir()
+        .join("node_modules/oidc-provider/package.json")
+        .exists();
+    if !found && std::env::var_os("GATEHOUSE_TEST_INTEROP").is_some() {
+        panic!(
+            "GATEHOUSE_TEST_INTEROP is set but oidc-provider is missing (scripts/interop-deps.sh)"
+        );
+    }
+    found
+}
+
+impl IdentityProvider {
+    /// Starts it with Gatehouse registered as `client_id` (and `{client_id}-public`), sending
+    /// people back to `redirect_uri`.
+    fn start(client_id: &str, secret: &str, redirect_uri: &str) -> Self {
+        use std::io::BufRead as _;
+        let mut process = Command::new("node")
+            .arg("idp.mjs")
+            .args(["0", client_id, secret, redirect_uri])
+            .current_dir(interop_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs");
+        let mut line = String::new();
+        let mut output = std::io::BufReader::new(process.stdout.take().unwrap());
+        output.read_line(&mut line).unwrap();
+        // Drained for its lifetime: a closed pipe would end it at its next line.
+        std::thread::spawn(move || std::io::copy(&mut output, &mut std::io::sink()));
+        let issuer = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("the identity provider did not start: {line:?}"))
+            .to_owned();
+        Self { process, issuer }
+    }
+}
+
+/// The whole chain of issue 21 in a real browser: an MCP client's authorization request →
+/// Gatehouse's sign-in page → the provider's sign-in page → the provider's consent page →
+/// Gatehouse's callback → Gatehouse's consent page → the code at the client → a token → `whoami`
+/// over MCP names `corp:alice`. The screenshot of the provider button is kept as
+/// `target/test-artifacts/federated-sign-in.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_signs_in_through_an_openid_provider_and_whoami_names_the_provider() {
+    if !browser_available() || !identity_provider_available() {
+        eprintln!("chromium or oidc-provider not installed: federated browser test skipped");
+        return;
+    }
+    let callback = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback_url = format!("http://{}/callback", callback.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/callback",
+        axum::routing::get(|| async { "signed in; you can close this window" }),
+    );
+    tokio::spawn(async move { axum::serve(callback, app).await.unwrap() });
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let issuer = format!("http://{address}");
+    let provider = IdentityProvider::start(
+        "gatehouse",
+        "unused-here",
+        &format!("{issuer}/login/corp/callback"),
+    );
+    let mut config = Config::demo(address);
+    config.database = gatehouse_store::DatabaseUrl::Memory;
+    config.login.mode = LoginMode::Local;
+    // Gatehouse as a public client there: PKCE alone, no secret in this process's environment.
+    config.identity_providers = vec![
+        toml::from_str(&format!(
+            r#"
+id = "corp"
+issuer = "{}"
+client_id = "gatehouse-public"
+display_name = "Corp SSO"
+allowed_email_domains = ["corp.example"]
+"#,
+            provider.issuer
+        ))
+        .unwrap(),
+    ];
+    let store = AnyStore::Memory(Box::new(MemoryBackend::new()));
+    let gatehouse = Gatehouse::with_store(
+        config,
+        store,
+        EncryptionKey::generate().unwrap(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let router = gatehouse
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = reqwest::Client::new();
+    let registered: Value = http
+        .post(format!("{issuer}/register"))
+        .json(&json!({
+            "redirect_uris": [callback_url], "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"], "client_name": "Federated Test Client"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let resource = format!("{issuer}/mcp");
+    let authorize = format!(
+        "{issuer}/authorize?{}",
+        gatehouse_types::form::encode([
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", callback_url.as_str()),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("state", "federated-state"),
+            ("scope", "mcp:tools"),
+            ("resource", resource.as_str()),
+        ])
+    );
+
+    let profile = tempfile::tempdir().unwrap();
+    let driver = Driver::start(profile.path()).await;
+    driver.go(&authorize).await;
+    let page = driver.source().await;
+    assert!(page.contains("Sign in with Corp SSO"), "{page}");
+    let artifacts =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(
+        artifacts.join("federated-sign-in.png"),
+        driver.screenshot().await,
+    )
+    .unwrap();
+    driver.click("button[value=corp]").await;
+
+    // The provider's own pages: sign in, then allow Gatehouse.
+    driver.wait_for_url(&provider.issuer).await;
+    wait_for(&driver, "name=\"login\"").await;
+    driver.type_into("input[name=login]", "alice").await;
+    driver
+        .type_into("input[name=password]", "any password")
+        .await;
+    driver.click("button[type=submit]").await;
+    wait_for(&driver, "name=\"prompt\" value=\"consent\"").await;
+    driver.click("button[type=submit]").await;
+
+    // Back at Gatehouse, signed in as the provider's person: its consent page.
+    wait_for(&driver, "will be able to").await;
+    let page = driver.source().await;
+    assert!(page.contains("corp:alice"), "{page}");
+    driver.click("button[value=approve]").await;
+    let landed = driver.wait_for_url(&callback_url).await;
+    let query = landed.split_once('?').unwrap().1;
+    let params = gatehouse_types::form::FormParams::parse(query.as_bytes()).unwrap();
+    assert_eq!(params.single("state").unwrap(), Some("federated-state"));
+    let code = params.single("code").unwrap().unwrap().to_owned();
+    drop(driver);
+
+    let token: Value = http
+        .post(format!("{issuer}/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(gatehouse_types::form::encode([
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", callback_url.as_str()),
+            ("code_verifier", VERIFIER),
+            ("client_id", client_id.as_str()),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = token["access_token"].as_str().unwrap();
+    let revision = "2026-07-28";
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+    "name": "whoami", "arguments": {},
+    "_meta": {
+        "io.modelcontextprotocol/protocolVersion": revision,
+        "io.modelcontextprotocol/clientInfo": {"name": "browser-test", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }}});
+    let answer = http
+        .post(&resource)
+        .bearer_auth(access)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", revision)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "whoami")
+        .json(&call)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(answer.contains("corp:alice"), "{answer}");
+}
+
+async fn wait_for(driver: &Driver, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = driver.source().await;
+        if page.contains(text) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no {text:?} in {page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
