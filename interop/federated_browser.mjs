@@ -7,7 +7,9 @@
 // As a module: `await signInThroughProvider(url, { login, provider })` returns the final
 // redirect URL (with the code, or an error). As a program:
 //   node federated_browser.mjs AUTHORIZATION_URL LOGIN [PROVIDER]
-// prints {"redirect": "..."} or {"error": "...", "status": N, "page": "..."}.
+// prints {"redirect": "..."} or {"error": "...", "status": N, "page": "..."}; with
+// --stop-at-callback, {"callback": "...", "cookie": "..."} where the provider sends the person
+// back to Gatehouse, before Gatehouse sees it.
 
 const jars = new Map();
 
@@ -52,6 +54,11 @@ function form(html, marker, pageUrl) {
   return null;
 }
 
+/** What a page says: its text without the head, tags and extra space. */
+function text(html) {
+  return decode(html.replace(/<head>[\s\S]*<\/head>/, '').replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ').trim().slice(0, 600);
+}
+
 function decode(text) {
   return text.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#x27;|&#39;/g, "'")
     .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#x2F;/g, '/');
@@ -69,7 +76,7 @@ async function submit(target, pageUrl) {
  * Walks from `url` to the client's redirect URI (`redirectPrefix`), signing in as `login` at the
  * provider `provider` and allowing everything asked.
  */
-export async function signInThroughProvider(url, { login, provider = 'corp', redirectPrefix = 'http://localhost' }) {
+export async function signInThroughProvider(url, { login, provider = 'corp', redirectPrefix = 'http://localhost', stopAtCallback = false }) {
   let response = await request(url);
   let current = url;
   for (let step = 0; step < 30; step++) {
@@ -77,13 +84,18 @@ export async function signInThroughProvider(url, { login, provider = 'corp', red
     if (location) {
       const next = new URL(location, current).href;
       if (next.startsWith(redirectPrefix)) return { redirect: next };
+      // For the tests that replay or change the provider's answer: where it was going, and the
+      // cookie this browser holds there.
+      if (stopAtCallback && /\/login\/[^/]+\/callback/.test(new URL(next).pathname)) {
+        return { callback: next, cookie: cookieHeader(next) };
+      }
       current = next;
       response = await request(current);
       continue;
     }
     const html = await response.text();
     if (response.status !== 200) {
-      return { error: 'page', status: response.status, page: html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 400) };
+      return { error: 'page', status: response.status, page: text(html) };
     }
     // Gatehouse's sign-in page: the provider's button.
     const button = form(html, `value="${provider}"`, current);
@@ -118,7 +130,8 @@ export async function signInThroughProvider(url, { login, provider = 'corp', red
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [url, login, provider] = process.argv.slice(2);
+  const stopAtCallback = process.argv.includes('--stop-at-callback');
+  const [url, login, provider] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const redirectPrefix = new URL(url).searchParams.get('redirect_uri') || 'http://localhost';
-  console.log(JSON.stringify(await signInThroughProvider(url, { login, provider, redirectPrefix })));
+  console.log(JSON.stringify(await signInThroughProvider(url, { login, provider, redirectPrefix, stopAtCallback })));
 }

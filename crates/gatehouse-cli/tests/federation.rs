@@ -1,0 +1,507 @@
+//! Signing in through an organisation's identity provider, against a real OpenID Certified
+//! provider (panva's `oidc-provider`, `interop/idp.mjs`) and `gatehouse serve` as a user runs it.
+//! A scripted browser (`interop/federated_browser.mjs`) walks the provider's own pages; the
+//! tests then replay, change and forge what comes back, and check that each attempt is a 4xx
+//! page and a `federated_sign_in_refused` audit event, never a code.
+//!
+//! Runs when the interop dependencies are installed (`scripts/interop-deps.sh`); with
+//! `GATEHOUSE_TEST_INTEROP` set (CI), their absence fails the tests instead of skipping them.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod support;
+
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+use support::{free_port, header, request, start, terminate};
+
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const SECRET: &str = "idp-client-secret-for-the-tests";
+const REDIRECT: &str = "http://localhost:9999/cb";
+
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop")
+}
+
+fn available() -> bool {
+    let found = interop_dir()
+        .join("node_modules/oidc-provider/package.json")
+        .exists();
+    if !found && std::env::var_os("GATEHOUSE_TEST_INTEROP").is_some() {
+        panic!(
+            "GATEHOUSE_TEST_INTEROP is set but oidc-provider is missing (scripts/interop-deps.sh)"
+        );
+    }
+    found
+}
+
+/// `interop/idp.mjs`, killed on drop.
+struct Provider {
+    process: Child,
+    issuer: String,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Provider {
+    fn start(gatehouse_port: u16) -> Self {
+        let mut process = Command::new("node")
+            .arg("idp.mjs")
+            .args([
+                "0",
+                "gatehouse",
+                SECRET,
+                &format!("http://127.0.0.1:{gatehouse_port}/login/corp/callback"),
+            ])
+            .current_dir(interop_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs");
+        let mut output = std::io::BufReader::new(process.stdout.take().unwrap());
+        let mut line = String::new();
+        output.read_line(&mut line).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut output, &mut std::io::sink()));
+        let issuer = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("the identity provider did not start: {line:?}"))
+            .to_owned();
+        Self { process, issuer }
+    }
+}
+
+/// `gatehouse serve` with the provider `corp` at `issuer`, plus `provider_keys` in its entry and
+/// `top_level` before the tables.
+fn serve(dir: &Path, port: u16, issuer: &str, provider_keys: &str, top_level: &str) -> Child {
+    let config = dir.join(format!("gatehouse-{port}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+issuer = "http://127.0.0.1:{port}"
+listen = "127.0.0.1:{port}"
+database = "sqlite://{db}"
+{top_level}
+
+[rate_limits]
+enabled = false
+
+[[identity_providers]]
+id = "corp"
+issuer = "{issuer}"
+client_id = "gatehouse"
+client_secret_env = "CORP_SECRET"
+display_name = "Corp SSO"
+{provider_keys}
+
+[[resources]]
+resource = "http://127.0.0.1:{port}/mcp"
+builtin = "demo"
+scopes_supported = ["mcp:tools", "mcp:admin"]
+default_scopes = ["mcp:tools"]
+"#,
+            db = dir.join("gatehouse.db").display(),
+        ),
+    )
+    .unwrap();
+    start(
+        dir,
+        &["serve", "--config", config.to_str().unwrap()],
+        &[("CORP_SECRET", SECRET)],
+    )
+    .child
+}
+
+fn register(port: u16) -> String {
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/register",
+        &[("Content-Type", "application/json")],
+        &format!(
+            r#"{{"redirect_uris":["{REDIRECT}"],"token_endpoint_auth_method":"none","client_name":"federation test"}}"#
+        ),
+    );
+    assert_eq!(status, 201, "{body}");
+    let client: Value = serde_json::from_str(&body).unwrap();
+    client["client_id"].as_str().unwrap().to_owned()
+}
+
+fn authorization_url(port: u16, client_id: &str) -> String {
+    format!(
+        "http://127.0.0.1:{port}/authorize?{}",
+        gatehouse_types::form::encode([
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("state", "client-state"),
+            ("scope", "mcp:tools"),
+            ("resource", &format!("http://127.0.0.1:{port}/mcp")),
+        ])
+    )
+}
+
+/// The scripted browser from `url` as `login`; its JSON report.
+fn browse(url: &str, login: &str, flags: &[&str]) -> Value {
+    let output = Command::new("node")
+        .arg("federated_browser.mjs")
+        .args([url, login, "corp"])
+        .args(flags)
+        .current_dir(interop_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "federated_browser.mjs: {stdout} {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// Path and query of a URL on Gatehouse.
+fn path_of(url: &str) -> String {
+    let url = url::Url::parse(url).unwrap();
+    format!("{}?{}", url.path(), url.query().unwrap_or(""))
+}
+
+/// GETs the callback `url` with `cookie`: status and response head.
+fn callback(port: u16, url: &str, cookie: &str) -> (u16, String, String) {
+    let mut headers = vec![];
+    if !cookie.is_empty() {
+        headers.push(("Cookie", cookie));
+    }
+    request(port, "GET", &path_of(url), &headers, "")
+}
+
+/// The audit events of one kind, as `gatehouse audit list --json` prints them.
+fn audit(dir: &Path, port: u16, kind: &str) -> Vec<Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["audit", "list", "--json", "--config"])
+        .arg(dir.join(format!("gatehouse-{port}.toml")))
+        .env("CORP_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|event| event["kind"] == kind)
+        .collect()
+}
+
+/// A flow stopped where the provider sends the person back: the callback URL and the cookie.
+fn stopped_at_callback(port: u16, client_id: &str, login: &str) -> (String, String) {
+    let report = browse(
+        &authorization_url(port, client_id),
+        login,
+        &["--stop-at-callback"],
+    );
+    (
+        report["callback"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{report}"))
+            .to_owned(),
+        report["cookie"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut parsed = url::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(n, v)| {
+            let v = if n == name {
+                value.to_owned()
+            } else {
+                v.into_owned()
+            };
+            (n.into_owned(), v)
+        })
+        .collect();
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    parsed.into()
+}
+
+#[test]
+fn a_person_signs_in_through_the_provider_and_the_token_names_them() {
+    if !available() {
+        eprintln!("oidc-provider not installed: federation test skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let provider = Provider::start(port);
+    let server = serve(dir.path(), port, &provider.issuer, "", "");
+    let client_id = register(port);
+    let report = browse(&authorization_url(port, &client_id), "alice", &[]);
+    let landed = report["redirect"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{report}"));
+    // RFC 9207: the answer to the MCP client names Gatehouse, not the upstream provider.
+    assert_eq!(
+        query_param(landed, "iss").as_deref(),
+        Some(format!("http://127.0.0.1:{port}").as_str())
+    );
+    assert_eq!(
+        query_param(landed, "state").as_deref(),
+        Some("client-state")
+    );
+    let code = query_param(landed, "code").unwrap();
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &gatehouse_types::form::encode([
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", client_id.as_str()),
+        ]),
+    );
+    assert_eq!(status, 200, "{body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    let access = token["access_token"].as_str().unwrap();
+    let claims = access.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &<base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(claims).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], "corp:alice");
+    let signed_in = audit(dir.path(), port, "signed_in");
+    assert_eq!(signed_in[0]["subject"], "corp:alice");
+    assert_eq!(signed_in[0]["client_id"], client_id.as_str());
+    terminate(server);
+}
+
+#[test]
+fn replayed_changed_and_foreign_callbacks_are_refused_with_a_page_and_an_audit_event() {
+    if !available() {
+        eprintln!("oidc-provider not installed: federation test skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let provider = Provider::start(port);
+    let server = serve(dir.path(), port, &provider.issuer, "", "");
+    let client_id = register(port);
+    let refused = |(status, head, body): (u16, String, String), why: &str| {
+        assert!(
+            (400..500).contains(&status),
+            "{why}: {status} {head} {body}"
+        );
+        let location = header(&head, "location").unwrap_or("");
+        assert!(!location.contains("code="), "{why}: {head}");
+        assert!(body.contains("The sign-in was refused"), "{why}: {body}");
+    };
+
+    // The genuine answer signs the person in and sends them back to /authorize; the same answer
+    // again is refused (RFC 9700 §4.7: a state is good once), in the same browser.
+    let (genuine, cookie) = stopped_at_callback(port, &client_id, "alice");
+    let (status, head, _) = callback(port, &genuine, &cookie);
+    assert_eq!(status, 303, "{head}");
+    assert!(header(&head, "location").unwrap().contains("/authorize?"));
+    refused(callback(port, &genuine, &cookie), "a replayed callback");
+
+    // Another browser (no cookie, or another one) cannot complete it (RFC 9700 §4.7.1: state
+    // bound to the user agent).
+    let (answer, _) = stopped_at_callback(port, &client_id, "alice");
+    refused(callback(port, &answer, ""), "another browser");
+    let (answer, _) = stopped_at_callback(port, &client_id, "alice");
+    let (_, other_cookie) = stopped_at_callback(port, &client_id, "alice");
+    refused(callback(port, &answer, &other_cookie), "another session");
+
+    // A state changed in one character, or made up.
+    let (answer, cookie) = stopped_at_callback(port, &client_id, "alice");
+    let mut state = query_param(&answer, "state").unwrap();
+    let last = if state.ends_with('A') { "B" } else { "A" };
+    state.replace_range(state.len() - 1.., last);
+    refused(
+        callback(port, &with_param(&answer, "state", &state), &cookie),
+        "a changed state",
+    );
+    refused(
+        callback(port, &with_param(&answer, "state", "made-up"), &cookie),
+        "a made-up state",
+    );
+
+    // RFC 9207 §2.4: an answer naming another issuer (a mix-up) is refused.
+    let (answer, cookie) = stopped_at_callback(port, &client_id, "alice");
+    refused(
+        callback(
+            port,
+            &with_param(&answer, "iss", "https://attacker.example"),
+            &cookie,
+        ),
+        "another issuer",
+    );
+
+    // A code from another sign-in (its PKCE verifier is not this one's): the provider refuses
+    // to redeem it.
+    let (answer, cookie) = stopped_at_callback(port, &client_id, "alice");
+    let (foreign, _) = stopped_at_callback(port, &client_id, "dave");
+    let foreign_code = query_param(&foreign, "code").unwrap();
+    refused(
+        callback(port, &with_param(&answer, "code", &foreign_code), &cookie),
+        "a foreign code",
+    );
+
+    // The provider's own refusal, passed on as a page.
+    let (answer, cookie) = stopped_at_callback(port, &client_id, "alice");
+    let denied = format!(
+        "{}?{}",
+        answer.split_once('?').unwrap().0,
+        gatehouse_types::form::encode([
+            ("error", "access_denied"),
+            ("state", query_param(&answer, "state").unwrap().as_str()),
+            ("iss", provider.issuer.as_str()),
+        ])
+    );
+    refused(callback(port, &denied, &cookie), "the provider's refusal");
+
+    let events = audit(dir.path(), port, "federated_sign_in_refused");
+    let reasons: Vec<&str> = events
+        .iter()
+        .map(|event| event["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 8, "{reasons:?}");
+    for expected in [
+        "already completed",
+        "another browser",
+        "not made here",
+        "another identity provider",
+        "refused the code",
+        "did not sign you in (access_denied)",
+    ] {
+        assert!(
+            reasons.iter().any(|reason| reason.contains(expected)),
+            "no {expected:?} in {reasons:?}"
+        );
+    }
+    assert!(events.iter().all(|event| event["provider"] == "corp"));
+    terminate(server);
+}
+
+#[test]
+fn who_gets_in_follows_verified_email_domains_and_groups() {
+    if !available() {
+        eprintln!("oidc-provider not installed: federation test skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let provider = Provider::start(port);
+    let server = serve(
+        dir.path(),
+        port,
+        &provider.issuer,
+        "scopes = [\"openid\", \"email\", \"groups\"]\nallowed_email_domains = [\"corp.example\"]\nallowed_groups = [\"engineering\"]",
+        "",
+    );
+    let client_id = register(port);
+    let url = authorization_url(port, &client_id);
+    // alice: verified corp.example, engineering.
+    assert!(browse(&url, "alice", &[])["redirect"].is_string());
+    // bob: verified, another domain. carol: corp.example, not verified. dave: sales.
+    for (login, why) in [
+        ("bob", "verified email"),
+        ("carol", "verified email"),
+        ("dave", "allowed groups"),
+    ] {
+        let report = browse(&url, login, &[]);
+        assert_eq!(report["status"], 403, "{login}: {report}");
+        assert!(
+            report["page"].as_str().unwrap().contains(why),
+            "{login}: {report}"
+        );
+    }
+    terminate(server);
+}
+
+#[test]
+fn with_one_provider_only_authorize_goes_straight_there_and_a_provider_down_is_a_page() {
+    if !available() {
+        eprintln!("oidc-provider not installed: federation test skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let provider = Provider::start(port);
+    let server = serve(
+        dir.path(),
+        port,
+        &provider.issuer,
+        "",
+        "[login]\nmode = \"providers\"",
+    );
+    let client_id = register(port);
+    let url = authorization_url(port, &client_id);
+    let (status, head, _) = request(port, "GET", &path_of(&url), &[], "");
+    assert_eq!(status, 303, "{head}");
+    let location = header(&head, "location").unwrap();
+    assert!(location.starts_with(&provider.issuer), "{location}");
+    for name in ["state", "nonce", "code_challenge"] {
+        assert!(
+            query_param(location, name).is_some(),
+            "no {name} in {location}"
+        );
+    }
+    assert_eq!(
+        query_param(location, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    // No local user form, and local names are not accepted in this mode.
+    assert!(browse(&url, "alice", &[])["redirect"].is_string());
+    terminate(server);
+    drop(provider);
+
+    // The provider is gone: the person gets a page saying so, at once.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let gone = format!("http://127.0.0.1:{}", free_port());
+    let server = serve(dir.path(), port, &gone, "", "[login]\nmode = \"providers\"");
+    let client_id = register(port);
+    let started = std::time::Instant::now();
+    let (status, _, body) = request(
+        port,
+        "GET",
+        &path_of(&authorization_url(port, &client_id)),
+        &[],
+        "",
+    );
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body.contains("Corp SSO cannot sign you in right now"),
+        "{body}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    terminate(server);
+}
