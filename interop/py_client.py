@@ -5,7 +5,10 @@ through the guard. The authorization server must auto-approve (login.mode = "aut
 "opening the browser" here is one GET whose redirect carries the code.
 
     python py_client.py MCP_URL [--step-up] [--whoami] [--expect-subject SUBJECT] [--policy]
-                        [--mode legacy|2026-07-28]
+                        [--mode legacy|2026-07-28] [--federated LOGIN]
+
+With --federated LOGIN the server signs people in through an identity provider (idp.mjs), and
+the "browser" is federated_browser.mjs, signing in there as LOGIN.
 
 Prints one JSON line per step; exits non-zero on any failure. The counterpart of ts_client.mjs.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import anyio
@@ -59,15 +63,30 @@ class MemoryStorage:
 class HeadlessBrowser:
     """The redirect/callback handler pair: the "browser" follows the auto-approved redirect."""
 
-    def __init__(self) -> None:
+    def __init__(self, federated_login: str | None = None) -> None:
         self.pending: AuthorizationCodeResult | None = None
+        self.federated_login = federated_login
+
+    async def through_provider(self, authorization_url: str) -> str | None:
+        """Signs in at the identity provider as a person would (federated_browser.mjs)."""
+        walker = Path(__file__).with_name("federated_browser.mjs")
+        done = await anyio.run_process(
+            ["node", str(walker), authorization_url, self.federated_login or "", "corp"]
+        )
+        report = json.loads(done.stdout)
+        if "redirect" not in report:
+            raise RuntimeError(f"the sign-in through the provider failed: {report}")
+        return report["redirect"]
 
     async def redirect_handler(self, authorization_url: str) -> None:
-        async with httpx2.AsyncClient(follow_redirects=False, timeout=10) as http:
-            response = await http.get(authorization_url)
-        location = response.headers.get("location")
+        if self.federated_login:
+            location = await self.through_provider(authorization_url)
+        else:
+            async with httpx2.AsyncClient(follow_redirects=False, timeout=10) as http:
+                response = await http.get(authorization_url)
+            location = response.headers.get("location")
         if not location:
-            raise RuntimeError(f"authorize answered {response.status_code} without a redirect")
+            raise RuntimeError("authorize answered without a redirect to the client")
         back = parse_qs(urlparse(location).query)
         if "error" in back:
             raise RuntimeError(f"authorize refused: {location}")
@@ -101,9 +120,10 @@ async def run(
     expect_subject: str | None,
     policy: bool = False,
     mode: str = "legacy",
+    federated: str | None = None,
 ) -> None:
     storage = MemoryStorage()
-    browser = HeadlessBrowser()
+    browser = HeadlessBrowser(federated)
     provider = OAuthClientProvider(
         server_url=server_url,
         client_metadata=OAuthClientMetadata(
@@ -232,10 +252,16 @@ def leaves(error: BaseException) -> list[BaseException]:
 
 
 async def bounded(
-    server_url: str, step_up: bool, whoami: bool, expect_subject: str | None, policy: bool, mode: str
+    server_url: str,
+    step_up: bool,
+    whoami: bool,
+    expect_subject: str | None,
+    policy: bool,
+    mode: str,
+    federated: str | None,
 ) -> None:
     with anyio.fail_after(30):
-        await run(server_url, step_up, whoami, expect_subject, policy, mode)
+        await run(server_url, step_up, whoami, expect_subject, policy, mode, federated)
 
 
 def main() -> int:
@@ -246,6 +272,9 @@ def main() -> int:
     parser.add_argument("--expect-subject", metavar="SUBJECT", help="with --whoami: the subject it must report")
     parser.add_argument("--policy", action="store_true", help="meet a policy gateway: denied, step-up, rate limit")
     parser.add_argument("--mode", default="legacy", help='"legacy" (initialize) or a protocol version such as 2026-07-28')
+    parser.add_argument(
+        "--federated", metavar="LOGIN", help="sign in through the identity provider (idp.mjs) as LOGIN"
+    )
     args = parser.parse_args()
     try:
         anyio.run(
@@ -256,6 +285,7 @@ def main() -> int:
             args.expect_subject,
             args.policy,
             args.mode,
+            args.federated,
         )
     except BaseException as error:  # noqa: BLE001 - report anything, exit non-zero
         if isinstance(error, KeyboardInterrupt):

@@ -4,13 +4,17 @@
 // through the guard. The authorization server must auto-approve (login.mode = "auto-approve"):
 // "opening the browser" here is one GET whose redirect carries the code.
 //
-//   node ts_client.mjs MCP_URL [--step-up] [--call TOOL] [--policy]
+//   node ts_client.mjs MCP_URL [--step-up] [--call TOOL] [--policy] [--federated LOGIN]
+//
+// --federated LOGIN: the server signs people in through an identity provider (idp.mjs); the
+// "browser" is federated_browser.mjs, signing in there as LOGIN; then `whoami` is called.
 //
 // Prints one JSON line per step; exits non-zero on any failure.
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { signInThroughProvider } from './federated_browser.mjs';
 
 const [serverUrl, ...flags] = process.argv.slice(2);
 if (!serverUrl) {
@@ -18,6 +22,8 @@ if (!serverUrl) {
   process.exit(2);
 }
 const REDIRECT = 'http://127.0.0.1:33418/callback';
+const federatedAt = flags.indexOf('--federated');
+const federatedLogin = federatedAt >= 0 ? flags[federatedAt + 1] : undefined;
 const log = (step, detail = {}) => console.log(JSON.stringify({ client: 'typescript', step, ...detail }));
 
 /** An in-memory OAuthClientProvider whose "browser" follows the auto-approved redirect. */
@@ -49,9 +55,10 @@ class HeadlessProvider {
   saveCodeVerifier(v) { this.verifier = v; }
   codeVerifier() { return this.verifier; }
   async redirectToAuthorization(url) {
-    const response = await fetch(url, { redirect: 'manual' });
-    const location = response.headers.get('location');
-    if (!location) throw new Error(`authorize answered ${response.status} without a redirect`);
+    const location = federatedLogin
+      ? (await signInThroughProvider(url.href, { login: federatedLogin, redirectPrefix: REDIRECT })).redirect
+      : (await fetch(url, { redirect: 'manual' })).headers.get('location');
+    if (!location) throw new Error('authorize answered without a redirect to the client');
     const back = new URL(location);
     if (back.searchParams.get('error')) throw new Error(`authorize refused: ${location}`);
     this.pendingCode = back.searchParams.get('code');
@@ -117,6 +124,12 @@ const echo = await callTool(client, transport, provider, 'echo', { text: 'hello 
 const echoed = echo.content?.[0]?.text;
 log('echo', { text: echoed });
 if (echoed !== 'hello from the TypeScript SDK') throw new Error(`echo returned ${JSON.stringify(echo)}`);
+
+if (federatedLogin) {
+  const who = await callTool(client, transport, provider, 'whoami', {});
+  log('whoami', { text: who.content?.[0]?.text });
+  if (who.isError) throw new Error(`whoami failed: ${JSON.stringify(who)}`);
+}
 
 /** Calls `name`, stepping up to the scope its 403 challenge names. */
 async function stepUpCall(name) {

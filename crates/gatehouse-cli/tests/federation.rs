@@ -505,3 +505,69 @@ fn with_one_provider_only_authorize_goes_straight_there_and_a_provider_down_is_a
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     terminate(server);
 }
+
+/// The JSON lines a client printed, after it exited successfully.
+fn client_run(mut command: Command) -> Vec<Value> {
+    let output = command.current_dir(interop_dir()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{command:?}: {stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+/// The real TypeScript and Python MCP SDK clients, with federation on: each registers, is sent
+/// through Gatehouse's sign-in page to the provider's pages and back, redeems its code, and
+/// `whoami` over MCP names the provider's person.
+#[test]
+fn sdk_clients_complete_a_flow_with_federation_on() {
+    if !available() {
+        eprintln!("oidc-provider not installed: federation test skipped");
+        return;
+    }
+    let python = interop_dir().join(".venv/bin/python");
+    if !python.exists() {
+        assert!(
+            std::env::var_os("GATEHOUSE_TEST_INTEROP").is_none(),
+            "GATEHOUSE_TEST_INTEROP is set but the Python SDK is missing (scripts/interop-deps.sh)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let provider = Provider::start(port);
+    let server = serve(
+        dir.path(),
+        port,
+        &provider.issuer,
+        "allowed_email_domains = [\"corp.example\"]",
+        "",
+    );
+    let url = format!("http://127.0.0.1:{port}/mcp");
+
+    let mut typescript = Command::new("node");
+    typescript.args(["ts_client.mjs", &url, "--federated", "alice"]);
+    let lines = client_run(typescript);
+    let who = lines.iter().find(|line| line["step"] == "whoami").unwrap();
+    let who: Value = serde_json::from_str(who["text"].as_str().unwrap()).unwrap();
+    assert_eq!(who["subject"], "corp:alice");
+
+    let mut py = Command::new(&python);
+    py.args(["py_client.py", &url, "--federated", "dave"])
+        .args(["--expect-subject", "corp:dave"]);
+    let lines = client_run(py);
+    assert!(lines.iter().any(|line| line["step"] == "done"), "{lines:?}");
+
+    let subjects: Vec<Value> = audit(dir.path(), port, "signed_in")
+        .into_iter()
+        .map(|event| event["subject"].clone())
+        .collect();
+    assert!(subjects.contains(&"corp:alice".into()), "{subjects:?}");
+    assert!(subjects.contains(&"corp:dave".into()), "{subjects:?}");
+    terminate(server);
+}
