@@ -250,7 +250,23 @@ async fn handle(
     };
     // The scope matrix, now that the person is known: the consent page shows, the consent
     // remembers and the code carries only what the policy lets them hold through this client.
-    let request = match state.engine.for_subject(&request, &subject) {
+    let groups = match state.engine.groups_for(&subject).await {
+        Ok(groups) => groups,
+        Err(error) => {
+            tracing::warn!(%error, "could not read a person's groups");
+            return message(
+                state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again later",
+                "The server could not read what it knows of you.",
+            );
+        }
+    };
+    let who = gatehouse_types::policy::Who {
+        subject: &subject,
+        groups: &groups,
+    };
+    let request = match state.engine.for_subject(&request, who) {
         Ok(request) => request,
         Err(error) => return refused(state, Some(&client), error),
     };

@@ -605,15 +605,18 @@ pub struct Resource {
     pub audit_arguments: bool,
 }
 
-/// One rule of `[[scope_policy]]`: these subjects, through these clients, may hold these
-/// scopes.
+/// One rule of `[[scope_policy]]`: these subjects or members of these groups, through these
+/// clients, may hold these scopes.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopePolicyRule {
     /// `sub` values (local user names, `{provider}:{subject}`, a machine client's id); absent or
-    /// `["*"]`: anyone.
+    /// `["*"]`: anyone (unless `groups` is given: then only those named here or members).
     #[serde(default)]
     pub subjects: Option<Vec<String>>,
+    /// Groups (or roles) from an identity provider's groups claim at the person's last sign-in.
+    #[serde(default)]
+    pub groups: Vec<String>,
     /// Client ids; absent or `["*"]`: any client.
     #[serde(default)]
     pub clients: Option<Vec<String>>,
@@ -1020,8 +1023,20 @@ impl Config {
                     ));
                 }
             }
+            // Groups named and no subjects: members only, not everyone.
+            let subjects = match (&rule.subjects, rule.groups.is_empty()) {
+                (None, false) => Names::Only(Vec::new()),
+                (subjects, _) => Names::from_list(subjects.clone()),
+            };
+            if rule.groups.iter().any(|g| g.is_empty() || g == "*") {
+                return Err(invalid(
+                    key("groups"),
+                    "a group is named by its name; for everyone, leave subjects and groups out",
+                ));
+            }
             rules.push(ScopeRule {
-                subjects: Names::from_list(rule.subjects.clone()),
+                subjects,
+                groups: rule.groups.clone(),
                 clients: Names::from_list(rule.clients.clone()),
                 scopes,
             });

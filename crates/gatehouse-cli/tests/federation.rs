@@ -135,7 +135,7 @@ fn register(port: u16) -> String {
         "/register",
         &[("Content-Type", "application/json")],
         &format!(
-            r#"{{"redirect_uris":["{REDIRECT}"],"token_endpoint_auth_method":"none","client_name":"federation test"}}"#
+            r#"{{"redirect_uris":["{REDIRECT}"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],"client_name":"federation test"}}"#
         ),
     );
     assert_eq!(status, 201, "{body}");
@@ -569,5 +569,149 @@ fn sdk_clients_complete_a_flow_with_federation_on() {
         .collect();
     assert!(subjects.contains(&"corp:alice".into()), "{subjects:?}");
     assert!(subjects.contains(&"corp:dave".into()), "{subjects:?}");
+    terminate(server);
+}
+
+/// The token a scripted sign-in as `login` ends with (scopes `mcp:tools mcp:admin` asked).
+fn token_for(port: u16, client_id: &str, login: &str) -> Value {
+    let url = authorization_url(port, client_id)
+        .replace("scope=mcp%3Atools", "scope=mcp%3Atools+mcp%3Aadmin");
+    let report = browse(&url, login, &[]);
+    let landed = report["redirect"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{login}: {report}"));
+    let code = query_param(landed, "code").unwrap();
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &gatehouse_types::form::encode([
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", client_id),
+        ]),
+    );
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn claims_of(access_token: &str) -> Value {
+    let claims = access_token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &<base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(claims).unwrap(),
+    )
+    .unwrap()
+}
+
+/// A stateless MCP 2026-07-28 `tools/call` of `tool` through the guard: status and body.
+fn call_tool(port: u16, access_token: &str, tool: &str) -> (u16, String) {
+    let authorization = format!("Bearer {access_token}");
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}","arguments":{{}},"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{{"name":"federation-test","version":"1"}},"io.modelcontextprotocol/clientCapabilities":{{}}}}}}}}"#
+    );
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/mcp",
+        &[
+            ("Authorization", &authorization),
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/call"),
+            ("Mcp-Name", tool),
+        ],
+        &body,
+    );
+    (status, body)
+}
+
+/// The provider's groups reach the scope matrix (`[[scope_policy]] groups`): a member of
+/// `engineering` holds `mcp:admin` and may call `admin_reset`; a member of `sales` is never
+/// granted it, whatever the client asks, and the guard refuses the call.
+#[test]
+fn the_providers_groups_reach_the_scope_matrix() {
+    if !available() {
+        eprintln!("oidc-provider not installed: federation test skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let provider = Provider::start(port);
+    let config = dir.path().join(format!("gatehouse-{port}.toml"));
+    let server = serve(
+        dir.path(),
+        port,
+        &provider.issuer,
+        "scopes = [\"openid\", \"email\", \"groups\"]",
+        "",
+    );
+    terminate(server);
+    // The same configuration, with the matrix and admin_reset needing mcp:admin.
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        r#"
+[resources.tool_scopes]
+admin_reset = "mcp:admin"
+
+[[scope_policy]]
+scopes = ["mcp:tools"]
+
+[[scope_policy]]
+groups = ["engineering"]
+scopes = ["mcp:admin"]
+"#,
+    );
+    std::fs::write(&config, text).unwrap();
+    let server = start(
+        dir.path(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[("CORP_SECRET", SECRET)],
+    )
+    .child;
+    let client_id = register(port);
+
+    let alice = token_for(port, &client_id, "alice");
+    assert_eq!(
+        alice["scope"],
+        "mcp:admin mcp:tools",
+        "{alice} {:?}",
+        audit(dir.path(), port, "consent_given")
+    );
+    let access = alice["access_token"].as_str().unwrap();
+    assert_eq!(
+        claims_of(access)["groups"],
+        serde_json::json!(["engineering"])
+    );
+    let (status, body) = call_tool(port, access, "admin_reset");
+    assert_eq!(status, 200, "{body}");
+
+    let dave = token_for(port, &client_id, "dave");
+    assert_eq!(dave["scope"], "mcp:tools", "{dave}");
+    let access = dave["access_token"].as_str().unwrap();
+    // Only the groups the matrix names travel in the token: sales is none of its business.
+    assert!(claims_of(access).get("groups").is_none());
+    let (status, body) = call_tool(port, access, "admin_reset");
+    assert_eq!(status, 403, "{body}");
+
+    // A refresh of alice's grant keeps what her groups give.
+    let refresh = alice["refresh_token"].as_str().unwrap();
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &gatehouse_types::form::encode([
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", client_id.as_str()),
+        ]),
+    );
+    assert_eq!(status, 200, "{body}");
+    let refreshed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(refreshed["scope"], "mcp:admin mcp:tools");
     terminate(server);
 }

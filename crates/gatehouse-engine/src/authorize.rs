@@ -225,7 +225,23 @@ impl<S: Store> Engine<S> {
         now: UnixTime,
     ) -> Result<String, AuthorizeError> {
         self.recheck(request, client)?;
-        let request = self.for_subject(request, subject)?;
+        let groups = match self.groups_for(subject).await {
+            Ok(groups) => groups,
+            Err(error) => {
+                let error = EndpointError::from(error);
+                return Err(AuthorizeError::Redirect(self.error_redirect(
+                    &request.redirect_uri,
+                    request.state.as_deref(),
+                    error.code().clone(),
+                    error.description(),
+                )));
+            }
+        };
+        let who = gatehouse_types::policy::Who {
+            subject,
+            groups: &groups,
+        };
+        let request = self.for_subject(request, who)?;
         let code = opaque::generate(CredentialKind::Code, rng);
         let record = CodeRecord {
             hash: CredentialHash::of(code.expose_secret()),
@@ -257,18 +273,18 @@ impl<S: Store> Engine<S> {
         Ok(with_query(request.redirect_uri.as_str(), &params))
     }
 
-    /// The request as `subject` may have it: its scopes narrowed to those the scope policy lets
-    /// `subject` hold through the request's client (what the consent page shows, and what the
+    /// The request as `who` may have it: its scopes narrowed to those the scope policy lets
+    /// them (a subject, and their groups) hold through the request's client (what the consent page shows, and what the
     /// code carries). `Err` is the `access_denied` redirect when the request was for scopes and
     /// the policy lets this person hold none of them (RFC 6749 §4.1.2.1).
-    pub fn for_subject(
+    pub fn for_subject<'a>(
         &self,
         request: &AuthorizationRequest,
-        subject: &str,
+        who: impl Into<gatehouse_types::policy::Who<'a>>,
     ) -> Result<AuthorizationRequest, AuthorizeError> {
         let policy = &self.config().scope_policy;
         let mut narrowed = request.clone();
-        narrowed.scopes = policy.permitted(subject, request.client_id.as_str(), &request.scopes);
+        narrowed.scopes = policy.permitted(who, request.client_id.as_str(), &request.scopes);
         if narrowed.scopes.is_empty() && !request.scopes.is_empty() {
             return Err(AuthorizeError::Redirect(self.error_redirect(
                 &request.redirect_uri,

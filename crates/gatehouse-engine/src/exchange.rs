@@ -111,10 +111,12 @@ impl<S: Store> Engine<S> {
 
         // §2.2.1 / RFC 6749 §5.1: the new token, no refresh token (the resource server
         // exchanges again, while the original is valid).
+        let groups = self.groups_for(&original.sub).await?;
         let grant = Grant {
             family: &family,
             client_id: &client.client_id,
             subject: &original.sub,
+            groups: &groups,
             scopes: &scopes,
             resources: &targets,
             act: Some(act),

@@ -112,10 +112,12 @@ impl<S: Store> Engine<S> {
 
         let subject = format!("{}:{}", trusted.provider, verified.subject());
         let family = new_family(rng);
+        let groups = self.groups_for(&subject).await?;
         let grant = Grant {
             family: &family,
             client_id: &client.client_id,
             subject: &subject,
+            groups: &groups,
             scopes: &scopes,
             resources: &targets,
             act: None,

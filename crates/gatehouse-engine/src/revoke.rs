@@ -5,6 +5,7 @@ use gatehouse_introspection::{ActiveToken, IntrospectionRequest, IntrospectionRe
 use gatehouse_jose::{AccessTokenValidator, KeySet};
 use gatehouse_revocation::RevocationRequest;
 use gatehouse_types::form::FormParams;
+use gatehouse_types::policy::Who;
 use gatehouse_types::{ClientId, ErrorCode, TokenTypeHint, UnixTime};
 
 use crate::Engine;
@@ -203,10 +204,15 @@ impl<S: Store> Engine<S> {
                     && record.state == RefreshState::Active
                     && now < record.expires_at =>
             {
+                let groups = self.groups_for(&record.subject).await?;
+                let who = Who {
+                    subject: &record.subject,
+                    groups: &groups,
+                };
                 ActiveToken::builder()
                     // What the scope matrix lets the subject hold now, as the guard sees it.
                     .scope(self.config().scope_policy.permitted(
-                        &record.subject,
+                        who,
                         record.client_id.as_str(),
                         &record.scopes,
                     ))
@@ -251,10 +257,15 @@ impl<S: Store> Engine<S> {
                     // A resource server that introspects learns what the scope matrix lets the
                     // subject hold now, not what the token said when it was issued.
                     let policy = &self.config().scope_policy;
-                    if policy.denies_all(&claims.sub, owner.as_str(), &scope) {
+                    let groups = token_groups(&claims.extra);
+                    let who = Who {
+                        subject: &claims.sub,
+                        groups: &groups,
+                    };
+                    if policy.denies_all(who, owner.as_str(), &scope) {
                         return Ok(IntrospectionResponse::inactive());
                     }
-                    token = token.scope(policy.permitted(&claims.sub, owner.as_str(), &scope));
+                    token = token.scope(policy.permitted(who, owner.as_str(), &scope));
                 }
                 if let Some(cnf) = cnf {
                     token = token.extra("cnf", cnf);
@@ -349,4 +360,13 @@ fn ensure_owner(caller: &ClientId, owner: &str) -> Result<(), EndpointError> {
             "the token was not issued to this client (RFC 7009 section 2.1)",
         ))
     }
+}
+
+/// The groups an access token carries for the scope matrix (`GROUPS_CLAIM`): only tokens this
+/// server signed reach here, so the claim is its own.
+fn token_groups(extra: &std::collections::BTreeMap<String, serde_json::Value>) -> Vec<String> {
+    extra
+        .get(gatehouse_types::policy::GROUPS_CLAIM)
+        .and_then(|groups| serde_json::from_value(groups.clone()).ok())
+        .unwrap_or_default()
 }

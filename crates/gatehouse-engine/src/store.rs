@@ -344,6 +344,17 @@ pub trait Store: Send + Sync {
         expires_at: UnixTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// The groups an identity provider put `subject` in at their last sign-in, for the scope
+    /// matrix's group rules (asked only when some rule names groups). A store that keeps no
+    /// identities has none to give.
+    fn groups_of(
+        &self,
+        subject: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        let _ = subject;
+        std::future::ready(Ok(Vec::new()))
+    }
+
     /// Forgets what can no longer matter: codes, refresh tokens and access-token records past
     /// their expiry, and sealed successors of tokens rotated before `sealed_before`. Runs in the
     /// background; never needed for correctness, only for size and for limiting what a dump holds.

@@ -8,6 +8,7 @@ use gatehouse_jose::dpop::VerifiedProof;
 use gatehouse_jose::{AccessTokenClaims, Audience, SigningKey, sign_access_token};
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::form::FormParams;
+use gatehouse_types::policy::Who;
 use gatehouse_types::{
     ClientId, ErrorCode, GrantType, ScopeSet, TokenEndpointAuthMethod, UnixTime,
 };
@@ -167,6 +168,8 @@ pub(crate) struct Grant<'a> {
     pub(crate) family: &'a FamilyId,
     pub(crate) client_id: &'a ClientId,
     pub(crate) subject: &'a str,
+    /// The subject's groups, where the scope matrix names groups (`Engine::groups_for`).
+    pub(crate) groups: &'a [String],
     pub(crate) scopes: &'a ScopeSet,
     pub(crate) resources: &'a [ResourceUri],
     /// RFC 8693 §4.1: who acts for the subject, for an exchanged token.
@@ -332,10 +335,12 @@ impl<S: Store> Engine<S> {
         let resources = self.token_resources(form, &record.resources)?;
 
         let family = new_family(rng);
+        let groups = self.groups_for(&record.subject).await?;
         let grant = Grant {
             family: &family,
             client_id,
             subject: &record.subject,
+            groups: &groups,
             scopes: &record.scopes,
             resources: &resources,
             act: None,
@@ -537,6 +542,7 @@ impl<S: Store> Engine<S> {
             family: &family,
             client_id: &client.client_id,
             subject: client.client_id.as_str(),
+            groups: &[],
             scopes: &scopes,
             resources: &resources,
             act: None,
@@ -604,10 +610,12 @@ impl<S: Store> Engine<S> {
         };
         let scopes = self.refresh_scopes(form, &record.scopes)?;
         let resources = self.token_resources(form, &record.resources)?;
+        let groups = self.groups_for(&record.subject).await?;
         let grant = Grant {
             family: &record.family,
             client_id,
             subject: &record.subject,
+            groups: &groups,
             scopes: &scopes,
             resources: &resources,
             act: None,
@@ -768,14 +776,21 @@ impl<S: Store> Engine<S> {
         // scope would pass a resource that requires none.
         let policy = &self.config().scope_policy;
         let held = grant.scopes.intersection(&understood);
-        if policy.denies_all(grant.subject, grant.client_id.as_str(), &held) {
+        let who = Who {
+            subject: grant.subject,
+            groups: grant.groups,
+        };
+        if policy.denies_all(who, grant.client_id.as_str(), &held) {
             return Err(EndpointError::invalid_grant(
                 "the scope policy lets this subject hold none of this grant's scopes through this client",
             ));
         }
         let scopes = policy
-            .narrowed(grant.subject, grant.client_id.as_str(), &held)
+            .narrowed(who, grant.client_id.as_str(), &held)
             .unwrap_or(held);
+        // The groups the matrix names travel in the token, so that the guard and introspection
+        // reach the same answer; bounded by the configuration, whatever the provider sent.
+        let groups = policy.named_groups(grant.groups);
         let claims = AccessTokenClaims {
             iss: self.config().issuer().to_owned(),
             sub: grant.subject.to_owned(),
@@ -795,6 +810,12 @@ impl<S: Store> Engine<S> {
                     key.jkt
                         .map(|jkt| ("cnf".to_owned(), serde_json::json!({ "jkt": jkt }))),
                 )
+                .chain((!groups.is_empty()).then(|| {
+                    (
+                        gatehouse_types::policy::GROUPS_CLAIM.to_owned(),
+                        serde_json::json!(groups),
+                    )
+                }))
                 .collect(),
         };
         let token = sign_access_token(key.key, &claims).map_err(|_| {
@@ -815,6 +836,18 @@ impl<S: Store> Engine<S> {
             claims,
             scopes,
         })
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// The groups of `subject` the scope matrix needs (as their identity provider said at their
+    /// last sign-in): looked up only when some rule names groups.
+    pub async fn groups_for(&self, subject: &str) -> Result<Vec<String>, crate::store::StoreError> {
+        if self.config().scope_policy.uses_groups() {
+            self.store().groups_of(subject).await
+        } else {
+            Ok(Vec::new())
+        }
     }
 }
 

@@ -223,16 +223,20 @@ async fn admit(
     // The scope matrix, as it is now: what the policy no longer lets this caller hold, it does
     // not hold here, whatever the token says. A token it empties is refused below, once the
     // audit knows what the request called.
-    let emptied_by_policy = shared.scope_policy.denies_all(
-        principal.subject(),
-        principal.client_id(),
-        principal.scopes(),
-    );
-    if let Some(permitted) = shared.scope_policy.narrowed(
-        principal.subject(),
-        principal.client_id(),
-        principal.scopes(),
-    ) {
+    let groups = shared.policy_groups(&principal);
+    let who = gatehouse_types::policy::Who {
+        subject: principal.subject(),
+        groups: &groups,
+    };
+    let emptied_by_policy =
+        shared
+            .scope_policy
+            .denies_all(who, principal.client_id(), principal.scopes());
+    if let Some(permitted) =
+        shared
+            .scope_policy
+            .narrowed(who, principal.client_id(), principal.scopes())
+    {
         principal = principal.with_scopes(permitted);
     }
     // RFC 9449 §7: the scheme must fit the token's binding, and a bound token comes with a proof

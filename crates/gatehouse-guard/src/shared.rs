@@ -59,6 +59,25 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The caller's groups for the scope matrix: the token's `groups` claim, which the
+    /// authorization server fills with the groups the matrix names; read only when some rule
+    /// names groups.
+    pub(crate) fn policy_groups(&self, principal: &Principal) -> Vec<String> {
+        if !self.scope_policy.uses_groups() {
+            return Vec::new();
+        }
+        principal
+            .claim(gatehouse_types::policy::GROUPS_CLAIM)
+            .and_then(|groups| groups.as_array())
+            .map(|groups| {
+                groups
+                    .iter()
+                    .filter_map(|group| group.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The `insufficient_scope` refusal. Its `scope` is what the client should ask for so that
     /// the retried request succeeds without losing what it has: the resource's required
     /// scopes, the scopes the operation needs, and the token's scopes this resource knows
@@ -70,13 +89,18 @@ impl Shared {
         description: &'static str,
     ) -> Rejection {
         let needed: Vec<Scope> = needed.into_iter().collect();
+        let groups = self.policy_groups(principal);
+        let who = gatehouse_types::policy::Who {
+            subject: principal.subject(),
+            groups: &groups,
+        };
         // A scope the policy will not give this caller: no step-up can help (the next token is
         // narrowed the same way), so no challenge that would send the client round in circles.
-        if needed.iter().chain(self.required.iter()).any(|scope| {
-            !self
-                .scope_policy
-                .permits(principal.subject(), principal.client_id(), scope)
-        }) {
+        if needed
+            .iter()
+            .chain(self.required.iter())
+            .any(|scope| !self.scope_policy.permits(who, principal.client_id(), scope))
+        {
             return Rejection::PolicyDenied;
         }
         let mut scope = self.required.clone();

@@ -1,5 +1,6 @@
 //! One store type for whichever backend the configuration names.
 
+use crate::IdentityRecord;
 use gatehouse_engine::Store;
 use gatehouse_engine::opaque::{CREDENTIAL_BYTES, CredentialHash};
 use gatehouse_engine::store::{
@@ -157,6 +158,10 @@ impl Store for AnyStore {
         expires_at: UnixTime,
     ) -> Result<bool, StoreError> {
         timed!(self, use_assertion(issuer, jti, expires_at))
+    }
+
+    async fn groups_of(&self, subject: &str) -> Result<Vec<String>, StoreError> {
+        timed!(self, groups_of(subject))
     }
 
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
@@ -317,6 +322,27 @@ impl ServerStore for AnyStore {
 
     async fn purge_rate_limits(&self, now_us: u64) -> Result<u64, StoreError> {
         timed!(self, purge_rate_limits(now_us))
+    }
+
+    async fn put_identity(&self, identity: IdentityRecord) -> Result<(), StoreError> {
+        timed!(self, put_identity(identity))
+    }
+
+    async fn identity(&self, subject: &str) -> Result<Option<IdentityRecord>, StoreError> {
+        timed!(self, identity(subject))
+    }
+
+    async fn replace_identity_tokens(
+        &self,
+        subject: &str,
+        version: i64,
+        sealed_tokens: Option<Vec<u8>>,
+        now: UnixTime,
+    ) -> Result<Option<i64>, StoreError> {
+        timed!(
+            self,
+            replace_identity_tokens(subject, version, sealed_tokens, now)
+        )
     }
 
     fn deny_list(&self) -> &DenyList {

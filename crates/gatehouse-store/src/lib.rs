@@ -32,11 +32,11 @@ pub use deny_list::{DenyList, RevocationCheck};
 pub use memory::MemoryBackend;
 pub use postgres::PostgresStore;
 pub use server::{
-    AuditEvent, AuditQuery, Consent, Grant, ServerStore, SessionRecord, SignInFailures,
-    StoredSigningKey, UserRecord, is_access_token_revoked_cached,
+    AuditEvent, AuditQuery, Consent, Grant, IdentityRecord, ServerStore, SessionRecord,
+    SignInFailures, StoredSigningKey, UserRecord, is_access_token_revoked_cached,
 };
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, DatabaseUrlError};
 
 /// The schema version this build writes. Migrations bring any older database up to it at start.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;

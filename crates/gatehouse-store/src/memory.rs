@@ -1,5 +1,6 @@
 //! `database = "memory"`: the engine's [`MemoryStore`] plus the server's other state, in memory.
 
+use crate::IdentityRecord;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -44,6 +45,7 @@ struct Extras {
     audit: Vec<(i64, AuditEvent)>,
     /// Rate-limit arrival times by key.
     rates: HashMap<[u8; 32], u64>,
+    identities: HashMap<String, IdentityRecord>,
 }
 
 /// The in-memory backend. Its deny-list is never in sync, so the guard asks the (in-memory)
@@ -195,6 +197,15 @@ impl Store for MemoryBackend {
         expires_at: UnixTime,
     ) -> Result<bool, StoreError> {
         self.engine.use_assertion(issuer, jti, expires_at).await
+    }
+
+    async fn groups_of(&self, subject: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .extras()?
+            .identities
+            .get(subject)
+            .map(|identity| identity.groups.clone())
+            .unwrap_or_default())
     }
 
     async fn purge(&self, now: UnixTime, sealed_before: UnixTime) -> Result<(), StoreError> {
@@ -570,6 +581,40 @@ impl ServerStore for MemoryBackend {
         let count = extras.rates.len();
         extras.rates.retain(|_, tat| *tat > now_us);
         Ok(u64::try_from(count - extras.rates.len()).unwrap_or(u64::MAX))
+    }
+
+    async fn put_identity(&self, mut identity: IdentityRecord) -> Result<(), StoreError> {
+        let mut extras = self.extras()?;
+        identity.version = extras
+            .identities
+            .get(&identity.subject)
+            .map_or(1, |known| known.version.saturating_add(1));
+        extras.identities.insert(identity.subject.clone(), identity);
+        Ok(())
+    }
+
+    async fn identity(&self, subject: &str) -> Result<Option<IdentityRecord>, StoreError> {
+        Ok(self.extras()?.identities.get(subject).cloned())
+    }
+
+    async fn replace_identity_tokens(
+        &self,
+        subject: &str,
+        version: i64,
+        sealed_tokens: Option<Vec<u8>>,
+        now: UnixTime,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut extras = self.extras()?;
+        Ok(extras
+            .identities
+            .get_mut(subject)
+            .filter(|identity| identity.version == version)
+            .map(|identity| {
+                identity.sealed_tokens = sealed_tokens;
+                identity.version = version.saturating_add(1);
+                identity.updated_at = now;
+                identity.version
+            }))
     }
 
     fn deny_list(&self) -> &DenyList {

@@ -117,6 +117,36 @@ pub struct Grant {
     pub last_used: UnixTime,
 }
 
+/// A person an identity provider vouched for, as of their last sign-in: their groups and, when
+/// the provider's tokens are kept (`keep_tokens`), those tokens sealed with the encryption key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdentityRecord {
+    /// `{provider}:{subject}`.
+    pub subject: String,
+    /// The provider's groups or roles claim.
+    pub groups: Vec<String>,
+    /// The provider's tokens, sealed (never in plain text at rest).
+    pub sealed_tokens: Option<Vec<u8>>,
+    /// Raised by every write: what a compare-and-swap of the tokens compares.
+    pub version: i64,
+    /// When it was last written.
+    pub updated_at: UnixTime,
+}
+
+impl std::fmt::Debug for IdentityRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityRecord")
+            .field("subject", &self.subject)
+            .field("groups", &self.groups)
+            .field(
+                "sealed_tokens",
+                &self.sealed_tokens.as_ref().map(|_| "[sealed]"),
+            )
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Something that happened, for the audit log. `detail` must never hold a secret.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
@@ -332,6 +362,29 @@ pub trait ServerStore: Store {
         &self,
         now_us: u64,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Records what an identity provider said of a person at sign-in (replacing what it said
+    /// before), and raises the version.
+    fn put_identity(
+        &self,
+        identity: IdentityRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// What is recorded of `subject`, if they ever signed in through an identity provider.
+    fn identity(
+        &self,
+        subject: &str,
+    ) -> impl Future<Output = Result<Option<IdentityRecord>, StoreError>> + Send;
+
+    /// Replaces the sealed tokens of `subject` if the record is still at `version` (nobody
+    /// refreshed them meanwhile): the new version, or `None` if another write came first.
+    fn replace_identity_tokens(
+        &self,
+        subject: &str,
+        version: i64,
+        sealed_tokens: Option<Vec<u8>>,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
 
     /// The in-memory deny-list of revoked access tokens that the guard consults on every request
     /// instead of the database ([`DenyList::check`]).

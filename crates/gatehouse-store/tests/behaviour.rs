@@ -879,6 +879,65 @@ async fn audit_events_are_searched_newest_first_by_client_subject_and_tool<S: Se
     assert_eq!(store.search_audit(&newest).await.unwrap().len(), 1);
 }
 
+/// What an identity provider said of a person is kept per subject, replaced at each sign-in,
+/// and its sealed tokens are replaced only by a writer that saw the current version: of two
+/// instances refreshing at once, one wins and the other learns it lost.
+async fn identities_keep_groups_and_swap_tokens_by_version<S: ServerStore>(store: &S) {
+    let at = UnixTime::from_secs(1_800_000_000);
+    assert_eq!(
+        store.groups_of("corp:alice").await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(store.identity("corp:alice").await.unwrap().is_none());
+    let identity = |groups: &[&str], tokens: &[u8]| gatehouse_store::IdentityRecord {
+        subject: "corp:alice".into(),
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        sealed_tokens: Some(tokens.to_vec()),
+        version: 0,
+        updated_at: at,
+    };
+    store
+        .put_identity(identity(&["engineering", "on-call"], b"first"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.groups_of("corp:alice").await.unwrap(),
+        ["engineering", "on-call"]
+    );
+    store
+        .put_identity(identity(&["engineering"], b"second"))
+        .await
+        .unwrap();
+    let kept = store.identity("corp:alice").await.unwrap().unwrap();
+    assert_eq!(kept.groups, ["engineering"]);
+    assert_eq!(kept.sealed_tokens.as_deref(), Some(&b"second"[..]));
+    let version = kept.version;
+    let next = store
+        .replace_identity_tokens("corp:alice", version, Some(b"third".to_vec()), at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(next > version);
+    // The second writer saw the old version: it loses, and nothing changes.
+    assert_eq!(
+        store
+            .replace_identity_tokens("corp:alice", version, Some(b"lost".to_vec()), at)
+            .await
+            .unwrap(),
+        None
+    );
+    let kept = store.identity("corp:alice").await.unwrap().unwrap();
+    assert_eq!(kept.sealed_tokens.as_deref(), Some(&b"third"[..]));
+    assert_eq!(kept.version, next);
+    assert_eq!(
+        store
+            .replace_identity_tokens("corp:nobody", 1, None, at)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 /// The shared rate limit spends as `gatehouse_types::rate::spend` does, in every backend: a
 /// whole budget at once, then one request per interval, each key its own.
 async fn rate_limits_spend_one_budget_per_key<S: ServerStore>(store: &S) {
@@ -1092,4 +1151,5 @@ behaviour_suite!(
     dpop_bindings_are_kept_with_codes_and_refresh_tokens,
     audit_events_are_searched_newest_first_by_client_subject_and_tool,
     rate_limits_spend_one_budget_per_key,
+    identities_keep_groups_and_swap_tokens_by_version,
 );

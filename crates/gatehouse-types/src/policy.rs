@@ -8,7 +8,8 @@
 //! same [`ScopePolicy`], so a policy made stricter also narrows tokens already issued.
 //!
 //! Rules only grant (a union): a subject and client hold a governed scope when some rule that
-//! names them (or anyone) lists it. Scopes the policy does not govern (those of no protected
+//! names them (or anyone), or one of their groups, lists it. Groups are what the person's
+//! identity provider said at their last sign-in (its groups or roles claim). Scopes the policy does not govern (those of no protected
 //! resource, such as `offline_access`) pass untouched. No rules: everything passes, as before the
 //! policy existed.
 
@@ -42,11 +43,44 @@ impl Names {
     }
 }
 
-/// One row of the matrix: these subjects, through these clients, may hold these scopes.
+/// The access token claim carrying the subject's groups that the matrix names, so that a
+/// resource's guard and introspection reach the answer the token endpoint reached.
+pub const GROUPS_CLAIM: &str = "groups";
+
+/// Whom a policy is asked about: a subject and the groups their identity provider put them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Who<'a> {
+    /// The `sub`.
+    pub subject: &'a str,
+    /// Their groups (none for local users and machine clients).
+    pub groups: &'a [String],
+}
+
+impl<'a> From<&'a str> for Who<'a> {
+    /// A subject in no group.
+    fn from(subject: &'a str) -> Self {
+        Self {
+            subject,
+            groups: &[],
+        }
+    }
+}
+
+impl<'a> From<&'a String> for Who<'a> {
+    fn from(subject: &'a String) -> Self {
+        Self::from(subject.as_str())
+    }
+}
+
+/// One row of the matrix: these subjects or members of these groups, through these clients, may
+/// hold these scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeRule {
     /// Whose: a `sub` (a local user's name, `{provider}:{subject}`, or a machine client's id).
+    /// With groups named and no subjects, give `Names::Only(vec![])`: members only.
     pub subjects: Names,
+    /// Or whose: members of any of these groups.
+    pub groups: Vec<String>,
     /// Through which clients.
     pub clients: Names,
     /// What.
@@ -73,47 +107,72 @@ impl ScopePolicy {
     }
 
     /// Whether `subject` may hold `scope` through `client`.
-    pub fn permits(&self, subject: &str, client: &str, scope: &Scope) -> bool {
+    pub fn permits<'a>(&self, who: impl Into<Who<'a>>, client: &str, scope: &Scope) -> bool {
+        let who = who.into();
         self.is_open()
             || !self.governed.contains(scope)
             || self.rules.iter().any(|rule| {
                 rule.scopes.contains(scope)
-                    && rule.subjects.contains(subject)
                     && rule.clients.contains(client)
+                    && (rule.subjects.contains(who.subject)
+                        || rule.groups.iter().any(|group| who.groups.contains(group)))
             })
+    }
+
+    /// Whether some rule names groups: only then are a person's groups looked up.
+    pub fn uses_groups(&self) -> bool {
+        self.rules.iter().any(|rule| !rule.groups.is_empty())
+    }
+
+    /// The groups of `groups` that some rule names: what a token must carry for the guard to
+    /// reach the same answer (bounded by the configuration, whatever the provider sends).
+    pub fn named_groups(&self, groups: &[String]) -> Vec<String> {
+        groups
+            .iter()
+            .filter(|group| self.rules.iter().any(|rule| rule.groups.contains(group)))
+            .cloned()
+            .collect()
     }
 
     /// Whether `scopes` holds governed scopes and the policy lets `subject` hold none of them
     /// through `client`: a grant the policy has emptied, which must not pass as a grant of no
     /// scope (a resource that requires none would admit it).
-    pub fn denies_all(&self, subject: &str, client: &str, scopes: &ScopeSet) -> bool {
+    pub fn denies_all<'a>(&self, who: impl Into<Who<'a>>, client: &str, scopes: &ScopeSet) -> bool {
+        let who = who.into();
         !self.is_open()
             && scopes.iter().any(|scope| self.governed.contains(scope))
             && !scopes
                 .iter()
-                .any(|scope| self.governed.contains(scope) && self.permits(subject, client, scope))
+                .any(|scope| self.governed.contains(scope) && self.permits(who, client, scope))
     }
 
     /// The scopes of `scopes` that `subject` may hold through `client`.
-    pub fn permitted(&self, subject: &str, client: &str, scopes: &ScopeSet) -> ScopeSet {
-        self.narrowed(subject, client, scopes)
+    pub fn permitted<'a>(
+        &self,
+        who: impl Into<Who<'a>>,
+        client: &str,
+        scopes: &ScopeSet,
+    ) -> ScopeSet {
+        self.narrowed(who, client, scopes)
             .unwrap_or_else(|| scopes.clone())
     }
 
     /// [`ScopePolicy::permitted`] when it differs from `scopes`; `None`, with nothing copied,
     /// when the policy lets `subject` hold them all (what the guard asks on every request).
-    pub fn narrowed(&self, subject: &str, client: &str, scopes: &ScopeSet) -> Option<ScopeSet> {
-        if self.is_open()
-            || scopes
-                .iter()
-                .all(|scope| self.permits(subject, client, scope))
-        {
+    pub fn narrowed<'a>(
+        &self,
+        who: impl Into<Who<'a>>,
+        client: &str,
+        scopes: &ScopeSet,
+    ) -> Option<ScopeSet> {
+        let who = who.into();
+        if self.is_open() || scopes.iter().all(|scope| self.permits(who, client, scope)) {
             return None;
         }
         Some(
             scopes
                 .iter()
-                .filter(|scope| self.permits(subject, client, scope))
+                .filter(|scope| self.permits(who, client, scope))
                 .cloned()
                 .collect(),
         )
@@ -135,6 +194,7 @@ mod tests {
             |list: &[&str]| Names::from_list(Some(list.iter().map(|s| (*s).to_owned()).collect()));
         ScopeRule {
             subjects: names(subjects),
+            groups: Vec::new(),
             clients: names(clients),
             scopes: set(scopes),
         }
@@ -178,6 +238,31 @@ mod tests {
             strict.permitted("bob", "cli", &asked),
             set("mcp:tools offline_access")
         );
+    }
+
+    #[test]
+    fn members_of_a_group_hold_what_the_group_is_given() {
+        let mut on_call = rule(&[], &["*"], "mcp:admin");
+        on_call.groups = vec!["on-call".into()];
+        let policy = ScopePolicy::new(
+            vec![on_call, rule(&["*"], &["*"], "mcp:tools")],
+            set("mcp:tools mcp:admin"),
+        );
+        assert!(policy.uses_groups());
+        let asked = set("mcp:tools mcp:admin");
+        let groups = vec!["engineering".to_owned(), "on-call".to_owned()];
+        let member = Who {
+            subject: "corp:alice",
+            groups: &groups,
+        };
+        assert_eq!(policy.permitted(member, "cli", &asked), asked);
+        assert_eq!(
+            policy.permitted("corp:alice", "cli", &asked),
+            set("mcp:tools")
+        );
+        assert_eq!(policy.named_groups(&groups), vec!["on-call".to_owned()]);
+        // A subject named like a group is not its member.
+        assert_eq!(policy.permitted("on-call", "cli", &asked), set("mcp:tools"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gatehouse_engine::Store as _;
 use gatehouse_jose::{IdTokenExpectations, jws, verify_id_token};
+use gatehouse_store::{IdentityRecord, ServerStore as _};
 use gatehouse_types::form::FormParams;
 use serde_json::{Map, Value};
 
@@ -275,7 +276,12 @@ async fn complete(
             .await
             .map_err(Failure::Unavailable)?;
     } else if let Some(url) = &endpoints.userinfo
-        && (id_token.is_none() || identity::needs_more(&upstream.config, id_claims))
+        && (id_token.is_none()
+            || identity::needs_more(
+                &upstream.config,
+                id_claims,
+                state.engine.config().scope_policy.uses_groups(),
+            ))
     {
         userinfo = object(
             upstream
@@ -345,8 +351,27 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
-/// Starts the person's session and sends them on.
+/// Records what the provider said of the person, starts their session and sends them on.
 async fn signed_in(state: &Arc<AppState>, person: &Person, then: Return) -> Response {
+    // Their groups as of now, for the scope matrix: a group they left at the provider is gone
+    // from their next token.
+    let identity = IdentityRecord {
+        subject: person.subject.clone(),
+        groups: person.groups.clone(),
+        sealed_tokens: None,
+        version: 0,
+        updated_at: now(),
+    };
+    if let Err(error) = state.store().put_identity(identity).await {
+        tracing::warn!(%error, "could not record a person's groups");
+        return message(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again later",
+            "The sign-in could not be recorded.",
+            &[],
+        );
+    }
     let browser = match state
         .sessions
         .sign_in(state.store(), &person.subject, now())

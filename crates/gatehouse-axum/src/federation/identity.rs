@@ -51,14 +51,20 @@ pub(crate) fn groups_claim(provider: &IdentityProvider) -> &str {
     provider.groups_claim.as_deref().unwrap_or("groups")
 }
 
-/// Whether the ID token alone lacks something admission or the subject needs, so that userinfo
-/// must be asked.
-pub(crate) fn needs_more(provider: &IdentityProvider, claims: &Map<String, Value>) -> bool {
+/// Whether the ID token alone lacks something admission, the subject or the scope matrix
+/// (`groups_wanted`: some rule names groups) needs, so that userinfo must be asked. Providers
+/// often put only `sub` in the ID token of a code flow and the rest in userinfo.
+pub(crate) fn needs_more(
+    provider: &IdentityProvider,
+    claims: &Map<String, Value>,
+    groups_wanted: bool,
+) -> bool {
     let missing = |name: &str| !claims.contains_key(name);
     missing(subject_claim(provider))
         || (!provider.allowed_email_domains.is_empty()
             && (missing("email") || missing("email_verified")))
-        || (!provider.allowed_groups.is_empty() && missing(groups_claim(provider)))
+        || ((groups_wanted || !provider.allowed_groups.is_empty())
+            && missing(groups_claim(provider)))
 }
 
 /// The person `sources` (ID token claims first, then userinfo) describe, admitted by
@@ -258,12 +264,19 @@ mod tests {
     #[test]
     fn userinfo_is_asked_only_when_the_id_token_is_thin() {
         let plain = provider(|_| {});
-        assert!(!needs_more(&plain, &claims(json!({"sub": "1"}))));
+        assert!(!needs_more(&plain, &claims(json!({"sub": "1"})), false));
+        assert!(needs_more(&plain, &claims(json!({"sub": "1"})), true));
+        assert!(!needs_more(
+            &plain,
+            &claims(json!({"sub": "1", "groups": []})),
+            true
+        ));
         let domains = provider(|p| p.allowed_email_domains = vec!["corp.example".into()]);
-        assert!(needs_more(&domains, &claims(json!({"sub": "1"}))));
+        assert!(needs_more(&domains, &claims(json!({"sub": "1"})), false));
         assert!(!needs_more(
             &domains,
-            &claims(json!({"sub": "1", "email": "a@corp.example", "email_verified": true}))
+            &claims(json!({"sub": "1", "email": "a@corp.example", "email_verified": true})),
+            false
         ));
     }
 }

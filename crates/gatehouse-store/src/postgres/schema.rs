@@ -170,4 +170,17 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         ALTER TABLE audit_events ADD COLUMN tool TEXT;
         ",
     ),
+    (
+        9,
+        "people signed in through identity providers: their groups and sealed upstream tokens",
+        "
+        CREATE TABLE identities (
+            subject TEXT PRIMARY KEY,
+            groups TEXT NOT NULL,
+            tokens BYTEA,
+            version BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        );
+        ",
+    ),
 ];

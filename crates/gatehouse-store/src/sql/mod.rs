@@ -35,8 +35,8 @@ pub(crate) use value::{Row, Value};
 
 use crate::DenyList;
 use crate::server::{
-    AuditEvent, AuditQuery, Consent, Grant, ServerStore, SessionRecord, SignInFailures,
-    StoredSigningKey, UserRecord,
+    AuditEvent, AuditQuery, Consent, Grant, IdentityRecord, ServerStore, SessionRecord,
+    SignInFailures, StoredSigningKey, UserRecord,
 };
 use rows::{hash_param, time_param};
 use statements as sql;
@@ -193,6 +193,17 @@ pub(crate) async fn use_assertion(
 
 /// Deletes what `statement` selects, [`PURGE_BATCH`] rows at a time until fewer are left;
 /// `bound` (a time) is its `$1` and the batch size the next parameter.
+pub(crate) async fn groups_of(
+    db: &impl Database,
+    subject: &str,
+) -> Result<Vec<String>, StoreError> {
+    optional(
+        db.query(&sql::GROUPS_OF, vec![subject.into()]).await,
+        |row| rows::groups(row.text(0)?),
+    )
+    .map(Option::unwrap_or_default)
+}
+
 pub(crate) async fn delete_in_batches(
     db: &impl Database,
     statement: &'static Statement,
@@ -298,6 +309,13 @@ macro_rules! shared_store_methods {
             expires_at: gatehouse_types::UnixTime,
         ) -> Result<bool, gatehouse_engine::store::StoreError> {
             $crate::sql::use_assertion(self, issuer, jti, expires_at).await
+        }
+
+        async fn groups_of(
+            &self,
+            subject: &str,
+        ) -> Result<Vec<String>, gatehouse_engine::store::StoreError> {
+            $crate::sql::groups_of(self, subject).await
         }
     };
 }
@@ -585,6 +603,48 @@ impl<B: SqlBackend> ServerStore for B {
             Some(i64::try_from(now_us).unwrap_or(i64::MAX)),
         )
         .await
+    }
+
+    async fn put_identity(&self, identity: IdentityRecord) -> Result<(), StoreError> {
+        self.execute(
+            &sql::PUT_IDENTITY,
+            vec![
+                identity.subject.as_str().into(),
+                rows::groups_text(&identity.groups).into(),
+                identity.sealed_tokens.into(),
+                time_param(identity.updated_at),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn identity(&self, subject: &str) -> Result<Option<IdentityRecord>, StoreError> {
+        optional(
+            self.query(&sql::IDENTITY, vec![subject.into()]).await,
+            rows::identity,
+        )
+    }
+
+    async fn replace_identity_tokens(
+        &self,
+        subject: &str,
+        version: i64,
+        sealed_tokens: Option<Vec<u8>>,
+        now: UnixTime,
+    ) -> Result<Option<i64>, StoreError> {
+        let rows = self
+            .execute_returning(
+                &sql::REPLACE_IDENTITY_TOKENS,
+                vec![
+                    subject.into(),
+                    version.into(),
+                    sealed_tokens.into(),
+                    time_param(now),
+                ],
+            )
+            .await?;
+        rows.first().map(|row| row.int(0)).transpose()
     }
 
     fn deny_list(&self) -> &DenyList {

@@ -12,7 +12,8 @@ use gatehouse_types::UnixTime;
 use super::{Row, Value};
 use crate::codec::{self, corrupt, time_from_sql, time_to_sql};
 use crate::server::{
-    AuditEvent, Consent, Grant, SessionRecord, SignInFailures, StoredSigningKey, UserRecord,
+    AuditEvent, Consent, Grant, IdentityRecord, SessionRecord, SignInFailures, StoredSigningKey,
+    UserRecord,
 };
 
 /// A credential hash as a parameter.
@@ -182,6 +183,25 @@ pub(crate) fn user(row: &Row) -> Result<UserRecord, StoreError> {
         password_hash: row.text(1)?.to_owned(),
         created_at: time_from_sql(row.int(2)?)?,
     })
+}
+
+pub(crate) fn identity(row: &Row) -> Result<IdentityRecord, StoreError> {
+    Ok(IdentityRecord {
+        subject: row.text(0)?.to_owned(),
+        groups: groups(row.text(1)?)?,
+        sealed_tokens: row.opt_bytes(2)?.map(<[u8]>::to_vec),
+        version: row.int(3)?,
+        updated_at: time_from_sql(row.int(4)?)?,
+    })
+}
+
+/// Groups are kept as a JSON array of strings.
+pub(crate) fn groups(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|_| corrupt("an identity's groups"))
+}
+
+pub(crate) fn groups_text(groups: &[String]) -> String {
+    serde_json::to_string(groups).unwrap_or_else(|_| "[]".into())
 }
 
 pub(crate) fn sign_in_failures(row: &Row) -> Result<SignInFailures, StoreError> {

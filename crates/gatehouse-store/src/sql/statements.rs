@@ -298,6 +298,23 @@ pub(crate) static SPEND_RATE: Statement = Statement::new(
 pub(crate) static RATE_TAT: Statement =
     Statement::new("SELECT tat FROM rate_limits WHERE key = $1");
 
+// ----- identities (people signed in through identity providers) ------------------------------
+
+pub(crate) static PUT_IDENTITY: Statement = Statement::new(
+    "INSERT INTO identities (subject, groups, tokens, version, updated_at) VALUES ($1, $2, $3, 1, $4)
+     ON CONFLICT (subject) DO UPDATE
+       SET groups = $2, tokens = $3, version = identities.version + 1, updated_at = $4",
+);
+pub(crate) static IDENTITY: Statement = Statement::new(
+    "SELECT subject, groups, tokens, version, updated_at FROM identities WHERE subject = $1",
+);
+pub(crate) static GROUPS_OF: Statement =
+    Statement::new("SELECT groups FROM identities WHERE subject = $1");
+pub(crate) static REPLACE_IDENTITY_TOKENS: Statement = Statement::new(
+    "UPDATE identities SET tokens = $3, version = version + 1, updated_at = $4
+     WHERE subject = $1 AND version = $2 RETURNING version",
+);
+
 // ----- purging ----------------------------------------------------------------------------------
 // Each deletes at most `$2` rows whose time (`$1`) has passed, by primary key, so that a long
 // clean-up runs as short transactions that requests interleave with.
@@ -412,4 +429,8 @@ pub(crate) static ALL: &[&Statement] = &[
     &SPEND_RATE,
     &RATE_TAT,
     &PURGE_RATE_LIMITS,
+    &PUT_IDENTITY,
+    &IDENTITY,
+    &GROUPS_OF,
+    &REPLACE_IDENTITY_TOKENS,
 ];
