@@ -16,9 +16,18 @@ use crate::{JwtError, KeySet};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdTokenError {
-    /// The JWS, or a check shared with access tokens (issuer, audience, time).
-    #[error(transparent)]
+    /// The JWS: its form, or no key of the provider's set verifies it (§3.1.3.7 items 6, 7).
+    #[error("the ID token's signature cannot be verified with the identity provider's keys ({0})")]
     Jwt(#[from] JwtError),
+    /// `iss` is not the provider's issuer identifier (§3.1.3.7 item 2).
+    #[error("the ID token was issued by another party (OpenID Connect Core section 3.1.3.7)")]
+    WrongIssuer,
+    /// `aud` does not name this client (§3.1.3.7 item 3).
+    #[error("the ID token was issued for another client (OpenID Connect Core section 3.1.3.7)")]
+    WrongAudience,
+    /// `exp` has passed, or `nbf` or `iat` is in the future (§3.1.3.7 items 9, 10).
+    #[error("the ID token is expired or not valid yet (OpenID Connect Core section 3.1.3.7)")]
+    OutsideValidity,
     /// A required claim is missing or not of its type.
     #[error("the ID token has no valid `{0}` claim (OpenID Connect Core section 2)")]
     MissingClaim(&'static str),
@@ -164,14 +173,21 @@ pub fn verify_id_token(
         .ok_or(IdTokenError::MissingClaim("aud"))?;
     let exp = number("exp")?.ok_or(IdTokenError::MissingClaim("exp"))?;
     let iat = number("iat")?.ok_or(IdTokenError::MissingClaim("iat"))?;
-    expected.expected.check(
-        Some(iss),
-        aud.iter(),
-        Validity::until(exp)
-            .not_before(number("nbf")?)
-            .issued_at(Some(iat)),
-        now,
-    )?;
+    expected
+        .expected
+        .check(
+            Some(iss),
+            aud.iter(),
+            Validity::until(exp)
+                .not_before(number("nbf")?)
+                .issued_at(Some(iat)),
+            now,
+        )
+        .map_err(|error| match error {
+            JwtError::WrongIssuer => IdTokenError::WrongIssuer,
+            JwtError::WrongAudience => IdTokenError::WrongAudience,
+            _ => IdTokenError::OutsideValidity,
+        })?;
     if aud.iter().any(|party| party != expected.client_id) {
         return Err(IdTokenError::UntrustedAudience);
     }
@@ -267,7 +283,7 @@ mod tests {
         );
         assert!(matches!(
             verify(&token, &key),
-            Err(IdTokenError::Jwt(JwtError::WrongIssuer))
+            Err(IdTokenError::WrongIssuer)
         ));
     }
 
@@ -280,7 +296,7 @@ mod tests {
         );
         assert!(matches!(
             verify(&other, &key),
-            Err(IdTokenError::Jwt(JwtError::WrongAudience))
+            Err(IdTokenError::WrongAudience)
         ));
         let extra = sign(
             &key,
@@ -321,7 +337,7 @@ mod tests {
         );
         assert!(matches!(
             verify(&expired, &key),
-            Err(IdTokenError::Jwt(JwtError::Expired))
+            Err(IdTokenError::OutsideValidity)
         ));
         let old = sign(
             &key,

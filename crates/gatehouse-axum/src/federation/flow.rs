@@ -146,6 +146,13 @@ pub(crate) async fn callback(
             )
         }
         Err(Failure::Unavailable(error)) => unavailable(&state, upstream, &error, &[]),
+        Err(Failure::Store) => message(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again later",
+            "The sign-in could not be recorded.",
+            &[],
+        ),
     }
 }
 
@@ -154,10 +161,20 @@ enum Failure {
     Refused(StatusCode, String),
     /// The provider failed: a 502 page.
     Unavailable(UpstreamError),
+    /// This server's store failed: a 503 page.
+    Store,
 }
 
 fn refused(reason: impl ToString) -> Failure {
     Failure::Refused(StatusCode::BAD_REQUEST, reason.to_string())
+}
+
+/// A provider's refusal is the person's refusal page; its failure, the outage page.
+fn failure(error: UpstreamError) -> Failure {
+    match error {
+        UpstreamError::Refused(_) => refused(error),
+        UpstreamError::Unavailable(_) => Failure::Unavailable(error),
+    }
 }
 
 /// Everything between the callback's query and a person admitted.
@@ -196,9 +213,7 @@ async fn complete(
         Ok(false) => return Err(refused("this sign-in was already completed")),
         Err(error) => {
             tracing::warn!(%error, "could not record a sign-in's state");
-            return Err(Failure::Unavailable(UpstreamError::Unavailable(
-                "the sign-in could not be recorded".into(),
-            )));
+            return Err(Failure::Store);
         }
     }
     let endpoints = upstream
@@ -240,10 +255,7 @@ async fn complete(
             &pending.verifier,
         )
         .await
-        .map_err(|error| match error {
-            UpstreamError::Refused(_) => refused(error),
-            UpstreamError::Unavailable(_) => Failure::Unavailable(error),
-        })?;
+        .map_err(failure)?;
     let id_token = match (&tokens.id_token, &endpoints.keys) {
         (Some(token), Some(keys)) => {
             Some(verify(state, upstream, &endpoints, keys, token, &pending.nonce).await?)
@@ -269,12 +281,12 @@ async fn complete(
                     "GitHub's /user",
                 )
                 .await
-                .map_err(Failure::Unavailable)?,
+                .map_err(failure)?,
         );
         github_email = upstream
             .github_email(http, &tokens.access_token)
             .await
-            .map_err(Failure::Unavailable)?;
+            .map_err(failure)?;
     } else if let Some(url) = &endpoints.userinfo
         && (id_token.is_none()
             || identity::needs_more(
@@ -287,7 +299,7 @@ async fn complete(
             upstream
                 .get_json(http, url, &tokens.access_token, "its userinfo endpoint")
                 .await
-                .map_err(Failure::Unavailable)?,
+                .map_err(failure)?,
         );
         // OpenID Connect Core §5.3.2: "The sub Claim in the UserInfo Response MUST be verified
         // to exactly match the sub Claim in the ID Token; if they do not match, the UserInfo

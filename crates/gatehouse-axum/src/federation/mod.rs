@@ -41,6 +41,9 @@ pub enum FederationSetupError {
 /// `state`.
 pub(crate) struct Federation {
     providers: Vec<Upstream>,
+    /// Every configured provider's id, those that only vouch through ID-JAGs too: the
+    /// namespaces (`{id}:…`) no local user may take.
+    namespaces: Vec<String>,
     http: reqwest::Client,
     sealer: EncryptionKey,
 }
@@ -61,6 +64,11 @@ impl Federation {
         }
         Ok(Self {
             providers,
+            namespaces: config
+                .identity_providers
+                .iter()
+                .map(|provider| provider.id.clone())
+                .collect(),
             http: upstream::http_client()
                 .map_err(|e| FederationSetupError::Client(e.to_string()))?,
             sealer,
@@ -90,10 +98,11 @@ impl Federation {
             .collect()
     }
 
-    /// Whether `subject` is one a provider vouches for (`{id}:…`), not a local user's name.
+    /// Whether `subject` is in a provider's namespace (`{id}:…`, whether it signs people in or
+    /// vouches through ID-JAGs), not a local user's name.
     pub(crate) fn is_federated(&self, subject: &str) -> bool {
         subject
             .split_once(':')
-            .is_some_and(|(prefix, _)| self.providers.iter().any(|p| p.config.id == prefix))
+            .is_some_and(|(prefix, _)| self.namespaces.iter().any(|id| id == prefix))
     }
 }

@@ -160,7 +160,7 @@ impl Upstream {
 
     /// Redeems `code` at the token endpoint (RFC 6749 §4.1.3 with the PKCE verifier, RFC 7636
     /// §4.5), authenticating with the client secret where there is one (`client_secret_basic`,
-    /// RFC 6749 §2.3.1).
+    /// RFC 6749 §2.3.1; in the body for GitHub).
     pub(crate) async fn redeem(
         &self,
         http: &reqwest::Client,
@@ -180,6 +180,11 @@ impl Upstream {
             .post(&endpoints.token)
             .header("accept", "application/json");
         match &self.secret {
+            // GitHub documents its OAuth apps' credentials as body parameters.
+            Some(secret) if self.config.kind == "github" => {
+                form.push(("client_id", client_id));
+                form.push(("client_secret", secret));
+            }
             Some(secret) => {
                 // RFC 6749 §2.3.1: each part form-encoded before the Basic encoding.
                 let encode = |s: &str| gatehouse_types::form::encode([("", s)]).split_off(1);
@@ -239,10 +244,15 @@ impl Upstream {
             .send()
             .await
             .map_err(|e| unreachable(&e))?;
-        if !response.status().is_success() {
+        let status = response.status();
+        if status.is_client_error() {
+            // The provider answered: the token does not let Gatehouse read who this is (a scope
+            // missing from the configuration, or the token refused).
+            return Err(UpstreamError::Refused(format!("{what} refused ({status})")));
+        }
+        if !status.is_success() {
             return Err(UpstreamError::Unavailable(format!(
-                "{what} answered {}",
-                response.status()
+                "{what} answered {status}"
             )));
         }
         let body = read_capped(response, MAX_ANSWER_BYTES)
