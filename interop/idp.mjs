@@ -8,8 +8,9 @@
 // PORT 0 picks a free port.
 //
 // Prints `ready http://127.0.0.1:PORT` once it listens. The development pages take any password.
-// Environment: IDP_REVOKED names logins whose refresh is refused from the start (the person
-// removed at the provider); IDP_ACCESS_TTL sets the access token lifetime in seconds.
+// Environment: IDP_ACCESS_TTL sets the access token lifetime in seconds. `POST /test/remove/LOGIN`
+// removes a person: from then on the provider knows no such account, and refuses to refresh
+// their tokens (invalid_grant), as a real provider does for someone the organisation removed.
 import { createServer } from "node:http";
 import Provider from "oidc-provider";
 
@@ -27,7 +28,7 @@ const people = {
   carol: { email: 'carol@corp.example', email_verified: false, name: 'Carol Unverified', groups: ['engineering'] },
   dave: { email: 'dave@corp.example', email_verified: true, name: 'Dave Sales', groups: ['sales'] },
 };
-const revoked = new Set((process.env.IDP_REVOKED || '').split(',').filter(Boolean));
+const removed = new Set();
 
 // The issuer needs the port; with PORT 0 the listener picks it first.
 const server = createServer();
@@ -51,6 +52,7 @@ const provider = new Provider(issuer, {
     token_endpoint_auth_method: 'none',
   }],
   async findAccount(ctx, id) {
+    if (removed.has(id)) return undefined;
     const person = people[id] || { groups: [] };
     return {
       accountId: id,
@@ -67,10 +69,9 @@ const provider = new Provider(issuer, {
   },
   scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
   // A refresh token even without a consent screen asking for offline access, as Gatehouse's
-  // token vault needs one; refused for a person the provider has removed.
-  issueRefreshToken(ctx, client, code) {
-    if (!client.grantTypeAllowed('refresh_token')) return false;
-    return !revoked.has(code.accountId);
+  // token vault needs one.
+  issueRefreshToken(ctx, client) {
+    return client.grantTypeAllowed('refresh_token');
   },
   ttl: { AccessToken: Number(process.env.IDP_ACCESS_TTL || 3600) },
   pkce: { required: () => true },
@@ -80,5 +81,14 @@ const provider = new Provider(issuer, {
 });
 provider.on('server_error', (ctx, error) => console.error('idp server_error', error));
 
-server.on('request', provider.callback());
+const callback = provider.callback();
+server.on('request', (req, res) => {
+  const removal = req.method === 'POST' && /^\/test\/remove\/([^/]+)$/.exec(req.url);
+  if (removal) {
+    removed.add(decodeURIComponent(removal[1]));
+    res.writeHead(204).end();
+    return;
+  }
+  callback(req, res);
+});
 console.log(`ready ${issuer}`);

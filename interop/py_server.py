@@ -6,8 +6,10 @@ at http://127.0.0.1:PORT/mcp, used as the upstream of Gatehouse's gateway mode.
 
 Tools: `echo(text)`; `shred(path)`, which pretends to destroy a file (what a default-deny
 policy must keep closed); and `whoami`, which returns the identity headers the gateway sets
-(X-Gatehouse-Subject, X-Gatehouse-Client-Id, X-Gatehouse-Scope) and whether an Authorization
-header arrived (a gateway must not pass the client's token through). Prints "listening" once
+(X-Gatehouse-Subject, X-Gatehouse-Client-Id, X-Gatehouse-Scope), whether an Authorization
+header arrived (a gateway must not pass the client's token through), and whether the person's
+token at the identity provider arrived (X-Gatehouse-Upstream-Token, `forward_upstream_token`),
+with what the provider's userinfo endpoint (environment variable USERINFO_URL) says of it. Prints "listening" once
 it accepts connections.
 """
 
@@ -15,7 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import urllib.error
+import urllib.request
 
 import anyio
 import uvicorn
@@ -23,6 +28,21 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
 HOST = "127.0.0.1"
+
+
+def userinfo(token: str) -> dict[str, object]:
+    """What the identity provider's userinfo endpoint (USERINFO_URL) says of the token the
+    gateway forwarded (X-Gatehouse-Upstream-Token): the proof that it is the person's real,
+    fresh token there."""
+    url = os.environ.get("USERINFO_URL")
+    if not url:
+        return {"error": "USERINFO_URL is not set"}
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a test's own URL
+            return {"status": response.status, "claims": json.loads(response.read())}
+    except urllib.error.HTTPError as error:
+        return {"status": error.code}
 
 
 def build(port: int) -> MCPServer:
@@ -36,13 +56,16 @@ def build(port: int) -> MCPServer:
     @server.tool()
     def whoami(ctx: Context) -> str:
         """The identity the gateway asserted for this request, as JSON."""
-        headers = ctx.headers or {}
+        headers = {k.lower(): v for k, v in (ctx.headers or {}).items()}
+        upstream_token = headers.get("x-gatehouse-upstream-token")
         return json.dumps(
             {
                 "subject": headers.get("x-gatehouse-subject"),
                 "client_id": headers.get("x-gatehouse-client-id"),
                 "scope": headers.get("x-gatehouse-scope"),
-                "authorization_header": "authorization" in {k.lower() for k in headers},
+                "authorization_header": "authorization" in headers,
+                "upstream_token": upstream_token is not None,
+                "upstream_userinfo": userinfo(upstream_token) if upstream_token else None,
             }
         )
 

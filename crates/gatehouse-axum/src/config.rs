@@ -528,7 +528,9 @@ pub struct IdentityProvider {
     /// Offered on the sign-in page. Default: true when `client_id` is set.
     #[serde(default)]
     pub sign_in: Option<bool>,
-    /// Keep the provider's tokens for downstream calls. Not available yet.
+    /// Keep the provider's access and refresh tokens, sealed at rest and refreshed when needed,
+    /// for downstream calls (a gateway's `forward_upstream_token`, the token exchange with
+    /// `audience=upstream:{id}`).
     #[serde(default)]
     pub keep_tokens: bool,
     /// Accept its ID-JAGs at `/token` (`urn:ietf:params:oauth:grant-type:jwt-bearer`).
@@ -582,6 +584,10 @@ pub struct Resource {
     /// Gateway mode: the MCP server to proxy to.
     #[serde(default)]
     pub upstream: Option<String>,
+    /// Gateway mode: the upstream receives the caller's fresh access token at this identity
+    /// provider (one with `keep_tokens`) in `X-Gatehouse-Upstream-Token`.
+    #[serde(default)]
+    pub forward_upstream_token: Option<String>,
     /// The built-in demo MCP server instead of an upstream.
     #[serde(default)]
     pub builtin: Option<String>,
@@ -750,6 +756,7 @@ impl Config {
                     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                     .collect(),
                 upstream: None,
+                forward_upstream_token: None,
                 builtin: Some("demo".into()),
                 tool_scopes: [("admin_reset".to_owned(), "mcp:admin".to_owned())]
                     .into_iter()

@@ -58,6 +58,18 @@ pub enum Event {
         /// escaped excerpt).
         reason: String,
     },
+    /// An identity provider refused to refresh a person's kept tokens (they were removed
+    /// there): their grants here were revoked.
+    FederatedGrantsRevoked {
+        /// Who.
+        subject: String,
+        /// The identity provider's id.
+        provider: String,
+        /// What the provider answered, in this server's words.
+        reason: String,
+        /// How many grants were revoked.
+        grants: usize,
+    },
     /// A person allowed a client access.
     ConsentGiven {
         /// Who.
@@ -166,6 +178,7 @@ impl Event {
             Self::SignedIn { .. } => "signed_in",
             Self::SignInFailed { .. } => "sign_in_failed",
             Self::FederatedSignInRefused { .. } => "federated_sign_in_refused",
+            Self::FederatedGrantsRevoked { .. } => "federated_grants_revoked",
             Self::ConsentGiven { .. } => "consent_given",
             Self::ConsentRefused { .. } => "consent_refused",
             Self::ConsentRevoked { .. } => "consent_revoked",
@@ -180,6 +193,7 @@ impl Event {
     fn subject(&self) -> Option<&str> {
         match self {
             Self::SignedIn { subject, .. }
+            | Self::FederatedGrantsRevoked { subject, .. }
             | Self::ConsentGiven { subject, .. }
             | Self::ConsentRefused { subject, .. }
             | Self::ConsentRevoked { subject, .. }
@@ -204,7 +218,7 @@ impl Event {
             | Self::SignInFailed { client_id, .. }
             | Self::TokenRevoked { client_id }
             | Self::ClientAuthenticationFailed { client_id, .. } => client_id.as_deref(),
-            Self::FederatedSignInRefused { .. } => None,
+            Self::FederatedSignInRefused { .. } | Self::FederatedGrantsRevoked { .. } => None,
         }
     }
 }

@@ -10,7 +10,7 @@ use gatehouse_guard::{Guard, SharedKeys};
 use gatehouse_registration::ClientMetadataPolicy;
 use gatehouse_store::sealing::{EncryptionKey, KeySource, SealingError};
 
-use crate::federation::Federation;
+use crate::federation::{Federation, UpstreamTokens};
 use gatehouse_store::{AnyStore, DatabaseUrl, OpenError, ServerStore};
 
 use crate::authenticator::Authenticator;
@@ -143,6 +143,16 @@ impl Gatehouse {
         let prefix = config.issuer_path().to_owned();
         let events = Arc::new(Events::new(extensions.hooks, Arc::clone(&store)));
         let limiter = Limiter::for_store(&store);
+        let federation = Arc::new(Federation::new(
+            &config,
+            EncryptionKey::from_bytes(*vault.derive("gatehouse federation state")),
+        )?);
+        let upstream_tokens = UpstreamTokens::new(
+            Arc::clone(&federation),
+            Arc::clone(&store),
+            EncryptionKey::from_bytes(*vault.derive("gatehouse upstream tokens")),
+            Arc::clone(&events),
+        );
         let protected = resources::build(
             &config,
             &prefix,
@@ -154,14 +164,12 @@ impl Gatehouse {
             &Policy {
                 limiter: limiter.clone(),
                 audit: Some(Arc::clone(&events)),
+                upstream_tokens: Some(upstream_tokens.clone()),
             },
-        )?;
-        let federation = Federation::new(
-            &config,
-            EncryptionKey::from_bytes(*vault.derive("gatehouse federation state")),
         )?;
         let state = Arc::new(AppState {
             federation,
+            upstream_tokens,
             sessions: Sessions::new(vault.derive("gatehouse session cookie"), &config.issuer),
             throttle: SignInThrottle::new(config.login.throttle_after_failures),
             rates: Arc::new(RateLimiting::new(&config.rate_limits, limiter)),
@@ -192,6 +200,11 @@ impl Gatehouse {
     }
 
     /// Its store.
+    pub fn upstream_tokens(&self) -> &UpstreamTokens {
+        &self.state.upstream_tokens
+    }
+
+    /// The store.
     pub fn store(&self) -> &AnyStore {
         self.state.store()
     }
@@ -285,6 +298,7 @@ pub fn check_config(config: &Config) -> Result<(), StartError> {
         &Policy {
             limiter: Limiter::Memory(Arc::default()),
             audit: None,
+            upstream_tokens: None,
         },
     )?;
     ClientDocuments::new(

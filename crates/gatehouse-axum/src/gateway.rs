@@ -85,11 +85,17 @@ const UPSTREAM_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_
 /// that may stay open for as long as the session, has no deadline.
 const UPSTREAM_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// The header carrying the caller's access token at an identity provider
+/// (`forward_upstream_token`). Like the identity headers, only the gateway sets it.
+pub const UPSTREAM_TOKEN_HEADER: &str = "x-gatehouse-upstream-token";
+
 /// One upstream MCP server.
 #[derive(Clone, Debug)]
 pub(crate) struct Gateway {
     upstream: reqwest::Url,
     http: reqwest::Client,
+    /// The identity provider whose token of the caller the upstream receives, and the vault.
+    forward: Option<(String, crate::federation::UpstreamTokens)>,
 }
 
 impl Gateway {
@@ -108,7 +114,18 @@ impl Gateway {
         Ok(Self {
             upstream: url,
             http,
+            forward: None,
         })
+    }
+
+    /// The upstream also receives the caller's fresh access token at `provider`.
+    pub(crate) fn forwarding(
+        mut self,
+        provider: String,
+        tokens: crate::federation::UpstreamTokens,
+    ) -> Self {
+        self.forward = Some((provider, tokens));
+        self
     }
 }
 
@@ -137,6 +154,32 @@ pub(crate) async fn forward(State(gateway): State<Gateway>, request: Request) ->
         (IDENTITY_HEADERS[3], principal.issuer()),
     ] {
         headers.insert(HeaderName::from_static(name), header_value(value));
+    }
+    if let Some((provider, tokens)) = &gateway.forward {
+        // The caller's own token at the provider, never the MCP client's token: absent for a
+        // caller who has no identity there.
+        match tokens.access_token(principal.subject(), provider).await {
+            Ok(Some(token)) => {
+                if let Ok(mut value) = HeaderValue::from_str(&token) {
+                    value.set_sensitive(true);
+                    headers.insert(HeaderName::from_static(UPSTREAM_TOKEN_HEADER), value);
+                }
+            }
+            Ok(None) => {}
+            Err(crate::federation::UpstreamTokenError::Revoked(_)) => {
+                return error(
+                    StatusCode::UNAUTHORIZED,
+                    "the identity provider no longer vouches for this person; sign in again",
+                );
+            }
+            Err(failure) => {
+                tracing::warn!(%failure, "gateway: the caller's upstream token is not available");
+                return error(
+                    StatusCode::BAD_GATEWAY,
+                    "the caller's token at the identity provider cannot be refreshed now",
+                );
+            }
+        }
     }
     let sent = gateway
         .http

@@ -71,11 +71,11 @@ pub use config::{Config, ConfigError, LoginMode};
 pub use declared::{entry_of, new_client_id, provision};
 pub use documents::DocumentSetupError;
 pub use events::{Event, Hook};
-pub use federation::FederationSetupError;
+pub use federation::{FederationSetupError, UpstreamTokenError, UpstreamTokens};
 pub use gatehouse::{Extensions, Gatehouse, StartError, check_config, open_vault};
 /// The resource-server side, re-exported for programs that mount their own servers.
 pub use gatehouse_guard;
-pub use gateway::{IDENTITY_HEADER_PREFIX, IDENTITY_HEADERS};
+pub use gateway::{IDENTITY_HEADER_PREFIX, IDENTITY_HEADERS, UPSTREAM_TOKEN_HEADER};
 pub use keys::{KeyRing, PUBLISH_LEAD, RotationPolicy, add_key, rotate_now};
 pub use request_id::REQUEST_ID;
 pub use server::serve;

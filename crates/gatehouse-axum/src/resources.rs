@@ -129,6 +129,8 @@ const SERVER_PATHS: [&str; 9] = [
 pub(crate) struct Policy {
     pub(crate) limiter: Limiter,
     pub(crate) audit: Option<Arc<Events>>,
+    /// For gateways with `forward_upstream_token` (absent when only checking a configuration).
+    pub(crate) upstream_tokens: Option<crate::federation::UpstreamTokens>,
 }
 
 /// Builds the guard of every resource served here, checking what the configuration alone
@@ -160,7 +162,15 @@ pub(crate) fn build(
         };
         let target = match (&entry.upstream, &entry.builtin) {
             (Some(upstream), _) => {
-                Target::Upstream(Gateway::new(upstream).map_err(|e| invalid("upstream", e))?)
+                let gateway = Gateway::new(upstream).map_err(|e| invalid("upstream", e))?;
+                Target::Upstream(
+                    match (&entry.forward_upstream_token, &policy.upstream_tokens) {
+                        (Some(provider), Some(tokens)) => {
+                            gateway.forwarding(provider.clone(), tokens.clone())
+                        }
+                        _ => gateway,
+                    },
+                )
             }
             (None, Some(name)) => match builtins.get(name) {
                 Some(server) => Target::Builtin(server.clone()),

@@ -37,7 +37,9 @@ pub(crate) struct AppState {
     pub(crate) signing: Arc<Signing>,
     pub(crate) sessions: Sessions,
     /// Signing people in through identity providers.
-    pub(crate) federation: crate::federation::Federation,
+    pub(crate) federation: Arc<crate::federation::Federation>,
+    /// The identity providers' tokens kept for downstream calls (`keep_tokens`).
+    pub(crate) upstream_tokens: crate::federation::UpstreamTokens,
     /// Failed sign-ins per account.
     pub(crate) throttle: SignInThrottle,
     pub(crate) authenticator: Option<Box<dyn Authenticator>>,

@@ -209,6 +209,9 @@ pub(crate) async fn token(
         return refusal;
     }
     let key = state.key_ring();
+    if request.upstream_audience().is_some() {
+        return upstream_exchange(&state, request, client, &claimed, &key).await;
+    }
     match state
         .engine
         .token(
@@ -241,6 +244,90 @@ pub(crate) async fn token(
             }
             response
         }
+    }
+}
+
+/// RFC 8693 with `audience=upstream:{id}`: the engine checks the exchange as any other, then
+/// the answer is the person's fresh access token at that identity provider, from the vault
+/// (`keep_tokens`). Not a token of this server: it is not recorded, and carries the provider's
+/// own audience and lifetime.
+async fn upstream_exchange(
+    state: &AppState,
+    request: TokenRequest,
+    client: Option<gatehouse_engine::store::ClientRecord>,
+    claimed: &ClientId,
+    key: &crate::keys::KeyRing,
+) -> Response {
+    let checked = state
+        .engine
+        .upstream_exchange(
+            request,
+            client,
+            &gatehouse_engine::ServerKeys {
+                signing: key.current(),
+                verifying: key.verifying(),
+            },
+            now(),
+        )
+        .await;
+    let exchange = match checked {
+        Ok(exchange) => exchange,
+        Err(error) => return refused(state, Some(claimed), &error, "token"),
+    };
+    let refusal = |code: gatehouse_types::ErrorCode, description: &str| {
+        refused(
+            state,
+            Some(claimed),
+            &EndpointError::new(code, description),
+            "token",
+        )
+    };
+    match state
+        .upstream_tokens
+        .access_token(&exchange.subject, &exchange.provider)
+        .await
+    {
+        Ok(Some(token)) => {
+            state.events.emit(Event::TokenIssued {
+                grant_type: gatehouse_types::GrantType::TokenExchange
+                    .as_str()
+                    .to_owned(),
+                client_id: exchange.client.client_id.as_str().to_owned(),
+                subject: exchange.subject,
+                scope: String::new(),
+                audience: vec![format!(
+                    "{}{}",
+                    gatehouse_engine::UPSTREAM_AUDIENCE_PREFIX,
+                    exchange.provider
+                )],
+                jti: String::new(),
+            });
+            // §2.2.1: the issued token and its type; `Cache-Control: no-store` as every token
+            // answer (RFC 6749 §5.1).
+            crate::respond::json(
+                StatusCode::OK,
+                serde_json::json!({
+                    "access_token": token.as_str(),
+                    "issued_token_type": gatehouse_engine::ACCESS_TOKEN_TYPE,
+                    "token_type": "Bearer",
+                })
+                .to_string(),
+            )
+        }
+        // §2.2.2: unwilling or unable to issue a token for this target.
+        Ok(None) => refusal(
+            gatehouse_types::ErrorCode::InvalidTarget,
+            "no token of this person is kept at that identity provider (they did not sign in through it, or it has no keep_tokens)",
+        ),
+        // §2.2.2: the subject token is unacceptable: its person was removed at the provider.
+        Err(crate::UpstreamTokenError::Revoked(_)) => refusal(
+            gatehouse_types::ErrorCode::InvalidRequest,
+            "the identity provider no longer vouches for the subject token's person; their grants are revoked",
+        ),
+        Err(_) => refusal(
+            gatehouse_types::ErrorCode::TemporarilyUnavailable,
+            "the person's token at the identity provider cannot be refreshed now; try again",
+        ),
     }
 }
 

@@ -60,6 +60,10 @@ impl Drop for Provider {
 
 impl Provider {
     fn start(gatehouse_port: u16) -> Self {
+        Self::start_with(gatehouse_port, &[])
+    }
+
+    fn start_with(gatehouse_port: u16, env: &[(&str, &str)]) -> Self {
         let mut process = Command::new("node")
             .arg("idp.mjs")
             .args([
@@ -69,6 +73,7 @@ impl Provider {
                 &format!("http://127.0.0.1:{gatehouse_port}/login/corp/callback"),
             ])
             .current_dir(interop_dir())
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -86,9 +91,43 @@ impl Provider {
     }
 }
 
+/// The demo MCP server as the one resource.
+fn demo_resource(port: u16) -> String {
+    format!(
+        r#"
+[[resources]]
+resource = "http://127.0.0.1:{port}/mcp"
+builtin = "demo"
+scopes_supported = ["mcp:tools", "mcp:admin"]
+default_scopes = ["mcp:tools"]
+"#
+    )
+}
+
 /// `gatehouse serve` with the provider `corp` at `issuer`, plus `provider_keys` in its entry and
-/// `top_level` before the tables.
+/// `top_level` before the tables, in front of the demo MCP server.
 fn serve(dir: &Path, port: u16, issuer: &str, provider_keys: &str, top_level: &str) -> Child {
+    serve_with(
+        dir,
+        port,
+        issuer,
+        provider_keys,
+        top_level,
+        &demo_resource(port),
+        &[],
+    )
+}
+
+/// [`serve`] with its own resources (and declared clients) and more environment.
+fn serve_with(
+    dir: &Path,
+    port: u16,
+    issuer: &str,
+    provider_keys: &str,
+    top_level: &str,
+    resources: &str,
+    env: &[(&str, &str)],
+) -> Child {
     let config = dir.join(format!("gatehouse-{port}.toml"));
     std::fs::write(
         &config,
@@ -109,23 +148,15 @@ client_id = "gatehouse"
 client_secret_env = "CORP_SECRET"
 display_name = "Corp SSO"
 {provider_keys}
-
-[[resources]]
-resource = "http://127.0.0.1:{port}/mcp"
-builtin = "demo"
-scopes_supported = ["mcp:tools", "mcp:admin"]
-default_scopes = ["mcp:tools"]
+{resources}
 "#,
             db = dir.join("gatehouse.db").display(),
         ),
     )
     .unwrap();
-    start(
-        dir,
-        &["serve", "--config", config.to_str().unwrap()],
-        &[("CORP_SECRET", SECRET)],
-    )
-    .child
+    let mut all = vec![("CORP_SECRET", SECRET)];
+    all.extend_from_slice(env);
+    start(dir, &["serve", "--config", config.to_str().unwrap()], &all).child
 }
 
 fn register(port: u16) -> String {
@@ -713,5 +744,240 @@ scopes = ["mcp:admin"]
     assert_eq!(status, 200, "{body}");
     let refreshed: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(refreshed["scope"], "mcp:admin mcp:tools");
+    terminate(server);
+}
+
+/// `interop/py_server.py` (the Python MCP SDK's server) as a gateway's upstream; its `whoami`
+/// asks the provider's userinfo endpoint about the token it receives.
+struct PythonUpstream(Child, u16);
+
+impl Drop for PythonUpstream {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn python_upstream(userinfo: &str) -> Option<PythonUpstream> {
+    let python = interop_dir().join(".venv/bin/python");
+    if !python.exists() {
+        assert!(
+            std::env::var_os("GATEHOUSE_TEST_INTEROP").is_none(),
+            "GATEHOUSE_TEST_INTEROP is set but the Python SDK is missing (scripts/interop-deps.sh)"
+        );
+        return None;
+    }
+    let port = free_port();
+    let mut child = Command::new(python)
+        .arg("py_server.py")
+        .args(["--port", &port.to_string()])
+        .env("USERINFO_URL", userinfo)
+        .current_dir(interop_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.contains("listening"), "{ready}");
+    Some(PythonUpstream(child, port))
+}
+
+/// What the upstream's `whoami` reported through the gateway.
+fn upstream_whoami(port: u16, access_token: &str) -> (u16, Value) {
+    let (status, body) = call_tool(port, access_token, "whoami");
+    if status != 200 {
+        return (status, Value::String(body));
+    }
+    // A JSON body or an SSE event, in chunked framing: the line that is the JSON-RPC answer.
+    let message = body
+        .lines()
+        .map(|line| line.strip_prefix("data:").unwrap_or(line))
+        .find_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+        .unwrap_or_else(|| panic!("{body}"));
+    let text = message["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{message}"));
+    (status, serde_json::from_str(text).unwrap())
+}
+
+const RESOURCE_SERVER_SECRET: &str = "resource-server-secret-for-the-tests";
+
+fn exchange(port: u16, subject_token: &str, audience: &str) -> (u16, Value) {
+    let basic = format!(
+        "Basic {}",
+        <base64ct::Base64 as base64ct::Encoding>::encode_string(
+            format!("files-rs:{RESOURCE_SERVER_SECRET}").as_bytes()
+        )
+    );
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/token",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Authorization", &basic),
+        ],
+        &gatehouse_types::form::encode([
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", subject_token),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+            ("audience", audience),
+        ]),
+    );
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+/// The token vault (`keep_tokens`): the provider's tokens are kept sealed and refreshed (the
+/// provider's access tokens here live 30 seconds, so every use refreshes them). A gateway with
+/// `forward_upstream_token` hands the upstream the person's fresh token, which the provider's
+/// userinfo endpoint accepts, while the MCP client's own token never crosses. A resource server
+/// exchanges a person's Gatehouse token for it (RFC 8693, `audience=upstream:corp`). When the
+/// provider refuses a refresh (the person was removed there), their grants here are revoked.
+#[test]
+fn kept_tokens_reach_the_upstream_and_the_exchange_and_a_removal_revokes_the_grant() {
+    if !available() {
+        eprintln!("oidc-provider not installed: federation test skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let provider = Provider::start_with(port, &[("IDP_ACCESS_TTL", "30")]);
+    let Some(upstream) = python_upstream(&format!("{}/me", provider.issuer)) else {
+        return;
+    };
+    let resources = format!(
+        r#"
+[[resources]]
+resource = "http://127.0.0.1:{port}/mcp"
+upstream = "http://127.0.0.1:{upstream}/mcp"
+forward_upstream_token = "corp"
+scopes_supported = ["mcp:tools", "mcp:admin"]
+default_scopes = ["mcp:tools"]
+
+[[clients]]
+client_id = "files-rs"
+client_secret_env = "FILES_RS_SECRET"
+grant_types = ["urn:ietf:params:oauth:grant-type:token-exchange"]
+introspection_resources = ["http://127.0.0.1:{port}/mcp"]
+"#,
+        upstream = upstream.1
+    );
+    let server = serve_with(
+        dir.path(),
+        port,
+        &provider.issuer,
+        "keep_tokens = true",
+        "",
+        &resources,
+        &[("FILES_RS_SECRET", RESOURCE_SERVER_SECRET)],
+    );
+    let client_id = register(port);
+
+    let alice = token_for(port, &client_id, "alice");
+    let access = alice["access_token"].as_str().unwrap();
+    for _ in 0..2 {
+        let (status, who) = upstream_whoami(port, access);
+        assert_eq!(status, 200, "{who}");
+        assert_eq!(who["subject"], "corp:alice");
+        assert_eq!(who["authorization_header"], false, "{who}");
+        assert_eq!(who["upstream_token"], true, "{who}");
+        assert_eq!(who["upstream_userinfo"]["status"], 200, "{who}");
+        assert_eq!(who["upstream_userinfo"]["claims"]["sub"], "alice", "{who}");
+    }
+
+    // RFC 8693: the resource server trades alice's token for her token at the provider.
+    let (status, answer) = exchange(port, access, "upstream:corp");
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    let (userinfo_status, userinfo) = {
+        let output = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "-H"])
+            .arg(format!(
+                "Authorization: Bearer {}",
+                answer["access_token"].as_str().unwrap()
+            ))
+            .arg(format!("{}/me", provider.issuer))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.to_owned(), body.to_owned())
+    };
+    assert_eq!(userinfo_status, "200", "{userinfo}");
+    assert!(userinfo.contains("\"sub\":\"alice\""), "{userinfo}");
+    // Another provider, or a provider that keeps nothing for this person: invalid_target.
+    let (status, answer) = exchange(port, access, "upstream:other");
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"], "invalid_target");
+
+    // dave signs in, then is removed at the provider: his next call needs a refresh, which the
+    // provider refuses; his grant here is revoked, and his refresh token no longer works.
+    let dave = token_for(port, &client_id, "dave");
+    let (status, who) = upstream_whoami(port, dave["access_token"].as_str().unwrap());
+    assert_eq!(
+        (status, &who["upstream_userinfo"]["claims"]["sub"]),
+        (200, &"dave".into())
+    );
+    let (status, _, _) = request(
+        provider
+            .issuer
+            .trim_start_matches("http://127.0.0.1:")
+            .parse()
+            .unwrap(),
+        "POST",
+        "/test/remove/dave",
+        &[],
+        "",
+    );
+    assert_eq!(status, 204);
+    let (status, refused) = upstream_whoami(port, dave["access_token"].as_str().unwrap());
+    assert_eq!(status, 401, "{refused}");
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &gatehouse_types::form::encode([
+            ("grant_type", "refresh_token"),
+            ("refresh_token", dave["refresh_token"].as_str().unwrap()),
+            ("client_id", client_id.as_str()),
+        ]),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid_grant"), "{body}");
+    let revoked = audit(dir.path(), port, "federated_grants_revoked");
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    assert_eq!(revoked[0]["subject"], "corp:dave");
+    assert_eq!(revoked[0]["grants"], 1);
+    // alice is untouched.
+    let (status, who) = upstream_whoami(port, access);
+    assert_eq!((status, &who["upstream_token"]), (200, &true.into()));
+
+    // The provider's tokens are sealed at rest: the current one is nowhere in the database.
+    let (status, answer) = exchange(port, access, "upstream:corp");
+    assert_eq!(status, 200, "{answer}");
+    let current = answer["access_token"].as_str().unwrap().as_bytes().to_vec();
+    for file in ["gatehouse.db", "gatehouse.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(current.len()).any(|window| window == current),
+            "the provider's token in plain text in {file}"
+        );
+    }
     terminate(server);
 }

@@ -8,8 +8,9 @@
 //! Only a confidential client that lists the grant and is the resource server
 //! (`introspection_resources`) of the subject token's audience may exchange it: a token reaches
 //! a resource server because a client sent it there, and only that resource server may carry it
-//! further. Exchanging for a token at an upstream identity provider (`audience=upstream:{id}`)
-//! belongs to federation and is refused here as `invalid_target`.
+//! further. Exchanging for the person's token at an upstream identity provider
+//! (`audience=upstream:{id}`) is checked here the same way ([`Engine::upstream_exchange`]); the
+//! token itself comes from the caller, which keeps those tokens.
 
 use gatehouse_jose::{AccessTokenClaims, KeySet};
 use gatehouse_resource_indicators::ResourceUri;
@@ -29,6 +30,32 @@ pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_tok
 /// Also accepted as `requested_token_type`: this server's access tokens are JWTs (RFC 8693 §3).
 const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
 
+/// The `audience` of an exchange for the person's token at an identity provider:
+/// `upstream:{provider id}`.
+pub const UPSTREAM_AUDIENCE_PREFIX: &str = "upstream:";
+
+/// An exchange for the person's access token at an identity provider, checked: whose token, at
+/// which provider, for which client. The caller fetches the token (it keeps them) and answers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct UpstreamExchange {
+    /// The subject token's `sub`.
+    pub subject: String,
+    /// The provider named by `audience=upstream:{id}`.
+    pub provider: String,
+    /// The authenticated, exchanging client.
+    pub client: ClientRecord,
+}
+
+/// The provider an exchange request names with `audience=upstream:{id}`, if it names one (and
+/// no resource beside it).
+pub(crate) fn upstream_audience(form: &FormParams) -> Option<&str> {
+    let mut audiences = form.all("audience");
+    let first = audiences.next()?;
+    let provider = first.strip_prefix(UPSTREAM_AUDIENCE_PREFIX)?;
+    (audiences.next().is_none() && form.all("resource").next().is_none()).then_some(provider)
+}
+
 fn invalid_request(description: impl Into<String>) -> EndpointError {
     EndpointError::invalid_request(description)
 }
@@ -44,6 +71,54 @@ impl<S: Store> Engine<S> {
         rng: &mut impl RandomSource,
         now: UnixTime,
     ) -> Result<(TokenResponse, AccessTokenClaims), EndpointError> {
+        let targets = self.exchange_targets(form)?;
+        let (original, family) = self.exchanged_subject(form, client, keys, now).await?;
+        let inactive =
+            || invalid_request("subject_token is not an active access token of this server");
+        let act = self.delegation(&original, client)?;
+        let scopes = self.exchanged_scopes(form, client, &original, &targets)?;
+
+        // §2.2.1 / RFC 6749 §5.1: the new token, no refresh token (the resource server
+        // exchanges again, while the original is valid).
+        let groups = self.groups_for(&original.sub).await?;
+        let grant = Grant {
+            family: &family,
+            client_id: &client.client_id,
+            subject: &original.sub,
+            groups: &groups,
+            scopes: &scopes,
+            resources: &targets,
+            act: Some(act),
+            not_after: Some(UnixTime::from_secs(original.exp)),
+        };
+        let minted = self.mint_access_token(&grant, key, rng, now)?;
+        match self.store().record_access_token(minted.record).await {
+            Ok(()) => {}
+            // The grant was revoked between the checks and now.
+            Err(StoreError::FamilyRevoked) => return Err(inactive()),
+            Err(other) => return Err(other.into()),
+        }
+        let mut answer = response(
+            minted.token,
+            minted.claims.exp.saturating_sub(now.as_secs()),
+            None,
+            &minted.scopes,
+        );
+        answer.issued_token_type = Some(ACCESS_TOKEN_TYPE);
+        Ok((answer, minted.claims))
+    }
+
+    /// What every exchange checks (§2.1, §2.2.2): a confidential client; an active access token
+    /// of this server as `subject_token`, of the access-token type; no actor token; a requested
+    /// type this server issues; and the client is the resource server of the token's audience
+    /// (`introspection_resources`). The token's claims and its grant.
+    pub(crate) async fn exchanged_subject(
+        &self,
+        form: &FormParams,
+        client: &ClientRecord,
+        keys: &KeySet,
+        now: UnixTime,
+    ) -> Result<(AccessTokenClaims, crate::store::FamilyId), EndpointError> {
         if *client.metadata.token_endpoint_auth_method() == TokenEndpointAuthMethod::None {
             return Err(EndpointError::new(
                 ErrorCode::UnauthorizedClient,
@@ -79,8 +154,6 @@ impl<S: Store> Engine<S> {
                 "requested_token_type {requested} is not supported; this server issues access tokens"
             )));
         }
-        let targets = self.exchange_targets(form)?;
-
         // §2.2.2: "If ... the subject_token ... [is] invalid for any reason, or [is]
         // unacceptable based on policy, the error code invalid_request MUST be used."
         let inactive =
@@ -106,37 +179,7 @@ impl<S: Store> Engine<S> {
                 "this client is not the resource server of the subject token's audience (its introspection_resources)",
             ));
         }
-        let act = self.delegation(&original, client)?;
-        let scopes = self.exchanged_scopes(form, client, &original, &targets)?;
-
-        // §2.2.1 / RFC 6749 §5.1: the new token, no refresh token (the resource server
-        // exchanges again, while the original is valid).
-        let groups = self.groups_for(&original.sub).await?;
-        let grant = Grant {
-            family: &family,
-            client_id: &client.client_id,
-            subject: &original.sub,
-            groups: &groups,
-            scopes: &scopes,
-            resources: &targets,
-            act: Some(act),
-            not_after: Some(UnixTime::from_secs(original.exp)),
-        };
-        let minted = self.mint_access_token(&grant, key, rng, now)?;
-        match self.store().record_access_token(minted.record).await {
-            Ok(()) => {}
-            // The grant was revoked between the checks and now.
-            Err(StoreError::FamilyRevoked) => return Err(inactive()),
-            Err(other) => return Err(other.into()),
-        }
-        let mut answer = response(
-            minted.token,
-            minted.claims.exp.saturating_sub(now.as_secs()),
-            None,
-            &minted.scopes,
-        );
-        answer.issued_token_type = Some(ACCESS_TOKEN_TYPE);
-        Ok((answer, minted.claims))
+        Ok((original, family))
     }
 
     /// The resources the new token is for: `resource` (RFC 8707) and `audience` values that name
@@ -145,7 +188,8 @@ impl<S: Store> Engine<S> {
     fn exchange_targets(&self, form: &FormParams) -> Result<Vec<ResourceUri>, EndpointError> {
         let mut named: Vec<&str> = form.all("resource").collect();
         for audience in form.all("audience") {
-            if audience.starts_with("upstream:") {
+            if audience.starts_with(UPSTREAM_AUDIENCE_PREFIX) {
+                // Answered by `Engine::upstream_exchange` when the server keeps such tokens.
                 return Err(EndpointError::new(
                     ErrorCode::InvalidTarget,
                     "tokens at an upstream identity provider are not available from this server",

@@ -41,7 +41,7 @@ pub use config::{
 };
 pub use dpop::{DpopPolicy, proof_replay_issuer};
 pub use error::{CLIENT_CHALLENGE, EndpointError, Reuse};
-pub use exchange::ACCESS_TOKEN_TYPE;
+pub use exchange::{ACCESS_TOKEN_TYPE, UPSTREAM_AUDIENCE_PREFIX, UpstreamExchange};
 pub use id_jag::{ID_JAG_TYPE, MAX_ID_JAG_SECS, TrustedIssuer};
 pub use memory::MemoryStore;
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError};

@@ -120,6 +120,18 @@ impl TokenRequest {
     }
 
     /// The client the request claims to come from: resolve it, then call [`Engine::token`].
+    /// The identity provider an RFC 8693 exchange asks the person's token at
+    /// (`grant_type` token-exchange with `audience=upstream:{id}` alone), if it does: such a
+    /// request goes to [`Engine::upstream_exchange`].
+    pub fn upstream_audience(&self) -> Option<&str> {
+        let exchange = self.form.single("grant_type").ok().flatten()
+            == Some(GrantType::TokenExchange.as_str());
+        exchange
+            .then(|| crate::exchange::upstream_audience(&self.form))
+            .flatten()
+    }
+
+    /// The claimed client.
     pub fn client(&self) -> &ClaimedClient {
         &self.client
     }
@@ -282,6 +294,55 @@ impl<S: Store> Engine<S> {
             claims,
             client,
             grant_type,
+        })
+    }
+
+    /// An RFC 8693 exchange for the person's token at an identity provider
+    /// (`audience=upstream:{id}`, see [`TokenRequest::upstream_audience`]), checked as every
+    /// exchange is: the client authenticated, confidential, registered for the grant and the
+    /// resource server of the subject token's audience; the subject token an active access
+    /// token of this server; a DPoP proof where the client must send one. The caller, which keeps
+    /// the providers' tokens, answers with the person's token (§2.2.1).
+    pub async fn upstream_exchange(
+        &self,
+        request: TokenRequest,
+        client: Option<ClientRecord>,
+        keys: &ServerKeys<'_>,
+        now: UnixTime,
+    ) -> Result<crate::UpstreamExchange, EndpointError> {
+        let provider = request
+            .upstream_audience()
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                EndpointError::new(
+                    ErrorCode::InvalidTarget,
+                    "name one identity provider as audience=upstream:{id}, and nothing else",
+                )
+            })?;
+        let TokenRequest {
+            form,
+            client: claimed,
+            dpop,
+            ..
+        } = request;
+        let client = self.authenticate(&claimed, client, now).await?;
+        if !client.metadata.has_grant_type(&GrantType::TokenExchange) {
+            return Err(EndpointError::new(
+                ErrorCode::UnauthorizedClient,
+                format!(
+                    "the client is not registered for the {} grant",
+                    GrantType::TokenExchange
+                ),
+            ));
+        }
+        self.token_request_proof(&dpop, &client, now).await?;
+        let (original, _) = self
+            .exchanged_subject(&form, &client, keys.verifying, now)
+            .await?;
+        Ok(crate::UpstreamExchange {
+            subject: original.sub,
+            provider,
+            client,
         })
     }
 

@@ -23,6 +23,7 @@ fn rule(subjects: &[&str], clients: &[&str], scopes: &str) -> ScopeRule {
     let names =
         |list: &[&str]| Names::from_list(Some(list.iter().map(|s| (*s).to_owned()).collect()));
     ScopeRule {
+        groups: Vec::new(),
         subjects: names(subjects),
         clients: names(clients),
         scopes: ScopeSet::parse(scopes).unwrap(),

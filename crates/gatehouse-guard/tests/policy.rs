@@ -398,6 +398,7 @@ async fn a_scope_the_matrix_no_longer_gives_the_caller_counts_as_absent() {
     // Alice's token says mcp:admin; since it was issued, the policy gave mcp:admin to no one.
     let policy = ScopePolicy::new(
         vec![ScopeRule {
+            groups: Vec::new(),
             subjects: Names::Any,
             clients: Names::Any,
             scopes: ScopeSet::parse("mcp:tools").unwrap(),
@@ -429,6 +430,7 @@ async fn a_token_the_matrix_leaves_nothing_of_is_refused_even_where_no_scope_is_
     use gatehouse_types::policy::{Names, ScopePolicy, ScopeRule};
     let policy = ScopePolicy::new(
         vec![ScopeRule {
+            groups: Vec::new(),
             subjects: Names::Only(vec!["bob".into()]),
             clients: Names::Any,
             scopes: ScopeSet::parse("mcp:tools").unwrap(),

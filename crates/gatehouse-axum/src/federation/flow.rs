@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::identity::{self, Person};
 use super::pending::{Pending, Return};
-use super::upstream::{Endpoints, Upstream, UpstreamError, excerpt};
+use super::upstream::{Endpoints, Tokens, Upstream, UpstreamError, excerpt};
 use crate::clock::now;
 use crate::events::Event;
 use crate::pages::{Message, render};
@@ -131,7 +131,7 @@ pub(crate) async fn callback(
         );
     };
     match complete(&state, upstream, &headers, query.as_deref().unwrap_or("")).await {
-        Ok((person, then)) => signed_in(&state, &person, then).await,
+        Ok((person, then, tokens)) => signed_in(&state, upstream, &person, then, &tokens).await,
         Err(Failure::Refused(status, reason)) => {
             state.events.emit(Event::FederatedSignInRefused {
                 provider: provider.clone(),
@@ -183,7 +183,7 @@ async fn complete(
     upstream: &Upstream,
     headers: &HeaderMap,
     query: &str,
-) -> Result<(Person, Return), Failure> {
+) -> Result<(Person, Return, Tokens), Failure> {
     let params = FormParams::parse(query.as_bytes())
         .map_err(|e| refused(format!("the callback is malformed ({e})")))?;
     let field = |name: &'static str| params.single(name).ok().flatten();
@@ -314,7 +314,7 @@ async fn complete(
     }
     let person = identity::admit(&upstream.config, &[id_claims, &userinfo], github_email)
         .map_err(|e| Failure::Refused(StatusCode::FORBIDDEN, e.to_string()))?;
-    Ok((person, pending.then))
+    Ok((person, pending.then, tokens))
 }
 
 /// The ID token, verified with the provider's keys (fetched again once if it names a key the
@@ -363,14 +363,25 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
-/// Records what the provider said of the person, starts their session and sends them on.
-async fn signed_in(state: &Arc<AppState>, person: &Person, then: Return) -> Response {
+/// Records what the provider said of the person (and, with `keep_tokens`, its tokens, sealed),
+/// starts their session and sends them on.
+async fn signed_in(
+    state: &Arc<AppState>,
+    upstream: &Upstream,
+    person: &Person,
+    then: Return,
+    tokens: &Tokens,
+) -> Response {
     // Their groups as of now, for the scope matrix: a group they left at the provider is gone
     // from their next token.
     let identity = IdentityRecord {
         subject: person.subject.clone(),
         groups: person.groups.clone(),
-        sealed_tokens: None,
+        sealed_tokens: if upstream.config.keep_tokens {
+            state.upstream_tokens.seal(&person.subject, tokens)
+        } else {
+            None
+        },
         version: 0,
         updated_at: now(),
     };

@@ -8,17 +8,24 @@
 //! - `upstream`: talking to a provider (discovery, its token endpoint, userinfo, GitHub's API);
 //! - `pending`: the sign-in in flight, sealed into `state`;
 //! - `identity`: who signed in, and whether they are admitted;
-//! - `flow`: the redirect there and the callback here.
+//! - `flow`: the redirect there and the callback here;
+//! - `vault`: the provider's tokens kept for downstream calls (`keep_tokens`).
 
 mod flow;
 mod identity;
 mod pending;
 mod settings;
 mod upstream;
+mod vault;
 
 pub(crate) use flow::{callback, start};
 pub(crate) use pending::Return;
+#[cfg(fuzzing)]
+pub(crate) use pending::{MAX_STATE_LEN, Pending, StateError};
 pub(crate) use settings::check;
+#[cfg(fuzzing)]
+pub(crate) use upstream::{discovery_endpoints, excerpt};
+pub use vault::{UpstreamTokenError, UpstreamTokens};
 
 use gatehouse_store::sealing::EncryptionKey;
 

@@ -51,6 +51,28 @@ pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
         .iter()
         .filter(|p| p.signs_in())
         .count();
+    for (index, resource) in config.resources.iter().enumerate() {
+        let Some(id) = &resource.forward_upstream_token else {
+            continue;
+        };
+        let field = format!("resources[{index}].forward_upstream_token");
+        if resource.upstream.is_none() {
+            return Err(invalid(
+                field,
+                "only a gateway resource (upstream = …) forwards a token to its upstream",
+            ));
+        }
+        if !config
+            .identity_providers
+            .iter()
+            .any(|provider| provider.id == *id && provider.keep_tokens && provider.signs_in())
+        {
+            return Err(invalid(
+                field,
+                format!("{id} is not an identity provider with keep_tokens = true"),
+            ));
+        }
+    }
     if config.login.mode == LoginMode::Providers && offered == 0 {
         return Err(invalid(
             "login.mode",
@@ -165,10 +187,10 @@ fn check_one(index: usize, provider: &IdentityProvider) -> Result<(), ConfigErro
     if provider.client_id.as_deref().is_some_and(str::is_empty) {
         return Err(invalid(key(index, "client_id"), "must not be empty"));
     }
-    if provider.keep_tokens {
+    if provider.keep_tokens && !provider.signs_in() {
         return Err(invalid(
             key(index, "keep_tokens"),
-            "keeping the provider's tokens is not available yet",
+            "tokens are kept from people's sign-ins: the provider needs client_id and sign_in",
         ));
     }
     for domain in &provider.allowed_email_domains {

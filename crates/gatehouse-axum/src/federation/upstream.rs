@@ -64,6 +64,9 @@ pub(crate) struct Upstream {
 pub(crate) struct Tokens {
     pub(crate) access_token: Zeroizing<String>,
     pub(crate) id_token: Option<String>,
+    pub(crate) refresh_token: Option<Zeroizing<String>>,
+    /// `expires_in` (RFC 6749 §5.1), when given.
+    pub(crate) expires_in: Option<u64>,
 }
 
 impl Upstream {
@@ -169,13 +172,50 @@ impl Upstream {
         redirect_uri: &str,
         verifier: &str,
     ) -> Result<Tokens, UpstreamError> {
+        self.token_request(
+            http,
+            endpoints,
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+
+    /// Refreshes the person's tokens (RFC 6749 §6). A refusal (`invalid_grant`: the person was
+    /// removed there, or the grant revoked) is [`UpstreamError::Refused`].
+    pub(crate) async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        endpoints: &Endpoints,
+        refresh_token: &str,
+    ) -> Result<Tokens, UpstreamError> {
+        self.token_request(
+            http,
+            endpoints,
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
+    }
+
+    async fn token_request(
+        &self,
+        http: &reqwest::Client,
+        endpoints: &Endpoints,
+        mut form: Vec<(&str, &str)>,
+    ) -> Result<Tokens, UpstreamError> {
         let client_id = self.config.client_id.as_deref().unwrap_or_default();
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect_uri),
-            ("code_verifier", verifier),
-        ];
+        let presented = if form.contains(&("grant_type", "refresh_token")) {
+            "refresh token"
+        } else {
+            "code"
+        };
         let mut request = http
             .post(&endpoints.token)
             .header("accept", "application/json");
@@ -208,7 +248,7 @@ impl Upstream {
                     .and_then(Value::as_str)
                     .map_or_else(|| status.to_string(), excerpt);
                 return Err(UpstreamError::Refused(format!(
-                    "its token endpoint refused the code ({error})"
+                    "its token endpoint refused the {presented} ({error})"
                 )));
             }
             Err(error) => return Err(error),
@@ -226,6 +266,12 @@ impl Upstream {
                 .get("id_token")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            refresh_token: answer
+                .get("refresh_token")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(|t| Zeroizing::new(t.to_owned())),
+            expires_in: answer.get("expires_in").and_then(Value::as_u64),
         })
     }
 

@@ -303,6 +303,7 @@ async fn rate_limits_are_one_budget_across_instances_sharing_postgresql() {
 fn rule(subjects: Option<&[&str]>, scopes: &[&str]) -> gatehouse_axum::config::ScopePolicyRule {
     gatehouse_axum::config::ScopePolicyRule {
         subjects: subjects.map(|s| s.iter().map(|s| (*s).to_owned()).collect()),
+        groups: Vec::new(),
         clients: None,
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
     }
