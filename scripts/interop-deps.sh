@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real MCP clients the interop tests run: the official TypeScript SDK (npm, pinned
+# Installs the real MCP clients the interop tests run, and the federation tests' OpenID provider
+# (oidc-provider): the official TypeScript SDK and oidc-provider (npm, pinned
 # by interop/package-lock.json) into interop/node_modules, and the Python SDK (PyPI, pinned by
 # interop/requirements.txt) into the virtual environment interop/.venv. Idempotent: does nothing
 # when both are in place and match their pins. Exit status 0 when both are available afterwards.

@@ -156,13 +156,23 @@ pub(crate) struct UserArgs {
 pub(crate) fn delete(args: &UserArgs) -> Result<(), CliError> {
     runtime()?.block_on(async {
         let store = args.target.open().await?;
-        if store
-            .delete_user(&args.name)
-            .await
-            .map_err(|e| CliError::Io(e.to_string()))?
-        {
+        let io = |e: gatehouse_engine::store::StoreError| CliError::Io(e.to_string());
+        // A person an identity provider vouched for (`corp:…`) has no local user, but their
+        // grants, sessions and kept tokens end the same way.
+        let federated = store.identity(&args.name).await.map_err(io)?;
+        if store.delete_user(&args.name).await.map_err(io)? {
             println!(
                 "deleted user {}; their grants are revoked and their sessions ended",
+                args.name
+            );
+            Ok(())
+        } else if let Some(identity) = federated {
+            store
+                .replace_identity_tokens(&args.name, identity.version, None, gatehouse_axum::now())
+                .await
+                .map_err(io)?;
+            println!(
+                "{}: their grants are revoked, their sessions ended and the identity provider's tokens dropped; they can sign in again while the provider admits them",
                 args.name
             );
             Ok(())

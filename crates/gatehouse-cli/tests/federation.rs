@@ -330,6 +330,28 @@ fn a_person_signs_in_through_the_provider_and_the_token_names_them() {
     let signed_in = audit(dir.path(), port, "signed_in");
     assert_eq!(signed_in[0]["subject"], "corp:alice");
     assert_eq!(signed_in[0]["client_id"], client_id.as_str());
+
+    // The operator cuts a federated person off as a local user: their grants end.
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["users", "delete", "corp:alice", "--config"])
+        .arg(dir.path().join(format!("gatehouse-{port}.toml")))
+        .env("CORP_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &gatehouse_types::form::encode([
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token["refresh_token"].as_str().unwrap()),
+            ("client_id", client_id.as_str()),
+        ]),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid_grant"), "{body}");
     terminate(server);
 }
 

@@ -81,6 +81,8 @@ struct Snapshot {
 /// The issuer's JWK Set, fetched over HTTP and cached (see the module documentation).
 pub struct RemoteJwks {
     location: Location,
+    /// What an RSA key without `alg` is for, if the context says (`assuming_rsa_alg`).
+    rsa_alg: Option<gatehouse_jose::Algorithm>,
     policy: JwksCachePolicy,
     http: Http,
     snapshot: RwLock<Snapshot>,
@@ -112,6 +114,13 @@ impl RemoteJwks {
         Self::new(Location::Uri, Some(jwks_uri.to_owned()), policy)
     }
 
+    /// RSA keys published without `alg` are taken as keys for `alg`
+    /// ([`KeySet::from_jwks_json_assuming_rsa`]): for an OpenID provider's ID tokens, RS256.
+    pub fn assuming_rsa_alg(mut self, alg: gatehouse_jose::Algorithm) -> Self {
+        self.rsa_alg = Some(alg);
+        self
+    }
+
     fn new(
         location: Location,
         jwks_uri: Option<String>,
@@ -119,6 +128,7 @@ impl RemoteJwks {
     ) -> Result<Self, GuardConfigError> {
         Ok(Self {
             location,
+            rsa_alg: None,
             policy,
             http: Http::new()?,
             snapshot: RwLock::new(Snapshot {
@@ -228,7 +238,11 @@ impl RemoteJwks {
         if fetched.status != 200 {
             return Err(format!("{jwks_uri} answered {}", fetched.status));
         }
-        let (keys, ignored) = KeySet::from_jwks_json(&fetched.body).map_err(|e| e.to_string())?;
+        let (keys, ignored) = match self.rsa_alg {
+            Some(alg) => KeySet::from_jwks_json_assuming_rsa(&fetched.body, alg),
+            None => KeySet::from_jwks_json(&fetched.body),
+        }
+        .map_err(|e| e.to_string())?;
         for reason in &ignored {
             tracing::debug!(%reason, "ignored a key of the issuer's JWKS");
         }

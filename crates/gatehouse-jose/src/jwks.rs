@@ -132,10 +132,37 @@ impl KeySet {
     /// unusable key instead of failing the whole set. This is what a verifier fetching an
     /// issuer's `jwks_uri` wants.
     pub fn from_jwks_json(bytes: &[u8]) -> Result<(Self, Vec<KeyError>), KeyError> {
+        Self::read_jwks(bytes, None)
+    }
+
+    /// [`KeySet::from_jwks_json`], where an RSA key without `alg` is taken as a key for
+    /// `rsa_alg`, as the context defines it: an OpenID provider's ID tokens are RS256 unless
+    /// registered otherwise (OpenID Connect Core §3.1.3.7 item 7, Registration's
+    /// `id_token_signed_response_alg`), and some providers (Microsoft Entra ID) publish their
+    /// keys without `alg`. Each key still verifies only its one algorithm.
+    pub fn from_jwks_json_assuming_rsa(
+        bytes: &[u8],
+        rsa_alg: Algorithm,
+    ) -> Result<(Self, Vec<KeyError>), KeyError> {
+        Self::read_jwks(bytes, Some(rsa_alg))
+    }
+
+    fn read_jwks(
+        bytes: &[u8],
+        rsa_alg: Option<Algorithm>,
+    ) -> Result<(Self, Vec<KeyError>), KeyError> {
         let mut keys = Vec::new();
         let mut ignored = Vec::new();
         for object in Jwks::key_objects(bytes)? {
-            match Jwk::from_object(object).and_then(|jwk| VerifyingKey::from_jwk(&jwk)) {
+            let key = Jwk::from_object(object).and_then(|jwk| {
+                match (VerifyingKey::from_jwk(&jwk), rsa_alg) {
+                    (Err(KeyError::AmbiguousAlgorithm), Some(alg)) => {
+                        VerifyingKey::from_jwk_as(&jwk, alg)
+                    }
+                    (key, _) => key,
+                }
+            });
+            match key {
                 Ok(key) => keys.push(key),
                 Err(error) => ignored.push(error),
             }
@@ -188,5 +215,43 @@ mod lenient_tests {
         assert_eq!(set.keys().len(), 1);
         assert_eq!(ignored.len(), 1);
         assert!(KeySet::from_jwks_json(br#"{"keys":[],"keys":[]}"#).is_err());
+    }
+
+    /// OpenID Connect Core §3.1.3.7 item 7: an OpenID provider's RSA key without `alg` (Entra
+    /// ID publishes them so) is taken for RS256, and verifies RS256 alone (RFC 8725 §3.1).
+    #[test]
+    fn an_rsa_key_without_alg_is_taken_for_the_algorithm_the_context_names() {
+        let key = SigningKey::generate(Algorithm::Rs256)
+            .unwrap()
+            .with_kid("entra");
+        let mut jwk = key.verifying_key().to_jwk();
+        jwk.alg = None;
+        let document = format!(r#"{{"keys":[{}]}}"#, jwk.to_json());
+        let (strict, ignored) = KeySet::from_jwks_json(document.as_bytes()).unwrap();
+        assert!(strict.is_empty());
+        assert!(matches!(ignored.as_slice(), [KeyError::AmbiguousAlgorithm]));
+        let (assumed, _) =
+            KeySet::from_jwks_json_assuming_rsa(document.as_bytes(), Algorithm::Rs256).unwrap();
+        let [only] = assumed.keys() else {
+            panic!("one key expected")
+        };
+        assert_eq!(only.algorithm(), Algorithm::Rs256);
+        let token = crate::jws::sign(&key, Some("JWT"), b"{}").unwrap();
+        assert!(
+            crate::jws::parse(&token)
+                .unwrap()
+                .verify_with(&assumed)
+                .is_ok()
+        );
+        let ps = SigningKey::generate(Algorithm::Ps256)
+            .unwrap()
+            .with_kid("entra");
+        let forged = crate::jws::sign(&ps, Some("JWT"), b"{}").unwrap();
+        assert!(
+            crate::jws::parse(&forged)
+                .unwrap()
+                .verify_with(&assumed)
+                .is_err()
+        );
     }
 }

@@ -360,8 +360,11 @@ pub(crate) fn discovery_endpoints(
         }
     };
     let jwks_uri = url("jwks_uri", true)?.unwrap_or_default();
+    // ID tokens are RS256 unless the client registered otherwise (OpenID Connect Core
+    // §3.1.3.7 item 7): an RSA key published without `alg` (Entra ID's) is taken for RS256.
     let keys = RemoteJwks::from_uri(&jwks_uri, JwksCachePolicy::default())
-        .map_err(|e| UpstreamError::Unavailable(format!("its jwks_uri: {e}")))?;
+        .map_err(|e| UpstreamError::Unavailable(format!("its jwks_uri: {e}")))?
+        .assuming_rsa_alg(gatehouse_jose::Algorithm::Rs256);
     Ok(Endpoints {
         authorization: url("authorization_endpoint", true)?.unwrap_or_default(),
         token: url("token_endpoint", true)?.unwrap_or_default(),
