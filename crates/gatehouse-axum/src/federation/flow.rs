@@ -172,7 +172,7 @@ fn refused(reason: impl ToString) -> Failure {
 /// A provider's refusal is the person's refusal page; its failure, the outage page.
 fn failure(error: UpstreamError) -> Failure {
     match error {
-        UpstreamError::Refused(_) => refused(error),
+        UpstreamError::Refused(_) | UpstreamError::GrantRefused(_) => refused(error),
         UpstreamError::Unavailable(_) => Failure::Unavailable(error),
     }
 }

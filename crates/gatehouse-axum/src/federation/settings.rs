@@ -51,6 +51,18 @@ pub(crate) fn check(config: &Config) -> Result<(), ConfigError> {
         .iter()
         .filter(|p| p.signs_in())
         .count();
+    // A declared machine client is its own subject: one named in a provider's namespace would
+    // be taken for that provider's person (its kept tokens, its groups).
+    for (index, client) in config.clients.iter().enumerate() {
+        if let Some((prefix, _)) = client.client_id.split_once(':')
+            && config.identity_providers.iter().any(|p| p.id == prefix)
+        {
+            return Err(invalid(
+                format!("clients[{index}].client_id"),
+                format!("{prefix}: is the namespace of the identity provider {prefix}"),
+            ));
+        }
+    }
     for (index, resource) in config.resources.iter().enumerate() {
         let Some(id) = &resource.forward_upstream_token else {
             continue;
@@ -236,5 +248,73 @@ pub(crate) fn secret(
             key(index, "client_secret_env"),
             format!("the environment variable {variable} is not set"),
         )),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// A configuration with the provider `corp`, one resource served by `target`, and `extra`
+    /// after it.
+    fn config_with(target: &str, extra: &str) -> Result<Config, String> {
+        let text = format!(
+            r#"
+issuer = "http://127.0.0.1:8080"
+listen = "127.0.0.1:8080"
+database = "memory"
+
+[[identity_providers]]
+id = "corp"
+issuer = "http://127.0.0.1:9000"
+client_id = "gatehouse"
+
+[[resources]]
+resource = "http://127.0.0.1:8080/mcp"
+{target}
+scopes_supported = ["mcp:tools"]
+{extra}
+"#
+        );
+        Config::from_toml(&text).map_err(|e| e.to_string())
+    }
+
+    fn config(extra: &str) -> Result<Config, String> {
+        config_with("builtin = \"demo\"", extra)
+    }
+
+    #[test]
+    fn a_provider_namespace_is_closed_to_declared_clients() {
+        let refused = config(
+            "[[clients]]\nclient_id = \"corp:alice\"\ntoken_endpoint_auth_method = \"none\"\nredirect_uris = [\"http://127.0.0.1:9/cb\"]",
+        )
+        .unwrap_err();
+        assert!(refused.contains("clients[0].client_id"), "{refused}");
+    }
+
+    #[test]
+    fn forwarding_needs_a_gateway_and_a_provider_that_keeps_tokens() {
+        let builtin =
+            config_with("builtin = \"demo\"\nforward_upstream_token = \"corp\"", "").unwrap_err();
+        assert!(builtin.contains("gateway"), "{builtin}");
+        let gateway = "upstream = \"http://127.0.0.1:9001/mcp\"\nforward_upstream_token = \"corp\"";
+        let without = config_with(gateway, "").unwrap_err();
+        assert!(without.contains("keep_tokens"), "{without}");
+    }
+
+    #[test]
+    fn the_protocols_own_parameters_cannot_be_set() {
+        let text = config("").unwrap();
+        let mut provider = text.identity_providers[0].clone();
+        provider
+            .authorization_params
+            .insert("state".into(), "fixed".into());
+        assert!(check_one(0, &provider).is_err());
+        provider.authorization_params.clear();
+        provider
+            .authorization_params
+            .insert("hd".into(), "corp.example".into());
+        assert!(check_one(0, &provider).is_ok());
     }
 }

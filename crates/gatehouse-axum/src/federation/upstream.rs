@@ -33,9 +33,14 @@ pub(crate) enum UpstreamError {
     /// It could not be reached, or answered out of protocol.
     #[error("{0}")]
     Unavailable(String),
-    /// It answered, and refused (a code it will not redeem).
+    /// It answered, and refused (a client error: a token it will not honour, a scope missing
+    /// from the configuration, credentials it does not accept).
     #[error("{0}")]
     Refused(String),
+    /// Its token endpoint answered `invalid_grant` (RFC 6749 §5.2): the code or refresh token
+    /// is no longer good. For a refresh, the person's grant there is gone.
+    #[error("{0}")]
+    GrantRefused(String),
 }
 
 /// A provider's endpoints, as discovered or configured.
@@ -185,8 +190,8 @@ impl Upstream {
         .await
     }
 
-    /// Refreshes the person's tokens (RFC 6749 §6). A refusal (`invalid_grant`: the person was
-    /// removed there, or the grant revoked) is [`UpstreamError::Refused`].
+    /// Refreshes the person's tokens (RFC 6749 §6). `invalid_grant` (the person was removed
+    /// there, or the grant revoked) is [`UpstreamError::GrantRefused`].
     pub(crate) async fn refresh(
         &self,
         http: &reqwest::Client,
@@ -242,14 +247,21 @@ impl Upstream {
         let answer = json_object(response, "its token endpoint").await;
         let answer = match answer {
             Ok(answer) if status.is_success() && !answer.contains_key("error") => answer,
-            Ok(answer) => {
-                let error = answer
-                    .get("error")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| status.to_string(), excerpt);
-                return Err(UpstreamError::Refused(format!(
-                    "its token endpoint refused the {presented} ({error})"
+            // A server error is an outage, whatever its body says: never a verdict on the person.
+            Ok(_) if status.is_server_error() => {
+                return Err(UpstreamError::Unavailable(format!(
+                    "its token endpoint answered {status}"
                 )));
+            }
+            Ok(answer) => {
+                let code = answer.get("error").and_then(Value::as_str);
+                let error = code.map_or_else(|| status.to_string(), excerpt);
+                let message = format!("its token endpoint refused the {presented} ({error})");
+                return Err(if code == Some("invalid_grant") {
+                    UpstreamError::GrantRefused(message)
+                } else {
+                    UpstreamError::Refused(message)
+                });
             }
             Err(error) => return Err(error),
         };
@@ -422,4 +434,143 @@ pub(crate) fn excerpt(text: &str) -> String {
         .filter(|c| c.is_ascii_graphic() || *c == ' ')
         .take(64)
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    /// A token endpoint that answers every request with `status` and `body`.
+    async fn token_endpoint(status: StatusCode, body: &'static str) -> Endpoints {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = axum::Router::new().route(
+            "/token",
+            axum::routing::post(move || async move {
+                (status, [("content-type", "application/json")], body)
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Endpoints {
+            authorization: format!("http://{address}/authorize"),
+            token: format!("http://{address}/token"),
+            userinfo: None,
+            issuer: None,
+            iss_required: false,
+            keys: None,
+        }
+    }
+
+    fn upstream() -> Upstream {
+        let config: IdentityProvider = toml::from_str(
+            "id = \"corp\"\nkind = \"oauth2\"\nclient_id = \"gatehouse\"\n\
+             authorization_endpoint = \"http://127.0.0.1:1/a\"\n\
+             token_endpoint = \"http://127.0.0.1:1/t\"\nuserinfo_endpoint = \"http://127.0.0.1:1/u\"",
+        )
+        .unwrap();
+        Upstream::new(config, Some(Zeroizing::new("secret".into())))
+    }
+
+    /// RFC 6749 §5.2: only `invalid_grant` says the refresh token (the person's grant there) is
+    /// gone; an outage, whatever its body, and a refusal of Gatehouse's own credentials are
+    /// never taken for the person's removal (which revokes their grants here).
+    #[tokio::test]
+    async fn only_invalid_grant_is_the_persons_refusal() {
+        let http = http_client().unwrap();
+        let cases = [
+            (
+                StatusCode::BAD_REQUEST,
+                r#"{"error":"invalid_grant"}"#,
+                "grant",
+            ),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"error":"invalid_grant"}"#,
+                "outage",
+            ),
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"error":"server_error"}"#,
+                "outage",
+            ),
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"error":"invalid_client"}"#,
+                "refused",
+            ),
+            (StatusCode::BAD_GATEWAY, "<html>", "outage"),
+        ];
+        for (status, body, expected) in cases {
+            let endpoints = token_endpoint(status, body).await;
+            let outcome = upstream().refresh(&http, &endpoints, "rt").await;
+            let kind = match outcome {
+                Err(UpstreamError::GrantRefused(_)) => "grant",
+                Err(UpstreamError::Unavailable(_)) => "outage",
+                Err(UpstreamError::Refused(_)) => "refused",
+                Ok(_) => "ok",
+            };
+            assert_eq!(kind, expected, "{status} {body}");
+        }
+    }
+
+    #[test]
+    fn github_counts_only_a_verified_primary_address() {
+        let emails = serde_json::json!([
+            {"email": "old@corp.example", "primary": false, "verified": true},
+            {"email": "alice@corp.example", "primary": true, "verified": true},
+        ]);
+        assert_eq!(
+            github_verified_primary(&emails).as_deref(),
+            Some("alice@corp.example")
+        );
+        let unverified = serde_json::json!([
+            {"email": "alice@corp.example", "primary": true, "verified": false},
+        ]);
+        assert_eq!(github_verified_primary(&unverified), None);
+    }
+
+    #[test]
+    fn discovery_is_held_to_its_issuer_and_to_web_urls() {
+        let document = |issuer: &str, token: &str| {
+            serde_json::json!({
+                "issuer": issuer,
+                "authorization_endpoint": "https://login.example.com/authorize",
+                "token_endpoint": token,
+                "jwks_uri": "https://login.example.com/keys",
+                "authorization_response_iss_parameter_supported": true,
+            })
+            .as_object()
+            .unwrap()
+            .clone()
+        };
+        let good = discovery_endpoints(
+            &document(
+                "https://login.example.com",
+                "https://login.example.com/token",
+            ),
+            "https://login.example.com",
+        )
+        .unwrap();
+        assert!(good.iss_required);
+        assert!(
+            discovery_endpoints(
+                &document("https://evil.example", "https://login.example.com/token"),
+                "https://login.example.com",
+            )
+            .is_err()
+        );
+        assert!(
+            discovery_endpoints(
+                &document(
+                    "https://login.example.com",
+                    "http://login.example.com/token"
+                ),
+                "https://login.example.com",
+            )
+            .is_err()
+        );
+    }
 }

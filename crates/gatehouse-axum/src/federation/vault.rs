@@ -9,8 +9,10 @@
 //! Several instances may refresh the same person's tokens at once, and a provider that rotates
 //! refresh tokens accepts only the first: each write compares the record's version
 //! (`replace_identity_tokens`), and a refusal counts as the person's removal only when nobody
-//! refreshed meanwhile. When the provider refuses a refresh of the current tokens, the person's
-//! grants here are revoked: what the organisation took away, it took away here too.
+//! refreshed meanwhile. When the provider refuses a refresh of the current tokens with
+//! `invalid_grant` (RFC 6749 §5.2), the person's grants here are revoked: what the organisation
+//! took away, it took away here too. Any other failure (an outage, a server error, credentials
+//! the provider no longer accepts) is never held against the person.
 
 use std::sync::Arc;
 
@@ -224,7 +226,7 @@ impl UpstreamTokens {
                     None => self.current(subject).await,
                 }
             }
-            Err(UpstreamError::Refused(reason)) => {
+            Err(UpstreamError::GrantRefused(reason)) => {
                 // Removed at the provider, unless someone else refreshed meanwhile (a rotated
                 // refresh token is refused the second time).
                 let latest = store.identity(subject).await.map_err(|e| unavailable(&e))?;
