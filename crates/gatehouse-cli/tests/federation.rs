@@ -1003,3 +1003,45 @@ introspection_resources = ["http://127.0.0.1:{port}/mcp"]
     }
     terminate(server);
 }
+
+/// `kind = "oauth2"`: the endpoints are configured, no ID token is read, and the userinfo
+/// answer names the person (`subject_claim`); the configured issuer still holds the callback to
+/// RFC 9207's `iss`.
+#[test]
+fn an_oauth2_provider_names_the_person_by_its_userinfo_answer() {
+    if !available() {
+        eprintln!("oidc-provider not installed: federation test skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let provider = Provider::start(port);
+    let issuer = &provider.issuer;
+    let server = serve(
+        dir.path(),
+        port,
+        issuer,
+        &format!(
+            r#"kind = "oauth2"
+authorization_endpoint = "{issuer}/auth"
+token_endpoint = "{issuer}/token"
+userinfo_endpoint = "{issuer}/me"
+scopes = ["openid", "email"]
+subject_claim = "email"
+allowed_email_domains = ["corp.example"]"#
+        ),
+        "",
+    );
+    let client_id = register(port);
+    let token = token_for(port, &client_id, "alice");
+    let claims = claims_of(token["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "corp:alice@corp.example");
+    let (answer, cookie) = stopped_at_callback(port, &client_id, "alice");
+    let (status, _, body) = callback(
+        port,
+        &with_param(&answer, "iss", "https://attacker.example"),
+        &cookie,
+    );
+    assert_eq!(status, 400, "{body}");
+    terminate(server);
+}
