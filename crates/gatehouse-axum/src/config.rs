@@ -1041,9 +1041,36 @@ impl Config {
                     "a group is named by its name; for everyone, leave subjects and groups out",
                 ));
             }
+            // Groups are their provider's: `corp:on-call`; a bare name when one provider signs
+            // people in is that provider's.
+            let signing: Vec<&str> = self
+                .identity_providers
+                .iter()
+                .filter(|p| p.signs_in())
+                .map(|p| p.id.as_str())
+                .collect();
+            let mut groups = Vec::new();
+            for group in &rule.groups {
+                let qualified = match group.split_once(':') {
+                    Some((provider, _)) if signing.contains(&provider) => group.clone(),
+                    _ => match signing.as_slice() {
+                        [only] => format!("{only}:{group}"),
+                        _ => {
+                            return Err(invalid(
+                                key("groups"),
+                                format!(
+                                    "name the identity provider of {group:?}, as {{id}}:{group} (one of {})",
+                                    signing.join(", ")
+                                ),
+                            ));
+                        }
+                    },
+                };
+                groups.push(qualified);
+            }
             rules.push(ScopeRule {
                 subjects,
-                groups: rule.groups.clone(),
+                groups,
                 clients: Names::from_list(rule.clients.clone()),
                 scopes,
             });

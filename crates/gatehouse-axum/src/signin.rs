@@ -59,6 +59,8 @@ pub(crate) async fn attempt(
             Err(Attempt::Refused)
         }
         None => match verify(state, username, password).await {
+            // Whatever name was typed, a subject in a provider's namespace is its to vouch for.
+            Some((subject, _)) if state.federation.is_federated(&subject) => Err(Attempt::Refused),
             Some(verified) => Ok(verified),
             None => {
                 state.throttle.failed(store, username, now).await;

@@ -209,7 +209,7 @@ impl<S: Store> Engine<S> {
     /// The new token's `act` (§4.1): the exchanging client, with the subject token's own `act`
     /// nested inside it, "the least recent actor ... the most deeply nested". Refused beyond the
     /// configured depth.
-    fn delegation(
+    pub(crate) fn delegation(
         &self,
         original: &AccessTokenClaims,
         client: &ClientRecord,

@@ -266,6 +266,14 @@ impl<S: Store> Engine<S> {
                         return Ok(IntrospectionResponse::inactive());
                     }
                     token = token.scope(policy.permitted(who, owner.as_str(), &scope));
+                    // The groups the matrix named when the token was minted, so that a guard
+                    // asking by introspection with the same matrix reaches the same answer.
+                    if !groups.is_empty() {
+                        token = token.extra(
+                            gatehouse_types::policy::GROUPS_CLAIM,
+                            serde_json::json!(groups),
+                        );
+                    }
                 }
                 if let Some(cnf) = cnf {
                     token = token.extra("cnf", cnf);

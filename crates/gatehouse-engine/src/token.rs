@@ -339,6 +339,30 @@ impl<S: Store> Engine<S> {
         let (original, _) = self
             .exchanged_subject(&form, &client, keys.verifying, now)
             .await?;
+        // As for any exchange: the delegation stays bounded (RFC 8693 §4.1), and a token the
+        // scope matrix has emptied is not a person's to pass on (§2.2.2: "unacceptable based
+        // on policy").
+        self.delegation(&original, &client)?;
+        let held = original
+            .scope
+            .as_deref()
+            .and_then(|scope| ScopeSet::parse(scope).ok())
+            .unwrap_or_default();
+        let groups = self.groups_for(&original.sub).await?;
+        let who = Who {
+            subject: &original.sub,
+            groups: &groups,
+        };
+        // As introspection judges the token: its person, through the client it was issued to.
+        if self
+            .config()
+            .scope_policy
+            .denies_all(who, original.client_id.as_str(), &held)
+        {
+            return Err(EndpointError::invalid_request(
+                "the scope policy lets the subject token's person hold nothing here",
+            ));
+        }
         Ok(crate::UpstreamExchange {
             subject: original.sub,
             provider,

@@ -345,6 +345,16 @@ impl ServerStore for AnyStore {
         )
     }
 
+    async fn claim_identity_refresh(
+        &self,
+        subject: &str,
+        version: i64,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        timed!(self, claim_identity_refresh(subject, version, until, now))
+    }
+
     fn deny_list(&self) -> &DenyList {
         each!(self, s => s.deny_list())
     }

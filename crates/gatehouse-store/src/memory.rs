@@ -46,6 +46,8 @@ struct Extras {
     /// Rate-limit arrival times by key.
     rates: HashMap<[u8; 32], u64>,
     identities: HashMap<String, IdentityRecord>,
+    /// Who may refresh each identity's tokens, until when.
+    refresh_leases: HashMap<String, UnixTime>,
 }
 
 /// The in-memory backend. Its deny-list is never in sync, so the guard asks the (in-memory)
@@ -589,8 +591,31 @@ impl ServerStore for MemoryBackend {
             .identities
             .get(&identity.subject)
             .map_or(1, |known| known.version.saturating_add(1));
+        extras.refresh_leases.remove(&identity.subject);
         extras.identities.insert(identity.subject.clone(), identity);
         Ok(())
+    }
+
+    async fn claim_identity_refresh(
+        &self,
+        subject: &str,
+        version: i64,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let mut extras = self.extras()?;
+        let current = extras
+            .identities
+            .get(subject)
+            .is_some_and(|identity| identity.version == version);
+        let free = extras
+            .refresh_leases
+            .get(subject)
+            .is_none_or(|held| *held <= now);
+        if current && free {
+            extras.refresh_leases.insert(subject.to_owned(), until);
+        }
+        Ok(current && free)
     }
 
     async fn identity(&self, subject: &str) -> Result<Option<IdentityRecord>, StoreError> {
@@ -605,7 +630,7 @@ impl ServerStore for MemoryBackend {
         now: UnixTime,
     ) -> Result<Option<i64>, StoreError> {
         let mut extras = self.extras()?;
-        Ok(extras
+        let replaced = extras
             .identities
             .get_mut(subject)
             .filter(|identity| identity.version == version)
@@ -614,7 +639,11 @@ impl ServerStore for MemoryBackend {
                 identity.version = version.saturating_add(1);
                 identity.updated_at = now;
                 identity.version
-            }))
+            });
+        if replaced.is_some() {
+            extras.refresh_leases.remove(subject);
+        }
+        Ok(replaced)
     }
 
     fn deny_list(&self) -> &DenyList {

@@ -386,6 +386,18 @@ pub trait ServerStore: Store {
         now: UnixTime,
     ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
 
+    /// Takes the right to refresh `subject`'s tokens until `until`, if the record is still at
+    /// `version` and nobody holds that right at `now`: `true` if taken. One instance refreshes
+    /// at a time, so a provider that rotates refresh tokens never sees the old one twice; a
+    /// write of the tokens (or a new sign-in) gives the right back.
+    fn claim_identity_refresh(
+        &self,
+        subject: &str,
+        version: i64,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The in-memory deny-list of revoked access tokens that the guard consults on every request
     /// instead of the database ([`DenyList::check`]).
     fn deny_list(&self) -> &DenyList;

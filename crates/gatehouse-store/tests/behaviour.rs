@@ -936,6 +936,44 @@ async fn identities_keep_groups_and_swap_tokens_by_version<S: ServerStore>(store
             .unwrap(),
         None
     );
+    // One instance at a time may refresh: the lease is taken on the current version, refused
+    // to others while it holds, free again once it lapses or the tokens are written.
+    let later = UnixTime::from_secs(1_800_000_030);
+    assert!(
+        store
+            .claim_identity_refresh("corp:alice", next, later, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_identity_refresh("corp:alice", next, later, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_identity_refresh("corp:alice", version, later, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_identity_refresh("corp:alice", next, later, later)
+            .await
+            .unwrap()
+    );
+    let written = store
+        .replace_identity_tokens("corp:alice", next, Some(b"fourth".to_vec()), at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .claim_identity_refresh("corp:alice", written, later, at)
+            .await
+            .unwrap()
+    );
 }
 
 /// The shared rate limit spends as `gatehouse_types::rate::spend` does, in every backend: a

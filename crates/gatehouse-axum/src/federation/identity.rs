@@ -19,14 +19,16 @@ pub(crate) struct Person {
     pub(crate) subject: String,
     /// The email, when the provider says it is verified.
     pub(crate) verified_email: Option<String>,
-    /// The groups or roles claim.
+    /// The groups or roles claim, each as `{provider id}:{group}`.
     pub(crate) groups: Vec<String>,
 }
 
 /// Why a person was not admitted. The text is safe to show and log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum Refused {
-    #[error("the identity provider did not say who signed in (no usable `{0}` claim)")]
+    #[error(
+        "the identity provider did not say who signed in (no usable `{0}` claim; an email must be verified)"
+    )]
     NoSubject(String),
     #[error("only verified email addresses in the allowed domains may sign in")]
     EmailNotAllowed,
@@ -90,6 +92,11 @@ pub(crate) fn admit(
             .filter(|email| verified && email.len() <= MAX_VALUE_LEN)
             .map(str::to_owned)
     };
+    // An email names a person only once the provider verified it: otherwise anyone who may set
+    // their address there could become whoever owns it here.
+    if name == "email" && verified_email.as_deref() != Some(subject.as_str()) {
+        return Err(Refused::NoSubject(name.to_owned()));
+    }
     if !provider.allowed_email_domains.is_empty() {
         let domain = verified_email
             .as_deref()
@@ -118,7 +125,12 @@ pub(crate) fn admit(
     Ok(Person {
         subject: format!("{}:{subject}", provider.id),
         verified_email,
-        groups,
+        // Named by their provider: a group called `on-call` at a partner's provider is not the
+        // organisation's `on-call`.
+        groups: groups
+            .iter()
+            .map(|group| format!("{}:{group}", provider.id))
+            .collect(),
     })
 }
 
@@ -220,6 +232,22 @@ mod tests {
     }
 
     #[test]
+    fn an_email_names_a_person_only_once_verified() {
+        let by_email = provider(|p| p.subject_claim = Some("email".into()));
+        let person = |verified: bool| {
+            admit(
+                &by_email,
+                &[&claims(
+                    json!({"sub": "1", "email": "alice@corp.example", "email_verified": verified}),
+                )],
+                None,
+            )
+        };
+        assert_eq!(person(true).unwrap().subject, "corp:alice@corp.example");
+        assert!(matches!(person(false), Err(Refused::NoSubject(_))));
+    }
+
+    #[test]
     fn github_counts_only_its_verified_primary_email() {
         let github = provider(|p| {
             p.kind = "github".into();
@@ -241,7 +269,7 @@ mod tests {
         let member = claims(json!({"sub": "1", "groups": ["sales", "engineering"]}));
         assert_eq!(
             admit(&engineers, &[&member], None).unwrap().groups,
-            vec!["sales", "engineering"]
+            vec!["corp:sales", "corp:engineering"]
         );
         let other = claims(json!({"sub": "1", "groups": ["sales"]}));
         assert_eq!(admit(&engineers, &[&other], None), Err(Refused::NotInGroup));

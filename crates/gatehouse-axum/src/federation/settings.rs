@@ -205,6 +205,30 @@ fn check_one(index: usize, provider: &IdentityProvider) -> Result<(), ConfigErro
             "tokens are kept from people's sign-ins: the provider needs client_id and sign_in",
         ));
     }
+    // GitHub has no groups claim, and a field of its /user answer (such as `company`) is the
+    // person's own to write.
+    if provider.kind == "github"
+        && (provider.groups_claim.is_some() || !provider.allowed_groups.is_empty())
+    {
+        return Err(invalid(
+            key(index, "groups_claim"),
+            "GitHub sends no groups; a field of its /user answer is the person's own to write",
+        ));
+    }
+    // An ID-JAG names the person by its `sub`: the same namespace must not name them by
+    // another claim at sign-in, or one person's `sub` could be another's email.
+    if provider.accept_id_jag
+        && provider.signs_in()
+        && provider
+            .subject_claim
+            .as_deref()
+            .is_some_and(|claim| claim != "sub")
+    {
+        return Err(invalid(
+            key(index, "subject_claim"),
+            "a provider whose ID-JAGs are accepted names people by sub, at sign-in too",
+        ));
+    }
     for domain in &provider.allowed_email_domains {
         if domain.is_empty() || domain.contains('@') || domain.contains(char::is_whitespace) {
             return Err(invalid(
@@ -301,6 +325,42 @@ scopes_supported = ["mcp:tools"]
         let gateway = "upstream = \"http://127.0.0.1:9001/mcp\"\nforward_upstream_token = \"corp\"";
         let without = config_with(gateway, "").unwrap_err();
         assert!(without.contains("keep_tokens"), "{without}");
+    }
+
+    #[test]
+    fn claims_a_person_can_write_do_not_decide_groups_or_subjects() {
+        let base = config("").unwrap().identity_providers[0].clone();
+        let mut github = base.clone();
+        github.kind = "github".into();
+        github.issuer = None;
+        assert!(check_one(0, &github).is_ok());
+        github.groups_claim = Some("company".into());
+        assert!(check_one(0, &github).is_err());
+        let mut jag = base;
+        jag.issuer = Some("https://login.example.com".into());
+        jag.accept_id_jag = true;
+        assert!(check_one(0, &jag).is_ok());
+        jag.subject_claim = Some("email".into());
+        assert!(check_one(0, &jag).is_err());
+    }
+
+    #[test]
+    fn a_bare_group_is_the_one_signing_providers_and_otherwise_must_be_named() {
+        let one = config("\n[[scope_policy]]\ngroups = [\"on-call\"]\nscopes = [\"mcp:tools\"]")
+            .unwrap();
+        let policy = one.scope_policy().unwrap();
+        let member = vec!["corp:on-call".to_owned()];
+        let who = gatehouse_types::policy::Who {
+            subject: "corp:alice",
+            groups: &member,
+        };
+        let scope = gatehouse_types::Scope::new("mcp:tools").unwrap();
+        assert!(policy.permits(who, "client", &scope));
+        let two = config(
+            "\n[[identity_providers]]\nid = \"partner\"\nissuer = \"http://127.0.0.1:9002\"\nclient_id = \"g\"\n\n[[scope_policy]]\ngroups = [\"on-call\"]\nscopes = [\"mcp:tools\"]",
+        )
+        .unwrap_err();
+        assert!(two.contains("name the identity provider"), "{two}");
     }
 
     #[test]

@@ -283,7 +283,12 @@ impl Upstream {
                 .and_then(Value::as_str)
                 .filter(|t| !t.is_empty())
                 .map(|t| Zeroizing::new(t.to_owned())),
-            expires_in: answer.get("expires_in").and_then(Value::as_u64),
+            // A number, as RFC 6749 §5.1 says; some providers send it as a string.
+            expires_in: answer.get("expires_in").and_then(|value| {
+                value
+                    .as_u64()
+                    .or_else(|| value.as_str().and_then(|text| text.parse().ok()))
+            }),
         })
     }
 

@@ -6,17 +6,16 @@
 //! (`forward_upstream_token`), a resource server's token exchange (`audience=upstream:{id}`),
 //! or a Rust embedder ([`UpstreamTokens::access_token`]).
 //!
-//! Several instances may refresh the same person's tokens at once, and a provider that rotates
-//! refresh tokens accepts only the first: each write compares the record's version
-//! (`replace_identity_tokens`), and a refusal counts as the person's removal only when nobody
-//! refreshed meanwhile. When the provider refuses a refresh of the current tokens with
+//! Several instances may need the same person's fresh token at once, and a provider that
+//! rotates refresh tokens accepts each only once: the instance that takes the database lease
+//! (`claim_identity_refresh`, on the record's version) refreshes, the others wait for what it
+//! writes, and only the lease holder's refusal counts as the person's removal. When the provider refuses a refresh of the current tokens with
 //! `invalid_grant` (RFC 6749 §5.2), the person's grants here are revoked: what the organisation
 //! took away, it took away here too. Any other failure (an outage, a server error, credentials
 //! the provider no longer accepts) is never held against the person.
 
 use std::sync::Arc;
 
-use gatehouse_engine::Store as _;
 use gatehouse_store::sealing::EncryptionKey;
 use gatehouse_store::{AnyStore, ServerStore as _};
 use serde::{Deserialize, Serialize};
@@ -31,8 +30,15 @@ use crate::events::{Event, Events};
 /// it is handed to.
 const REFRESH_MARGIN_SECS: u64 = 60;
 
-/// Lock stripes: one person's refreshes on one instance are taken one at a time.
-const STRIPES: usize = 64;
+/// How long one instance may hold the right to refresh a person's tokens: longer than the
+/// provider's discovery and token calls take at most.
+const LEASE_SECS: u64 = 30;
+
+/// How long a request waits for another instance's refresh.
+const WAIT_FOR_REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The lifetime assumed for an access token whose provider did not say (`expires_in` absent).
+const UNSTATED_LIFETIME_SECS: u64 = 300;
 
 /// What is sealed: the provider's tokens and when the access token expires.
 #[derive(Serialize, Deserialize)]
@@ -77,7 +83,6 @@ struct Inner {
     store: Arc<AnyStore>,
     key: EncryptionKey,
     events: Arc<Events>,
-    stripes: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for UpstreamTokens {
@@ -99,7 +104,6 @@ impl UpstreamTokens {
                 store,
                 key,
                 events,
-                stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             }),
         }
     }
@@ -109,9 +113,7 @@ impl UpstreamTokens {
         let kept = Kept {
             access_token: tokens.access_token.to_string(),
             refresh_token: tokens.refresh_token.as_ref().map(|t| t.to_string()),
-            expires_at: tokens
-                .expires_in
-                .map(|secs| now().as_secs().saturating_add(secs)),
+            expires_at: Some(expiry(tokens.expires_in, now().as_secs())),
         };
         self.seal_kept(subject, &kept)
     }
@@ -143,10 +145,8 @@ impl UpstreamTokens {
         if !ours || !upstream.config.keep_tokens {
             return Ok(None);
         }
-        let unavailable =
-            |e: &dyn std::fmt::Display| UpstreamTokenError::Unavailable(e.to_string());
         let store = &self.inner.store;
-        let Some(identity) = store.identity(subject).await.map_err(|e| unavailable(&e))? else {
+        let Some(identity) = store.identity(subject).await.map_err(unavailable)? else {
             return Ok(None);
         };
         let Some(kept) = identity
@@ -156,45 +156,27 @@ impl UpstreamTokens {
         else {
             return Ok(None);
         };
-        let now = now().as_secs();
-        if kept
-            .expires_at
-            .is_none_or(|at| now.saturating_add(REFRESH_MARGIN_SECS) < at)
-        {
-            return Ok(Some(Zeroizing::new(kept.access_token.clone())));
-        }
-        // One refresh at a time for this person on this instance; the others wait and read
-        // what it wrote.
-        let stripe = stripe(subject);
-        let _refreshing = match self.inner.stripes.get(stripe) {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
-        let Some(identity) = store.identity(subject).await.map_err(|e| unavailable(&e))? else {
-            return Ok(None);
-        };
-        let Some(kept) = identity
-            .sealed_tokens
-            .as_deref()
-            .and_then(|sealed| self.open(subject, sealed))
-        else {
-            return Ok(None);
-        };
-        if kept
-            .expires_at
-            .is_none_or(|at| now.saturating_add(REFRESH_MARGIN_SECS) < at)
-        {
+        let now = now();
+        if fresh(&kept, now.as_secs()) {
             return Ok(Some(Zeroizing::new(kept.access_token.clone())));
         }
         let Some(refresh_token) = kept.refresh_token.as_deref() else {
             // Expired, and nothing to refresh it with: the person signs in again to renew it.
             return Ok(None);
         };
-        let http = &self.inner.federation.http;
-        let endpoints = upstream
-            .endpoints(http)
+        // One refresh at a time across every instance: a provider that rotates refresh tokens
+        // must never see the old one twice (it would refuse the second, and may revoke the
+        // whole grant as a replay). The others wait for the holder's result.
+        let lease = now.saturating_add_secs(LEASE_SECS);
+        if !store
+            .claim_identity_refresh(subject, identity.version, lease, now)
             .await
-            .map_err(|e| unavailable(&e))?;
+            .map_err(unavailable)?
+        {
+            return self.refreshed_elsewhere(subject, identity.version).await;
+        }
+        let http = &self.inner.federation.http;
+        let endpoints = upstream.endpoints(http).await.map_err(unavailable)?;
         match upstream.refresh(http, &endpoints, refresh_token).await {
             Ok(tokens) => {
                 let renewed = Kept {
@@ -205,11 +187,11 @@ impl UpstreamTokens {
                         .as_ref()
                         .map(|t| t.to_string())
                         .or_else(|| kept.refresh_token.clone()),
-                    expires_at: tokens.expires_in.map(|secs| now.saturating_add(secs)),
+                    expires_at: Some(expiry(tokens.expires_in, crate::clock::now().as_secs())),
                 };
                 let sealed = self
                     .seal_kept(subject, &renewed)
-                    .ok_or_else(|| unavailable(&"the tokens could not be sealed"))?;
+                    .ok_or_else(|| unavailable("the tokens could not be sealed"))?;
                 match store
                     .replace_identity_tokens(
                         subject,
@@ -218,26 +200,53 @@ impl UpstreamTokens {
                         crate::clock::now(),
                     )
                     .await
-                    .map_err(|e| unavailable(&e))?
+                    .map_err(unavailable)?
                 {
                     Some(_) => Ok(Some(Zeroizing::new(renewed.access_token.clone()))),
-                    // Another instance refreshed first (or the person signed in again): its
-                    // tokens are the current ones.
+                    // The person signed in again meanwhile: those tokens are the current ones.
                     None => self.current(subject).await,
                 }
             }
+            // RFC 6749 §5.2 `invalid_grant`, to the holder of the lease on the current tokens:
+            // nobody else refreshed them, so the provider no longer honours this person's grant.
             Err(UpstreamError::GrantRefused(reason)) => {
-                // Removed at the provider, unless someone else refreshed meanwhile (a rotated
-                // refresh token is refused the second time).
-                let latest = store.identity(subject).await.map_err(|e| unavailable(&e))?;
-                if latest.is_some_and(|latest| latest.version != identity.version) {
-                    return self.current(subject).await;
-                }
                 self.revoke(subject, provider, &identity, &reason).await?;
                 Err(UpstreamTokenError::Revoked(reason))
             }
-            Err(error) => Err(unavailable(&error)),
+            Err(error) => Err(unavailable(error)),
         }
+    }
+
+    /// Another instance holds the refresh: its result, once written, or `Unavailable` after a
+    /// short wait (a provider that is down must not hold every request for long).
+    async fn refreshed_elsewhere(
+        &self,
+        subject: &str,
+        version: i64,
+    ) -> Result<Option<Zeroizing<String>>, UpstreamTokenError> {
+        let deadline = std::time::Instant::now() + WAIT_FOR_REFRESH;
+        while std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let identity = self
+                .inner
+                .store
+                .identity(subject)
+                .await
+                .map_err(unavailable)?;
+            match identity {
+                Some(identity) if identity.version == version => {}
+                Some(identity) => {
+                    return Ok(identity
+                        .sealed_tokens
+                        .and_then(|sealed| self.open(subject, &sealed))
+                        .map(|kept| Zeroizing::new(kept.access_token.clone())));
+                }
+                None => return Ok(None),
+            }
+        }
+        Err(unavailable(
+            "another refresh of this person's tokens is under way",
+        ))
     }
 
     /// The access token as another writer left it.
@@ -250,15 +259,18 @@ impl UpstreamTokens {
             .store
             .identity(subject)
             .await
-            .map_err(|e| UpstreamTokenError::Unavailable(e.to_string()))?;
+            .map_err(unavailable)?;
         Ok(identity
             .and_then(|identity| identity.sealed_tokens)
             .and_then(|sealed| self.open(subject, &sealed))
             .map(|kept| Zeroizing::new(kept.access_token.clone())))
     }
 
-    /// The provider refused the person: their kept tokens are dropped and every grant they
-    /// gave here is revoked (its refresh tokens, and its access tokens through the deny-list).
+    /// The provider refused the person: everything they hold here ends, as when an operator
+    /// deletes a user (their codes, every grant's tokens, their sessions, their remembered
+    /// consents, in one transaction), so an MCP client that re-authorizes sends them back to the
+    /// provider, which refuses them. Only then are the kept tokens dropped: a store failure in
+    /// between leaves them, and the next call refreshes, is refused and revokes again.
     async fn revoke(
         &self,
         subject: &str,
@@ -267,40 +279,49 @@ impl UpstreamTokens {
         reason: &str,
     ) -> Result<(), UpstreamTokenError> {
         let store = &self.inner.store;
-        let failed =
-            |e: gatehouse_engine::store::StoreError| UpstreamTokenError::Unavailable(e.to_string());
+        let grants = store
+            .grants_of(subject, now())
+            .await
+            .map_err(unavailable)?
+            .len();
+        store.delete_user(subject).await.map_err(unavailable)?;
         store
             .replace_identity_tokens(subject, identity.version, None, now())
             .await
-            .map_err(failed)?;
-        let grants = store.grants_of(subject, now()).await.map_err(failed)?;
-        for grant in &grants {
-            store.revoke_family(&grant.family).await.map_err(failed)?;
-        }
+            .map_err(unavailable)?;
         tracing::warn!(
             provider,
-            grants = grants.len(),
-            "the identity provider refused to refresh a person's tokens; their grants are revoked"
+            grants,
+            "the identity provider refused to refresh a person's tokens; their grants are revoked and their sessions ended"
         );
         self.inner.events.emit(Event::FederatedGrantsRevoked {
             subject: subject.to_owned(),
             provider: provider.to_owned(),
             reason: reason.to_owned(),
-            grants: grants.len(),
+            grants,
         });
         Ok(())
     }
 }
 
+fn unavailable(error: impl std::fmt::Display) -> UpstreamTokenError {
+    UpstreamTokenError::Unavailable(error.to_string())
+}
+
+/// Whether the kept access token is good for a while yet.
+fn fresh(kept: &Kept, now: u64) -> bool {
+    kept.expires_at
+        .is_some_and(|at| now.saturating_add(REFRESH_MARGIN_SECS) < at)
+}
+
+/// When a token the provider just issued expires: `expires_in` (RFC 6749 §5.1), or, when the
+/// provider does not say, [`UNSTATED_LIFETIME_SECS`]: a token never refreshed would never learn
+/// that the person was removed.
+fn expiry(expires_in: Option<u64>, now: u64) -> u64 {
+    now.saturating_add(expires_in.unwrap_or(UNSTATED_LIFETIME_SECS))
+}
+
 /// The associated data of a person's sealed tokens.
 fn label(subject: &str) -> String {
     format!("gatehouse upstream tokens v1\0{subject}")
-}
-
-fn stripe(subject: &str) -> usize {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    subject.hash(&mut hasher);
-    let stripes = u64::try_from(STRIPES).unwrap_or(1);
-    usize::try_from(hasher.finish() % stripes).unwrap_or(0)
 }

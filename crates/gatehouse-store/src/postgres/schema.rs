@@ -179,6 +179,7 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             groups TEXT NOT NULL,
             tokens BYTEA,
             version BIGINT NOT NULL,
+            refreshing_until BIGINT,
             updated_at BIGINT NOT NULL
         );
         ",

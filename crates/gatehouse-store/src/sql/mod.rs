@@ -647,6 +647,27 @@ impl<B: SqlBackend> ServerStore for B {
         rows.first().map(|row| row.int(0)).transpose()
     }
 
+    async fn claim_identity_refresh(
+        &self,
+        subject: &str,
+        version: i64,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let rows = self
+            .execute_returning(
+                &sql::CLAIM_IDENTITY_REFRESH,
+                vec![
+                    subject.into(),
+                    version.into(),
+                    time_param(until),
+                    time_param(now),
+                ],
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
     fn deny_list(&self) -> &DenyList {
         self.deny()
     }

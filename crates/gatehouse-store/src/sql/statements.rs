@@ -303,7 +303,8 @@ pub(crate) static RATE_TAT: Statement =
 pub(crate) static PUT_IDENTITY: Statement = Statement::new(
     "INSERT INTO identities (subject, groups, tokens, version, updated_at) VALUES ($1, $2, $3, 1, $4)
      ON CONFLICT (subject) DO UPDATE
-       SET groups = $2, tokens = $3, version = identities.version + 1, updated_at = $4",
+       SET groups = $2, tokens = $3, version = identities.version + 1, refreshing_until = NULL,
+           updated_at = $4",
 );
 pub(crate) static IDENTITY: Statement = Statement::new(
     "SELECT subject, groups, tokens, version, updated_at FROM identities WHERE subject = $1",
@@ -311,8 +312,15 @@ pub(crate) static IDENTITY: Statement = Statement::new(
 pub(crate) static GROUPS_OF: Statement =
     Statement::new("SELECT groups FROM identities WHERE subject = $1");
 pub(crate) static REPLACE_IDENTITY_TOKENS: Statement = Statement::new(
-    "UPDATE identities SET tokens = $3, version = version + 1, updated_at = $4
+    "UPDATE identities SET tokens = $3, version = version + 1, refreshing_until = NULL,
+       updated_at = $4
      WHERE subject = $1 AND version = $2 RETURNING version",
+);
+pub(crate) static CLAIM_IDENTITY_REFRESH: Statement = Statement::new(
+    "UPDATE identities SET refreshing_until = $3
+     WHERE subject = $1 AND version = $2
+       AND (refreshing_until IS NULL OR refreshing_until <= $4)
+     RETURNING version",
 );
 
 // ----- purging ----------------------------------------------------------------------------------
@@ -433,4 +441,5 @@ pub(crate) static ALL: &[&Statement] = &[
     &IDENTITY,
     &GROUPS_OF,
     &REPLACE_IDENTITY_TOKENS,
+    &CLAIM_IDENTITY_REFRESH,
 ];

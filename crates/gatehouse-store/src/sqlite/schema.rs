@@ -185,6 +185,7 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             groups TEXT NOT NULL,
             tokens BLOB,
             version INTEGER NOT NULL,
+            refreshing_until INTEGER,
             updated_at INTEGER NOT NULL
         ) STRICT;
         ",
