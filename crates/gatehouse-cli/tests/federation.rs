@@ -45,6 +45,35 @@ fn available() -> bool {
     found
 }
 
+/// A test's place: a directory, Gatehouse's port, and the provider (with `env`) sending people
+/// back to it; `None` (the test skips) when oidc-provider is not installed.
+fn world(env: &[(&str, &str)]) -> Option<(tempfile::TempDir, u16, Provider)> {
+    if !available() {
+        eprintln!("oidc-provider not installed: federation test skipped");
+        return None;
+    }
+    let port = free_port();
+    Some((
+        tempfile::tempdir().unwrap(),
+        port,
+        Provider::start_with(port, env),
+    ))
+}
+
+/// A form POST to Gatehouse's token endpoint: status and body.
+fn post_token(port: u16, pairs: &[(&str, &str)], headers: &[(&str, &str)]) -> (u16, String) {
+    let mut all = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    all.extend_from_slice(headers);
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/token",
+        &all,
+        &gatehouse_types::form::encode(pairs.iter().copied()),
+    );
+    (status, body)
+}
+
 /// `interop/idp.mjs`, killed on drop.
 struct Provider {
     process: Child,
@@ -282,13 +311,9 @@ fn with_param(url: &str, name: &str, value: &str) -> String {
 
 #[test]
 fn a_person_signs_in_through_the_provider_and_the_token_names_them() {
-    if !available() {
-        eprintln!("oidc-provider not installed: federation test skipped");
+    let Some((dir, port, provider)) = world(&[]) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let provider = Provider::start(port);
+    };
     let server = serve(dir.path(), port, &provider.issuer, "", "");
     let client_id = register(port);
     let report = browse(&authorization_url(port, &client_id), "alice", &[]);
@@ -305,18 +330,16 @@ fn a_person_signs_in_through_the_provider_and_the_token_names_them() {
         Some("client-state")
     );
     let code = query_param(landed, "code").unwrap();
-    let (status, _, body) = request(
+    let (status, body) = post_token(
         port,
-        "POST",
-        "/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &gatehouse_types::form::encode([
+        &[
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("redirect_uri", REDIRECT),
             ("code_verifier", VERIFIER),
             ("client_id", client_id.as_str()),
-        ]),
+        ],
+        &[],
     );
     assert_eq!(status, 200, "{body}");
     let token: Value = serde_json::from_str(&body).unwrap();
@@ -339,16 +362,14 @@ fn a_person_signs_in_through_the_provider_and_the_token_names_them() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    let (status, _, body) = request(
+    let (status, body) = post_token(
         port,
-        "POST",
-        "/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &gatehouse_types::form::encode([
+        &[
             ("grant_type", "refresh_token"),
             ("refresh_token", token["refresh_token"].as_str().unwrap()),
             ("client_id", client_id.as_str()),
-        ]),
+        ],
+        &[],
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("invalid_grant"), "{body}");
@@ -357,13 +378,9 @@ fn a_person_signs_in_through_the_provider_and_the_token_names_them() {
 
 #[test]
 fn replayed_changed_and_foreign_callbacks_are_refused_with_a_page_and_an_audit_event() {
-    if !available() {
-        eprintln!("oidc-provider not installed: federation test skipped");
+    let Some((dir, port, provider)) = world(&[]) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let provider = Provider::start(port);
+    };
     let server = serve(dir.path(), port, &provider.issuer, "", "");
     let client_id = register(port);
     let refused = |(status, head, body): (u16, String, String), why: &str| {
@@ -465,13 +482,9 @@ fn replayed_changed_and_foreign_callbacks_are_refused_with_a_page_and_an_audit_e
 
 #[test]
 fn who_gets_in_follows_verified_email_domains_and_groups() {
-    if !available() {
-        eprintln!("oidc-provider not installed: federation test skipped");
+    let Some((dir, port, provider)) = world(&[]) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let provider = Provider::start(port);
+    };
     let server = serve(
         dir.path(),
         port,
@@ -501,13 +514,9 @@ fn who_gets_in_follows_verified_email_domains_and_groups() {
 
 #[test]
 fn with_one_provider_only_authorize_goes_straight_there_and_a_provider_down_is_a_page() {
-    if !available() {
-        eprintln!("oidc-provider not installed: federation test skipped");
+    let Some((dir, port, provider)) = world(&[]) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let provider = Provider::start(port);
+    };
     let server = serve(
         dir.path(),
         port,
@@ -634,18 +643,16 @@ fn token_for(port: u16, client_id: &str, login: &str) -> Value {
         .as_str()
         .unwrap_or_else(|| panic!("{login}: {report}"));
     let code = query_param(landed, "code").unwrap();
-    let (status, _, body) = request(
+    let (status, body) = post_token(
         port,
-        "POST",
-        "/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &gatehouse_types::form::encode([
+        &[
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("redirect_uri", REDIRECT),
             ("code_verifier", VERIFIER),
             ("client_id", client_id),
-        ]),
+        ],
+        &[],
     );
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
@@ -687,13 +694,9 @@ fn call_tool(port: u16, access_token: &str, tool: &str) -> (u16, String) {
 /// granted it, whatever the client asks, and the guard refuses the call.
 #[test]
 fn the_providers_groups_reach_the_scope_matrix() {
-    if !available() {
-        eprintln!("oidc-provider not installed: federation test skipped");
+    let Some((dir, port, provider)) = world(&[]) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let provider = Provider::start(port);
+    };
     let config = dir.path().join(format!("gatehouse-{port}.toml"));
     let server = serve(
         dir.path(),
@@ -748,16 +751,14 @@ scopes = ["mcp:admin"]
 
     // A refresh of alice's grant keeps what her groups give.
     let refresh = alice["refresh_token"].as_str().unwrap();
-    let (status, _, body) = request(
+    let (status, body) = post_token(
         port,
-        "POST",
-        "/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &gatehouse_types::form::encode([
+        &[
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh),
             ("client_id", client_id.as_str()),
-        ]),
+        ],
+        &[],
     );
     assert_eq!(status, 200, "{body}");
     let refreshed: Value = serde_json::from_str(&body).unwrap();
@@ -830,15 +831,9 @@ fn exchange(port: u16, subject_token: &str, audience: &str) -> (u16, Value) {
             format!("files-rs:{RESOURCE_SERVER_SECRET}").as_bytes()
         )
     );
-    let (status, _, body) = request(
+    let (status, body) = post_token(
         port,
-        "POST",
-        "/token",
         &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Authorization", &basic),
-        ],
-        &gatehouse_types::form::encode([
             (
                 "grant_type",
                 "urn:ietf:params:oauth:grant-type:token-exchange",
@@ -849,7 +844,8 @@ fn exchange(port: u16, subject_token: &str, audience: &str) -> (u16, Value) {
                 "urn:ietf:params:oauth:token-type:access_token",
             ),
             ("audience", audience),
-        ]),
+        ],
+        &[("Authorization", &basic)],
     );
     (
         status,
@@ -865,13 +861,9 @@ fn exchange(port: u16, subject_token: &str, audience: &str) -> (u16, Value) {
 /// provider refuses a refresh (the person was removed there), their grants here are revoked.
 #[test]
 fn kept_tokens_reach_the_upstream_and_the_exchange_and_a_removal_revokes_the_grant() {
-    if !available() {
-        eprintln!("oidc-provider not installed: federation test skipped");
+    let Some((dir, port, provider)) = world(&[("IDP_ACCESS_TTL", "30")]) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let provider = Provider::start_with(port, &[("IDP_ACCESS_TTL", "30")]);
+    };
     let Some(upstream) = python_upstream(&format!("{}/me", provider.issuer)) else {
         return;
     };
@@ -965,16 +957,14 @@ introspection_resources = ["http://127.0.0.1:{port}/mcp"]
     assert_eq!(status, 204);
     let (status, refused) = upstream_whoami(port, dave["access_token"].as_str().unwrap());
     assert_eq!(status, 401, "{refused}");
-    let (status, _, body) = request(
+    let (status, body) = post_token(
         port,
-        "POST",
-        "/token",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        &gatehouse_types::form::encode([
+        &[
             ("grant_type", "refresh_token"),
             ("refresh_token", dave["refresh_token"].as_str().unwrap()),
             ("client_id", client_id.as_str()),
-        ]),
+        ],
+        &[],
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("invalid_grant"), "{body}");
@@ -1005,13 +995,9 @@ introspection_resources = ["http://127.0.0.1:{port}/mcp"]
 /// RFC 9207's `iss`.
 #[test]
 fn an_oauth2_provider_names_the_person_by_its_userinfo_answer() {
-    if !available() {
-        eprintln!("oidc-provider not installed: federation test skipped");
+    let Some((dir, port, provider)) = world(&[]) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let provider = Provider::start(port);
+    };
     let issuer = &provider.issuer;
     let server = serve(
         dir.path(),

@@ -168,18 +168,10 @@ pub fn verify_assertion(
     let claims = crate::json::parse_object(&payload)
         .map_err(|e| JwtError::MalformedClaims(e.to_string()))?;
     let text = |name: &'static str| {
-        claims
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|value| !value.is_empty())
-            .ok_or(AssertionError::MissingClaim(name))
+        crate::json::text_claim(&claims, name).ok_or(AssertionError::MissingClaim(name))
     };
-    let number = |name: &'static str| match claims.get(name) {
-        None => Ok(None),
-        Some(value) => value
-            .as_u64()
-            .map(Some)
-            .ok_or(AssertionError::MissingClaim(name)),
+    let number = |name: &'static str| {
+        crate::json::number_claim(&claims, name).map_err(|()| AssertionError::MissingClaim(name))
     };
     let iss = text("iss")?;
     let sub = text("sub")?.to_owned();

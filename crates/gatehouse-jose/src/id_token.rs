@@ -148,18 +148,10 @@ pub fn verify_id_token(
     let claims = crate::json::parse_object(&payload)
         .map_err(|e| JwtError::MalformedClaims(e.to_string()))?;
     let text = |name: &'static str| {
-        claims
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|value| !value.is_empty())
-            .ok_or(IdTokenError::MissingClaim(name))
+        crate::json::text_claim(&claims, name).ok_or(IdTokenError::MissingClaim(name))
     };
-    let number = |name: &'static str| match claims.get(name) {
-        None => Ok(None),
-        Some(value) => value
-            .as_u64()
-            .map(Some)
-            .ok_or(IdTokenError::MissingClaim(name)),
+    let number = |name: &'static str| {
+        crate::json::number_claim(&claims, name).map_err(|()| IdTokenError::MissingClaim(name))
     };
     let iss = text("iss")?;
     let sub = text("sub")?;

@@ -62,3 +62,21 @@ mod tests {
         assert!(parse_object(br#"{"a":1} x"#).is_err());
     }
 }
+
+/// A claim that must be a non-empty string (`iss`, `sub`, `jti`): `None` when it is missing,
+/// empty or not a string.
+pub(crate) fn text_claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|value| !value.is_empty())
+}
+
+/// A NumericDate claim (`exp`, `iat`, `nbf`; RFC 7519 §2): `Ok(None)` when absent, `Err(())`
+/// when present but not a non-negative integer.
+pub(crate) fn number_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<u64>, ()> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(value) => value.as_u64().map(Some).ok_or(()),
+    }
+}
