@@ -50,19 +50,6 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, serde_jso
     serde_json::from_slice::<UniqueObject>(bytes).map(|o| o.0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc7515_section_4_duplicate_header_parameters_refused() {
-        assert!(parse_object(br#"{"alg":"ES256","alg":"none"}"#).is_err());
-        assert!(parse_object(br#"{"alg":"ES256","x":{"a":1}}"#).is_ok());
-        assert!(parse_object(br#"[1]"#).is_err());
-        assert!(parse_object(br#"{"a":1} x"#).is_err());
-    }
-}
-
 /// A claim that must be a non-empty string (`iss`, `sub`, `jti`): `None` when it is missing,
 /// empty or not a string.
 pub(crate) fn text_claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
@@ -78,5 +65,18 @@ pub(crate) fn number_claim(claims: &Map<String, Value>, name: &str) -> Result<Op
     match claims.get(name) {
         None => Ok(None),
         Some(value) => value.as_u64().map(Some).ok_or(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7515_section_4_duplicate_header_parameters_refused() {
+        assert!(parse_object(br#"{"alg":"ES256","alg":"none"}"#).is_err());
+        assert!(parse_object(br#"{"alg":"ES256","x":{"a":1}}"#).is_ok());
+        assert!(parse_object(br#"[1]"#).is_err());
+        assert!(parse_object(br#"{"a":1} x"#).is_err());
     }
 }

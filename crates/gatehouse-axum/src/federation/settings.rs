@@ -346,8 +346,8 @@ scopes_supported = ["mcp:tools"]
 
     #[test]
     fn a_bare_group_is_the_one_signing_providers_and_otherwise_must_be_named() {
-        let one = config("\n[[scope_policy]]\ngroups = [\"on-call\"]\nscopes = [\"mcp:tools\"]")
-            .unwrap();
+        let one =
+            config("\n[[scope_policy]]\ngroups = [\"on-call\"]\nscopes = [\"mcp:tools\"]").unwrap();
         let policy = one.scope_policy().unwrap();
         let member = vec!["corp:on-call".to_owned()];
         let who = gatehouse_types::policy::Who {
