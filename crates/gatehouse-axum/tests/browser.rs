@@ -191,6 +191,55 @@ impl Driver {
     }
 }
 
+/// The client's redirect target: a page of its own, as a native app's loopback listener.
+async fn client_redirect() -> String {
+    let callback = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback_url = format!("http://{}/callback", callback.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/callback",
+        axum::routing::get(|| async { "signed in; you can close this window" }),
+    );
+    tokio::spawn(async move { axum::serve(callback, app).await.unwrap() });
+    callback_url
+}
+
+/// Gatehouse with `config`, on an in-memory store.
+async fn in_memory(config: Config) -> Gatehouse {
+    let store = AnyStore::Memory(Box::new(MemoryBackend::new()));
+    Gatehouse::with_store(
+        config,
+        store,
+        EncryptionKey::generate().unwrap(),
+        Default::default(),
+    )
+    .await
+    .unwrap()
+}
+
+fn serve(listener: tokio::net::TcpListener, gatehouse: &Gatehouse) {
+    let router = gatehouse
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+}
+
+/// Registers a public client named `name` that is sent back to `callback_url`; its id.
+async fn register(http: &reqwest::Client, issuer: &str, callback_url: &str, name: &str) -> String {
+    let registered: Value = http
+        .post(format!("{issuer}/register"))
+        .json(&json!({
+            "redirect_uris": [callback_url], "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"], "client_name": name
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    registered["client_id"].as_str().unwrap().to_owned()
+}
+
 fn browser_available() -> bool {
     let found = Command::new("chromedriver")
         .arg("--version")
@@ -212,28 +261,14 @@ async fn chromium_signs_in_consents_and_lands_on_the_redirect_uri_with_a_code() 
         return;
     }
     // The client's redirect target: a page of its own, as a native app's loopback listener.
-    let callback = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let callback_url = format!("http://{}/callback", callback.local_addr().unwrap());
-    let app = axum::Router::new().route(
-        "/callback",
-        axum::routing::get(|| async { "signed in; you can close this window" }),
-    );
-    tokio::spawn(async move { axum::serve(callback, app).await.unwrap() });
+    let callback_url = client_redirect().await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let mut config = Config::demo(address);
     config.database = gatehouse_store::DatabaseUrl::Memory;
     config.login.mode = LoginMode::Local;
-    let store = AnyStore::Memory(Box::new(MemoryBackend::new()));
-    let gatehouse = Gatehouse::with_store(
-        config,
-        store,
-        EncryptionKey::generate().unwrap(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let gatehouse = in_memory(config).await;
     gatehouse
         .store()
         .add_user(UserRecord {
@@ -243,25 +278,10 @@ async fn chromium_signs_in_consents_and_lands_on_the_redirect_uri_with_a_code() 
         })
         .await
         .unwrap();
-    let router = gatehouse
-        .router()
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    serve(listener, &gatehouse);
     let issuer = format!("http://{address}");
     let http = reqwest::Client::new();
-    let registered: Value = http
-        .post(format!("{issuer}/register"))
-        .json(&json!({
-            "redirect_uris": [callback_url], "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"], "client_name": "Browser Test Client"
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let client_id = register(&http, &issuer, &callback_url, "Browser Test Client").await;
     let authorize = format!(
         "{issuer}/authorize?{}",
         gatehouse_types::form::encode([
@@ -406,13 +426,7 @@ async fn chromium_signs_in_through_an_openid_provider_and_whoami_names_the_provi
         eprintln!("chromium or oidc-provider not installed: federated browser test skipped");
         return;
     }
-    let callback = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let callback_url = format!("http://{}/callback", callback.local_addr().unwrap());
-    let app = axum::Router::new().route(
-        "/callback",
-        axum::routing::get(|| async { "signed in; you can close this window" }),
-    );
-    tokio::spawn(async move { axum::serve(callback, app).await.unwrap() });
+    let callback_url = client_redirect().await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -439,33 +453,10 @@ allowed_email_domains = ["corp.example"]
         ))
         .unwrap(),
     ];
-    let store = AnyStore::Memory(Box::new(MemoryBackend::new()));
-    let gatehouse = Gatehouse::with_store(
-        config,
-        store,
-        EncryptionKey::generate().unwrap(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
-    let router = gatehouse
-        .router()
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let gatehouse = in_memory(config).await;
+    serve(listener, &gatehouse);
     let http = reqwest::Client::new();
-    let registered: Value = http
-        .post(format!("{issuer}/register"))
-        .json(&json!({
-            "redirect_uris": [callback_url], "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"], "client_name": "Federated Test Client"
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let client_id = register(&http, &issuer, &callback_url, "Federated Test Client").await;
     let resource = format!("{issuer}/mcp");
     let authorize = format!(
         "{issuer}/authorize?{}",
