@@ -41,6 +41,9 @@ mod drain;
 pub mod drift;
 mod events;
 mod federation;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gatehouse;
 mod gateway;
 mod health;
