@@ -135,7 +135,7 @@ default_scopes = ["mcp:tools"]
 
 /// `gatehouse serve` with the provider `corp` at `issuer`, plus `provider_keys` in its entry and
 /// `top_level` before the tables, in front of the demo MCP server.
-fn serve(dir: &Path, port: u16, issuer: &str, provider_keys: &str, top_level: &str) -> Child {
+fn serve(dir: &Path, port: u16, issuer: &str, provider_keys: &str, top_level: &str) -> Server {
     serve_with(
         dir,
         port,
@@ -156,7 +156,7 @@ fn serve_with(
     top_level: &str,
     resources: &str,
     env: &[(&str, &str)],
-) -> Child {
+) -> Server {
     let config = dir.join(format!("gatehouse-{port}.toml"));
     std::fs::write(
         &config,
@@ -185,7 +185,30 @@ display_name = "Corp SSO"
     .unwrap();
     let mut all = vec![("CORP_SECRET", SECRET)];
     all.extend_from_slice(env);
-    start(dir, &["serve", "--config", config.to_str().unwrap()], &all).child
+    Server(Some(
+        start(dir, &["serve", "--config", config.to_str().unwrap()], &all).child,
+    ))
+}
+
+/// A running `gatehouse serve`, killed if the test fails before it stops it.
+struct Server(Option<Child>);
+
+impl Server {
+    /// Stops it with SIGTERM, as a service manager does, and expects a clean exit.
+    fn stop(mut self) {
+        if let Some(child) = self.0.take() {
+            assert!(terminate(child).success());
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 fn register(port: u16) -> String {
@@ -373,7 +396,7 @@ fn a_person_signs_in_through_the_provider_and_the_token_names_them() {
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("invalid_grant"), "{body}");
-    terminate(server);
+    server.stop();
 }
 
 #[test]
@@ -477,7 +500,7 @@ fn replayed_changed_and_foreign_callbacks_are_refused_with_a_page_and_an_audit_e
         );
     }
     assert!(events.iter().all(|event| event["provider"] == "corp"));
-    terminate(server);
+    server.stop();
 }
 
 #[test]
@@ -509,7 +532,7 @@ fn who_gets_in_follows_verified_email_domains_and_groups() {
             "{login}: {report}"
         );
     }
-    terminate(server);
+    server.stop();
 }
 
 #[test]
@@ -542,7 +565,7 @@ fn with_one_provider_only_authorize_goes_straight_there_and_a_provider_down_is_a
     );
     // No local user form, and local names are not accepted in this mode.
     assert!(browse(&url, "alice", &[])["redirect"].is_string());
-    terminate(server);
+    server.stop();
     drop(provider);
 
     // The provider is gone: the person gets a page saying so, at once.
@@ -565,7 +588,7 @@ fn with_one_provider_only_authorize_goes_straight_there_and_a_provider_down_is_a
         "{body}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
-    terminate(server);
+    server.stop();
 }
 
 /// The JSON lines a client printed, after it exited successfully.
@@ -631,7 +654,7 @@ fn sdk_clients_complete_a_flow_with_federation_on() {
         .collect();
     assert!(subjects.contains(&"corp:alice".into()), "{subjects:?}");
     assert!(subjects.contains(&"corp:dave".into()), "{subjects:?}");
-    terminate(server);
+    server.stop();
 }
 
 /// The token a scripted sign-in as `login` ends with (scopes `mcp:tools mcp:admin` asked).
@@ -705,7 +728,7 @@ fn the_providers_groups_reach_the_scope_matrix() {
         "scopes = [\"openid\", \"email\", \"groups\"]",
         "",
     );
-    terminate(server);
+    server.stop();
     // The same configuration, with the matrix and admin_reset needing mcp:admin.
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(
@@ -722,12 +745,14 @@ scopes = ["mcp:admin"]
 "#,
     );
     std::fs::write(&config, text).unwrap();
-    let server = start(
-        dir.path(),
-        &["serve", "--config", config.to_str().unwrap()],
-        &[("CORP_SECRET", SECRET)],
-    )
-    .child;
+    let server = Server(Some(
+        start(
+            dir.path(),
+            &["serve", "--config", config.to_str().unwrap()],
+            &[("CORP_SECRET", SECRET)],
+        )
+        .child,
+    ));
     let client_id = register(port);
 
     let alice = token_for(port, &client_id, "alice");
@@ -763,7 +788,7 @@ scopes = ["mcp:admin"]
     assert_eq!(status, 200, "{body}");
     let refreshed: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(refreshed["scope"], "mcp:admin mcp:tools");
-    terminate(server);
+    server.stop();
 }
 
 /// `interop/py_server.py` (the Python MCP SDK's server) as a gateway's upstream; its `whoami`
@@ -987,7 +1012,7 @@ introspection_resources = ["http://127.0.0.1:{port}/mcp"]
             "the provider's token in plain text in {file}"
         );
     }
-    terminate(server);
+    server.stop();
 }
 
 /// `kind = "oauth2"`: the endpoints are configured, no ID token is read, and the userinfo
@@ -1025,5 +1050,5 @@ allowed_email_domains = ["corp.example"]"#
         &cookie,
     );
     assert_eq!(status, 400, "{body}");
-    terminate(server);
+    server.stop();
 }
