@@ -96,8 +96,9 @@ impl Upstream {
         }
     }
 
-    /// Its endpoints: configured, or from discovery (cached; a failure is remembered briefly so
-    /// that a provider that is down is not asked on every page).
+    /// Its endpoints: configured, or from discovery (cached for an hour; a failure is remembered
+    /// briefly so that a provider that is down is not asked on every page, and known endpoints
+    /// stay in use while a fresh document cannot be had).
     pub(crate) async fn endpoints(
         &self,
         http: &reqwest::Client,
@@ -135,7 +136,22 @@ impl Upstream {
                         return result.clone().map_err(UpstreamError::Unavailable);
                     }
                 }
-                let result = self.discover(http).await.map_err(|e| e.to_string());
+                let result = match (self.discover(http).await, discovered.take()) {
+                    (Ok(endpoints), _) => Ok(endpoints),
+                    // A provider whose discovery document is briefly unavailable keeps the
+                    // endpoints it had: they are tried again after `DISCOVERY_RETRY`.
+                    (Err(error), Some((Ok(stale), _))) => {
+                        tracing::warn!(provider = self.config.id.as_str(), %error, "discovery failed; the known endpoints stay in use");
+                        *discovered = Some((
+                            Ok(stale.clone()),
+                            Instant::now()
+                                .checked_sub(DISCOVERY_TTL.saturating_sub(DISCOVERY_RETRY))
+                                .unwrap_or_else(Instant::now),
+                        ));
+                        return Ok(stale);
+                    }
+                    (Err(error), _) => Err(error.to_string()),
+                };
                 *discovered = Some((result.clone(), Instant::now()));
                 result.map_err(UpstreamError::Unavailable)
             }
@@ -519,6 +535,38 @@ mod tests {
             };
             assert_eq!(kind, expected, "{status} {body}");
         }
+    }
+
+    /// A provider whose discovery document cannot be fetched when the hour is up keeps the
+    /// endpoints it had, rather than failing every sign-in.
+    #[tokio::test]
+    async fn known_endpoints_stay_in_use_while_discovery_fails() {
+        let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let issuer = format!("http://{}", gone.local_addr().unwrap());
+        drop(gone);
+        let config: IdentityProvider = toml::from_str(&format!(
+            "id = \"corp\"\nissuer = \"{issuer}\"\nclient_id = \"gatehouse\""
+        ))
+        .unwrap();
+        let upstream = Upstream::new(config, None);
+        let http = http_client().unwrap();
+        assert!(upstream.endpoints(&http).await.is_err());
+        let known = Endpoints {
+            authorization: format!("{issuer}/auth"),
+            token: format!("{issuer}/token"),
+            userinfo: None,
+            issuer: Some(issuer.clone()),
+            iss_required: true,
+            keys: None,
+        };
+        let long_ago = Instant::now()
+            .checked_sub(DISCOVERY_TTL * 2)
+            .unwrap_or_else(Instant::now);
+        *upstream.discovered.lock().await = Some((Ok(known), long_ago));
+        let kept = upstream.endpoints(&http).await.unwrap();
+        assert_eq!(kept.token, format!("{issuer}/token"));
+        // And again, from the cache, without asking the provider.
+        assert!(upstream.endpoints(&http).await.is_ok());
     }
 
     #[test]
