@@ -22,7 +22,7 @@ use crate::clock::{OsRandom, now};
 use crate::config::LoginMode;
 use crate::events::Event;
 use crate::federation::{self, Return};
-use crate::pages::{ConsentPage, Message, render};
+use crate::pages::{ConsentPage, Message, message_page, render};
 use crate::respond::{page, see_other};
 use crate::session::Browser;
 use crate::signin::{self, Attempt};
@@ -536,14 +536,5 @@ fn consent_page(
 }
 
 fn message(state: &Arc<AppState>, status: StatusCode, title: &str, text: &str) -> Response {
-    page(
-        status,
-        render(&Message {
-            brand: &state.config.branding,
-            title,
-            message: text,
-            link: None,
-        }),
-        &[],
-    )
+    message_page(&state.config.branding, status, title, text, &[])
 }

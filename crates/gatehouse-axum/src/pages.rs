@@ -74,3 +74,23 @@ pub(crate) fn render(template: &impl Template) -> String {
         "<!doctype html><title>Error</title><p>The page could not be shown.".into()
     })
 }
+
+/// A page that says one thing (a refusal, a failure) with its status, delivering `cookies`.
+pub(crate) fn message_page(
+    brand: &Branding,
+    status: axum::http::StatusCode,
+    title: &str,
+    text: &str,
+    cookies: &[String],
+) -> axum::response::Response {
+    crate::respond::page(
+        status,
+        render(&Message {
+            brand,
+            title,
+            message: text,
+            link: None,
+        }),
+        cookies,
+    )
+}

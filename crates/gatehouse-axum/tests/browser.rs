@@ -240,6 +240,28 @@ async fn register(http: &reqwest::Client, issuer: &str, callback_url: &str, name
     registered["client_id"].as_str().unwrap().to_owned()
 }
 
+/// Redeems `code` at the token endpoint (a public client with the fixed PKCE verifier).
+async fn redeem(
+    http: &reqwest::Client,
+    issuer: &str,
+    code: &str,
+    callback_url: &str,
+    client_id: &str,
+) -> reqwest::Response {
+    http.post(format!("{issuer}/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(gatehouse_types::form::encode([
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", callback_url),
+            ("code_verifier", VERIFIER),
+            ("client_id", client_id),
+        ]))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn browser_available() -> bool {
     let found = Command::new("chromedriver")
         .arg("--version")
@@ -340,19 +362,7 @@ async fn chromium_signs_in_consents_and_lands_on_the_redirect_uri_with_a_code() 
     assert_eq!(params.single("iss").unwrap(), Some(issuer.as_str()));
     let code = params.single("code").unwrap().unwrap().to_owned();
 
-    let token = http
-        .post(format!("{issuer}/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(gatehouse_types::form::encode([
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", callback_url.as_str()),
-            ("code_verifier", VERIFIER),
-            ("client_id", client_id.as_str()),
-        ]))
-        .send()
-        .await
-        .unwrap();
+    let token = redeem(&http, &issuer, &code, &callback_url, &client_id).await;
     assert_eq!(token.status(), reqwest::StatusCode::OK);
     drop(driver);
 }
@@ -510,19 +520,8 @@ allowed_email_domains = ["corp.example"]
     let code = params.single("code").unwrap().unwrap().to_owned();
     drop(driver);
 
-    let token: Value = http
-        .post(format!("{issuer}/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(gatehouse_types::form::encode([
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", callback_url.as_str()),
-            ("code_verifier", VERIFIER),
-            ("client_id", client_id.as_str()),
-        ]))
-        .send()
+    let token: Value = redeem(&http, &issuer, &code, &callback_url, &client_id)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -24,8 +24,8 @@ use super::pending::{Pending, Return};
 use super::upstream::{Endpoints, Tokens, Upstream, UpstreamError, excerpt};
 use crate::clock::now;
 use crate::events::Event;
-use crate::pages::{Message, render};
-use crate::respond::{page, see_other};
+use crate::pages::message_page;
+use crate::respond::see_other;
 use crate::session::Browser;
 use crate::state::AppState;
 
@@ -456,14 +456,5 @@ fn message(
     text: &str,
     cookies: &[String],
 ) -> Response {
-    page(
-        status,
-        render(&Message {
-            brand: &state.config.branding,
-            title,
-            message: text,
-            link: None,
-        }),
-        cookies,
-    )
+    message_page(&state.config.branding, status, title, text, cookies)
 }

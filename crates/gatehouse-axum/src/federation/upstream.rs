@@ -62,6 +62,7 @@ pub(crate) struct Endpoints {
 pub(crate) struct Upstream {
     pub(crate) config: IdentityProvider,
     secret: Option<Zeroizing<String>>,
+    /// The discovered endpoints (or why there are none), and until when they stand.
     discovered: tokio::sync::Mutex<Option<(Result<Endpoints, String>, Instant)>>,
 }
 
@@ -126,33 +127,23 @@ impl Upstream {
             }),
             _ => {
                 let mut discovered = self.discovered.lock().await;
-                if let Some((result, at)) = discovered.as_ref() {
-                    let ttl = if result.is_ok() {
-                        DISCOVERY_TTL
-                    } else {
-                        DISCOVERY_RETRY
-                    };
-                    if at.elapsed() < ttl {
-                        return result.clone().map_err(UpstreamError::Unavailable);
-                    }
+                if let Some((result, until)) = discovered.as_ref()
+                    && Instant::now() < *until
+                {
+                    return result.clone().map_err(UpstreamError::Unavailable);
                 }
-                let result = match (self.discover(http).await, discovered.take()) {
-                    (Ok(endpoints), _) => Ok(endpoints),
+                let now = Instant::now();
+                let (result, until) = match (self.discover(http).await, discovered.take()) {
+                    (Ok(endpoints), _) => (Ok(endpoints), now + DISCOVERY_TTL),
                     // A provider whose discovery document is briefly unavailable keeps the
-                    // endpoints it had: they are tried again after `DISCOVERY_RETRY`.
-                    (Err(error), Some((Ok(stale), _))) => {
+                    // endpoints it had; they are asked again after `DISCOVERY_RETRY`.
+                    (Err(error), Some((Ok(known), _))) => {
                         tracing::warn!(provider = self.config.id.as_str(), %error, "discovery failed; the known endpoints stay in use");
-                        *discovered = Some((
-                            Ok(stale.clone()),
-                            Instant::now()
-                                .checked_sub(DISCOVERY_TTL.saturating_sub(DISCOVERY_RETRY))
-                                .unwrap_or_else(Instant::now),
-                        ));
-                        return Ok(stale);
+                        (Ok(known), now + DISCOVERY_RETRY)
                     }
-                    (Err(error), _) => Err(error.to_string()),
+                    (Err(error), _) => (Err(error.to_string()), now + DISCOVERY_RETRY),
                 };
-                *discovered = Some((result.clone(), Instant::now()));
+                *discovered = Some((result.clone(), until));
                 result.map_err(UpstreamError::Unavailable)
             }
         }
@@ -559,10 +550,8 @@ mod tests {
             iss_required: true,
             keys: None,
         };
-        let long_ago = Instant::now()
-            .checked_sub(DISCOVERY_TTL * 2)
-            .unwrap_or_else(Instant::now);
-        *upstream.discovered.lock().await = Some((Ok(known), long_ago));
+        // Known, and due to be asked again now.
+        *upstream.discovered.lock().await = Some((Ok(known), Instant::now()));
         let kept = upstream.endpoints(&http).await.unwrap();
         assert_eq!(kept.token, format!("{issuer}/token"));
         // And again, from the cache, without asking the provider.
