@@ -199,7 +199,8 @@ impl Gatehouse {
         &self.state.config
     }
 
-    /// Its store.
+    /// The tokens federated people's identity providers issued, kept for the APIs behind MCP
+    /// servers (`keep_tokens`).
     pub fn upstream_tokens(&self) -> &UpstreamTokens {
         &self.state.upstream_tokens
     }
@@ -224,6 +225,13 @@ impl Gatehouse {
             .iter()
             .map(|p| p.guard.clone())
             .collect()
+    }
+
+    /// Waits until every security event and audited call so far is in the store's audit table.
+    /// They are written in the background, in batches; call this when the server has stopped
+    /// serving, before the process ends, so that the last of them are not lost.
+    pub async fn flush_audit(&self) {
+        self.state.events.flush().await;
     }
 
     /// Runs the maintenance now (the task does it every minute): rotates signing keys on

@@ -77,9 +77,9 @@ fn json_line(event: &AuditEvent) -> Value {
     line.insert("kind".into(), event.kind.clone().into());
     line.insert("subject".into(), event.subject.clone().into());
     line.insert("client_id".into(), event.client_id.clone().into());
-    if let Value::Object(detail) = &event.detail {
+    if let Value::Object(detail) = event.detail.to_value() {
         for (name, value) in detail {
-            line.entry(name.clone()).or_insert_with(|| value.clone());
+            line.entry(name).or_insert(value);
         }
     }
     Value::Object(line)
@@ -90,7 +90,8 @@ fn json_line(event: &AuditEvent) -> Value {
 fn text_line(event: &AuditEvent) -> String {
     let at = i64::try_from(event.at.as_secs()).unwrap_or(i64::MAX);
     let text = |value: Option<&str>| log_safe(value.unwrap_or("-")).into_owned();
-    let member = |name: &str| event.detail.get(name).and_then(Value::as_str);
+    let detail = event.detail.to_value();
+    let member = |name: &str| detail.get(name).and_then(Value::as_str);
     let about = if event.kind == "tool_call" {
         let mut about = format!(
             "{} {} {}",
@@ -101,16 +102,16 @@ fn text_line(event: &AuditEvent) -> String {
         if let Some(reason) = member("reason") {
             about.push_str(&format!(" ({})", log_safe(reason)));
         }
-        if let Some(status) = event.detail.get("status").and_then(Value::as_u64) {
+        if let Some(status) = detail.get("status").and_then(Value::as_u64) {
             about.push_str(&format!(" status {status}"));
         }
-        if let Some(latency) = event.detail.get("latency_us").and_then(Value::as_u64) {
+        if let Some(latency) = detail.get("latency_us").and_then(Value::as_u64) {
             about.push_str(&format!(" in {:.1} ms", latency as f64 / 1000.0));
         }
         about.push_str(&format!(" at {}", text(member("resource"))));
         about
     } else {
-        log_safe(&event.detail.to_string()).into_owned()
+        log_safe(event.detail.as_str()).into_owned()
     };
     format!(
         "{}\t{}\t{}\t{}\t{about}",
@@ -134,11 +135,14 @@ mod tests {
             kind: "tool_call".into(),
             subject: Some("alice".into()),
             client_id: Some("claude".into()),
+            resource: Some("https://mcp.example.com/mcp".into()),
+            tool: Some("delete\u{1b}[2J".into()),
             detail: serde_json::json!({
                 "kind": "tool_call", "resource": "https://mcp.example.com/mcp",
                 "method": "tools/call", "tool": "delete\u{1b}[2J", "decision": "denied",
                 "reason": "insufficient_scope",
-            }),
+            })
+            .into(),
         };
         let line = text_line(&event);
         assert!(line.starts_with("2025-12-07 10:00:00 UTC\ttool_call\talice\tclaude\t"));

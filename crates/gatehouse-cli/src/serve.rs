@@ -40,6 +40,9 @@ pub(crate) fn load_config(path: &std::path::Path) -> Result<Config, CliError> {
     Config::from_toml(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
 }
 
+/// How long a stopping server waits for its last audit records to be stored.
+const AUDIT_FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A multi-threaded runtime for the commands that talk to the store or the network.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
@@ -144,6 +147,14 @@ async fn run(config: Config, demo: bool) -> Result<(), CliError> {
     .await;
     if let Some(metrics) = metrics {
         metrics.abort();
+    }
+    // The audit of the last requests may still be queued for its background writer; a store
+    // that no longer answers must not keep the process from ending.
+    if tokio::time::timeout(AUDIT_FLUSH_WAIT, gatehouse.flush_audit())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the last audit records could not be stored before the server stopped");
     }
     served.map_err(|e| CliError::Io(format!("the server stopped: {e}")))?;
     println!("Gatehouse stopped.");

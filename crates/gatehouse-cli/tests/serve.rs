@@ -365,3 +365,53 @@ fn a_revocation_by_another_process_reaches_the_running_server() {
     eprintln!("refused after {by_client:?} (clients delete), {by_user:?} (users delete)");
     assert!(terminate(child).success());
 }
+
+/// The audit table is written in the background, in batches gathered over a few milliseconds:
+/// a graceful stop writes what is still queued before the process ends. Every registration
+/// answered before the SIGTERM is in the audit log after it.
+#[test]
+fn a_graceful_stop_stores_the_audit_records_still_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("gatehouse.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://state.db\"\n\
+             [rate_limits]\nenabled = false\n\
+             [[resources]]\nresource = \"http://127.0.0.1:{port}/mcp\"\nscopes_supported = [\"mcp:tools\"]\nbuiltin = \"demo\"\n"
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let (child, _) = start_with(dir.path(), &["serve", "--config", &config]);
+    const REGISTRATIONS: usize = 40;
+    for _ in 0..REGISTRATIONS {
+        let (status, _, body) = request(
+            port,
+            "POST",
+            "/register",
+            &[("Content-Type", "application/json")],
+            r#"{"redirect_uris":["http://127.0.0.1:33418/callback"],"token_endpoint_auth_method":"none"}"#,
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    assert!(terminate(child).success());
+    let listed = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args([
+            "audit", "list", "--json", "--limit", "1000", "--config", &config,
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let registered = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter(|line| line.contains("\"client_registered\""))
+        .count();
+    assert_eq!(registered, REGISTRATIONS);
+}

@@ -133,7 +133,9 @@ async fn measure<S: ServerStore + 'static>(store: S, ops: usize, concurrency: us
             kind: "bench".into(),
             subject: None,
             client_id: None,
-            detail: serde_json::json!({ "i": i }),
+            resource: None,
+            tool: None,
+            detail: serde_json::json!({ "i": i }).into(),
         }])
         .await
         .unwrap();
@@ -148,7 +150,9 @@ async fn measure<S: ServerStore + 'static>(store: S, ops: usize, concurrency: us
                 kind: "bench".into(),
                 subject: None,
                 client_id: None,
-                detail: serde_json::json!({ "i": i, "j": j }),
+                resource: None,
+                tool: None,
+                detail: serde_json::json!({ "i": i, "j": j }).into(),
             })
             .collect();
         s.append_audit(batch).await.unwrap();

@@ -95,8 +95,8 @@ pub(crate) fn metadata_from_sql(value: &str) -> Result<RegisteredClientMetadata,
     RegisteredClientMetadata::restore(&document).map_err(|_| corrupt("metadata"))
 }
 
-pub(crate) fn detail_from_sql(value: &str) -> Result<serde_json::Value, StoreError> {
-    serde_json::from_str(value).map_err(|_| corrupt("audit detail"))
+pub(crate) fn detail_from_sql(value: &str) -> Result<crate::AuditDetail, StoreError> {
+    crate::AuditDetail::from_json(value.to_owned()).map_err(|_| corrupt("audit detail"))
 }
 
 /// The payload of a revocation notification (PostgreSQL `NOTIFY`), and what an instance that

@@ -32,8 +32,8 @@ pub use deny_list::{DenyList, RevocationCheck};
 pub use memory::MemoryBackend;
 pub use postgres::PostgresStore;
 pub use server::{
-    AuditEvent, AuditQuery, Consent, Grant, IdentityRecord, ServerStore, SessionRecord,
-    SignInFailures, StoredSigningKey, UserRecord, is_access_token_revoked_cached,
+    AuditDetail, AuditEvent, AuditQuery, Consent, Grant, IdentityRecord, ServerStore,
+    SessionRecord, SignInFailures, StoredSigningKey, UserRecord, is_access_token_revoked_cached,
 };
 pub use sqlite::SqliteStore;
 pub use url::{DatabaseUrl, DatabaseUrlError};

@@ -158,8 +158,59 @@ pub struct AuditEvent {
     pub subject: Option<String>,
     /// The client concerned, if any.
     pub client_id: Option<String>,
+    /// The protected resource of an audited MCP call, if it is one.
+    pub resource: Option<String>,
+    /// The tool or prompt name, or the resource URI, of an audited MCP call, if it is one.
+    pub tool: Option<String>,
     /// Anything else worth keeping (no secrets).
-    pub detail: Value,
+    pub detail: AuditDetail,
+}
+
+/// An audit event's detail: a JSON value, kept as the text the store writes. An event made on a
+/// busy path (every MCP call a guard decides is one) is serialized once, where a tree of
+/// `serde_json::Value`s would be built, walked and printed again for every record (issue 24).
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuditDetail(String);
+
+impl AuditDetail {
+    /// The detail `value` serializes to (it fails only for a map whose keys are not strings).
+    pub fn of<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        serde_json::to_string(value).map(Self)
+    }
+
+    /// JSON text, checked to be JSON (what the store reads back).
+    pub fn from_json(text: String) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
+        Ok(Self(text))
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The detail as a tree, to read its members.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl From<Value> for AuditDetail {
+    fn from(value: Value) -> Self {
+        Self(value.to_string())
+    }
+}
+
+impl std::fmt::Display for AuditDetail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for AuditDetail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// The storage of the whole server: the engine's [`Store`] plus the rest. Every method is one
@@ -422,11 +473,10 @@ pub struct AuditQuery {
 impl AuditQuery {
     /// Whether `event` is one the query asks for (the in-memory store's filter; SQL has its own).
     pub fn matches(&self, event: &AuditEvent) -> bool {
-        let tool = event.detail.get("tool").and_then(Value::as_str);
         event.at >= self.since
             && (self.client_id.is_none() || self.client_id == event.client_id)
             && (self.subject.is_none() || self.subject == event.subject)
-            && (self.tool.is_none() || self.tool.as_deref() == tool)
+            && (self.tool.is_none() || self.tool == event.tool)
     }
 }
 

@@ -507,7 +507,9 @@ async fn audit_events_are_appended_in_order<S: ServerStore>(store: &S) {
                 kind: (*kind).into(),
                 subject: Some("alice".into()),
                 client_id: (i > 0).then(|| "c".to_owned()),
-                detail: serde_json::json!({ "n": i, "family": "f" }),
+                resource: None,
+                tool: None,
+                detail: serde_json::json!({ "n": i, "family": "f" }).into(),
             }])
             .await
             .unwrap();
@@ -517,7 +519,7 @@ async fn audit_events_are_appended_in_order<S: ServerStore>(store: &S) {
     assert_eq!(first_two[0].1.kind, "client.registered");
     assert_eq!(first_two[0].1.client_id, None);
     assert_eq!(
-        first_two[1].1.detail,
+        first_two[1].1.detail.to_value(),
         serde_json::json!({ "n": 1, "family": "f" })
     );
     let rest = store.audit_events(first_two[1].0, 10).await.unwrap();
@@ -747,7 +749,9 @@ async fn audit_events_are_purged_after_their_retention<S: ServerStore>(store: &S
                 kind: kind.into(),
                 subject: None,
                 client_id: None,
-                detail: serde_json::json!({}),
+                resource: None,
+                tool: None,
+                detail: serde_json::json!({}).into(),
             }])
             .await
             .unwrap();
@@ -799,7 +803,9 @@ async fn audit_events_are_appended_in_batches_in_order<S: ServerStore>(store: &S
         kind: kind.into(),
         subject: None,
         client_id: None,
-        detail: serde_json::json!({}),
+        resource: None,
+        tool: None,
+        detail: serde_json::json!({}).into(),
     };
     store.append_audit(vec![event("first")]).await.unwrap();
     store
@@ -811,10 +817,27 @@ async fn audit_events_are_appended_in_batches_in_order<S: ServerStore>(store: &S
     let kinds: Vec<&str> = stored.iter().map(|(_, e)| e.kind.as_str()).collect();
     assert_eq!(kinds, ["first", "second", "third", "fourth"]);
     assert!(stored.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    // A batch the size of a busy writer's: stored by statements of many rows each and one row
+    // each for the rest, still whole and in order, every column kept.
+    let calls: Vec<AuditEvent> = (0..70)
+        .map(|n| AuditEvent {
+            at: NOW.saturating_add_secs(n),
+            kind: "tool_call".into(),
+            subject: Some(format!("subject-{n}")),
+            client_id: Some(format!("client-{n}")),
+            resource: Some("https://r/mcp".into()),
+            tool: Some(format!("tool-{n}")),
+            detail: serde_json::json!({ "n": n }).into(),
+        })
+        .collect();
+    store.append_audit(calls.clone()).await.unwrap();
+    let stored = store.audit_events(stored[3].0, 100).await.unwrap();
+    let stored: Vec<AuditEvent> = stored.into_iter().map(|(_, event)| event).collect();
+    assert_eq!(stored, calls);
 }
 
-/// `gatehouse audit list`: newest first, each filter only when given, `tool` read from the
-/// detail of MCP call events.
+/// `gatehouse audit list`: newest first, each filter only when given, `tool` the column of MCP
+/// call events.
 async fn audit_events_are_searched_newest_first_by_client_subject_and_tool<S: ServerStore>(
     store: &S,
 ) {
@@ -828,10 +851,13 @@ async fn audit_events_are_searched_newest_first_by_client_subject_and_tool<S: Se
         .into(),
         subject: Some(subject.into()),
         client_id: Some(client.into()),
+        resource: tool.map(|_| "https://r/mcp".to_owned()),
+        tool: tool.map(str::to_owned),
         detail: match tool {
             Some(tool) => serde_json::json!({"resource": "https://r/mcp", "tool": tool}),
             None => serde_json::json!({}),
-        },
+        }
+        .into(),
     };
     store
         .append_audit(vec![

@@ -43,6 +43,11 @@ impl fmt::Debug for Untrusted<'_> {
 
 /// Whether `value` is shown unchanged by [`Untrusted`]: short enough, no character to escape.
 pub fn is_log_safe(value: &str) -> bool {
+    // Printable ASCII needs no escape, and then bytes are characters: one pass over the bytes
+    // for what nearly every value is.
+    if value.len() <= MAX_CHARS && value.bytes().all(|b| matches!(b, 0x20..=0x7e)) {
+        return true;
+    }
     value.chars().count() <= MAX_CHARS && !value.chars().any(needs_escape)
 }
 

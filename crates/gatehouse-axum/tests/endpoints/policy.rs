@@ -211,20 +211,23 @@ async fn every_tool_call_the_guard_decides_is_in_the_audit_table() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let [denied, allowed] = <[_; 2]>::try_from(calls).unwrap();
+    assert_eq!(allowed.tool.as_deref(), Some("echo"));
+    assert_eq!(denied.resource.as_deref(), Some(app.url("/mcp").as_str()));
+    let (allowed_detail, denied_detail) = (allowed.detail.to_value(), denied.detail.to_value());
     assert_eq!(allowed.subject.as_deref(), Some("alice"));
-    assert_eq!(allowed.detail["tool"], "echo");
-    assert_eq!(allowed.detail["method"], "tools/call");
-    assert_eq!(allowed.detail["decision"], "allowed");
-    assert_eq!(allowed.detail["status"], 200);
-    assert_eq!(allowed.detail["resource"], app.url("/mcp"));
-    assert_eq!(allowed.detail["scopes"], "mcp:tools");
-    assert!(allowed.detail["latency_us"].is_u64());
-    assert_eq!(allowed.detail["arguments"]["text"], "hello");
-    assert_eq!(denied.detail["tool"], "admin_reset");
-    assert_eq!(denied.detail["decision"], "denied");
-    assert_eq!(denied.detail["reason"], "insufficient_scope");
-    assert_eq!(denied.detail["scopes"], "mcp:admin mcp:tools");
-    assert!(denied.detail.get("status").is_none());
+    assert_eq!(allowed_detail["tool"], "echo");
+    assert_eq!(allowed_detail["method"], "tools/call");
+    assert_eq!(allowed_detail["decision"], "allowed");
+    assert_eq!(allowed_detail["status"], 200);
+    assert_eq!(allowed_detail["resource"], app.url("/mcp"));
+    assert_eq!(allowed_detail["scopes"], "mcp:tools");
+    assert!(allowed_detail["latency_us"].is_u64());
+    assert_eq!(allowed_detail["arguments"]["text"], "hello");
+    assert_eq!(denied_detail["tool"], "admin_reset");
+    assert_eq!(denied_detail["decision"], "denied");
+    assert_eq!(denied_detail["reason"], "insufficient_scope");
+    assert_eq!(denied_detail["scopes"], "mcp:admin mcp:tools");
+    assert!(denied_detail.get("status").is_none());
 
     // Filtered by tool, as `gatehouse audit list --tool` asks.
     let by_tool = gatehouse_store::AuditQuery {

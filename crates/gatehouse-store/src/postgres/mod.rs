@@ -284,15 +284,16 @@ impl Database for PostgresStore {
 
     async fn execute_many(
         &self,
-        statement: &'static Statement,
-        rows: Vec<Vec<Value>>,
+        writes: Vec<(&'static Statement, Vec<Value>)>,
     ) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         // Issued together, tokio-postgres pipelines them: one round trip for the batch, not one
         // per row.
         let changed = futures_util::future::try_join_all(
-            rows.iter().map(|params| execute(&tx, statement, params)),
+            writes
+                .iter()
+                .map(|(statement, params)| execute(&tx, statement, params)),
         )
         .await?;
         tx.commit().await.map_err(db)?;

@@ -68,12 +68,11 @@ pub(crate) trait Database: Send + Sync {
         params: Vec<Value>,
     ) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
 
-    /// Runs a statement that writes once per parameter list, all in one transaction (one
-    /// commit, one fsync); how many rows changed in all.
+    /// Runs statements that write, in order, all in one transaction (one commit, one fsync);
+    /// how many rows changed in all.
     fn execute_many(
         &self,
-        statement: &'static Statement,
-        rows: Vec<Vec<Value>>,
+        writes: Vec<(&'static Statement, Vec<Value>)>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
@@ -511,12 +510,19 @@ impl<B: SqlBackend> ServerStore for B {
         if events.is_empty() {
             return Ok(());
         }
-        self.execute_many(
-            &sql::APPEND_AUDIT,
-            events.iter().map(rows::audit_params).collect(),
-        )
-        .await
-        .map(drop)
+        let chunks = events.chunks_exact(sql::AUDIT_ROWS_PER_STATEMENT);
+        let rest = chunks.remainder();
+        let writes = chunks
+            .map(|chunk| {
+                let params = chunk.iter().flat_map(rows::audit_params).collect();
+                (&*sql::APPEND_AUDIT_ROWS, params)
+            })
+            .chain(
+                rest.iter()
+                    .map(|event| (&sql::APPEND_AUDIT, rows::audit_params(event))),
+            )
+            .collect();
+        self.execute_many(writes).await.map(drop)
     }
 
     async fn purge_audit(&self, before: UnixTime) -> Result<u64, StoreError> {

@@ -276,16 +276,10 @@ pub(crate) fn audit_params(event: &AuditEvent) -> Vec<Value> {
         event.kind.as_str().into(),
         event.subject.as_deref().into(),
         event.client_id.as_deref().into(),
-        event.detail.to_string().into(),
-        detail_text(event, "resource").into(),
-        detail_text(event, "tool").into(),
+        event.detail.as_str().into(),
+        event.resource.as_deref().into(),
+        event.tool.as_deref().into(),
     ]
-}
-
-/// A text member of an event's detail, kept in a column of its own so that `audit list` can
-/// filter on it.
-fn detail_text<'a>(event: &'a AuditEvent, member: &str) -> Option<&'a str> {
-    event.detail.get(member).and_then(serde_json::Value::as_str)
 }
 
 pub(crate) fn audit_event(row: &Row) -> Result<(i64, AuditEvent), StoreError> {
@@ -297,6 +291,8 @@ pub(crate) fn audit_event(row: &Row) -> Result<(i64, AuditEvent), StoreError> {
             subject: row.opt_text(3)?.map(str::to_owned),
             client_id: row.opt_text(4)?.map(str::to_owned),
             detail: codec::detail_from_sql(row.text(5)?)?,
+            resource: row.opt_text(6)?.map(str::to_owned),
+            tool: row.opt_text(7)?.map(str::to_owned),
         },
     ))
 }

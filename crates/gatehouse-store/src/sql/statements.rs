@@ -2,6 +2,8 @@
 //! ([`Statement`] derives SQLite's). The column lists are macros so that a statement is one
 //! `concat!`ed literal: what is read here is what runs.
 
+use std::sync::LazyLock;
+
 use super::Statement;
 
 macro_rules! client_columns {
@@ -256,16 +258,40 @@ pub(crate) static APPEND_AUDIT: Statement = Statement::new(
     "INSERT INTO audit_events (at, kind, subject, client_id, detail, resource, tool)
      VALUES ($1, $2, $3, $4, $5, $6, $7)",
 );
+/// The columns `APPEND_AUDIT` writes.
+pub(crate) const AUDIT_COLUMNS: usize = 7;
+/// Audit events one `APPEND_AUDIT_ROWS` stores.
+pub(crate) const AUDIT_ROWS_PER_STATEMENT: usize = 32;
+/// `APPEND_AUDIT` for [`AUDIT_ROWS_PER_STATEMENT`] events at once. Every statement has a cost of
+/// its own beyond its rows (SQLite starts and halts its program, opens its cursors and updates
+/// the `AUTOINCREMENT` counter once per statement): under load the audit writer stores a
+/// thousand events a batch, one for every MCP call (issue 24).
+pub(crate) static APPEND_AUDIT_ROWS: LazyLock<Statement> = LazyLock::new(|| {
+    let rows: Vec<String> = (0..AUDIT_ROWS_PER_STATEMENT)
+        .map(|row| {
+            let params: Vec<String> = (1..=AUDIT_COLUMNS)
+                .map(|column| format!("${}", row * AUDIT_COLUMNS + column))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    let text = format!(
+        "INSERT INTO audit_events (at, kind, subject, client_id, detail, resource, tool) VALUES {}",
+        rows.join(", ")
+    );
+    // Made once per process, and static like every other statement.
+    Statement::new(Box::leak(text.into_boxed_str()))
+});
 /// `gatehouse audit list`: newest first, each filter applied only when given. The filters
 /// compare whole values, so the `at` index bounds the scan.
 pub(crate) static SEARCH_AUDIT: Statement = Statement::new(
-    "SELECT id, at, kind, subject, client_id, detail FROM audit_events
+    "SELECT id, at, kind, subject, client_id, detail, resource, tool FROM audit_events
      WHERE at >= $1 AND (CAST($2 AS TEXT) IS NULL OR client_id = $2)
        AND (CAST($3 AS TEXT) IS NULL OR subject = $3) AND (CAST($4 AS TEXT) IS NULL OR tool = $4)
      ORDER BY id DESC LIMIT $5",
 );
 pub(crate) static AUDIT_EVENTS: Statement = Statement::new(
-    "SELECT id, at, kind, subject, client_id, detail FROM audit_events
+    "SELECT id, at, kind, subject, client_id, detail, resource, tool FROM audit_events
      WHERE id > $1 ORDER BY id LIMIT $2",
 );
 

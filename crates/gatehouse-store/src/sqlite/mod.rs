@@ -549,11 +549,10 @@ impl Database for SqliteStore {
 
     async fn execute_many(
         &self,
-        statement: &'static Statement,
-        rows: Vec<Vec<Value>>,
+        writes: Vec<(&'static Statement, Vec<Value>)>,
     ) -> Result<u64, StoreError> {
         self.write(move |tx| {
-            rows.iter().try_fold(0, |changed, params| {
+            writes.iter().try_fold(0, |changed, (statement, params)| {
                 Ok(changed + execute(tx, statement, params)?)
             })
         })
@@ -880,7 +879,9 @@ mod reader_tests {
             kind: "checkpointed".into(),
             subject: None,
             client_id: None,
-            detail: serde_json::Value::Null,
+            resource: None,
+            tool: None,
+            detail: serde_json::Value::Null.into(),
         };
         store
             .append_audit((0..500).map(event).collect())
@@ -938,7 +939,9 @@ mod reader_tests {
                                 kind: "continuous".into(),
                                 subject: Some(format!("subject-{writer}-{batch}-{n}")),
                                 client_id: None,
-                                detail: serde_json::json!({ "padding": "x".repeat(400) }),
+                                resource: None,
+                                tool: None,
+                                detail: serde_json::json!({ "padding": "x".repeat(400) }).into(),
                             })
                             .collect();
                         store.append_audit(events).await.unwrap();
