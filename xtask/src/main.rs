@@ -13,9 +13,10 @@
 //! - `cargo xtask conformance [--url ISSUER --resource URL]`: our black-box checks and the official
 //!   MCP conformance suite against a deployment (by default a `gatehouse serve` it starts), and
 //!   the suite's DPoP client scenarios against our DPoP client (`dpop_client`).
-//! - `cargo xtask bench-mcp [--seconds SECS] [--connections N]`: a protected MCP `tools/call`
-//!   under load (wrk) through `gatehouse serve` and through the TypeScript SDK's OAuth example,
-//!   in the same run; prints both and their ratio.
+//! - `cargo xtask bench-mcp [--seconds SECS] [--connections N] [--rounds N]`: a protected MCP
+//!   `tools/call` under load (wrk) through `gatehouse serve`, the same MCP server without the
+//!   guard and the TypeScript SDK's OAuth example, in the same run, `--rounds` times in turn;
+//!   prints each rate, each server's CPU time per call, and the ratios.
 //! - `cargo xtask bench-token [--seconds SECS] [--tasks N] [--rounds N] [--postgres URL]`: the
 //!   token endpoint (refresh, `client_credentials`, introspection) on durable SQLite and in memory
 //!   (and PostgreSQL if given) beside node-oidc-provider in the same run; rows, medians, ratios.
@@ -43,7 +44,7 @@ fn main() -> ExitCode {
         Some("conformance") => conformance::run(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions] | soak [--seconds SECS] | bench-mcp [--seconds SECS] [--connections N] | bench-token [--seconds SECS] [--tasks N] [--rounds N] [--postgres URL] | conformance [--url ISSUER --resource URL]"
+                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions] | soak [--seconds SECS] | bench-mcp [--seconds SECS] [--connections N] [--rounds N] | bench-token [--seconds SECS] [--tasks N] [--rounds N] [--postgres URL] | conformance [--url ISSUER --resource URL]"
             );
             return ExitCode::from(2);
         }
@@ -63,14 +64,16 @@ fn main() -> ExitCode {
 fn bench_mcp(args: &[String]) -> Result<(), String> {
     let mut seconds = "20".to_owned();
     let mut connections = "32".to_owned();
+    let mut rounds = "1".to_owned();
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
-        let value = rest
-            .next()
-            .ok_or("usage: cargo xtask bench-mcp [--seconds SECS] [--connections N]")?;
+        let value = rest.next().ok_or(
+            "usage: cargo xtask bench-mcp [--seconds SECS] [--connections N] [--rounds N]",
+        )?;
         match flag.as_str() {
             "--seconds" => seconds = value.clone(),
             "--connections" => connections = value.clone(),
+            "--rounds" => rounds = value.clone(),
             other => return Err(format!("bench-mcp: unknown option {other}")),
         }
     }
@@ -82,7 +85,8 @@ fn bench_mcp(args: &[String]) -> Result<(), String> {
     run.arg(target_dir(&root).join("release/gatehouse"))
         .arg(root.join("peers/ts-sdk-oauth-example.sh"))
         .arg(seconds)
-        .arg(connections);
+        .arg(connections)
+        .arg(rounds);
     step("mcp_load", run)
 }
 

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{Running, free_port, spawn, wait_for};
+use common::{cpu_time, free_port, rss_kib, spawn, wait_for};
 
 /// An access token from the authorization server at `issuer` for `resource`.
 async fn token(http: &reqwest::Client, issuer: &str, resource: &str, scope: &str) -> String {
@@ -82,6 +82,8 @@ async fn session(http: &reqwest::Client, mcp: &str, token: &str) -> String {
 /// What one `wrk` run measured.
 struct Measured {
     requests_per_sec: f64,
+    /// Responses in the whole run.
+    requests: u64,
     latency: String,
     non_2xx: u64,
     errors: String,
@@ -163,6 +165,11 @@ end
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"));
+    let requests = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(count, _)| count.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in wrk output:\n{text}"));
     let latency = text
         .lines()
         .find_map(|l| l.strip_prefix("LATENCY "))
@@ -182,26 +189,11 @@ end
         .to_owned();
     Measured {
         requests_per_sec,
+        requests,
         latency,
         non_2xx,
         errors,
     }
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// The TypeScript peer's node process (the script execs node, so it is the child itself).
-fn peer_rss(peer: &Running) -> u64 {
-    rss_kib(peer.0.id())
 }
 
 /// `mcp_load --unguarded PORT`: the built-in demo MCP server alone, with no guard, served by the
@@ -238,6 +230,7 @@ async fn main() {
         .unwrap_or_else(|| "peers/ts-sdk-oauth-example.sh".into());
     let seconds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
     let connections: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(32);
+    let rounds: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
 
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::builder()
@@ -318,8 +311,7 @@ builtin = "demo"
     let peer_session = session(&http, &peer_mcp, &peer_token).await;
 
     let warm = (seconds / 4).max(2);
-    let mut results = Vec::new();
-    for (name, target, pid) in [
+    let targets = [
         (
             "gatehouse serve (guard + rmcp demo server)",
             Target {
@@ -351,36 +343,69 @@ builtin = "demo"
                 tool: "greet",
                 arguments: r#"{"name":"load-test"}"#,
             },
+            // The script execs node, so the child is the peer's process.
             peer.0.id(),
         ),
-    ] {
-        let _ = wrk(dir.path(), &target, warm, connections);
-        let measured = wrk(dir.path(), &target, seconds, connections);
-        let rss = if pid == peer.0.id() {
-            peer_rss(&peer)
-        } else {
-            rss_kib(pid)
-        };
-        println!(
-            "{name}: {:.0} tools/call per second; {}; non-2xx or wrong answer: {}; RSS {} MiB {}",
-            measured.requests_per_sec,
-            measured.latency,
-            measured.non_2xx,
-            rss / 1024,
-            measured.errors
-        );
-        assert_eq!(measured.non_2xx, 0, "{name}: refused or failed requests");
-        results.push(measured.requests_per_sec);
+    ];
+    // Rounds alternate the servers, so that a neighbour's burst on the shared machine weighs on
+    // each of them alike; the ratios are of each round's own figures.
+    let (mut to_unguarded, mut cpu_to_unguarded, mut to_peer) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        println!("round {round} of {rounds}:");
+        let mut rates = Vec::new();
+        let mut cpu_per_call = Vec::new();
+        for (name, target, pid) in &targets {
+            let _ = wrk(dir.path(), target, warm, connections);
+            let cpu_before = cpu_time(*pid);
+            let measured = wrk(dir.path(), target, seconds, connections);
+            let cpu = cpu_time(*pid).saturating_sub(cpu_before);
+            let cpu_us = cpu.as_secs_f64() * 1e6 / measured.requests.max(1) as f64;
+            println!(
+                "  {name}: {:.0} tools/call per second; server CPU {cpu_us:.1} µs per call; {}; non-2xx or wrong answer: {}; RSS {} MiB {}",
+                measured.requests_per_sec,
+                measured.latency,
+                measured.non_2xx,
+                rss_kib(*pid) / 1024,
+                measured.errors
+            );
+            assert_eq!(measured.non_2xx, 0, "{name}: refused or failed requests");
+            rates.push(measured.requests_per_sec);
+            cpu_per_call.push(cpu_us);
+        }
+        to_unguarded.push(rates[0] / rates[1]);
+        cpu_to_unguarded.push(cpu_per_call[0] / cpu_per_call[1]);
+        to_peer.push(rates[0] / rates[2]);
     }
+    let list = |ratios: &[f64], digits: usize| {
+        ratios
+            .iter()
+            .map(|r| format!("{r:.digits$}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
-        "ratio: gatehouse / TypeScript SDK = {:.1}x ({seconds} s each, {connections} connections, wrk -t2, same machine, same run)",
-        results[0] / results[2]
+        "ratio: gatehouse / TypeScript SDK = {}x (median {:.1}x; {seconds} s each, {connections} connections, wrk -t2, same machine, same run)",
+        list(&to_peer, 1),
+        median(&to_peer)
     );
     println!(
-        "ratio: gatehouse / the same server without the guard = {:.2}x (goal: at least 0.9x)",
-        results[0] / results[1]
+        "ratio: gatehouse / the same server without the guard = {}x (median {:.2}x; goal: at least 0.9x)",
+        list(&to_unguarded, 2),
+        median(&to_unguarded)
+    );
+    println!(
+        "server CPU per call: gatehouse / the same server without the guard = {}x (median {:.2}x)",
+        list(&cpu_to_unguarded, 2),
+        median(&cpu_to_unguarded)
     );
     drop(bare);
     drop(peer);
     drop(gatehouse);
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
 }

@@ -13,6 +13,7 @@
 //!
 //! Every response, refusals included, gets the CORS headers.
 
+use std::future::Future as _;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -545,8 +546,16 @@ impl PendingBody {
                 return Err(Rejection::BodyTooLarge);
             }
             let body = self.body.take().unwrap_or_default();
-            let read = tokio::time::timeout(self.timeout, Limited::new(body, self.max).collect());
-            let bytes = match read.await {
+            let mut collect = std::pin::pin!(Limited::new(body, self.max).collect());
+            // A small body has usually arrived with the head: it is read at once, with no timer
+            // to set and clear on every request (issue 24). Otherwise the rest is waited for, at
+            // most `timeout`.
+            let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
+            let read = match first {
+                Poll::Ready(read) => Ok(read),
+                Poll::Pending => tokio::time::timeout(self.timeout, collect).await,
+            };
+            let bytes = match read {
                 Err(_) => return Err(Rejection::BodyTimeout),
                 Ok(Ok(collected)) => collected.to_bytes(),
                 Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {

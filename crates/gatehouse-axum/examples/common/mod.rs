@@ -29,6 +29,62 @@ impl Drop for Running {
     }
 }
 
+/// The resident memory of process `pid`, in KiB (0 if it is gone).
+pub(crate) fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The CPU time (user and system) that process `pid` and every process below it have used so
+/// far. What a server spends per request is a steadier figure than its rate on a machine whose
+/// neighbours come and go: the rate moves with whatever else runs, the work per request does not.
+pub(crate) fn cpu_time(pid: u32) -> Duration {
+    let ticks_per_second: u64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100);
+    let mut ticks = 0;
+    let mut pending = vec![pid];
+    while let Some(pid) = pending.pop() {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // proc(5): the fields after the command name, which is in parentheses and may hold
+        // spaces; utime and stime are the 14th and 15th fields of the whole line.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        ticks += fields
+            .get(11)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        ticks += fields
+            .get(12)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        pending.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    Duration::from_micros(ticks * 1_000_000 / ticks_per_second)
+}
+
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
