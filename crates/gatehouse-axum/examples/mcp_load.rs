@@ -12,7 +12,9 @@
 //! PKCE, token), one MCP session (`initialize`), then `wrk` sends `tools/call` (`echo` here,
 //! `greet` there: both return their argument) on every connection, with a distinct JSON-RPC id
 //! per request. A warm-up of a quarter of the time precedes each measured run. Every response
-//! must be 200 and carry the tool's answer; the run fails otherwise.
+//! must be 200 and carry the tool's answer; the run fails otherwise. Each server's CPU time per
+//! call (user and kernel, from `/proc`) is reported beside its rate; with a fifth argument N the
+//! servers are measured in turn N times, and the ratios are of each round's own figures.
 
 #![allow(
     clippy::unwrap_used,
@@ -230,7 +232,7 @@ async fn main() {
         .unwrap_or_else(|| "peers/ts-sdk-oauth-example.sh".into());
     let seconds: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
     let connections: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(32);
-    let rounds: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let rounds: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
 
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::builder()
@@ -359,11 +361,16 @@ builtin = "demo"
             let _ = wrk(dir.path(), target, warm, connections);
             let cpu_before = cpu_time(*pid);
             let measured = wrk(dir.path(), target, seconds, connections);
-            let cpu = cpu_time(*pid).saturating_sub(cpu_before);
-            let cpu_us = cpu.as_secs_f64() * 1e6 / measured.requests.max(1) as f64;
+            let cpu = cpu_time(*pid).since(cpu_before);
+            let per_call = |time: std::time::Duration| {
+                time.as_secs_f64() * 1e6 / measured.requests.max(1) as f64
+            };
+            let cpu_us = per_call(cpu.user + cpu.system);
             println!(
-                "  {name}: {:.0} tools/call per second; server CPU {cpu_us:.1} µs per call; {}; non-2xx or wrong answer: {}; RSS {} MiB {}",
+                "  {name}: {:.0} tools/call per second; server CPU {cpu_us:.1} µs per call ({:.1} user, {:.1} kernel); {}; non-2xx or wrong answer: {}; RSS {} MiB {}",
                 measured.requests_per_sec,
+                per_call(cpu.user),
+                per_call(cpu.system),
                 measured.latency,
                 measured.non_2xx,
                 rss_kib(*pid) / 1024,

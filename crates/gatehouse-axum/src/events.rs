@@ -312,18 +312,20 @@ impl Events {
 fn emit(events: &Events, event: Event) {
     // CWE-770 and CWE-117: what a request chose reaches the log, the store and the hooks
     // bounded and escaped. Events made of values this server issued are left as they are.
-    let Ok(mut detail) = AuditDetail::of(&event) else {
-        return;
-    };
+    // An event always serializes (its members are strings, numbers and JSON values); should
+    // one ever not, it is still logged, hooked and stored, with no detail.
+    let mut detail = AuditDetail::of(&event).unwrap_or_else(|_| serde_json::Value::Null.into());
     let event = if plainly_log_safe(detail.as_str()) {
         event
     } else {
         let mut value = detail.to_value();
         if make_log_safe(&mut value) {
-            let Ok(safe) = serde_json::from_value(value.clone()) else {
+            let Ok(safe) = serde_json::from_value::<Event>(value) else {
                 return;
             };
-            detail = value.into();
+            // Written again from the event, so that its members keep their order whichever
+            // way it came.
+            detail = AuditDetail::of(&safe).unwrap_or_else(|_| serde_json::Value::Null.into());
             safe
         } else {
             event
@@ -519,6 +521,7 @@ impl gatehouse_guard::CallAudit for CallEvents {
 async fn audit_writer(store: Arc<AnyStore>, mut queue: tokio::sync::mpsc::Receiver<Queued>) {
     let mut taken = Vec::with_capacity(AUDIT_BATCH);
     while queue.recv_many(&mut taken, AUDIT_BATCH).await > 0 {
+        let started = tokio::time::Instant::now();
         let full = taken.len() == AUDIT_BATCH;
         let mut records = Vec::with_capacity(taken.len());
         let mut flushes = Vec::new();
@@ -538,9 +541,10 @@ async fn audit_writer(store: Arc<AnyStore>, mut queue: tokio::sync::mpsc::Receiv
         for done in flushes {
             let _ = done.send(());
         }
-        // Behind (a full batch) or asked to finish: no pause.
-        if !full && !flushed {
-            tokio::time::sleep(AUDIT_GATHER).await;
+        // Behind (a full batch, or a full one waiting) or asked to finish: no pause. The pause
+        // counts from when this batch was taken: a slow commit has let the next gather already.
+        if !full && !flushed && queue.len() < AUDIT_BATCH {
+            tokio::time::sleep(AUDIT_GATHER.saturating_sub(started.elapsed())).await;
         }
     }
 }

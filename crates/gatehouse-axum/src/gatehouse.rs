@@ -229,7 +229,8 @@ impl Gatehouse {
 
     /// Waits until every security event and audited call so far is in the store's audit table.
     /// They are written in the background, in batches; call this when the server has stopped
-    /// serving, before the process ends, so that the last of them are not lost.
+    /// serving, before the process ends, so that the last of them are not lost. It waits as long
+    /// as the store takes: bound it with a timeout (`gatehouse serve` waits 10 s).
     pub async fn flush_audit(&self) {
         self.state.events.flush().await;
     }

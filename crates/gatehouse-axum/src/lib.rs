@@ -12,6 +12,9 @@
 //! // address for rate limits; until Ctrl-C.
 //! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
 //! gatehouse_axum::serve(listener, gatehouse.router(), &gatehouse.config().http, shutdown).await?;
+//! // The audit is written in the background: what is still queued goes into the store now.
+//! let wait = std::time::Duration::from_secs(10);
+//! let _ = tokio::time::timeout(wait, gatehouse.flush_audit()).await;
 //! # Ok(()) }
 //! ```
 //!

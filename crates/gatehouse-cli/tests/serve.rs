@@ -35,6 +35,23 @@ fn gatehouse_with_stdin(
     child.wait_with_output().unwrap()
 }
 
+/// Writes `gatehouse.toml` in `dir`: a SQLite file there, rate limits off, the demo MCP server,
+/// and `extra` (TOML tables); its path.
+fn sqlite_config(dir: &std::path::Path, port: u16, extra: &str) -> String {
+    let config = dir.join("gatehouse.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://state.db\"\n\
+             {extra}\
+             [rate_limits]\nenabled = false\n\
+             [[resources]]\nresource = \"http://127.0.0.1:{port}/mcp\"\nscopes_supported = [\"mcp:tools\"]\nbuiltin = \"demo\"\n"
+        ),
+    )
+    .unwrap();
+    config.to_str().unwrap().to_owned()
+}
+
 /// Starts `serve --demo` in `dir`; returns the child and the lines it printed until it listens.
 fn start(dir: &std::path::Path, port: u16) -> (Child, Vec<String>) {
     start_with(
@@ -255,18 +272,11 @@ fn serve_refuses_a_bad_configuration_with_exit_status_2() {
 fn a_revocation_by_another_process_reaches_the_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = dir.path().join("gatehouse.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "issuer = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://state.db\"\n\
-             [login]\nmode = \"auto-approve\"\nauto_approve_subject = \"alice\"\n\
-             [rate_limits]\nenabled = false\n\
-             [[resources]]\nresource = \"http://127.0.0.1:{port}/mcp\"\nscopes_supported = [\"mcp:tools\"]\nbuiltin = \"demo\"\n"
-        ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap().to_owned();
+    let config = sqlite_config(
+        dir.path(),
+        port,
+        "[login]\nmode = \"auto-approve\"\nauto_approve_subject = \"alice\"\n",
+    );
     let added = gatehouse_with_stdin(
         dir.path(),
         &["users", "add", "alice", "--config", &config],
@@ -373,17 +383,7 @@ fn a_revocation_by_another_process_reaches_the_running_server() {
 fn a_graceful_stop_stores_the_audit_records_still_queued() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = dir.path().join("gatehouse.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "issuer = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://state.db\"\n\
-             [rate_limits]\nenabled = false\n\
-             [[resources]]\nresource = \"http://127.0.0.1:{port}/mcp\"\nscopes_supported = [\"mcp:tools\"]\nbuiltin = \"demo\"\n"
-        ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap().to_owned();
+    let config = sqlite_config(dir.path(), port, "");
     let (child, _) = start_with(dir.path(), &["serve", "--config", &config]);
     const REGISTRATIONS: usize = 40;
     for _ in 0..REGISTRATIONS {

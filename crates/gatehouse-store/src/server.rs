@@ -173,7 +173,7 @@ pub struct AuditEvent {
 pub struct AuditDetail(String);
 
 impl AuditDetail {
-    /// The detail `value` serializes to (it fails only for a map whose keys are not strings).
+    /// The detail `value` serializes to (an error if `value` cannot be serialized to JSON).
     pub fn of<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
         serde_json::to_string(value).map(Self)
     }
@@ -187,6 +187,11 @@ impl AuditDetail {
     /// The JSON text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The JSON text, owned.
+    pub fn into_string(self) -> String {
+        self.0
     }
 
     /// The detail as a tree, to read its members.
@@ -208,8 +213,10 @@ impl std::fmt::Display for AuditDetail {
 }
 
 impl std::fmt::Debug for AuditDetail {
+    /// Escaped, as a string's `Debug` is: JSON leaves DEL, C1 controls and bidirectional
+    /// overrides as they are, and a detail stored by another writer need not have been made safe.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        std::fmt::Debug::fmt(&self.0, f)
     }
 }
 

@@ -43,10 +43,11 @@ pub(crate) fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// The CPU time (user and system) that process `pid` and every process below it have used so
-/// far. What a server spends per request is a steadier figure than its rate on a machine whose
-/// neighbours come and go: the rate moves with whatever else runs, the work per request does not.
-pub(crate) fn cpu_time(pid: u32) -> Duration {
+/// The CPU time that process `pid` and its live child processes (and theirs) have used so far,
+/// in user space and in the kernel. What a server spends per request is a steadier figure than its rate on a
+/// machine whose neighbours come and go: the rate moves with whatever else runs, the work per
+/// request does not.
+pub(crate) fn cpu_time(pid: u32) -> CpuTime {
     let ticks_per_second: u64 = Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -54,7 +55,7 @@ pub(crate) fn cpu_time(pid: u32) -> Duration {
         .and_then(|out| String::from_utf8(out.stdout).ok())
         .and_then(|text| text.trim().parse().ok())
         .unwrap_or(100);
-    let mut ticks = 0;
+    let (mut user, mut system) = (0, 0);
     let mut pending = vec![pid];
     while let Some(pid) = pending.pop() {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -66,14 +67,14 @@ pub(crate) fn cpu_time(pid: u32) -> Duration {
             .rsplit_once(')')
             .map(|(_, rest)| rest.split_whitespace().collect())
             .unwrap_or_default();
-        ticks += fields
-            .get(11)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
-        ticks += fields
-            .get(12)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+        let field = |n: usize| {
+            fields
+                .get(n)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        user += field(11);
+        system += field(12);
         let children =
             std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
         pending.extend(
@@ -82,7 +83,28 @@ pub(crate) fn cpu_time(pid: u32) -> Duration {
                 .filter_map(|c| c.parse::<u32>().ok()),
         );
     }
-    Duration::from_micros(ticks * 1_000_000 / ticks_per_second)
+    let time = |ticks: u64| Duration::from_micros(ticks * 1_000_000 / ticks_per_second);
+    CpuTime {
+        user: time(user),
+        system: time(system),
+    }
+}
+
+/// CPU time, in user space and in the kernel.
+#[derive(Clone, Copy)]
+pub(crate) struct CpuTime {
+    pub(crate) user: Duration,
+    pub(crate) system: Duration,
+}
+
+impl CpuTime {
+    /// The time used since `before`.
+    pub(crate) fn since(self, before: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_sub(before.user),
+            system: self.system.saturating_sub(before.system),
+        }
+    }
 }
 
 pub(crate) fn free_port() -> u16 {

@@ -288,6 +288,16 @@ impl Database for PostgresStore {
     ) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
+        // Each statement prepared first, in order: one not yet prepared on this connection would
+        // otherwise wait for its preparation while the others ran, and the rows would be written
+        // out of order (found by the behaviour test of audit batches).
+        let mut seen: Vec<&'static Statement> = Vec::new();
+        for (statement, _) in &writes {
+            if !seen.iter().any(|known| std::ptr::eq(*known, *statement)) {
+                tx.prepare_cached(statement.postgres()).await.map_err(db)?;
+                seen.push(statement);
+            }
+        }
         // Issued together, tokio-postgres pipelines them: one round trip for the batch, not one
         // per row.
         let changed = futures_util::future::try_join_all(

@@ -510,18 +510,18 @@ impl<B: SqlBackend> ServerStore for B {
         if events.is_empty() {
             return Ok(());
         }
-        let chunks = events.chunks_exact(sql::AUDIT_ROWS_PER_STATEMENT);
-        let rest = chunks.remainder();
-        let writes = chunks
-            .map(|chunk| {
-                let params = chunk.iter().flat_map(rows::audit_params).collect();
-                (&*sql::APPEND_AUDIT_ROWS, params)
+        let full = events.len() / sql::AUDIT_ROWS_PER_STATEMENT;
+        let mut events = events.into_iter();
+        let mut writes: Vec<(&'static Statement, Vec<Value>)> = (0..full)
+            .map(|_| {
+                let rows = events.by_ref().take(sql::AUDIT_ROWS_PER_STATEMENT);
+                (
+                    &*sql::APPEND_AUDIT_ROWS,
+                    rows.flat_map(rows::audit_params).collect(),
+                )
             })
-            .chain(
-                rest.iter()
-                    .map(|event| (&sql::APPEND_AUDIT, rows::audit_params(event))),
-            )
             .collect();
+        writes.extend(events.map(|event| (&sql::APPEND_AUDIT, rows::audit_params(event).into())));
         self.execute_many(writes).await.map(drop)
     }
 

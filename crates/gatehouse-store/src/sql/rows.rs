@@ -270,15 +270,16 @@ pub(crate) fn key(row: &Row) -> Result<StoredSigningKey, StoreError> {
     })
 }
 
-pub(crate) fn audit_params(event: &AuditEvent) -> Vec<Value> {
-    vec![
+/// The parameters of `APPEND_AUDIT`, in its column order; the texts move, uncopied.
+pub(crate) fn audit_params(event: AuditEvent) -> [Value; super::statements::AUDIT_COLUMNS] {
+    [
         time_param(event.at),
-        event.kind.as_str().into(),
-        event.subject.as_deref().into(),
-        event.client_id.as_deref().into(),
-        event.detail.as_str().into(),
-        event.resource.as_deref().into(),
-        event.tool.as_deref().into(),
+        event.kind.into(),
+        event.subject.into(),
+        event.client_id.into(),
+        event.detail.into_string().into(),
+        event.resource.into(),
+        event.tool.into(),
     ]
 }
 
