@@ -337,38 +337,34 @@ fn emit(events: &Events, event: Event) {
         hook.on_event(&event);
     }
     let kind = event.kind();
-    let (queue, record) = match event {
-        // Every MCP call a guard decides: its texts move into the record, uncopied.
+    let queue = match event {
+        Event::ToolCall { .. } => &events.calls,
+        _ => &events.audit,
+    };
+    // Every MCP call a guard decides is one: its texts move into the record, uncopied.
+    let (subject, client_id, resource, tool) = match event {
         Event::ToolCall {
             resource,
             tool,
             subject,
             client_id,
             ..
-        } => (
-            &events.calls,
-            AuditEvent {
-                at: now(),
-                kind: kind.to_owned(),
-                subject: Some(subject),
-                client_id: Some(client_id),
-                resource: Some(resource),
-                tool: Some(tool),
-                detail,
-            },
-        ),
+        } => (Some(subject), Some(client_id), Some(resource), Some(tool)),
         event => (
-            &events.audit,
-            AuditEvent {
-                at: now(),
-                kind: kind.to_owned(),
-                subject: event.subject().map(str::to_owned),
-                client_id: event.client_id().map(str::to_owned),
-                resource: None,
-                tool: None,
-                detail,
-            },
+            event.subject().map(str::to_owned),
+            event.client_id().map(str::to_owned),
+            None,
+            None,
         ),
+    };
+    let record = AuditEvent {
+        at: now(),
+        kind: kind.to_owned(),
+        subject,
+        client_id,
+        resource,
+        tool,
+        detail,
     };
     if queue.try_send(Queued::Record(record)).is_err() {
         metrics::counter!("gatehouse_audit_records_dropped_total", "kind" => kind).increment(1);

@@ -323,13 +323,7 @@ fn a_declaration_that_cannot_be_applied_stops_the_start_with_exit_status_2() {
     // client over.
     let config = write_config(dir.path(), port, "");
     let server = support::start(dir.path(), &["serve", "--config", &config], &[]);
-    let (status, _, body) = request(
-        port,
-        "POST",
-        "/register",
-        &[("Content-Type", "application/json")],
-        r#"{"redirect_uris":["http://127.0.0.1:33418/callback"],"token_endpoint_auth_method":"none"}"#,
-    );
+    let (status, body) = support::register_public_client(port);
     assert_eq!(status, 201, "{body}");
     let registered: Value = serde_json::from_str(&body).unwrap();
     assert!(terminate(server.child).success());

@@ -387,13 +387,7 @@ fn a_graceful_stop_stores_the_audit_records_still_queued() {
     let (child, _) = start_with(dir.path(), &["serve", "--config", &config]);
     const REGISTRATIONS: usize = 40;
     for _ in 0..REGISTRATIONS {
-        let (status, _, body) = request(
-            port,
-            "POST",
-            "/register",
-            &[("Content-Type", "application/json")],
-            r#"{"redirect_uris":["http://127.0.0.1:33418/callback"],"token_endpoint_auth_method":"none"}"#,
-        );
+        let (status, body) = support::register_public_client(port);
         assert_eq!(status, 201, "{body}");
     }
     assert!(terminate(child).success());

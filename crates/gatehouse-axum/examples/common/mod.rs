@@ -48,13 +48,16 @@ pub(crate) fn rss_kib(pid: u32) -> u64 {
 /// machine whose neighbours come and go: the rate moves with whatever else runs, the work per
 /// request does not.
 pub(crate) fn cpu_time(pid: u32) -> CpuTime {
-    let ticks_per_second: u64 = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(100);
+    static TICKS_PER_SECOND: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let ticks_per_second = *TICKS_PER_SECOND.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(100)
+    });
     let (mut user, mut system) = (0, 0);
     let mut pending = vec![pid];
     while let Some(pid) = pending.pop() {

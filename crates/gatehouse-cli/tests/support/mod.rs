@@ -46,6 +46,19 @@ pub fn request(
     (status, head.to_owned(), body.to_owned())
 }
 
+/// Registers a public client (RFC 7591) sent back to `http://127.0.0.1:33418/callback`; the
+/// status and the body.
+pub fn register_public_client(port: u16) -> (u16, String) {
+    let (status, _, body) = request(
+        port,
+        "POST",
+        "/register",
+        &[("Content-Type", "application/json")],
+        r#"{"redirect_uris":["http://127.0.0.1:33418/callback"],"token_endpoint_auth_method":"none"}"#,
+    );
+    (status, body)
+}
+
 /// An MCP `initialize` (2025-11-25) at `/mcp` with a bearer token; the status and the body.
 pub fn mcp_initialize(port: u16, token: &str) -> (u16, String) {
     let authorization = format!("Bearer {token}");

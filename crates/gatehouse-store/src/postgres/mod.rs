@@ -238,6 +238,25 @@ pub(crate) async fn query(
         .collect()
 }
 
+/// Prepares `statements` on `client`, one after the other, before they are pipelined. A statement
+/// not yet prepared on a connection waits for its preparation while the statements issued after it
+/// that were prepared already run: pipelined, they would run out of the order they were issued
+/// in (an audit batch's rows were stored out of order; a rotation's inserts could have run before
+/// its family's lock). Prepared statements are cached per connection, so this costs a round trip
+/// only the first time a connection sees a statement.
+async fn prepare_in_order(
+    client: &impl GenericClient,
+    statements: &[&Statement],
+) -> Result<(), StoreError> {
+    for statement in statements {
+        client
+            .prepare_cached(statement.postgres())
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
 /// Runs `statement` on `client`; how many rows it changed.
 ///
 /// Statements are prepared once per connection (deadpool's statement cache): a statement given
@@ -288,16 +307,8 @@ impl Database for PostgresStore {
     ) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
-        // Each statement prepared first, in order: one not yet prepared on this connection would
-        // otherwise wait for its preparation while the others ran, and the rows would be written
-        // out of order (found by the behaviour test of audit batches).
-        let mut seen: Vec<&'static Statement> = Vec::new();
-        for (statement, _) in &writes {
-            if !seen.iter().any(|known| std::ptr::eq(*known, *statement)) {
-                tx.prepare_cached(statement.postgres()).await.map_err(db)?;
-                seen.push(statement);
-            }
-        }
+        let statements: Vec<&Statement> = writes.iter().map(|(statement, _)| *statement).collect();
+        prepare_in_order(&tx, &statements).await?;
         // Issued together, tokio-postgres pipelines them: one round trip for the batch, not one
         // per row.
         let changed = futures_util::future::try_join_all(
@@ -460,6 +471,16 @@ impl Store for PostgresStore {
             [family.as_str().into()],
             rows::access_token_params(&access_token),
         );
+        prepare_in_order(
+            &tx,
+            &[
+                &sql::TAKE_CODE,
+                &sql::INSERT_FAMILY,
+                &sql::INSERT_ACCESS_TOKEN,
+                &sql::INSERT_REFRESH,
+            ],
+        )
+        .await?;
         let (taken, ..) = tokio::try_join!(
             query(&tx, &sql::TAKE_CODE, &take_params),
             execute(&tx, &sql::INSERT_FAMILY, &family_param),
@@ -511,6 +532,18 @@ impl Store for PostgresStore {
             [successor.family.as_str().into(), rows::hash_param(old)],
             rows::access_token_params(&access_token),
         );
+        prepare_in_order(
+            &tx,
+            &[
+                &ENSURE_FAMILY,
+                &LOCK_FAMILY_FOR_UPDATE,
+                &sql::ROTATE_REFRESH,
+                &sql::FORGET_OLDER_SUCCESSORS,
+                &sql::INSERT_REFRESH,
+                &sql::INSERT_ACCESS_TOKEN,
+            ],
+        )
+        .await?;
         let (_, lock, rotated, ..) = tokio::try_join!(
             execute(&tx, &ENSURE_FAMILY, &family),
             query(&tx, &LOCK_FAMILY_FOR_UPDATE, &family),
