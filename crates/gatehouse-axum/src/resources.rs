@@ -19,6 +19,7 @@ use gatehouse_guard::{
 };
 use gatehouse_resource_indicators::ResourceUri;
 use gatehouse_types::UnixTime;
+use tower::Layer;
 
 use crate::config::{Config, ConfigError};
 use crate::gateway::{self, Gateway};
@@ -275,19 +276,26 @@ fn resource_path(resource: &str) -> String {
     }
 }
 
-/// The routes of the protected resources and their metadata documents.
-pub(crate) fn router(protected: &[Protected]) -> Router {
-    let mut router = Router::new();
+/// Adds the routes of the protected resources and their metadata documents to `router`.
+///
+/// A resource's guarded service goes straight into `router`, not through a router of its own
+/// merged in: axum wraps every route it merges (and every layer over it) in one more boxed
+/// service, and a request clones the whole chain at each level it passes; flat, a guarded call
+/// clones no more than an unguarded one (issue 24).
+pub(crate) fn add_routes(mut router: Router, protected: &[Protected]) -> Router {
     for (i, resource) in protected.iter().enumerate() {
-        let guarded = match &resource.target {
-            Target::Upstream(gateway) => Router::new()
-                .route(&resource.path, any(gateway::forward))
-                .with_state(gateway.clone()),
-            Target::Builtin(server) => Router::new().route_service(&resource.path, server.clone()),
-        };
-        router = router
-            .merge(guarded.route_layer(resource.guard.clone()))
-            .merge(resource.guard.metadata_router());
+        router = match &resource.target {
+            Target::Upstream(gateway) => router.route_service(
+                &resource.path,
+                resource
+                    .guard
+                    .layer(any(gateway::forward).with_state(gateway.clone())),
+            ),
+            Target::Builtin(server) => {
+                router.route_service(&resource.path, resource.guard.layer(server.clone()))
+            }
+        }
+        .merge(resource.guard.metadata_router());
         if i == 0 && resource.guard.metadata_path() != "/.well-known/oauth-protected-resource" {
             // The root document: for clients that look there first (RFC 9728 §3.1 allows it
             // for the host's default resource).

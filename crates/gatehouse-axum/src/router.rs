@@ -69,10 +69,10 @@ pub(crate) fn router(state: &Arc<AppState>) -> Router {
             documents::requester,
         ))
         .layer(from_fn_with_state(deadline, server::request_deadline))
-        .with_state(Arc::clone(state))
-        // The protected resources: their own guard, limits and body bounds, not the
-        // authorization server's.
-        .merge(resources::router(&state.protected));
+        .with_state(Arc::clone(state));
+    // The protected resources: their own guard, limits and body bounds, not the authorization
+    // server's.
+    let endpoints = resources::add_routes(endpoints, &state.protected);
     around_every_request(endpoints)
 }
 
