@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use axum::http::HeaderName;
 use axum::http::request::Parts;
 use futures_util::future::BoxFuture;
 use gatehouse_jose::dpop::{self, DpopError, NonceSource, ProofExpectations};
@@ -22,9 +23,9 @@ use crate::cache::TokenCache;
 use crate::rejection::Rejection;
 
 /// The `DPoP` request header (§4.1).
-pub(crate) const DPOP_HEADER: &str = "dpop";
+pub(crate) const DPOP_HEADER: HeaderName = HeaderName::from_static("dpop");
 /// The response header that carries a server nonce (§8, §9).
-pub(crate) const DPOP_NONCE_HEADER: &str = "dpop-nonce";
+pub(crate) const DPOP_NONCE_HEADER: HeaderName = HeaderName::from_static("dpop-nonce");
 /// The algorithms a proof may be signed with: every asymmetric one this project verifies
 /// (`algs` of the challenge, §7.1, and `dpop_signing_alg_values_supported`, RFC 9728 §2).
 pub(crate) const PROOF_ALGS: [&str; 4] = ["ES256", "EdDSA", "RS256", "PS256"];
@@ -165,7 +166,7 @@ pub(crate) async fn check(
         (Scheme::Dpop, Confirmation::Jkt(jkt)) => jkt,
     };
     // §4.3 item 1: exactly one proof.
-    let mut proofs = parts.headers.get_all(DPOP_HEADER).iter();
+    let mut proofs = parts.headers.get_all(&DPOP_HEADER).iter();
     let proof = match (proofs.next(), proofs.next()) {
         (Some(proof), None) => proof.to_str().unwrap_or_default(),
         (None, _) => {

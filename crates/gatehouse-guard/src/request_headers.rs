@@ -12,16 +12,16 @@
 //! mirror tool arguments named by the tool's schema, which the MCP server knows and the guard
 //! does not: the server checks those.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use base64ct::{Base64, Encoding};
 use serde_json::Value;
 
 use crate::rejection::Rejection;
 use crate::tools::Messages;
 
-const MCP_METHOD: &str = "mcp-method";
-const MCP_NAME: &str = "mcp-name";
-const MCP_PROTOCOL_VERSION: &str = "mcp-protocol-version";
+pub(crate) const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+pub(crate) const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
+const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
 /// The first revision whose requests must carry the headers.
 const FIRST_REVISION_WITH_HEADERS: &str = "2026-07-28";
 
@@ -48,8 +48,8 @@ pub(crate) struct Mirrored<'a> {
 impl<'a> Mirrored<'a> {
     /// The headers of `headers`; a value that is not visible ASCII is a mismatch at once.
     pub(crate) fn read(headers: &'a HeaderMap) -> Result<Self, Rejection> {
-        let text = |name: &str| -> Result<Option<&'a str>, Rejection> {
-            let mut values = headers.get_all(name).iter();
+        let text = |name: HeaderName| -> Result<Option<&'a str>, Rejection> {
+            let mut values = headers.get_all(&name).iter();
             match (values.next(), values.next()) {
                 (None, _) => Ok(None),
                 (Some(value), None) => value.to_str().map(Some).map_err(|_| {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, HttpBody};
-use axum::http::{HeaderValue, Method, Request, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -103,7 +103,7 @@ where
     let origin = request.headers().get(header::ORIGIN).cloned();
     // Only a resource that hands out nonces has anything to add to a DPoP request's answer.
     let dpop_request =
-        shared.dpop.nonces.is_some() && request.headers().contains_key(dpop::DPOP_HEADER);
+        shared.dpop.nonces.is_some() && request.headers().contains_key(&dpop::DPOP_HEADER);
     let dpop_scheme = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -178,13 +178,13 @@ fn decided(shared: &Shared, outcome: metrics::SharedString) {
 }
 
 /// The MCP session header, which the guard binds to the caller (`sessions`).
-const MCP_SESSION_ID: &str = "mcp-session-id";
+const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 
 /// A session id the server hands out is handed on bound to the caller who opened it.
 fn bind_session(shared: &Shared, principal: &Principal, response: &mut Response) {
     let Some(server_id) = response
         .headers()
-        .get(MCP_SESSION_ID)
+        .get(&MCP_SESSION_ID)
         .and_then(|value| value.to_str().ok())
     else {
         return;
@@ -195,7 +195,7 @@ fn bind_session(shared: &Shared, principal: &Principal, response: &mut Response)
             response.headers_mut().insert(MCP_SESSION_ID, value);
         }
         Err(_) => {
-            response.headers_mut().remove(MCP_SESSION_ID);
+            response.headers_mut().remove(&MCP_SESSION_ID);
         }
     }
 }
@@ -307,7 +307,7 @@ async fn admit(
     }
     // MCP security best practices (session hijacking): a session is used only by the subject
     // and client that opened it; the server sees its own id, never a bound one.
-    if let Some(presented) = parts.headers.get(MCP_SESSION_ID) {
+    if let Some(presented) = parts.headers.get(&MCP_SESSION_ID) {
         let server_id = presented
             .to_str()
             .ok()
@@ -372,8 +372,8 @@ async fn admit(
         }
     }
     if strip_mirrored {
-        parts.headers.remove("mcp-method");
-        parts.headers.remove("mcp-name");
+        parts.headers.remove(&request_headers::MCP_METHOD);
+        parts.headers.remove(&request_headers::MCP_NAME);
     }
     // The standalone stream (GET) answers no request the guard saw: whatever list of tools it
     // carries, delivered late or replayed after `Last-Event-ID`, is filtered the same.
