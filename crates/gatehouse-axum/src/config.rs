@@ -952,14 +952,8 @@ impl Config {
                     "give `upstream` or `builtin`, not both",
                 ));
             }
-            if let Some(builtin) = &entry.builtin
-                && builtin != "demo"
-            {
-                return Err(invalid(
-                    key("builtin"),
-                    "the only built-in server is \"demo\"",
-                ));
-            }
+            // Which names exist is the program's to say (`Extensions::builtins`, and `demo` with
+            // its feature): `resources::build` refuses a name it does not have.
             // A tool's scope must be one the server grants, or the guard's step-up challenge
             // would send clients after a scope they can never get.
             if let Some((tool, scope)) = entry

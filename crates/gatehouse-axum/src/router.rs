@@ -72,7 +72,11 @@ pub(crate) fn router(state: &Arc<AppState>) -> Router {
         .with_state(Arc::clone(state));
     // The protected resources: their own guard, limits and body bounds, not the authorization
     // server's.
-    let endpoints = resources::add_routes(endpoints, &state.protected);
+    let endpoints = resources::add_routes(endpoints, &state.protected)
+        // A path nothing serves: 404, outside the authorization server's layers above, with
+        // resources configured or not (merging a router in would replace a default fallback
+        // with that router's, which those layers do not wrap).
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND });
     around_every_request(endpoints)
 }
 

@@ -595,6 +595,78 @@ async fn an_unreachable_upstream_is_a_bad_gateway() {
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
 }
 
+/// A built-in server is asked whether it is ready only for a request its guard passes on. One
+/// that limits its concurrency must not hold up the guard's refusals: a few anonymous clients
+/// sending their bodies slowly would otherwise keep every caller waiting for a permit.
+#[tokio::test]
+async fn a_builtin_server_at_capacity_does_not_hold_up_its_guard() {
+    /// A server with no capacity left: never ready.
+    #[derive(Clone)]
+    struct AtCapacity;
+
+    impl tower::Service<axum::extract::Request> for AtCapacity {
+        type Response = axum::response::Response;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Pending
+        }
+
+        fn call(&mut self, _: axum::extract::Request) -> Self::Future {
+            panic!("called without being ready")
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let base = format!("http://{address}");
+    let mut config = support::config(address);
+    config.rate_limits.enabled = false;
+    config.resources[0].resource = format!("{base}/mcp");
+    config.resources[0].builtin = Some("at-capacity".into());
+    let mut extensions = gatehouse_axum::Extensions::default();
+    extensions.builtins.insert(
+        "at-capacity".into(),
+        gatehouse_axum::BuiltinServer::new(AtCapacity),
+    );
+    let http_config = config.http.clone();
+    let router = support::build_with(config, extensions)
+        .await
+        .unwrap()
+        .router();
+    tokio::spawn(async move {
+        gatehouse_axum::serve(listener, router, &http_config, std::future::pending())
+            .await
+            .unwrap()
+    });
+    let http = support::http();
+    let ask = |request: reqwest::RequestBuilder| async move {
+        tokio::time::timeout(std::time::Duration::from_secs(10), request.send())
+            .await
+            .expect("the guard waited for the server's capacity")
+            .unwrap()
+    };
+    // RFC 6750 §3.1: no token, a challenge, at once.
+    let anonymous = ask(http
+        .post(format!("{base}/mcp"))
+        .header("content-type", "application/json")
+        .body("{}"))
+    .await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(anonymous.headers().contains_key(WWW_AUTHENTICATE));
+    let forged = ask(http
+        .post(format!("{base}/mcp"))
+        .bearer_auth("not.a.token")
+        .header("content-type", "application/json")
+        .body("{}"))
+    .await;
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+}
+
 /// Why the `--demo` configuration, changed by `edit`, does not start.
 async fn start_error(edit: impl FnOnce(&mut Config)) -> String {
     let mut config = Config::demo("127.0.0.1:8080".parse().unwrap());
