@@ -277,6 +277,25 @@ fn callback(port: u16, url: &str, cookie: &str) -> (u16, String, String) {
 
 /// The audit events of one kind, as `gatehouse audit list --json` prints them.
 fn audit(dir: &Path, port: u16, kind: &str) -> Vec<Value> {
+    // The server stores its audit records in the background, gathering each batch for up to
+    // 25 ms: a record of what just happened may be a moment away. Once one is there, a second
+    // read a while later takes in any that were emitted with it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = audit_now(dir, port, kind);
+        if !found.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            return audit_now(dir, port, kind);
+        }
+        if std::time::Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The audit records of `kind` stored so far.
+fn audit_now(dir: &Path, port: u16, kind: &str) -> Vec<Value> {
     let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["audit", "list", "--json", "--config"])
         .arg(dir.join(format!("gatehouse-{port}.toml")))
