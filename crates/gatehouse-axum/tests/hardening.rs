@@ -103,7 +103,7 @@ async fn cwe_770_and_cwe_117_a_forged_client_id_reaches_the_audit_table_bounded_
     }
     // The audit writer runs in the background.
     let mut rows = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..250 {
         rows = gatehouse.store().audit_events(0, 100).await.unwrap();
         if rows.len() >= 3 {
             break;
