@@ -595,6 +595,78 @@ async fn an_unreachable_upstream_is_a_bad_gateway() {
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
 }
 
+/// Whatever method or CORS preflight reaches a resource's path meets its guard, through the whole
+/// router, with the issuer under a path of its own or not; the paths beside it are not the
+/// resource's.
+#[tokio::test]
+async fn every_request_to_a_resource_meets_its_guard_through_the_whole_router() {
+    for issuer_path in ["", "/tenant"] {
+        let base = support::serve(|config, base| {
+            config.issuer = format!("{base}{issuer_path}");
+            config.resources[0].resource = format!("{base}/mcp");
+        })
+        .await;
+        let http = support::http();
+        let mcp = format!("{base}/mcp");
+        // RFC 6750 §3.1: no token, a challenge, whatever the method.
+        for method in ["GET", "POST", "DELETE", "HEAD", "PUT", "PATCH"] {
+            let response = http
+                .request(method.parse().unwrap(), &mcp)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "{method} {mcp} ({issuer_path:?})"
+            );
+            assert!(
+                response.headers()[WWW_AUTHENTICATE]
+                    .to_str()
+                    .unwrap()
+                    .contains("resource_metadata="),
+                "{method} ({issuer_path:?})"
+            );
+        }
+        // A CORS preflight carries no token, and the guard answers it (MCP authorization:
+        // browser-based clients).
+        let preflight = http
+            .request(reqwest::Method::OPTIONS, &mcp)
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            preflight.status(),
+            StatusCode::NO_CONTENT,
+            "{issuer_path:?}"
+        );
+        assert!(
+            preflight
+                .headers()
+                .contains_key("access-control-allow-methods")
+        );
+        // RFC 9728 §3.1: the resource's metadata, path-inserted.
+        let metadata = http
+            .get(format!("{base}/.well-known/oauth-protected-resource/mcp"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(metadata.status(), StatusCode::OK, "{issuer_path:?}");
+        // Neither a path beside the resource nor one under the issuer that nothing serves.
+        for path in ["/mcp/", "/mcp/x", "/mcpx", "/nothing", "/tenant/nothing"] {
+            let response = http.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::NOT_FOUND,
+                "{path} ({issuer_path:?})"
+            );
+        }
+    }
+}
+
 /// A built-in server is asked whether it is ready only for a request its guard passes on. One
 /// that limits its concurrency must not hold up the guard's refusals: a few anonymous clients
 /// sending their bodies slowly would otherwise keep every caller waiting for a permit.
