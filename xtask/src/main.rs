@@ -13,10 +13,11 @@
 //! - `cargo xtask conformance [--url ISSUER --resource URL]`: our black-box checks and the official
 //!   MCP conformance suite against a deployment (by default a `gatehouse serve` it starts), and
 //!   the suite's DPoP client scenarios against our DPoP client (`dpop_client`).
-//! - `cargo xtask bench-mcp [--seconds SECS] [--connections N] [--rounds N]`: a protected MCP
+//! - `cargo xtask bench-mcp [--seconds SECS] [--connections N] [--rounds N] [--instructions]`: a protected MCP
 //!   `tools/call` under load (wrk) through `gatehouse serve`, the same MCP server without the
 //!   guard and the TypeScript SDK's OAuth example, in the same run, `--rounds` times in turn;
-//!   prints each rate, each server's CPU time per call, and the ratios.
+//!   prints each rate, each server's CPU time per call, and the ratios. With `--instructions`,
+//!   instructions per call under callgrind instead, guarded and unguarded, for `--seconds`.
 //! - `cargo xtask bench-token [--seconds SECS] [--tasks N] [--rounds N] [--postgres URL]`: the
 //!   token endpoint (refresh, `client_credentials`, introspection) on durable SQLite and in memory
 //!   (and PostgreSQL if given) beside node-oidc-provider in the same run; rows, medians, ratios.
@@ -44,7 +45,7 @@ fn main() -> ExitCode {
         Some("conformance") => conformance::run(args.get(1..).unwrap_or_default()),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions] | soak [--seconds SECS] | bench-mcp [--seconds SECS] [--connections N] [--rounds N] | bench-token [--seconds SECS] [--tasks N] [--rounds N] [--postgres URL] | conformance [--url ISSUER --resource URL]"
+                "usage: cargo xtask ci | fuzz [--time SECS] [--target NAME] [--build-only] | bench [--report-only | --instructions] | soak [--seconds SECS] | bench-mcp [--seconds SECS] [--connections N] [--rounds N] [--instructions] | bench-token [--seconds SECS] [--tasks N] [--rounds N] [--postgres URL] | conformance [--url ISSUER --resource URL]"
             );
             return ExitCode::from(2);
         }
@@ -62,19 +63,23 @@ fn main() -> ExitCode {
 /// the TypeScript SDK's OAuth example (`peers/ts-sdk-oauth-example.sh`), both under
 /// `wrk` (`scripts/bench-deps.sh` installs it).
 fn bench_mcp(args: &[String]) -> Result<(), String> {
+    const USAGE: &str = "usage: cargo xtask bench-mcp [--seconds SECS] [--connections N] [--rounds N] [--instructions]";
     let mut seconds = "20".to_owned();
     let mut connections = "32".to_owned();
     let mut rounds = "1".to_owned();
+    let mut count_instructions = false;
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
-        let value = rest.next().ok_or(
-            "usage: cargo xtask bench-mcp [--seconds SECS] [--connections N] [--rounds N]",
-        )?;
+        if flag == "--instructions" {
+            count_instructions = true;
+            continue;
+        }
+        let value = rest.next().ok_or(USAGE)?;
         match flag.as_str() {
             "--seconds" => seconds = value.clone(),
             "--connections" => connections = value.clone(),
             "--rounds" => rounds = value.clone(),
-            other => return Err(format!("bench-mcp: unknown option {other}")),
+            other => return Err(format!("bench-mcp: unknown option {other}; {USAGE}")),
         }
     }
     let root = workspace_root();
@@ -82,6 +87,13 @@ fn bench_mcp(args: &[String]) -> Result<(), String> {
     deps.arg(root.join("scripts/bench-deps.sh"));
     step("scripts/bench-deps.sh", deps)?;
     let mut run = release_example(&root, "mcp_load")?;
+    if count_instructions {
+        // Instructions per call under callgrind, guarded and unguarded (valgrind).
+        run.arg("--instructions")
+            .arg(target_dir(&root).join("release/gatehouse"))
+            .arg(seconds);
+        return step("mcp_load --instructions", run);
+    }
     run.arg(target_dir(&root).join("release/gatehouse"))
         .arg(root.join("peers/ts-sdk-oauth-example.sh"))
         .arg(seconds)

@@ -15,6 +15,8 @@
 //! must be 200 and carry the tool's answer; the run fails otherwise. Each server's CPU time per
 //! call (user and kernel, from `/proc`) is reported beside its rate; with a fifth argument N the
 //! servers are measured in turn N times, and the ratios are of each round's own figures.
+//! `mcp_load --instructions BINARY SECONDS` counts instructions per call instead (callgrind; see
+//! `instructions`).
 
 #![allow(
     clippy::unwrap_used,
@@ -198,6 +200,34 @@ end
     }
 }
 
+/// `gatehouse serve`'s configuration for the load: the demo server behind the guard, as `--demo`
+/// has it, auto-approving, on durable SQLite in `dir`, with no rate limits; its path.
+fn guarded_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
+    let config = dir.join("gatehouse.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"issuer = "http://127.0.0.1:{port}"
+listen = "127.0.0.1:{port}"
+database = "sqlite://{db}"
+[login]
+mode = "auto-approve"
+auto_approve_subject = "load"
+[rate_limits]
+enabled = false
+[[resources]]
+resource = "http://127.0.0.1:{port}/mcp"
+scopes_supported = ["mcp:tools"]
+required_scopes = ["mcp:tools"]
+builtin = "demo"
+"#,
+            db = dir.join("gatehouse.db").display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// `mcp_load --unguarded PORT`: the built-in demo MCP server alone, with no guard, served by the
 /// same HTTP server code as `gatehouse serve`, in a process of its own; until killed.
 async fn serve_unguarded(port: &str) {
@@ -211,6 +241,106 @@ async fn serve_unguarded(port: &str) {
         .unwrap();
 }
 
+/// `mcp_load --instructions BINARY SECONDS`: instructions per `tools/call`, counted by callgrind
+/// over the whole server process (every thread, the SQLite writer included), for `gatehouse
+/// serve` and for the same demo server with no guard, one after the other. Unlike the rates, the
+/// count does not move with the neighbours. Under valgrind the sha2 crate runs its portable
+/// SHA-256, not SHA-NI: the guarded count includes about 40,000 instructions of it (the token's
+/// cache key, the session id's MAC) that the hardware does in a few thousand. The load is light
+/// (4 connections), so the audit writer commits smaller batches than under the rate runs.
+async fn instructions(binary: &str, seconds: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut counts = Vec::new();
+    for guarded in [true, false] {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mcp = format!("{base}/mcp");
+        let out = dir.path().join(format!("callgrind-{port}.out"));
+        let mut command = Command::new("valgrind");
+        command
+            .args(["--tool=callgrind", "--instr-atstart=no"])
+            .arg(format!("--callgrind-out-file={}", out.display()));
+        if guarded {
+            let config = guarded_config(dir.path(), port);
+            command.arg(binary).arg("serve").arg("--config").arg(config);
+        } else {
+            command
+                .arg(std::env::current_exe().unwrap())
+                .args(["--unguarded", &port.to_string()]);
+        }
+        let server = spawn(
+            command
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        wait_for(&http, &mcp).await;
+        let token = if guarded {
+            token(&http, &base, &mcp, "mcp:tools").await
+        } else {
+            "ignored-by-an-unguarded-server".to_owned()
+        };
+        let session = session(&http, &mcp, &token).await;
+        let target = Target {
+            mcp: &mcp,
+            token: &token,
+            session: &session,
+            tool: "echo",
+            arguments: r#"{"text":"load-test"}"#,
+        };
+        // Warm (caches, the session, the writer's statements), uncounted; then only the load.
+        let _ = wrk(dir.path(), &target, 5, 4);
+        let pid = server.0.id().to_string();
+        let control = |args: &[&str]| {
+            let status = Command::new("callgrind_control")
+                .args(args)
+                .arg(&pid)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("callgrind_control (Debian package valgrind)");
+            assert!(status.success(), "callgrind_control {args:?}");
+        };
+        control(&["-z"]);
+        control(&["-i", "on"]);
+        let measured = wrk(dir.path(), &target, seconds, 4);
+        control(&["-i", "off"]);
+        control(&["-d"]);
+        assert_eq!(measured.non_2xx, 0, "refused or failed calls");
+        // The dump is the file with the part number 1; the one written at exit holds nothing.
+        let annotated = Command::new("callgrind_annotate")
+            .arg(format!("{}.1", out.display()))
+            .output()
+            .expect("callgrind_annotate (Debian package valgrind)");
+        let total: u64 = String::from_utf8_lossy(&annotated.stdout)
+            .lines()
+            .find(|line| line.contains("PROGRAM TOTALS") && !line.contains("calculated"))
+            .and_then(|line| line.split_whitespace().next())
+            .and_then(|count| count.replace(',', "").parse().ok())
+            .expect("a program total from callgrind_annotate");
+        let per_call = total / measured.requests.max(1);
+        println!(
+            "{}: {} calls, {total} instructions, {per_call} per call",
+            if guarded {
+                "gatehouse serve (guard + rmcp demo server)"
+            } else {
+                "the same rmcp demo server, no guard"
+            },
+            measured.requests
+        );
+        counts.push(per_call as f64);
+        drop(server);
+    }
+    println!(
+        "instructions per call: gatehouse / the same server without the guard = {:.3}",
+        counts[0] / counts[1]
+    );
+}
+
 #[tokio::main]
 async fn main() {
     // reqwest is built without a default TLS provider (docs/decisions/0010).
@@ -220,6 +350,12 @@ async fn main() {
         && flag == "--unguarded"
     {
         serve_unguarded(port).await;
+        return;
+    }
+    if let [flag, binary, seconds] = args.as_slice()
+        && flag == "--instructions"
+    {
+        instructions(binary, seconds.parse().unwrap()).await;
         return;
     }
     let binary = args
@@ -242,28 +378,7 @@ async fn main() {
 
     // Gatehouse: the demo server behind the guard, as `--demo` has it, auto-approving.
     let port = free_port();
-    let config = dir.path().join("gatehouse.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"issuer = "http://127.0.0.1:{port}"
-listen = "127.0.0.1:{port}"
-database = "sqlite://{db}"
-[login]
-mode = "auto-approve"
-auto_approve_subject = "load"
-[rate_limits]
-enabled = false
-[[resources]]
-resource = "http://127.0.0.1:{port}/mcp"
-scopes_supported = ["mcp:tools"]
-required_scopes = ["mcp:tools"]
-builtin = "demo"
-"#,
-            db = dir.path().join("gatehouse.db").display()
-        ),
-    )
-    .unwrap();
+    let config = guarded_config(dir.path(), port);
     let gatehouse = spawn(
         Command::new(&binary)
             .args(["serve", "--config", config.to_str().unwrap()])
