@@ -112,6 +112,9 @@ impl ProofReplayCheck for ProofReplay {
     }
 }
 
+/// Where RFC 9728 §3.1 puts the metadata of a host's root resource.
+const ROOT_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
 /// Paths of the authorization server a resource may not take (relative to the issuer's path).
 const SERVER_PATHS: [&str; 9] = [
     "/authorize",
@@ -247,6 +250,11 @@ pub(crate) fn build(
                 format!("its metadata path {metadata_path} is already served by this server"),
             ));
         }
+        // The first resource's document is served at the root well-known path too
+        // (`add_routes`): no later resource may have its own there.
+        if protected.is_empty() && metadata_path != ROOT_METADATA_PATH {
+            paths.push(ROOT_METADATA_PATH.to_owned());
+        }
         paths.push(metadata_path);
         protected.push(Protected {
             guard,
@@ -297,12 +305,12 @@ pub(crate) fn add_routes(mut router: Router, protected: &[Protected]) -> Router 
             ),
         }
         .merge(resource.guard.metadata_router());
-        if i == 0 && resource.guard.metadata_path() != "/.well-known/oauth-protected-resource" {
+        if i == 0 && resource.guard.metadata_path() != ROOT_METADATA_PATH {
             // The root document: for clients that look there first (RFC 9728 §3.1 allows it
             // for the host's default resource).
             let root = Router::new().merge(resource.guard.metadata_router());
             router = router.route_service(
-                "/.well-known/oauth-protected-resource",
+                ROOT_METADATA_PATH,
                 RootMetadata {
                     inner: root,
                     path: resource.guard.metadata_path().to_owned(),

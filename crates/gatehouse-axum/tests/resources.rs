@@ -767,6 +767,23 @@ async fn two_resources_may_not_share_a_metadata_document() {
     assert!(error.contains("resources[1].resource"), "{error}");
 }
 
+/// RFC 9728 §3.1: the first resource's document is also served at the root well-known path
+/// (`RootMetadata`); a resource at the host's root, whose own document lives there, is refused
+/// at start rather than taking the server down with a route conflict.
+#[tokio::test]
+async fn a_root_resource_may_not_take_the_root_document_of_the_first() {
+    for issuer in ["http://127.0.0.1:8080", "http://127.0.0.1:8080/tenant"] {
+        let error = start_error(|config| {
+            config.issuer = issuer.into();
+            let mut root = config.resources[0].clone();
+            root.resource = "http://127.0.0.1:8080".into();
+            config.resources.push(root);
+        })
+        .await;
+        assert!(error.contains("resources[1].resource"), "{issuer}: {error}");
+    }
+}
+
 #[test]
 fn a_tool_scope_must_be_one_the_server_grants() {
     let mut config = Config::demo("127.0.0.1:8080".parse().unwrap());
