@@ -105,6 +105,22 @@ fn config_check_validates_without_starting() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("resources[0].resource"));
+    // A built-in server this program does not have (library programs name their own).
+    std::fs::write(
+        &path,
+        format!("issuer = \"http://127.0.0.1:{port}\"\n[[resources]]\nresource = \"http://127.0.0.1:{port}/mcp\"\nbuiltin = \"files\"\n"),
+    )
+    .unwrap();
+    let output = gatehouse(
+        &["config", "check", "--config", path.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("resources[0].builtin") && stderr.contains("\"files\""),
+        "{stderr}"
+    );
     std::fs::write(
         &path,
         "issuer = \"https://auth.example.com\"\n[[resources]]\nresource = \"https://mcp.example.com/mcp\"\nscopes_supported = [\"mcp:tools\"]\n",
