@@ -299,10 +299,9 @@ pub(crate) fn add_routes(mut router: Router, protected: &[Protected]) -> Router 
                     .guard
                     .layer(any(gateway::forward).with_state(gateway.clone())),
             ),
-            Target::Builtin(server) => router.route_service(
-                &resource.path,
-                resource.guard.layer(ReadyOnceAdmitted(server.clone())),
-            ),
+            Target::Builtin(server) => {
+                router.route_service(&resource.path, resource.guard.layer(server.clone()))
+            }
         }
         .merge(resource.guard.metadata_router());
         if i == 0 && resource.guard.metadata_path() != ROOT_METADATA_PATH {
@@ -319,32 +318,6 @@ pub(crate) fn add_routes(mut router: Router, protected: &[Protected]) -> Router 
         }
     }
     router
-}
-
-/// A built-in server as its guard sees it: always ready, and asked for its own readiness only
-/// when the guard passes a request on. A guard forwards readiness from the service it wraps, so
-/// a server that limits its concurrency would otherwise hold a permit for every request the
-/// guard has yet to read and verify: a few anonymous clients sending their bodies slowly would
-/// keep the callers with tokens waiting. (Within a router of its own, the server sat behind
-/// axum's `Route`, which is always ready in the same way.)
-#[derive(Clone)]
-struct ReadyOnceAdmitted(BuiltinServer);
-
-impl tower::Service<Request> for ReadyOnceAdmitted {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = tower::util::Oneshot<BuiltinServer, Request>;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Infallible>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        tower::ServiceExt::oneshot(self.0.clone(), request)
-    }
 }
 
 /// Serves the default resource's document at the root well-known path by rewriting the path

@@ -72,15 +72,20 @@ where
     type Error = S::Error;
     type Future = BoxFuture<'static, Result<Response, S::Error>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+    /// Always ready: the inner service is asked for its readiness only for a request the guard
+    /// passes on. Forwarded here, a service that limits its concurrency would hold a permit for
+    /// every request the guard has yet to read and verify, and a few anonymous clients sending
+    /// their bodies slowly would keep the callers with tokens waiting.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        // The ready service goes into the future; the clone waits for the next poll_ready.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(handle(Arc::clone(&self.shared), inner, request))
+        Box::pin(handle(
+            Arc::clone(&self.shared),
+            self.inner.clone(),
+            request,
+        ))
     }
 }
 
@@ -117,6 +122,8 @@ where
     let mut response = match admit(&shared, request, &mut seen).await {
         Ok((request, filter, principal)) => {
             decided(&shared, metrics::SharedString::const_str("allowed"));
+            // The server's capacity, once the guard has admitted the request (`poll_ready`).
+            std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
             // Recorded when the server answers, or (dropped with this future) when the client
             // goes away first: an allowed call that ran is never missing from the audit.
             let mut pending = shared
