@@ -296,18 +296,14 @@ fn audit(dir: &Path, port: u16, kind: &str) -> Vec<Value> {
 
 /// The audit records of `kind` stored so far.
 fn audit_now(dir: &Path, port: u16, kind: &str) -> Vec<Value> {
-    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["audit", "list", "--json", "--config"])
-        .arg(dir.join(format!("gatehouse-{port}.toml")))
-        .env("CORP_SECRET", SECRET)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|event| event["kind"] == kind)
-        .collect()
+    support::audit_list(
+        &dir.join(format!("gatehouse-{port}.toml")),
+        &[],
+        &[("CORP_SECRET", SECRET)],
+    )
+    .into_iter()
+    .filter(|event| event["kind"] == kind)
+    .collect()
 }
 
 /// A flow stopped where the provider sends the person back: the callback URL and the cookie.

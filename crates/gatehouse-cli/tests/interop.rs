@@ -837,19 +837,7 @@ introspection_resources = ["{api}"]
 /// The tool calls `gatehouse audit list --json` holds for `client_id`, oldest first, as
 /// `tool decision reason` (reason `-` for allowed calls).
 fn audited_calls(config: &Path, client_id: &str) -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args([
-            "audit", "list", "--json", "--limit", "1000", "--client", client_id, "--config",
-        ])
-        .arg(config)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut calls: Vec<String> = json_lines(&String::from_utf8(out.stdout).unwrap())
+    let mut calls: Vec<String> = support::audit_list(config, &["--client", client_id], &[])
         .into_iter()
         .filter(|event| event["kind"] == "tool_call")
         .map(|event| {
@@ -1002,14 +990,14 @@ fn sdk_clients_meet_the_policy_gateway_and_the_audit_log_shows_what_they_did() {
         usize::try_from(modern_echoes).unwrap(),
     );
     // Arguments are not kept unless the resource asks (audit_arguments).
-    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["audit", "list", "--json", "--tool", "shred", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(!text.contains("/etc/hosts"), "{text}");
-    assert_eq!(json_lines(&text).len(), 4, "{text}");
+    let shreds = support::audit_list(&config, &["--tool", "shred"], &[]);
+    assert!(
+        !shreds
+            .iter()
+            .any(|event| event.to_string().contains("/etc/hosts")),
+        "{shreds:?}"
+    );
+    assert_eq!(shreds.len(), 4, "{shreds:?}");
 
     // Drift: the upstream offers shred, which tool_scopes does not name (closed by deny, but a
     // decision the operator has not made): `gatehouse resources check` says so and exits 1.

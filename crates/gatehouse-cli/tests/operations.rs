@@ -91,47 +91,32 @@ fn config_check_validates_without_starting() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(key), "{extra}: {stderr}");
     }
-    // What only the start would have found: a resource path the server owns, and a production
-    // issuer without its encryption key.
-    let path = dir.path().join("taken.toml");
-    std::fs::write(
-        &path,
-        format!("issuer = \"http://127.0.0.1:{port}\"\n[[resources]]\nresource = \"http://127.0.0.1:{port}/token\"\nbuiltin = \"demo\"\n"),
-    )
-    .unwrap();
-    let output = gatehouse(
-        &["config", "check", "--config", path.to_str().unwrap()],
-        dir.path(),
-    );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("resources[0].resource"));
-    // A built-in server this program does not have (library programs name their own).
-    std::fs::write(
-        &path,
-        format!("issuer = \"http://127.0.0.1:{port}\"\n[[resources]]\nresource = \"http://127.0.0.1:{port}/mcp\"\nbuiltin = \"files\"\n"),
-    )
-    .unwrap();
-    let output = gatehouse(
-        &["config", "check", "--config", path.to_str().unwrap()],
-        dir.path(),
-    );
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    // What only the start would have found: a resource path the server owns, a built-in server
+    // this program does not have (library programs name their own), and a production issuer
+    // without its encryption key. Each refused with exit 2, naming what is wrong.
+    let path = dir.path().join("start.toml");
+    let refused = |toml: String| {
+        std::fs::write(&path, toml).unwrap();
+        let output = gatehouse(
+            &["config", "check", "--config", path.to_str().unwrap()],
+            dir.path(),
+        );
+        assert_eq!(output.status.code(), Some(2));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = refused(format!(
+        "issuer = \"http://127.0.0.1:{port}\"\n[[resources]]\nresource = \"http://127.0.0.1:{port}/token\"\nbuiltin = \"demo\"\n"
+    ));
+    assert!(stderr.contains("resources[0].resource"), "{stderr}");
+    let stderr = refused(format!(
+        "issuer = \"http://127.0.0.1:{port}\"\n[[resources]]\nresource = \"http://127.0.0.1:{port}/mcp\"\nbuiltin = \"files\"\n"
+    ));
     assert!(
         stderr.contains("resources[0].builtin") && stderr.contains("\"files\""),
         "{stderr}"
     );
-    std::fs::write(
-        &path,
-        "issuer = \"https://auth.example.com\"\n[[resources]]\nresource = \"https://mcp.example.com/mcp\"\nscopes_supported = [\"mcp:tools\"]\n",
-    )
-    .unwrap();
-    let output = gatehouse(
-        &["config", "check", "--config", path.to_str().unwrap()],
-        dir.path(),
-    );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("GATEHOUSE_SECRET_KEY"));
+    let stderr = refused("issuer = \"https://auth.example.com\"\n[[resources]]\nresource = \"https://mcp.example.com/mcp\"\nscopes_supported = [\"mcp:tools\"]\n".to_owned());
+    assert!(stderr.contains("GATEHOUSE_SECRET_KEY"), "{stderr}");
 }
 
 #[test]

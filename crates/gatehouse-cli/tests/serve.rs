@@ -391,21 +391,9 @@ fn a_graceful_stop_stores_the_audit_records_still_queued() {
         assert_eq!(status, 201, "{body}");
     }
     assert!(terminate(child).success());
-    let listed = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args([
-            "audit", "list", "--json", "--limit", "1000", "--config", &config,
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
-    let registered = String::from_utf8_lossy(&listed.stdout)
-        .lines()
-        .filter(|line| line.contains("\"client_registered\""))
+    let registered = support::audit_list(std::path::Path::new(&config), &[], &[])
+        .iter()
+        .filter(|event| event["kind"] == "client_registered")
         .count();
     assert_eq!(registered, REGISTRATIONS);
 }

@@ -158,3 +158,27 @@ pub fn terminate(mut child: Child) -> std::process::ExitStatus {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The audit records `gatehouse audit list --json` prints for the configuration at `config`
+/// (run in its directory, with `env`), at most 1,000, narrowed by `filters` (`--client`,
+/// `--tool`, …); newest first.
+pub fn audit_list(config: &Path, filters: &[&str], env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["audit", "list", "--json", "--limit", "1000"])
+        .args(filters)
+        .arg("--config")
+        .arg(config)
+        .current_dir(config.parent().unwrap_or(Path::new(".")))
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
