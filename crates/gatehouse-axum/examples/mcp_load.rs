@@ -201,31 +201,15 @@ end
 }
 
 /// `gatehouse serve`'s configuration for the load: the demo server behind the guard, as `--demo`
-/// has it, auto-approving, on durable SQLite in `dir`, with no rate limits; its path.
+/// has it; its path.
 fn guarded_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
-    let config = dir.join("gatehouse.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"issuer = "http://127.0.0.1:{port}"
-listen = "127.0.0.1:{port}"
-database = "sqlite://{db}"
-[login]
-mode = "auto-approve"
-auto_approve_subject = "load"
-[rate_limits]
-enabled = false
-[[resources]]
-resource = "http://127.0.0.1:{port}/mcp"
-scopes_supported = ["mcp:tools"]
-required_scopes = ["mcp:tools"]
-builtin = "demo"
-"#,
-            db = dir.join("gatehouse.db").display()
-        ),
+    common::load_config(
+        dir,
+        port,
+        "load",
+        "required_scopes = [\"mcp:tools\"]\nbuiltin = \"demo\"",
+        "",
     )
-    .unwrap();
-    config
 }
 
 /// `mcp_load --unguarded PORT`: the built-in demo MCP server alone, with no guard, served by the

@@ -191,33 +191,15 @@ async fn main() {
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(180);
 
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = dir.path().join("soak.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"issuer = "http://127.0.0.1:{port}"
-listen = "127.0.0.1:{port}"
-database = "sqlite://{db}"
-[tokens]
-access_ttl_secs = 60
-[login]
-mode = "auto-approve"
-auto_approve_subject = "soak"
-[rate_limits]
-enabled = false
-[[resources]]
-resource = "http://127.0.0.1:{port}/mcp"
-scopes_supported = ["mcp:tools"]
-"#,
-            db = dir.path().join("soak.db").display()
-        ),
-    )
-    .unwrap();
+    let port = common::free_port();
+    // Access tokens live 60 s, so that the deny list levels off within the run (see the top).
+    let config = common::load_config(
+        dir.path(),
+        port,
+        "soak",
+        "",
+        "[tokens]\naccess_ttl_secs = 60\n",
+    );
     let mut server = Command::new(&binary)
         .args(["serve", "--config", config.to_str().unwrap()])
         // The mix includes refused requests on purpose; their warnings are not news here.

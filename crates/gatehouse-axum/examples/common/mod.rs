@@ -118,6 +118,40 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// `gatehouse serve`'s configuration for a load run, in `dir`: a loopback issuer on `port`,
+/// durable SQLite, sign-in auto-approved for `subject`, no rate limits, and the resource `/mcp`
+/// with `resource_lines` in its entry, then `sections`; its path.
+pub(crate) fn load_config(
+    dir: &std::path::Path,
+    port: u16,
+    subject: &str,
+    resource_lines: &str,
+    sections: &str,
+) -> std::path::PathBuf {
+    let config = dir.join("gatehouse.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"issuer = "http://127.0.0.1:{port}"
+listen = "127.0.0.1:{port}"
+database = "sqlite://{db}"
+[login]
+mode = "auto-approve"
+auto_approve_subject = "{subject}"
+[rate_limits]
+enabled = false
+[[resources]]
+resource = "http://127.0.0.1:{port}/mcp"
+scopes_supported = ["mcp:tools"]
+{resource_lines}
+{sections}"#,
+            db = dir.join("gatehouse.db").display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// Starts `command` in a process group of its own.
 pub(crate) fn spawn(command: &mut Command) -> Running {
     use std::os::unix::process::CommandExt;
