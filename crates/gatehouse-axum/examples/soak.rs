@@ -193,12 +193,17 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
     // Access tokens live 60 s, so that the deny list levels off within the run (see the top).
+    // Metrics are on, as an operator runs the server, and never scraped: what the recorder keeps
+    // between scrapes must stay bounded too.
     let config = common::load_config(
         dir.path(),
         port,
         "soak",
         "",
-        "[tokens]\naccess_ttl_secs = 60\n",
+        &format!(
+            "[tokens]\naccess_ttl_secs = 60\n[metrics]\nlisten = \"127.0.0.1:{}\"\n",
+            common::free_port()
+        ),
     );
     let mut server = Command::new(&binary)
         .args(["serve", "--config", config.to_str().unwrap()])
