@@ -14,7 +14,8 @@
 //! per request. A warm-up of a quarter of the time precedes each measured run. Every response
 //! must be 200 and carry the tool's answer; the run fails otherwise. Each server's CPU time per
 //! call (user and kernel, from `/proc`) is reported beside its rate; with a fifth argument N the
-//! servers are measured in turn N times, and the ratios are of each round's own figures.
+//! servers are measured in turn N times (the guarded and the unguarded one taking turns at going
+//! first), and the ratios are of each round's own figures.
 //! `mcp_load --instructions BINARY SECONDS` counts instructions per call instead (callgrind; see
 //! `instructions`).
 
@@ -449,14 +450,18 @@ async fn main() {
         ),
     ];
     // Rounds alternate the servers, so that a neighbour's burst on the shared machine weighs on
-    // each of them alike; the ratios are of each round's own figures.
+    // each of them alike; the ratios are of each round's own figures. The guarded and the
+    // unguarded server take turns going first (A B, B A, …): whichever runs first in a round runs
+    // right after the peer's last run, and the machine's drift over a round favours neither.
     let (mut to_unguarded, mut cpu_to_unguarded, mut to_peer) =
         (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         println!("round {round} of {rounds}:");
-        let mut rates = Vec::new();
-        let mut cpu_per_call = Vec::new();
-        for (name, target, pid) in &targets {
+        let order = if round % 2 == 1 { [0, 1, 2] } else { [1, 0, 2] };
+        let mut rates = [0.0; 3];
+        let mut cpu_per_call = [0.0; 3];
+        for index in order {
+            let (name, target, pid) = &targets[index];
             let _ = wrk(dir.path(), target, warm, connections);
             let cpu_before = cpu_time(*pid);
             let measured = wrk(dir.path(), target, seconds, connections);
@@ -476,8 +481,8 @@ async fn main() {
                 measured.errors
             );
             assert_eq!(measured.non_2xx, 0, "{name}: refused or failed requests");
-            rates.push(measured.requests_per_sec);
-            cpu_per_call.push(cpu_us);
+            rates[index] = measured.requests_per_sec;
+            cpu_per_call[index] = cpu_us;
         }
         to_unguarded.push(rates[0] / rates[1]);
         cpu_to_unguarded.push(cpu_per_call[0] / cpu_per_call[1]);
