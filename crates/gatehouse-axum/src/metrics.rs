@@ -182,3 +182,38 @@ pub(crate) async fn track(request: Request, next: Next) -> Response {
         .record(started.elapsed().as_secs_f64());
     response
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    /// The recorder keeps histogram samples until its upkeep runs, so installing it without the
+    /// thread that runs the upkeep would let an unscraped server grow by every request (CWE-770).
+    /// The only test in this crate that installs the process's recorder.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn cwe_770_the_recorder_comes_with_the_thread_that_keeps_it_bounded() {
+        let handle = super::install().unwrap_or_else(|e| panic!("{e}"));
+        metrics::histogram!("gatehouse_http_request_duration_seconds", "endpoint" => "/test")
+            .record(0.001);
+        let threads = || -> Vec<String> {
+            std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                .map(|name| name.trim().to_owned())
+                .collect()
+        };
+        // A new thread names itself once it runs.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !threads().iter().any(|name| name == "metrics-upkeep") {
+            assert!(std::time::Instant::now() < deadline, "{:?}", threads());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        handle.run_upkeep();
+        assert!(
+            handle
+                .render()
+                .contains("gatehouse_http_request_duration_seconds_count{endpoint=\"/test\"} 1")
+        );
+    }
+}
