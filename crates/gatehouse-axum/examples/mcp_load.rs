@@ -452,7 +452,8 @@ async fn main() {
     // Rounds alternate the servers, so that a neighbour's burst on the shared machine weighs on
     // each of them alike; the ratios are of each round's own figures. The guarded and the
     // unguarded server take turns going first (A B, B A, …): whichever runs first in a round runs
-    // right after the peer's last run, and the machine's drift over a round favours neither.
+    // right after the peer's last run, and over an even number of rounds the machine's drift
+    // favours neither.
     let (mut to_unguarded, mut cpu_to_unguarded, mut to_peer) =
         (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {

@@ -1,6 +1,7 @@
 //! Soak run: the `gatehouse` binary under mixed traffic for a bounded time, on loopback only.
 //! Every response is counted by status (the run fails on any 5xx), the token endpoint's
-//! latencies are recorded, and the server's resident memory is sampled every 10 seconds.
+//! latencies are recorded, and the server's resident memory is sampled every 10 seconds. Metrics
+//! are on (`[metrics] listen`) and never scraped, as when Prometheus is down.
 //!
 //! ```sh
 //! cargo xtask soak --seconds 180     # builds the release binary and this example, then runs it
@@ -202,7 +203,9 @@ async fn main() {
         "",
         &format!(
             "[tokens]\naccess_ttl_secs = 60\n[metrics]\nlisten = \"127.0.0.1:{}\"\n",
-            common::free_port()
+            std::iter::repeat_with(common::free_port)
+                .find(|metrics| *metrics != port)
+                .unwrap()
         ),
     );
     let mut server = Command::new(&binary)

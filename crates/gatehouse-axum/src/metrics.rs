@@ -39,38 +39,57 @@ const DURATION_BUCKETS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
-/// How often the recorder's histograms are folded into their buckets (`keep_up`).
+/// How often the recorder's histograms are folded into their buckets (`keep_up`): the
+/// exporter's own default.
 const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why [`install`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// The recorder could not be built or installed (one is installed already, say).
+    #[error(transparent)]
+    Recorder(#[from] BuildError),
+    /// The thread that keeps the recorder's memory bounded could not be started.
+    #[error("cannot start the metrics upkeep thread: {0}")]
+    Upkeep(std::io::Error),
+}
 
 /// Installs the Prometheus recorder for this process, with a thread that keeps its memory
 /// bounded. Call it before building the server, so that everything recorded from the start is
 /// kept. Fails if a recorder is installed already.
-pub fn install() -> Result<PrometheusHandle, BuildError> {
-    let handle = PrometheusBuilder::new()
+pub fn install() -> Result<PrometheusHandle, InstallError> {
+    let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Suffix("duration_seconds".into()),
             &DURATION_BUCKETS,
         )?
-        .install_recorder()?;
-    keep_up(handle.clone(), UPKEEP_EVERY)
-        .map_err(|e| BuildError::FailedToCreateRuntime(format!("metrics upkeep thread: {e}")))?;
+        .build_recorder();
+    let handle = recorder.handle();
+    // Started before the recorder is installed: an installed recorder never goes without it.
+    let upkeep = handle.clone();
+    keep_up(move || upkeep.run_upkeep(), UPKEEP_EVERY).map_err(InstallError::Upkeep)?;
+    metrics::set_global_recorder(recorder).map_err(BuildError::from)?;
     describe();
     Ok(handle)
 }
 
-/// Runs the recorder's upkeep every `every`, for the life of the process (the recorder is
-/// installed for that long). The recorder keeps every histogram sample (every request's
-/// duration, every store operation's) until upkeep or a scrape folds them into buckets, and
-/// `install_recorder`, unlike the exporter's own listener, leaves upkeep to the caller: without
-/// it, a server nobody scrapes (Prometheus down, or `/metrics` never asked) grew by about eight
-/// bytes a request, without bound, and anonymous requests are requests too (CWE-770).
-fn keep_up(handle: PrometheusHandle, every: std::time::Duration) -> std::io::Result<()> {
+/// Runs `upkeep` every `every`, on a thread of its own, for the life of the process (the
+/// recorder is installed for that long).
+///
+/// The recorder keeps every histogram sample (every request's duration, every store
+/// operation's) until its upkeep or a scrape folds them into buckets, and `build_recorder`,
+/// unlike the exporter's own listener, leaves the upkeep to the caller. Without it, a server
+/// nobody scrapes (Prometheus down, or `/metrics` never asked) grew by every sample it recorded,
+/// about 17 bytes a request as measured, without bound; anonymous requests are requests too
+/// (CWE-770).
+fn keep_up(upkeep: impl Fn() + Send + 'static, every: std::time::Duration) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("metrics-upkeep".into())
         .spawn(move || {
             loop {
                 std::thread::sleep(every);
-                handle.run_upkeep();
+                upkeep();
             }
         })
         .map(drop)
@@ -186,6 +205,30 @@ pub(crate) async fn track(request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
+
+    /// The upkeep runs again and again, not once.
+    #[test]
+    fn the_upkeep_runs_every_interval() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&runs);
+        super::keep_up(
+            move || {
+                counted.fetch_add(1, Ordering::Relaxed);
+            },
+            std::time::Duration::from_millis(5),
+        )
+        .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while runs.load(Ordering::Relaxed) < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the upkeep did not run"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
 
     /// The recorder keeps histogram samples until its upkeep runs, so installing it without the
     /// thread that runs the upkeep would let an unscraped server grow by every request (CWE-770).
