@@ -99,8 +99,7 @@ fn gatehouse(dir: &Path, args: &[&str]) -> std::process::Output {
 
 /// `clients list`: each client id with its origin (the fourth column).
 fn listed(dir: &Path, config: &str) -> Vec<(String, String)> {
-    let output = gatehouse(dir, &["clients", "list", "--config", config]);
-    assert!(output.status.success(), "{output:?}");
+    let output = support::succeeded(gatehouse(dir, &["clients", "list", "--config", config]));
     String::from_utf8(output.stdout)
         .unwrap()
         .lines()
@@ -349,8 +348,7 @@ fn clients_added_on_the_command_line_work_and_can_be_changed() {
     let port = free_port();
     let config = write_config(dir.path(), port, "");
     let json = |output: std::process::Output| -> Value {
-        assert!(output.status.success(), "{output:?}");
-        serde_json::from_slice(&output.stdout).unwrap()
+        serde_json::from_slice(&support::succeeded(output).stdout).unwrap()
     };
     let added = json(gatehouse(
         dir.path(),

@@ -696,18 +696,20 @@ fn machine_clients_and_an_introspecting_resource_server_with_real_libraries() {
 
     // The machine's key, made as an operator would, and its public half for the configuration.
     let key_file = dir.path().join("machine.jwk");
-    let made = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["keys", "generate", "--out"])
-        .arg(&key_file)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let public = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["keys", "public", "--jwks"])
-        .arg(&key_file)
-        .output()
-        .unwrap();
-    assert!(public.status.success(), "{public:?}");
+    support::succeeded(
+        Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["keys", "generate", "--out"])
+            .arg(&key_file)
+            .output()
+            .unwrap(),
+    );
+    let public = support::succeeded(
+        Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["keys", "public", "--jwks"])
+            .arg(&key_file)
+            .output()
+            .unwrap(),
+    );
     let jwks: serde_json::Value = serde_json::from_slice(&public.stdout).unwrap();
 
     let block = format!(

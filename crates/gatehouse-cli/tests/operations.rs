@@ -63,12 +63,10 @@ fn config_check_validates_without_starting() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let good = config(dir.path(), port, "");
-    let output = gatehouse(&["config", "check", "--config", &good], dir.path());
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    support::succeeded(gatehouse(
+        &["config", "check", "--config", &good],
+        dir.path(),
+    ));
     assert!(!dir.path().join("state.db").exists(), "nothing was opened");
     assert!(
         TcpListener::bind(("127.0.0.1", port)).is_ok(),

@@ -148,16 +148,11 @@ fn serve_demo_answers_stops_on_sigterm_and_keeps_its_state() {
     assert!(exit.success(), "{exit:?}");
 
     // The commands that work on the same database.
-    let added = gatehouse_with_stdin(
+    support::succeeded(gatehouse_with_stdin(
         dir.path(),
         &["users", "add", "alice", "--demo"],
         b"a long passphrase\n",
-    );
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    ));
     let again = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["users", "add", "alice", "--demo"])
         .current_dir(dir.path())
@@ -199,15 +194,12 @@ fn serve_demo_answers_stops_on_sigterm_and_keeps_its_state() {
         "{listed}"
     );
     // An immediate key rotation: after a restart the new key is published beside the old one.
-    let rotate = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["keys", "rotate", "--demo"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        rotate.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rotate.stderr)
+    support::succeeded(
+        Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["keys", "rotate", "--demo"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap(),
     );
     let (child, _) = start(dir.path(), port);
     let (_, rotated) = get(port, "/.well-known/jwks.json");

@@ -159,23 +159,31 @@ pub fn terminate(mut child: Child) -> std::process::ExitStatus {
     }
 }
 
+/// `output` of a command that must have succeeded: the test fails with its stderr otherwise.
+pub fn succeeded(output: std::process::Output) -> std::process::Output {
+    assert!(
+        output.status.success(),
+        "{}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// The audit records `gatehouse audit list --json` prints for the configuration at `config`
 /// (run in its directory, with `env`), at most 1,000, narrowed by `filters` (`--client`,
 /// `--tool`, …); newest first.
 pub fn audit_list(config: &Path, filters: &[&str], env: &[(&str, &str)]) -> Vec<serde_json::Value> {
-    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(["audit", "list", "--json", "--limit", "1000"])
-        .args(filters)
-        .arg("--config")
-        .arg(config)
-        .current_dir(config.parent().unwrap_or(Path::new(".")))
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeded(
+        Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(["audit", "list", "--json", "--limit", "1000"])
+            .args(filters)
+            .arg("--config")
+            .arg(config)
+            .current_dir(config.parent().unwrap_or(Path::new(".")))
+            .envs(env.iter().copied())
+            .output()
+            .unwrap(),
     );
     String::from_utf8_lossy(&output.stdout)
         .lines()
