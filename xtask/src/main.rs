@@ -82,6 +82,12 @@ fn bench_mcp(args: &[String]) -> Result<(), String> {
             other => return Err(format!("bench-mcp: unknown option {other}; {USAGE}")),
         }
     }
+    if count_instructions && args.iter().any(|a| a == "--connections" || a == "--rounds") {
+        // The count runs each server once, under 4 connections (`mcp_load --instructions`).
+        return Err(format!(
+            "bench-mcp: --instructions takes only --seconds; {USAGE}"
+        ));
+    }
     let root = workspace_root();
     let mut deps = Command::new("bash");
     deps.arg(root.join("scripts/bench-deps.sh"));
