@@ -314,24 +314,30 @@ fn emit(events: &Events, event: Event) {
     // bounded and escaped. Events made of values this server issued are left as they are.
     // An event always serializes (its members are strings, numbers and JSON values); should
     // one ever not, it is still logged, hooked and stored, with no detail.
-    let mut detail = AuditDetail::of(&event).unwrap_or_else(|_| serde_json::Value::Null.into());
-    let event = if plainly_log_safe(detail.as_str()) {
+    let mut detail = stored_detail(&event);
+    let event = if plainly_log_safe(detail.as_str()) && columns_log_safe(&event) {
         event
     } else {
-        let mut value = detail.to_value();
+        let mut value = serde_json::to_value(&event).unwrap_or(serde_json::Value::Null);
         if make_log_safe(&mut value) {
             let Ok(safe) = serde_json::from_value::<Event>(value) else {
                 return;
             };
             // Written again from the event, so that its members keep their order whichever
             // way it came.
-            detail = AuditDetail::of(&safe).unwrap_or_else(|_| serde_json::Value::Null.into());
+            detail = stored_detail(&safe);
             safe
         } else {
             event
         }
     };
-    tracing::info!(target: "gatehouse::audit", kind = event.kind(), detail = %detail, "event");
+    // The whole event, written out only if the line is: a call's stored detail leaves out what
+    // its columns hold.
+    let logged = LoggedDetail {
+        event: &event,
+        stored: &detail,
+    };
+    tracing::info!(target: "gatehouse::audit", kind = event.kind(), detail = %logged, "event");
     count(&event);
     for hook in &events.hooks {
         hook.on_event(&event);
@@ -341,7 +347,23 @@ fn emit(events: &Events, event: Event) {
         Event::ToolCall { .. } => &events.calls,
         _ => &events.audit,
     };
-    // Every MCP call a guard decides is one: its texts move into the record, uncopied.
+    let record = audit_record(event, detail);
+    if queue.try_send(Queued::Record(record)).is_err() {
+        metrics::counter!("gatehouse_audit_records_dropped_total", "kind" => kind).increment(1);
+        // One line a second at most: the drops are counted, and a log line per dropped record
+        // would be the next flood.
+        static LAST_WARNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let second = now().as_secs();
+        if LAST_WARNED.swap(second, std::sync::atomic::Ordering::Relaxed) != second {
+            tracing::warn!(target: "gatehouse::audit", kind, "audit queue full; records not stored (gatehouse_audit_records_dropped_total)");
+        }
+    }
+}
+
+/// The record the store keeps of `event`, made now, with its stored detail. Every MCP call a
+/// guard decides is one: its texts move into the record, uncopied.
+fn audit_record(event: Event, detail: AuditDetail) -> AuditEvent {
+    let kind = event.kind().to_owned();
     let (subject, client_id, resource, tool) = match event {
         Event::ToolCall {
             resource,
@@ -357,24 +379,14 @@ fn emit(events: &Events, event: Event) {
             None,
         ),
     };
-    let record = AuditEvent {
+    AuditEvent {
         at: now(),
-        kind: kind.to_owned(),
+        kind,
         subject,
         client_id,
         resource,
         tool,
         detail,
-    };
-    if queue.try_send(Queued::Record(record)).is_err() {
-        metrics::counter!("gatehouse_audit_records_dropped_total", "kind" => kind).increment(1);
-        // One line a second at most: the drops are counted, and a log line per dropped record
-        // would be the next flood.
-        static LAST_WARNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let second = now().as_secs();
-        if LAST_WARNED.swap(second, std::sync::atomic::Ordering::Relaxed) != second {
-            tracing::warn!(target: "gatehouse::audit", kind, "audit queue full; records not stored (gatehouse_audit_records_dropped_total)");
-        }
     }
 }
 
@@ -486,6 +498,96 @@ fn make_log_safe(value: &mut serde_json::Value) -> bool {
     }
 }
 
+/// The detail an event is stored with: all of it, but for an MCP call, whose kind, subject,
+/// client, resource and tool are columns of the record (`AuditEvent`). A call is the one event
+/// every request to a guarded resource makes; with those members stored once, not twice, its
+/// record is about 40 % smaller (issue 24). `AuditEvent::members` puts them back.
+fn stored_detail(event: &Event) -> AuditDetail {
+    let detail = match event {
+        Event::ToolCall {
+            resource: _,
+            tool: _,
+            subject: _,
+            client_id: _,
+            method,
+            scopes,
+            decision,
+            reason,
+            status,
+            latency_us,
+            arguments,
+            more_calls,
+        } => AuditDetail::of(&CallDetail {
+            method,
+            scopes,
+            decision,
+            reason: reason.as_deref(),
+            status: *status,
+            latency_us: *latency_us,
+            arguments: arguments.as_ref(),
+            more_calls: *more_calls,
+        }),
+        event => AuditDetail::of(event),
+    };
+    detail.unwrap_or_else(|_| serde_json::Value::Null.into())
+}
+
+/// An MCP call's stored detail: the members of `Event::ToolCall` that are not columns, in its
+/// order and with its names. The pattern in `stored_detail` names every member, so a member added
+/// to the event is a compile error there until it is stored or said to be a column.
+#[derive(Serialize)]
+struct CallDetail<'a> {
+    method: &'a str,
+    scopes: &'a str,
+    decision: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arguments: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "is_zero")]
+    more_calls: usize,
+}
+
+/// Whether the texts an event keeps out of its stored detail (a call's columns) are log-safe as
+/// they are.
+fn columns_log_safe(event: &Event) -> bool {
+    match event {
+        Event::ToolCall {
+            resource,
+            tool,
+            subject,
+            client_id,
+            ..
+        } => [resource, tool, subject, client_id]
+            .into_iter()
+            .all(|text| gatehouse_types::untrusted::is_log_safe(text)),
+        _ => true,
+    }
+}
+
+/// An event's detail as its log line shows it: the whole event, which for a call is more than
+/// the store keeps in its detail.
+struct LoggedDetail<'a> {
+    event: &'a Event,
+    stored: &'a AuditDetail,
+}
+
+impl std::fmt::Display for LoggedDetail<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.event {
+            Event::ToolCall { .. } => match serde_json::to_string(self.event) {
+                Ok(whole) => f.write_str(&whole),
+                Err(_) => f.write_str("null"),
+            },
+            _ => f.write_str(self.stored.as_str()),
+        }
+    }
+}
+
 /// The guards' audit, as events: every MCP call a resource served here decides is logged,
 /// stored and handed to the hooks like the authorization server's own events.
 pub(crate) struct CallEvents(pub(crate) Arc<Events>);
@@ -572,9 +674,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_event_with_nothing_to_escape_is_stored_as_serialized() {
-        let call = |tool: &str| Event::ToolCall {
+    /// A call to `tool` with `text` for an argument, allowed and answered.
+    fn call(tool: &str, text: &str) -> Event {
+        Event::ToolCall {
             resource: "https://mcp.example.com/mcp".into(),
             method: "tools/call".into(),
             tool: tool.into(),
@@ -585,22 +687,102 @@ mod tests {
             reason: None,
             status: Some(200),
             latency_us: Some(120),
-            arguments: Some(serde_json::json!({"text": "hi"})),
+            arguments: Some(serde_json::json!({ "text": text })),
             more_calls: 0,
-        };
-        let detail = AuditDetail::of(&call("echo")).unwrap_or_else(|e| panic!("{e}"));
-        assert!(plainly_log_safe(detail.as_str()));
-        let mut value = detail.to_value();
+        }
+    }
+
+    /// Whether `emit` stores and logs `event` as it is, without the member-by-member check.
+    fn plainly(event: &Event) -> bool {
+        plainly_log_safe(stored_detail(event).as_str()) && columns_log_safe(event)
+    }
+
+    #[test]
+    fn an_event_with_nothing_to_escape_is_stored_as_serialized() {
+        assert!(plainly(&call("echo", "hi")));
+        let mut value = serde_json::to_value(call("echo", "hi")).unwrap_or_else(|e| panic!("{e}"));
         assert!(!make_log_safe(&mut value));
-        // What a tool's name may bring goes the careful way.
-        let bad = AuditDetail::of(&call("rm\u{1b}[2J")).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!plainly_log_safe(bad.as_str()));
-        let long = AuditDetail::of(&call(&"a".repeat(257))).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!plainly_log_safe(long.as_str()));
+        // What a tool's name may bring goes the careful way, though the stored detail leaves the
+        // name to its column.
+        assert!(!plainly(&call("rm\u{1b}[2J", "hi")));
+        assert!(!plainly(&call(&"a".repeat(257), "hi")));
+        assert!(plainly(&call(&"a".repeat(256), "hi")));
+        assert!(!plainly(&call("echo", &"a".repeat(257))));
         // A text longer than the bound is measured string by string.
-        let longest = AuditDetail::of(&call(&"a".repeat(256))).unwrap_or_else(|e| panic!("{e}"));
-        assert!(longest.as_str().len() > gatehouse_types::untrusted::MAX_CHARS);
-        assert!(plainly_log_safe(longest.as_str()));
+        let longest = call("echo", &"a".repeat(256));
+        assert!(stored_detail(&longest).as_str().len() > gatehouse_types::untrusted::MAX_CHARS);
+        assert!(plainly(&longest));
+    }
+
+    /// The members of an event, as one JSON object.
+    fn whole(event: &Event) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(event) {
+            Ok(serde_json::Value::Object(members)) => members,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_call_is_stored_without_what_its_columns_hold_and_reads_back_whole() {
+        // Every member a call can have.
+        let event = Event::ToolCall {
+            resource: "https://mcp.example.com/mcp".into(),
+            method: "tools/call".into(),
+            tool: "delete".into(),
+            subject: "alice".into(),
+            client_id: "https://app.example.com/client.json".into(),
+            scopes: "mcp:tools mcp:admin".into(),
+            decision: "denied".into(),
+            reason: Some("rate_limited".into()),
+            status: Some(429),
+            latency_us: Some(7),
+            arguments: Some(serde_json::json!({"path": "/"})),
+            more_calls: 3,
+        };
+        let detail = stored_detail(&event);
+        let stored = detail.to_value();
+        for column in ["kind", "resource", "tool", "subject", "client_id"] {
+            assert!(stored.get(column).is_none(), "{column} in {stored}");
+        }
+        let record = audit_record(event.clone(), detail);
+        assert_eq!(
+            record.resource.as_deref(),
+            Some("https://mcp.example.com/mcp")
+        );
+        assert_eq!(record.tool.as_deref(), Some("delete"));
+        assert_eq!(record.members(), whole(&event));
+        // Any other event is stored whole.
+        let issued = Event::ConsentGiven {
+            subject: "alice".into(),
+            client_id: "claude".into(),
+            scope: "mcp:tools".into(),
+            resources: vec!["https://mcp.example.com/mcp".into()],
+        };
+        let detail = stored_detail(&issued);
+        assert_eq!(detail.to_value(), serde_json::Value::Object(whole(&issued)));
+        assert_eq!(
+            audit_record(issued.clone(), detail).members(),
+            whole(&issued)
+        );
+    }
+
+    #[test]
+    fn cwe_117_a_call_stored_without_its_columns_still_has_them_escaped() {
+        let (audit, _) = tokio::sync::mpsc::channel(1);
+        let (calls, mut stored) = tokio::sync::mpsc::channel(1);
+        let events = Events {
+            hooks: Vec::new(),
+            audit,
+            calls,
+        };
+        emit(&events, call("rm\u{1b}[2J", "hi"));
+        let Ok(Queued::Record(record)) = stored.try_recv() else {
+            panic!("no record");
+        };
+        assert_eq!(record.tool.as_deref(), Some("rm\\u{1b}[2J"));
+        let members = serde_json::Value::Object(record.members()).to_string();
+        assert!(!members.contains('\u{1b}'), "{members}");
+        assert!(members.contains("\"text\":\"hi\""), "{members}");
     }
 
     #[test]

@@ -77,10 +77,8 @@ fn json_line(event: &AuditEvent) -> Value {
     line.insert("kind".into(), event.kind.clone().into());
     line.insert("subject".into(), event.subject.clone().into());
     line.insert("client_id".into(), event.client_id.clone().into());
-    if let Value::Object(detail) = event.detail.to_value() {
-        for (name, value) in detail {
-            line.entry(name).or_insert(value);
-        }
+    for (name, value) in event.members() {
+        line.entry(name).or_insert(value);
     }
     Value::Object(line)
 }
@@ -90,7 +88,7 @@ fn json_line(event: &AuditEvent) -> Value {
 fn text_line(event: &AuditEvent) -> String {
     let at = i64::try_from(event.at.as_secs()).unwrap_or(i64::MAX);
     let text = |value: Option<&str>| log_safe(value.unwrap_or("-")).into_owned();
-    let detail = event.detail.to_value();
+    let detail = event.members();
     let member = |name: &str| detail.get(name).and_then(Value::as_str);
     let about = if event.kind == "tool_call" {
         let mut about = format!(
@@ -128,31 +126,53 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn a_tool_call_reads_as_one_line_and_one_object() {
-        let event = AuditEvent {
+    /// A call as `gatehouse serve` stores it now, its detail without the members its columns
+    /// hold, and as it stored it before, with them.
+    fn calls() -> [AuditEvent; 2] {
+        let call = |detail: Value| AuditEvent {
             at: UnixTime::from_secs(1_765_101_600),
             kind: "tool_call".into(),
             subject: Some("alice".into()),
             client_id: Some("claude".into()),
             resource: Some("https://mcp.example.com/mcp".into()),
             tool: Some("delete\u{1b}[2J".into()),
-            detail: serde_json::json!({
-                "kind": "tool_call", "resource": "https://mcp.example.com/mcp",
-                "method": "tools/call", "tool": "delete\u{1b}[2J", "decision": "denied",
-                "reason": "insufficient_scope",
-            })
-            .into(),
+            detail: detail.into(),
         };
-        let line = text_line(&event);
-        assert!(line.starts_with("2025-12-07 10:00:00 UTC\ttool_call\talice\tclaude\t"));
-        assert!(line.contains("denied (insufficient_scope) at https://mcp.example.com/mcp"));
-        // An escape sequence a request chose reaches no terminal.
-        assert!(!line.contains('\u{1b}'), "{line}");
-        let json = json_line(&event);
-        assert_eq!(json["time"], "2025-12-07T10:00:00Z");
-        assert_eq!(json["subject"], "alice");
-        assert_eq!(json["decision"], "denied");
-        assert_eq!(json["tool"], "delete\u{1b}[2J");
+        [
+            call(serde_json::json!({
+                "method": "tools/call", "decision": "denied", "reason": "insufficient_scope",
+            })),
+            call(serde_json::json!({
+                "kind": "tool_call", "resource": "https://mcp.example.com/mcp",
+                "method": "tools/call", "tool": "delete\u{1b}[2J", "subject": "alice",
+                "client_id": "claude", "decision": "denied", "reason": "insufficient_scope",
+            })),
+        ]
+    }
+
+    #[test]
+    fn a_tool_call_reads_as_one_line_and_one_object() {
+        for event in calls() {
+            let line = text_line(&event);
+            assert!(line.starts_with("2025-12-07 10:00:00 UTC\ttool_call\talice\tclaude\t"));
+            assert!(line.contains(
+                "tools/call delete\\u{1b}[2J denied (insufficient_scope) at https://mcp.example.com/mcp"
+            ));
+            // An escape sequence a request chose reaches no terminal.
+            assert!(!line.contains('\u{1b}'), "{line}");
+            let json = json_line(&event);
+            assert_eq!(json["time"], "2025-12-07T10:00:00Z");
+            assert_eq!(json["kind"], "tool_call");
+            assert_eq!(json["subject"], "alice");
+            assert_eq!(json["client_id"], "claude");
+            assert_eq!(json["resource"], "https://mcp.example.com/mcp");
+            assert_eq!(json["method"], "tools/call");
+            assert_eq!(json["decision"], "denied");
+            assert_eq!(json["tool"], "delete\u{1b}[2J");
+        }
+        // Either way a record was stored, it reads the same.
+        let [compact, whole] = calls();
+        assert_eq!(text_line(&compact), text_line(&whole));
+        assert_eq!(json_line(&compact), json_line(&whole));
     }
 }

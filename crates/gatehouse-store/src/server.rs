@@ -162,8 +162,36 @@ pub struct AuditEvent {
     pub resource: Option<String>,
     /// The tool or prompt name, or the resource URI, of an audited MCP call, if it is one.
     pub tool: Option<String>,
-    /// Anything else worth keeping (no secrets).
+    /// Anything else worth keeping (no secrets). It may leave out the members the columns above
+    /// hold (`kind`, `subject`, `client_id`, `resource`, `tool`): an audited MCP call does, so that
+    /// the one record every request writes does not store them twice. [`AuditEvent::members`]
+    /// puts them back.
     pub detail: AuditDetail,
+}
+
+impl AuditEvent {
+    /// The event as one JSON object: the columns (those that are set), then the members of the
+    /// detail. A detail that holds a column's member too (records written before calls left
+    /// them out, and every event but a call) holds the same value.
+    pub fn members(&self) -> serde_json::Map<String, Value> {
+        let columns = [
+            ("kind", Some(&self.kind)),
+            ("subject", self.subject.as_ref()),
+            ("client_id", self.client_id.as_ref()),
+            ("resource", self.resource.as_ref()),
+            ("tool", self.tool.as_ref()),
+        ];
+        let mut members: serde_json::Map<String, Value> = columns
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_owned(), Value::from(value?.as_str()))))
+            .collect();
+        if let Value::Object(detail) = self.detail.to_value() {
+            for (name, value) in detail {
+                members.entry(name).or_insert(value);
+            }
+        }
+        members
+    }
 }
 
 /// An audit event's detail: a JSON value, kept as the text the store writes. An event made on a

@@ -510,18 +510,16 @@ impl<B: SqlBackend> ServerStore for B {
         if events.is_empty() {
             return Ok(());
         }
-        let full = events.len() / sql::AUDIT_ROWS_PER_STATEMENT;
+        let mut remaining = events.len();
         let mut events = events.into_iter();
-        let mut writes: Vec<(&'static Statement, Vec<Value>)> = (0..full)
-            .map(|_| {
-                let rows = events.by_ref().take(sql::AUDIT_ROWS_PER_STATEMENT);
-                (
-                    &*sql::APPEND_AUDIT_ROWS,
-                    rows.flat_map(rows::audit_params).collect(),
-                )
-            })
-            .collect();
-        writes.extend(events.map(|event| (&sql::APPEND_AUDIT, rows::audit_params(event).into())));
+        let mut writes: Vec<(&'static Statement, Vec<Value>)> =
+            Vec::with_capacity(remaining / sql::AUDIT_ROWS_PER_STATEMENT + 5);
+        while remaining > 0 {
+            let (statement, rows) = sql::append_audit_statement(remaining);
+            let params = events.by_ref().take(rows).flat_map(rows::audit_params);
+            writes.push((statement, params.collect()));
+            remaining -= rows;
+        }
         self.execute_many(writes).await.map(drop)
     }
 

@@ -27,6 +27,16 @@ impl Statement {
         }
     }
 
+    /// A statement with a SQLite spelling of its own: one that says more than PostgreSQL's with
+    /// its parameters renumbered, where SQLite has a clause for what PostgreSQL does anyway
+    /// (`INSERT OR FAIL`). `sqlite` numbers its parameters `?N`.
+    pub(crate) fn with_sqlite(postgres: &'static str, sqlite: String) -> Self {
+        Self {
+            postgres,
+            sqlite: OnceLock::from(sqlite),
+        }
+    }
+
     /// The PostgreSQL text, as written.
     pub(crate) fn postgres(&self) -> &'static str {
         self.postgres

@@ -260,14 +260,45 @@ pub(crate) static APPEND_AUDIT: Statement = Statement::new(
 );
 /// The columns `APPEND_AUDIT` writes.
 pub(crate) const AUDIT_COLUMNS: usize = 7;
-/// Audit events one `APPEND_AUDIT_ROWS` stores.
+/// Audit events one statement stores at most.
 pub(crate) const AUDIT_ROWS_PER_STATEMENT: usize = 32;
-/// `APPEND_AUDIT` for [`AUDIT_ROWS_PER_STATEMENT`] events at once. Every statement has a cost of
-/// its own beyond its rows (SQLite starts and halts its program, opens its cursors and updates
-/// the `AUTOINCREMENT` counter once per statement): under load the audit writer stores a
-/// thousand events a batch, one for every MCP call (issue 24).
-pub(crate) static APPEND_AUDIT_ROWS: LazyLock<Statement> = LazyLock::new(|| {
-    let rows: Vec<String> = (0..AUDIT_ROWS_PER_STATEMENT)
+/// `APPEND_AUDIT` for several events at once: for 32, 16, 8, 4 and 2 of them. Every statement has
+/// a cost of its own beyond its rows (SQLite starts and halts its program, opens its cursors and
+/// updates the `AUTOINCREMENT` counter once per statement), about twice a row's: under load the
+/// audit writer stores a thousand events a batch, one for every MCP call, and a quiet server's
+/// batch of a few dozen; stored 32 a statement, and what remains in at most four more (16, 8, 4,
+/// 2) and `APPEND_AUDIT`, rather than one by one (issue 24).
+pub(crate) static APPEND_AUDIT_ROWS: [LazyLock<Statement>; 5] = [
+    LazyLock::new(|| append_audit_rows(32)),
+    LazyLock::new(|| append_audit_rows(16)),
+    LazyLock::new(|| append_audit_rows(8)),
+    LazyLock::new(|| append_audit_rows(4)),
+    LazyLock::new(|| append_audit_rows(2)),
+];
+
+/// The statement that stores the most of `remaining` (at least one) audit events it can, and how
+/// many it stores.
+pub(crate) fn append_audit_statement(remaining: usize) -> (&'static Statement, usize) {
+    APPEND_AUDIT_ROWS
+        .iter()
+        .zip([32, 16, 8, 4, 2])
+        .find(|(_, rows)| *rows <= remaining)
+        .map_or((&APPEND_AUDIT, 1), |(statement, rows)| (&**statement, rows))
+}
+
+/// `APPEND_AUDIT` for `rows` events.
+///
+/// SQLite's spelling is `INSERT OR FAIL`. A statement that writes several rows and could stop
+/// halfway (at a `NOT NULL`, say) makes SQLite keep, in a statement journal, every page the
+/// statement changes that an earlier statement of the transaction wrote: the last leaves of the
+/// table and its index, their parents, the `AUTOINCREMENT` counter. For a batch of a thousand
+/// records that journal outgrew its 64 KiB in memory, and every commit created, wrote page by page
+/// and deleted a temporary file: more than half the writer's system calls (issue 24). `OR FAIL`
+/// keeps the rows a failed statement wrote, so SQLite needs no journal for it; the store wraps
+/// each write in a savepoint (`in_savepoint`), which takes them back all the same. PostgreSQL
+/// takes back a failed statement's rows itself.
+fn append_audit_rows(rows: usize) -> Statement {
+    let rows: Vec<String> = (0..rows)
         .map(|row| {
             let params: Vec<String> = (1..=AUDIT_COLUMNS)
                 .map(|column| format!("${}", row * AUDIT_COLUMNS + column))
@@ -275,13 +306,13 @@ pub(crate) static APPEND_AUDIT_ROWS: LazyLock<Statement> = LazyLock::new(|| {
             format!("({})", params.join(", "))
         })
         .collect();
-    let text = format!(
-        "INSERT INTO audit_events (at, kind, subject, client_id, detail, resource, tool) VALUES {}",
-        rows.join(", ")
-    );
+    let insert = "INSERT INTO audit_events (at, kind, subject, client_id, detail, resource, tool)";
+    let postgres = format!("{insert} VALUES {}", rows.join(", "));
+    let sqlite = super::statement::to_sqlite(&postgres).replacen("INSERT", "INSERT OR FAIL", 1);
     // Made once per process, and static like every other statement.
-    Statement::new(Box::leak(text.into_boxed_str()))
-});
+    Statement::with_sqlite(Box::leak(postgres.into_boxed_str()), sqlite)
+}
+
 /// `gatehouse audit list`: newest first, each filter applied only when given. The filters
 /// compare whole values, so the `at` index bounds the scan.
 pub(crate) static SEARCH_AUDIT: Statement = Statement::new(

@@ -865,6 +865,55 @@ mod reader_tests {
         holder.join().unwrap();
     }
 
+    /// A batch of audit records is stored whole or not at all (decision 0008). SQLite stores
+    /// several at once with `INSERT OR FAIL`, which keeps the rows a failed statement wrote
+    /// before it failed; the write's savepoint must take them back, and the rows of the
+    /// statements before it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_audit_batch_that_fails_halfway_stores_nothing() {
+        use crate::ServerStore as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("state.db"))
+            .await
+            .unwrap();
+        let event = |n: u64| crate::AuditEvent {
+            at: UnixTime::from_secs(1_765_000_000 + n),
+            kind: "tool_call".into(),
+            subject: Some("alice".into()),
+            client_id: Some("claude".into()),
+            resource: Some("https://mcp.example.com/mcp".into()),
+            tool: Some("echo".into()),
+            detail: serde_json::json!({ "n": n }).into(),
+        };
+        let statement = |rows: usize| {
+            let (statement, stored) = sql::append_audit_statement(rows);
+            assert_eq!(stored, rows);
+            assert!(statement.sqlite().starts_with("INSERT OR FAIL"));
+            statement
+        };
+        let params = |from: u64, rows: u64| -> Vec<Value> {
+            (from..from + rows)
+                .flat_map(|n| rows::audit_params(event(n)))
+                .collect()
+        };
+        // Eight rows, then 32 of which the 21st has no kind (`NOT NULL`).
+        let mut failing = params(8, 32);
+        failing[20 * sql::AUDIT_COLUMNS + 1] = Value::Null;
+        let written = store
+            .execute_many(vec![(statement(8), params(0, 8)), (statement(32), failing)])
+            .await;
+        assert!(written.is_err(), "{written:?}");
+        let stored =
+            |store: SqliteStore| async move { store.audit_events(0, 1000).await.unwrap().len() };
+        assert_eq!(stored(store.clone()).await, 0);
+        // The next batch is stored whole.
+        store
+            .append_audit((0..45).map(event).collect())
+            .await
+            .unwrap();
+        assert_eq!(stored(store.clone()).await, 45);
+    }
+
     /// The checkpointer copies committed writes into the database file soon after they commit
     /// (the writer no longer does): a copy of the database file alone, without its WAL, holds
     /// them.
