@@ -874,6 +874,24 @@ mod reader_tests {
         holder.join().unwrap();
     }
 
+    /// The writer's statement journal, which every write's savepoint fills, stays in memory: on
+    /// a file it was created and deleted a dozen times a second under refresh-grant load.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_keeps_its_statement_journal_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("state.db"))
+            .await
+            .unwrap();
+        let temp_store: i64 = store
+            .conn
+            .lock()
+            .unwrap()
+            .query_row("PRAGMA temp_store", [], |row| row.get(0))
+            .unwrap();
+        // 2: MEMORY.
+        assert_eq!(temp_store, 2);
+    }
+
     /// A batch of audit records is stored whole or not at all (decision 0008). SQLite stores
     /// several at once with `INSERT OR FAIL`, which keeps the rows a failed statement wrote
     /// before it failed; the write's savepoint must take them back, and the rows of the
