@@ -365,12 +365,20 @@ fn emit(events: &Events, event: Event) {
 fn audit_record(event: Event, detail: AuditDetail) -> AuditEvent {
     let kind = event.kind().to_owned();
     let (subject, client_id, resource, tool) = match event {
+        // Every member named: one added to the event is placed here as in `split_call`.
         Event::ToolCall {
             resource,
             tool,
             subject,
             client_id,
-            ..
+            method: _,
+            scopes: _,
+            decision: _,
+            reason: _,
+            status: _,
+            latency_us: _,
+            arguments: _,
+            more_calls: _,
         } => (Some(subject), Some(client_id), Some(resource), Some(tool)),
         event => (
             event.subject().map(str::to_owned),
@@ -501,40 +509,37 @@ fn make_log_safe(value: &mut serde_json::Value) -> bool {
 /// The detail an event is stored with: all of it, but for an MCP call, whose kind, subject,
 /// client, resource and tool are columns of the record (`AuditEvent`). A call is the one event
 /// every request to a guarded resource makes; with those members stored once, not twice, its
-/// record is about 40 % smaller (issue 24). `AuditEvent::members` puts them back.
+/// detail is 40 % of what it was (issue 24). `AuditEvent::members` puts them back.
 fn stored_detail(event: &Event) -> AuditDetail {
-    let detail = match event {
-        Event::ToolCall {
-            resource: _,
-            tool: _,
-            subject: _,
-            client_id: _,
-            method,
-            scopes,
-            decision,
-            reason,
-            status,
-            latency_us,
-            arguments,
-            more_calls,
-        } => AuditDetail::of(&CallDetail {
-            method,
-            scopes,
-            decision,
-            reason: reason.as_deref(),
-            status: *status,
-            latency_us: *latency_us,
-            arguments: arguments.as_ref(),
-            more_calls: *more_calls,
-        }),
-        event => AuditDetail::of(event),
+    let detail = match split_call(event) {
+        Some((_, detail)) => AuditDetail::of(&detail),
+        None => AuditDetail::of(event),
     };
     detail.unwrap_or_else(|_| serde_json::Value::Null.into())
 }
 
+/// An MCP call's texts that are columns of its record.
+struct CallColumns<'a> {
+    resource: &'a str,
+    tool: &'a str,
+    subject: &'a str,
+    client_id: &'a str,
+}
+
+impl<'a> CallColumns<'a> {
+    /// Each with its member name in the event.
+    fn named(&self) -> [(&'static str, &'a str); 4] {
+        [
+            ("resource", self.resource),
+            ("tool", self.tool),
+            ("subject", self.subject),
+            ("client_id", self.client_id),
+        ]
+    }
+}
+
 /// An MCP call's stored detail: the members of `Event::ToolCall` that are not columns, in its
-/// order and with its names. The pattern in `stored_detail` names every member, so a member added
-/// to the event is a compile error there until it is stored or said to be a column.
+/// order and with its names.
 #[derive(Serialize)]
 struct CallDetail<'a> {
     method: &'a str,
@@ -552,25 +557,62 @@ struct CallDetail<'a> {
     more_calls: usize,
 }
 
-/// Whether the texts an event keeps out of its stored detail (a call's columns) are log-safe as
-/// they are.
-fn columns_log_safe(event: &Event) -> bool {
-    match event {
-        Event::ToolCall {
+/// A call's columns and the rest; `None` for any other event. The one place that says which
+/// member of a call goes where: its pattern names every member, so a member added to the event
+/// does not compile until it is placed here, and then the log-safety check, the log line and the
+/// record (`audit_record`, which names every member too) follow.
+fn split_call(event: &Event) -> Option<(CallColumns<'_>, CallDetail<'_>)> {
+    let Event::ToolCall {
+        resource,
+        tool,
+        subject,
+        client_id,
+        method,
+        scopes,
+        decision,
+        reason,
+        status,
+        latency_us,
+        arguments,
+        more_calls,
+    } = event
+    else {
+        return None;
+    };
+    Some((
+        CallColumns {
             resource,
             tool,
             subject,
             client_id,
-            ..
-        } => [resource, tool, subject, client_id]
-            .into_iter()
-            .all(|text| gatehouse_types::untrusted::is_log_safe(text)),
-        _ => true,
-    }
+        },
+        CallDetail {
+            method,
+            scopes,
+            decision,
+            reason: reason.as_deref(),
+            status: *status,
+            latency_us: *latency_us,
+            arguments: arguments.as_ref(),
+            more_calls: *more_calls,
+        },
+    ))
 }
 
-/// An event's detail as its log line shows it: the whole event, which for a call is more than
-/// the store keeps in its detail.
+/// Whether the texts an event keeps out of its stored detail (a call's columns) are log-safe as
+/// they are.
+fn columns_log_safe(event: &Event) -> bool {
+    split_call(event).is_none_or(|(columns, _)| {
+        columns
+            .named()
+            .iter()
+            .all(|(_, text)| gatehouse_types::untrusted::is_log_safe(text))
+    })
+}
+
+/// An event's detail as its log line shows it: the whole event. For a call, the stored detail
+/// with the columns put back in front, so that the call is not serialized a second time for its
+/// log line (`info`, the default level, logs every call).
 struct LoggedDetail<'a> {
     event: &'a Event,
     stored: &'a AuditDetail,
@@ -578,12 +620,18 @@ struct LoggedDetail<'a> {
 
 impl std::fmt::Display for LoggedDetail<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.event {
-            Event::ToolCall { .. } => match serde_json::to_string(self.event) {
-                Ok(whole) => f.write_str(&whole),
-                Err(_) => f.write_str("null"),
-            },
-            _ => f.write_str(self.stored.as_str()),
+        let Some((columns, _)) = split_call(self.event) else {
+            return f.write_str(self.stored.as_str());
+        };
+        write!(f, "{{\"kind\":\"{}\"", self.event.kind())?;
+        for (name, text) in columns.named() {
+            // A JSON string of a `&str` always serializes.
+            let text = serde_json::to_string(text).unwrap_or_default();
+            write!(f, ",\"{name}\":{text}")?;
+        }
+        match self.stored.as_str().strip_prefix('{') {
+            Some("}") | None => f.write_str("}"),
+            Some(rest) => write!(f, ",{rest}"),
         }
     }
 }
@@ -764,6 +812,78 @@ mod tests {
             audit_record(issued.clone(), detail).members(),
             whole(&issued)
         );
+    }
+
+    /// An event's log line, read back as JSON.
+    fn logged(event: &Event) -> serde_json::Value {
+        let stored = stored_detail(event);
+        let line = LoggedDetail {
+            event,
+            stored: &stored,
+        }
+        .to_string();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+
+    #[test]
+    fn the_log_line_shows_the_whole_event() {
+        let full = Event::ToolCall {
+            resource: "https://mcp.example.com/mcp".into(),
+            method: "tools/call".into(),
+            tool: "say \"hi\"".into(),
+            subject: "alice".into(),
+            client_id: "claude".into(),
+            scopes: "mcp:tools".into(),
+            decision: "denied".into(),
+            reason: Some("tool_denied".into()),
+            status: None,
+            latency_us: None,
+            arguments: Some(serde_json::json!({"a": [1, {"b": null}]})),
+            more_calls: 2,
+        };
+        for event in [full, call("echo", "hi")] {
+            assert_eq!(logged(&event), serde_json::Value::Object(whole(&event)));
+        }
+        let consent = Event::ConsentRevoked {
+            subject: "alice".into(),
+            client_id: "claude".into(),
+            grant: "g1".into(),
+        };
+        assert_eq!(logged(&consent), serde_json::Value::Object(whole(&consent)));
+    }
+
+    proptest::proptest! {
+        /// The quick reading of a call (its stored detail's text and its columns) never passes
+        /// what the member-by-member check would change (CWE-117), whichever member holds it;
+        /// and its log line is the whole call.
+        #[test]
+        fn cwe_117_the_quick_check_of_a_call_never_passes_what_needs_escaping(
+            texts in proptest::collection::vec(
+                "([ -~]|\\\\|\"|\u{1b}|\u{7f}|\u{9b}|\u{202e}|é){0,300}",
+                8,
+            ),
+        ) {
+            let text = |i: usize| texts.get(i).cloned().unwrap_or_default();
+            let event = Event::ToolCall {
+                resource: text(0),
+                method: text(1),
+                tool: text(2),
+                subject: text(3),
+                client_id: text(4),
+                scopes: text(5),
+                decision: text(6),
+                reason: Some(text(7)),
+                status: Some(200),
+                latency_us: Some(1),
+                arguments: Some(serde_json::json!({ "text": text(0) })),
+                more_calls: 0,
+            };
+            if plainly(&event) {
+                let mut value = serde_json::to_value(&event).unwrap_or_default();
+                proptest::prop_assert!(!make_log_safe(&mut value), "{value}");
+            }
+            proptest::prop_assert_eq!(logged(&event), serde_json::Value::Object(whole(&event)));
+        }
     }
 
     #[test]

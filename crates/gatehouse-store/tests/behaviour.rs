@@ -817,9 +817,10 @@ async fn audit_events_are_appended_in_batches_in_order<S: ServerStore>(store: &S
     let kinds: Vec<&str> = stored.iter().map(|(_, e)| e.kind.as_str()).collect();
     assert_eq!(kinds, ["first", "second", "third", "fourth"]);
     assert!(stored.windows(2).all(|pair| pair[0].0 < pair[1].0));
-    // A batch the size of a busy writer's: stored by statements of many rows each and one row
-    // each for the rest, still whole and in order, every column kept.
-    let calls: Vec<AuditEvent> = (0..70)
+    // A batch the size of a busy writer's: stored by statements of 32 rows and the rest by
+    // statements of 16, 8, 4, 2 and 1 (127 = 3 × 32 + 31: each of them), still whole and in
+    // order, every column kept.
+    let calls: Vec<AuditEvent> = (0..127)
         .map(|n| AuditEvent {
             at: NOW.saturating_add_secs(n),
             kind: "tool_call".into(),
@@ -831,7 +832,7 @@ async fn audit_events_are_appended_in_batches_in_order<S: ServerStore>(store: &S
         })
         .collect();
     store.append_audit(calls.clone()).await.unwrap();
-    let stored = store.audit_events(stored[3].0, 100).await.unwrap();
+    let stored = store.audit_events(stored[3].0, 200).await.unwrap();
     let stored: Vec<AuditEvent> = stored.into_iter().map(|(_, event)| event).collect();
     assert_eq!(stored, calls);
 }

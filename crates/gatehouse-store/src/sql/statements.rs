@@ -260,20 +260,22 @@ pub(crate) static APPEND_AUDIT: Statement = Statement::new(
 );
 /// The columns `APPEND_AUDIT` writes.
 pub(crate) const AUDIT_COLUMNS: usize = 7;
+/// How many audit events each multi-row statement stores, largest first.
+pub(crate) const AUDIT_STATEMENT_ROWS: [usize; 5] = [32, 16, 8, 4, 2];
 /// Audit events one statement stores at most.
-pub(crate) const AUDIT_ROWS_PER_STATEMENT: usize = 32;
-/// `APPEND_AUDIT` for several events at once: for 32, 16, 8, 4 and 2 of them. Every statement has
-/// a cost of its own beyond its rows (SQLite starts and halts its program, opens its cursors and
-/// updates the `AUTOINCREMENT` counter once per statement), about twice a row's: under load the
-/// audit writer stores a thousand events a batch, one for every MCP call, and a quiet server's
-/// batch of a few dozen; stored 32 a statement, and what remains in at most four more (16, 8, 4,
-/// 2) and `APPEND_AUDIT`, rather than one by one (issue 24).
+pub(crate) const AUDIT_ROWS_PER_STATEMENT: usize = AUDIT_STATEMENT_ROWS[0];
+/// `APPEND_AUDIT` for several events at once: for each of [`AUDIT_STATEMENT_ROWS`]. Every
+/// statement has a cost of its own beyond its rows (SQLite starts and halts its program, opens its
+/// cursors and updates the `AUTOINCREMENT` counter once per statement), about twice a row's:
+/// under load the audit writer stores a thousand events a batch, one for every MCP call, and a
+/// quiet server's batch of a few dozen; stored 32 a statement, and what remains in at most four
+/// more and `APPEND_AUDIT`, rather than one by one (issue 24).
 pub(crate) static APPEND_AUDIT_ROWS: [LazyLock<Statement>; 5] = [
-    LazyLock::new(|| append_audit_rows(32)),
-    LazyLock::new(|| append_audit_rows(16)),
-    LazyLock::new(|| append_audit_rows(8)),
-    LazyLock::new(|| append_audit_rows(4)),
-    LazyLock::new(|| append_audit_rows(2)),
+    LazyLock::new(|| append_audit_rows(AUDIT_STATEMENT_ROWS[0])),
+    LazyLock::new(|| append_audit_rows(AUDIT_STATEMENT_ROWS[1])),
+    LazyLock::new(|| append_audit_rows(AUDIT_STATEMENT_ROWS[2])),
+    LazyLock::new(|| append_audit_rows(AUDIT_STATEMENT_ROWS[3])),
+    LazyLock::new(|| append_audit_rows(AUDIT_STATEMENT_ROWS[4])),
 ];
 
 /// The statement that stores the most of `remaining` (at least one) audit events it can, and how
@@ -281,7 +283,7 @@ pub(crate) static APPEND_AUDIT_ROWS: [LazyLock<Statement>; 5] = [
 pub(crate) fn append_audit_statement(remaining: usize) -> (&'static Statement, usize) {
     APPEND_AUDIT_ROWS
         .iter()
-        .zip([32, 16, 8, 4, 2])
+        .zip(AUDIT_STATEMENT_ROWS)
         .find(|(_, rows)| *rows <= remaining)
         .map_or((&APPEND_AUDIT, 1), |(statement, rows)| (&**statement, rows))
 }
@@ -295,8 +297,10 @@ pub(crate) fn append_audit_statement(remaining: usize) -> (&'static Statement, u
 /// records that journal outgrew its 64 KiB in memory, and every commit created, wrote page by page
 /// and deleted a temporary file: more than half the writer's system calls (issue 24). `OR FAIL`
 /// keeps the rows a failed statement wrote, so SQLite needs no journal for it; the store wraps
-/// each write in a savepoint (`in_savepoint`), which takes them back all the same. PostgreSQL
-/// takes back a failed statement's rows itself.
+/// each write in a savepoint (`in_savepoint`), which takes them back after a failed constraint.
+/// (After a full disk, no memory or an I/O error SQLite rolls the whole transaction back, with or
+/// without `OR FAIL`; the group commit then fails the group whole.) PostgreSQL takes back a failed
+/// statement's rows itself.
 fn append_audit_rows(rows: usize) -> Statement {
     let rows: Vec<String> = (0..rows)
         .map(|row| {

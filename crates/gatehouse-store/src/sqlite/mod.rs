@@ -71,37 +71,14 @@ fn group_commit(
                 Err(_) => break,
             }
         }
-        let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
-        let committed = {
-            let Ok(mut guard) = conn.lock() else {
-                // Dropping the jobs drops their answers: each caller gets an error.
-                return;
-            };
-            let tx = match guard.transaction_with_behavior(TransactionBehavior::Immediate) {
-                Ok(tx) => tx,
-                Err(error) => {
-                    tracing::warn!(error = %db(error), "a group of SQLite writes could not begin");
-                    continue;
-                }
-            };
-            let mut panicked = false;
-            for job in jobs {
-                // A write that panics must not take the writer (and every later write) with
-                // it: the whole group is rolled back and answered with an error instead.
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&tx))) {
-                    Ok(deliver) => delivers.push(deliver),
-                    Err(_) => panicked = true,
-                }
-            }
-            if panicked {
-                drop(tx);
-                Err(StoreError::Unavailable(
-                    "a write in this group failed; the group was rolled back".into(),
-                ))
-            } else {
-                tx.commit().map_err(db)
-            }
+        let Ok(mut guard) = conn.lock() else {
+            // Dropping the jobs drops their answers: each caller gets an error.
+            return;
         };
+        let Some((delivers, committed)) = commit_group(&mut guard, jobs) else {
+            continue;
+        };
+        drop(guard);
         if committed.is_ok() {
             // Full means a checkpoint is already due.
             let _ = committed_some.try_send(());
@@ -110,6 +87,55 @@ fn group_commit(
             deliver(committed.clone());
         }
     }
+}
+
+/// Runs `jobs` in one `BEGIN IMMEDIATE` transaction, each in a savepoint of its own, and commits
+/// it; what delivers each job's result, and the commit's outcome. `None` if the transaction could
+/// not begin (the jobs are dropped, and their callers answered with an error).
+fn commit_group(
+    conn: &mut Connection,
+    jobs: Vec<WriteJob>,
+) -> Option<(Vec<Deliver>, Result<(), StoreError>)> {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(error) => {
+            tracing::warn!(error = %db(error), "a group of SQLite writes could not begin");
+            return None;
+        }
+    };
+    let mut delivers: Vec<Deliver> = Vec::with_capacity(jobs.len());
+    let mut panicked = false;
+    for job in jobs {
+        // A write that panics must not take the writer (and every later write) with it: the
+        // whole group is rolled back and answered with an error instead.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&tx))) {
+            Ok(deliver) => delivers.push(deliver),
+            Err(_) => panicked = true,
+        }
+        // Some errors (a full disk, no memory, an I/O error) of a statement SQLite keeps no
+        // statement journal for roll the whole transaction back: the savepoints are gone and the
+        // connection is in autocommit, where each further write would commit alone, and the
+        // commit below would fail for writes that were stored. The group is lost: the writes not
+        // run yet are dropped (their callers get an error), and those run are answered with one.
+        if tx.is_autocommit() {
+            return Some((
+                delivers,
+                Err(StoreError::Unavailable(
+                    "SQLite rolled back this group of writes (a full disk, memory or an I/O error)"
+                        .into(),
+                )),
+            ));
+        }
+    }
+    let committed = if panicked {
+        drop(tx);
+        Err(StoreError::Unavailable(
+            "a write in this group failed; the group was rolled back".into(),
+        ))
+    } else {
+        tx.commit().map_err(db)
+    };
+    Some((delivers, committed))
 }
 
 /// How long the checkpointer lets committed frames gather in the WAL before it copies them into
@@ -365,18 +391,9 @@ impl SqliteStore {
         .map_err(|e| StoreError::Unavailable(format!("sqlite open task failed: {e}")))??;
         // The checkpointer below copies most of the WAL into the database file; the writer's
         // commits only finish the job, rarely.
-        //
-        // Each write of a group runs in a savepoint (`in_savepoint`), for which SQLite keeps the
-        // pages the write changes as they were, in a statement journal, until the commit. Past
-        // 64 KiB that journal spilled to a temporary file: under refresh-grant load one was
-        // created, written page by page and deleted a dozen times a second, 41 % of the writer's
-        // `pwrite` calls (issue 24). Kept in memory, it is at most the pages one group changes.
-        // The writer's temporary tables and sorts are in memory too; its statements are the
-        // store's own, and none sorts more than a page of rows.
         conn.execute_batch(&format!(
             "PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}; \
-             PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}; \
-             PRAGMA temp_store = MEMORY;"
+             PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
         ))
         .map_err(db)?;
         let conn = Arc::new(Mutex::new(conn));
@@ -469,7 +486,7 @@ impl SqliteStore {
             .map_err(|_| StoreError::Unavailable("the sqlite writer has stopped".into()))?;
         answered.await.unwrap_or_else(|_| {
             Err(StoreError::Unavailable(
-                "the sqlite writer dropped a write (its transaction could not begin)".into(),
+                "the sqlite writer dropped a write (its group's transaction could not begin, or was rolled back)".into(),
             ))
         })
     }
@@ -480,6 +497,12 @@ fn in_savepoint<T>(
     tx: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
+    // Outside a transaction a savepoint would begin one of its own, and commit on release.
+    if tx.is_autocommit() {
+        return Err(StoreError::Unavailable(
+            "the group's SQLite transaction was rolled back".into(),
+        ));
+    }
     tx.execute_batch("SAVEPOINT gatehouse_write").map_err(db)?;
     match f(tx) {
         Ok(value) => {
@@ -874,22 +897,86 @@ mod reader_tests {
         holder.join().unwrap();
     }
 
-    /// The writer's statement journal, which every write's savepoint fills, stays in memory: on
-    /// a file it was created and deleted a dozen times a second under refresh-grant load.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_writer_keeps_its_statement_journal_in_memory() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("state.db"))
-            .await
-            .unwrap();
-        let temp_store: i64 = store
-            .conn
-            .lock()
+    /// Every write's savepoint journals the pages it changes; SQLite keeps that journal in
+    /// memory up to 4 MiB (`LIBSQLITE3_FLAGS` in `.cargo/config.toml`) where its default 64 KiB
+    /// made a group of refresh rotations create and delete a temporary file a dozen times a
+    /// second. Past 4 MiB (a client with many grants deleted) it still spills to a file.
+    #[test]
+    fn the_statement_journal_spills_only_past_4_mib() {
+        let conn = Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
             .unwrap()
-            .query_row("PRAGMA temp_store", [], |row| row.get(0))
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
             .unwrap();
-        // 2: MEMORY.
-        assert_eq!(temp_store, 2);
+        assert!(
+            options.iter().any(|o| o == "STMTJRNL_SPILL=4194304"),
+            "{options:?}"
+        );
+    }
+
+    /// A write that makes SQLite roll the whole transaction back (a full disk here; no memory or
+    /// an I/O error alike) loses its group: no write of it is stored or acknowledged, and none
+    /// after it runs outside the transaction, where it would commit alone.
+    #[test]
+    fn a_group_sqlite_rolls_back_is_lost_whole_and_nothing_runs_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = connect(&dir.path().join("state.db"), crate::SCHEMA_VERSION).unwrap();
+        // Room for a few pages more, not for 32 records of 4 KB.
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |row| row.get(0))
+            .unwrap();
+        conn.execute_batch(&format!("PRAGMA max_page_count = {}", pages + 4))
+            .unwrap();
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let job = |name: &'static str, rows: usize, detail_bytes: usize| -> WriteJob {
+            let answers = Arc::clone(&answers);
+            Box::new(move |tx: &Transaction<'_>| {
+                let outcome = in_savepoint(tx, |tx| {
+                    let (statement, stored) = sql::append_audit_statement(rows);
+                    let params: Vec<Value> = (0..stored)
+                        .flat_map(|n| {
+                            rows::audit_params(crate::AuditEvent {
+                                at: UnixTime::from_secs(1_765_000_000 + n as u64),
+                                kind: "tool_call".into(),
+                                subject: Some("alice".into()),
+                                client_id: Some("claude".into()),
+                                resource: None,
+                                tool: Some(name.into()),
+                                detail: serde_json::json!({ "pad": "x".repeat(detail_bytes) })
+                                    .into(),
+                            })
+                        })
+                        .collect();
+                    execute(tx, statement, &params).map(drop)
+                });
+                Box::new(move |committed: Result<(), StoreError>| {
+                    let stored = committed.and(outcome).is_ok();
+                    answers.lock().unwrap().push((name, stored));
+                }) as Deliver
+            })
+        };
+        let jobs = vec![
+            job("before", 1, 10),
+            job("full", 32, 4000),
+            job("after", 1, 10),
+        ];
+        let (delivers, committed) = commit_group(&mut conn, jobs).unwrap();
+        assert!(committed.is_err());
+        for deliver in delivers {
+            deliver(committed.clone());
+        }
+        // `after` never ran: its caller's answer is dropped, which it reads as an error.
+        assert_eq!(
+            *answers.lock().unwrap(),
+            [("before", false), ("full", false)]
+        );
+        let stored: i64 = conn
+            .query_row("SELECT count(*) FROM audit_events", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(stored, 0);
     }
 
     /// A batch of audit records is stored whole or not at all (decision 0008). SQLite stores
