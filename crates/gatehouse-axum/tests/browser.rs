@@ -14,6 +14,7 @@
     missing_docs
 )]
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,8 +35,28 @@ struct Driver {
     session: String,
 }
 
+/// Ends the WebDriver session, which closes the browser, then kills what is left of chromedriver's
+/// process group. Killing chromedriver alone left its chromium running, orphaned, after every run
+/// (a few hundred MB each). Blocking, with a short timeout: `Drop` cannot await, and it must run
+/// on a failed test too.
 impl Drop for Driver {
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let address = self.base.trim_start_matches("http://");
+        if let Ok(mut stream) = std::net::TcpStream::connect(address) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                // Answered once the browser is closed.
+                let _ = stream.read(&mut [0; 1024]);
+            }
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.process.id())])
+            .status();
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -53,6 +74,8 @@ impl Driver {
     async fn start(profile: &std::path::Path) -> Self {
         let port = free_port();
         let process = Command::new("chromedriver")
+            // A process group of its own, with the browser it starts (see `Drop`).
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
