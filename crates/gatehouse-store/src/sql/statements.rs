@@ -270,13 +270,8 @@ pub(crate) const AUDIT_ROWS_PER_STATEMENT: usize = AUDIT_STATEMENT_ROWS[0];
 /// under load the audit writer stores a thousand events a batch, one for every MCP call, and a
 /// quiet server's batch of a few dozen; stored 32 a statement, and what remains in at most four
 /// more and `APPEND_AUDIT`, rather than one by one (issue 24).
-pub(crate) static APPEND_AUDIT_ROWS: [LazyLock<Statement>; 5] = [
-    LazyLock::new(|| append_audit_rows(AUDIT_STATEMENT_ROWS[0])),
-    LazyLock::new(|| append_audit_rows(AUDIT_STATEMENT_ROWS[1])),
-    LazyLock::new(|| append_audit_rows(AUDIT_STATEMENT_ROWS[2])),
-    LazyLock::new(|| append_audit_rows(AUDIT_STATEMENT_ROWS[3])),
-    LazyLock::new(|| append_audit_rows(AUDIT_STATEMENT_ROWS[4])),
-];
+pub(crate) static APPEND_AUDIT_ROWS: LazyLock<[Statement; 5]> =
+    LazyLock::new(|| AUDIT_STATEMENT_ROWS.map(append_audit_rows));
 
 /// The statement that stores the most of `remaining` (at least one) audit events it can, and how
 /// many it stores.
@@ -285,7 +280,7 @@ pub(crate) fn append_audit_statement(remaining: usize) -> (&'static Statement, u
         .iter()
         .zip(AUDIT_STATEMENT_ROWS)
         .find(|(_, rows)| *rows <= remaining)
-        .map_or((&APPEND_AUDIT, 1), |(statement, rows)| (&**statement, rows))
+        .map_or((&APPEND_AUDIT, 1), |(statement, rows)| (statement, rows))
 }
 
 /// `APPEND_AUDIT` for `rows` events.

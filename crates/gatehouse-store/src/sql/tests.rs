@@ -61,10 +61,7 @@ async fn drop_schema(base: &str, schema: &str) {
 fn every_shared_statement_and_every_sqlite_one_prepares_on_sqlite() {
     let (conn, _dir) = sqlite();
     let own: &[&Statement] = crate::sqlite::OWN;
-    let built: Vec<&Statement> = super::statements::APPEND_AUDIT_ROWS
-        .iter()
-        .map(|s| &**s)
-        .collect();
+    let built: Vec<&Statement> = super::statements::APPEND_AUDIT_ROWS.iter().collect();
     for statement in ALL.iter().chain(own).chain(&built) {
         if let Err(error) = conn.prepare(statement.sqlite()) {
             panic!("{}\n  refused by SQLite: {error}", statement.sqlite());
@@ -78,10 +75,7 @@ async fn every_shared_statement_and_every_postgres_one_prepares_on_postgres() {
         return;
     };
     let own: &[&Statement] = crate::postgres::OWN;
-    let built: Vec<&Statement> = super::statements::APPEND_AUDIT_ROWS
-        .iter()
-        .map(|s| &**s)
-        .collect();
+    let built: Vec<&Statement> = super::statements::APPEND_AUDIT_ROWS.iter().collect();
     let mut refused = Vec::new();
     for statement in ALL.iter().chain(own).chain(&built) {
         if let Err(error) = client.prepare(statement.postgres()).await {

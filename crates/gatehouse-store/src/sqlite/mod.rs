@@ -497,12 +497,6 @@ fn in_savepoint<T>(
     tx: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    // Outside a transaction a savepoint would begin one of its own, and commit on release.
-    if tx.is_autocommit() {
-        return Err(StoreError::Unavailable(
-            "the group's SQLite transaction was rolled back".into(),
-        ));
-    }
     tx.execute_batch("SAVEPOINT gatehouse_write").map_err(db)?;
     match f(tx) {
         Ok(value) => {
@@ -897,12 +891,25 @@ mod reader_tests {
         holder.join().unwrap();
     }
 
+    /// The audit record of a call to `tool`, the `n`th second after a fixed time.
+    fn tool_call(n: u64, tool: &str, detail: serde_json::Value) -> crate::AuditEvent {
+        crate::AuditEvent {
+            at: UnixTime::from_secs(1_765_000_000 + n),
+            kind: "tool_call".into(),
+            subject: Some("alice".into()),
+            client_id: Some("claude".into()),
+            resource: Some("https://mcp.example.com/mcp".into()),
+            tool: Some(tool.into()),
+            detail: detail.into(),
+        }
+    }
+
     /// Every write's savepoint journals the pages it changes; SQLite keeps that journal in
     /// memory up to 4 MiB (`LIBSQLITE3_FLAGS` in `.cargo/config.toml`) where its default 64 KiB
     /// made a group of refresh rotations create and delete a temporary file a dozen times a
     /// second. Past 4 MiB (a client with many grants deleted) it still spills to a file.
     #[test]
-    fn the_statement_journal_spills_only_past_4_mib() {
+    fn the_statement_journal_spill_threshold_is_4_mib() {
         let conn = Connection::open_in_memory().unwrap();
         let options: Vec<String> = conn
             .prepare("PRAGMA compile_options")
@@ -938,16 +945,11 @@ mod reader_tests {
                     let (statement, stored) = sql::append_audit_statement(rows);
                     let params: Vec<Value> = (0..stored)
                         .flat_map(|n| {
-                            rows::audit_params(crate::AuditEvent {
-                                at: UnixTime::from_secs(1_765_000_000 + n as u64),
-                                kind: "tool_call".into(),
-                                subject: Some("alice".into()),
-                                client_id: Some("claude".into()),
-                                resource: None,
-                                tool: Some(name.into()),
-                                detail: serde_json::json!({ "pad": "x".repeat(detail_bytes) })
-                                    .into(),
-                            })
+                            rows::audit_params(tool_call(
+                                n as u64,
+                                name,
+                                serde_json::json!({ "pad": "x".repeat(detail_bytes) }),
+                            ))
                         })
                         .collect();
                     execute(tx, statement, &params).map(drop)
@@ -990,15 +992,7 @@ mod reader_tests {
         let store = SqliteStore::open(dir.path().join("state.db"))
             .await
             .unwrap();
-        let event = |n: u64| crate::AuditEvent {
-            at: UnixTime::from_secs(1_765_000_000 + n),
-            kind: "tool_call".into(),
-            subject: Some("alice".into()),
-            client_id: Some("claude".into()),
-            resource: Some("https://mcp.example.com/mcp".into()),
-            tool: Some("echo".into()),
-            detail: serde_json::json!({ "n": n }).into(),
-        };
+        let event = |n: u64| tool_call(n, "echo", serde_json::json!({ "n": n }));
         let statement = |rows: usize| {
             let (statement, stored) = sql::append_audit_statement(rows);
             assert_eq!(stored, rows);
